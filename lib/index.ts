@@ -1,0 +1,26 @@
+/**
+ * clfs: the Windows Common Log File System's marshalling-area model for
+ * Node.js, over real direct I/O.
+ * @module
+ */
+export { ClfsError, type ArgumentCode, type ClfsCode, type ClfsErrorDetails, type ErrorCode } from './errors.ts';
+export {
+  alignedBuffer,
+  memoryInfo,
+  misalignment,
+  releaseBuffer,
+  MAX_ALIGNMENT,
+  MAX_BUFFER_SIZE,
+  type AlignedBufferOptions,
+  type MemoryInfo,
+  type Pool,
+} from './native/memory.ts';
+export { crc32c, crc32cImplementation, crc32cPortable } from './native/crc32c.ts';
+export {
+  DirectFile,
+  type ChecksumRange,
+  type DirectFileOptions,
+  type DirectFileStats,
+  type Durability,
+  type IoEngine,
+} from './native/direct-file.ts';

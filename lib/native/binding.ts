@@ -1,0 +1,124 @@
+/**
+ * Loads the native addon (a prebuilt binary when one matches, else the local
+ * build) and hands it the error class. `CLFS_NATIVE_PATH` names another build
+ * to load instead, such as the sanitizer build.
+ * @module
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { ClfsError } from '../errors.ts';
+
+/** Options of `new DirectFile()` in the addon. */
+export interface NativeEngineOptions {
+  engine?: 'auto' | 'uring' | 'threads';
+  depth?: number;
+}
+
+/** Options of the addon's `DirectFile.open()`. */
+export interface NativeOpenOptions {
+  create?: boolean;
+  exclusive?: boolean;
+  readOnly?: boolean;
+  lock?: boolean;
+  allowBuffered?: boolean;
+  durability?: 'dsync' | 'fdatasync' | 'none';
+}
+
+/** What the addon reports about an open file. */
+export interface NativeFileInfo {
+  path: string;
+  direct: boolean;
+  reason: string;
+  durability: 'dsync' | 'fdatasync' | 'none';
+  engine: 'io_uring' | 'threads';
+  depth: number;
+  memoryAlignment: number;
+  offsetAlignment: number;
+  logicalSectorSize: number;
+  physicalSectorSize: number;
+  alignmentSource: string;
+  size: number;
+}
+
+/** A CRC32C to compute natively just before a write (see `DirectFile.write`). */
+export interface ChecksumRange {
+  /** First byte covered, counted over the write's buffers laid end to end. */
+  start: number;
+  /** Bytes covered. */
+  length: number;
+  /** Where the 4-byte little-endian CRC goes; counted as zero while computing. */
+  field: number;
+}
+
+export interface NativeFileStats {
+  writes: number;
+  bytesWritten: number;
+  reads: number;
+  bytesRead: number;
+  syncs: number;
+  rejectedBeforeIo: number;
+  inFlight: number;
+}
+
+export interface NativeDirectFile {
+  open(path: string, options: NativeOpenOptions): Promise<NativeFileInfo>;
+  write(offset: number, buffers: Uint8Array | Uint8Array[], checksums?: ChecksumRange[]): Promise<number>;
+  read(offset: number, buffer: Uint8Array): Promise<number>;
+  sync(): Promise<void>;
+  preallocate(size: number): Promise<void>;
+  size(): Promise<number>;
+  close(): Promise<void>;
+  stats(): NativeFileStats;
+}
+
+export interface NativeMemoryInfo {
+  pinnedBytes: number;
+  pinnedBuffers: number;
+  processLockedBytes: number | null;
+  pinLimit: number;
+  pageSize: number;
+}
+
+export interface NativeBinding {
+  init(options: { ClfsError: typeof ClfsError }): void;
+  alignedBuffer(size: number, alignment: number, pinned: boolean): Uint8Array;
+  releaseBuffer(buffer: Uint8Array): boolean;
+  memoryInfo(): NativeMemoryInfo;
+  misalignment(buffer: Uint8Array, alignment: number): number;
+  crc32c(data: Uint8Array, crc?: number): number;
+  crc32cPortable(data: Uint8Array, crc?: number): number;
+  crc32cImplementation(): string;
+  DirectFile: new (options: NativeEngineOptions) => NativeDirectFile;
+  napiVersion: number;
+}
+
+function packageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const manifest = path.join(dir, 'package.json');
+    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'clfs') {
+      return dir;
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error('clfs: cannot find the package root');
+    dir = parent;
+  }
+}
+
+function load(): NativeBinding {
+  const require = createRequire(import.meta.url);
+  const override = process.env.CLFS_NATIVE_PATH;
+  const file =
+    override !== undefined && override !== ''
+      ? path.resolve(override)
+      : (require('node-gyp-build') as { resolve(dir: string): string }).resolve(packageRoot());
+  const binding = require(file) as NativeBinding;
+  binding.init({ ClfsError });
+  return binding;
+}
+
+/** The addon, loaded once per environment (each worker thread loads its own). */
+export const binding: NativeBinding = load();

@@ -569,6 +569,12 @@ SysError ExcludeFromFork(void* address, size_t length) {
   return SysError();
 }
 
+SysError IncludeInFork(void* address, size_t length) {
+  (void)address;
+  (void)length;
+  return SysError();
+}
+
 uint64_t MemoryLockLimit() {
   // VirtualLock's quota is the minimum working set less a small overhead
   // (about 8 pages), not a separate limit; this returns the minimum working

@@ -119,10 +119,7 @@ export function invalidArgType(name: string, expected: string, actual: unknown):
 
 /** `ERR_INVALID_ARG_VALUE`: `name` has the right type but an unusable value. */
 export function invalidArgValue(name: string, actual: unknown, reason: string): ClfsError {
-  return new ClfsError(
-    'ERR_INVALID_ARG_VALUE',
-    `The argument '${name}' ${reason}. Received ${describe(actual)}`,
-  );
+  return new ClfsError('ERR_INVALID_ARG_VALUE', `The argument '${name}' ${reason}. Received ${describe(actual)}`);
 }
 
 /** `ERR_OUT_OF_RANGE`: `name` is outside `range`. */

@@ -6,12 +6,7 @@
 import { invalidArgType, invalidArgValue, outOfRange } from './errors.ts';
 
 /** An integer in [min, max] (max may be Infinity only if `allowInfinity`). */
-export function checkInteger(
-  name: string,
-  value: unknown,
-  min: number,
-  max: number = Number.MAX_SAFE_INTEGER,
-): number {
+export function checkInteger(name: string, value: unknown, min: number, max: number = Number.MAX_SAFE_INTEGER): number {
   if (typeof value !== 'number') throw invalidArgType(name, 'of type number', value);
   if (!Number.isInteger(value) || value < min || value > max) {
     throw outOfRange(name, `an integer >= ${min} and <= ${max}`, value);

@@ -3,14 +3,7 @@
  * @module
  */
 import { invalidArgType } from '../errors.ts';
-import {
-  checkBoolean,
-  checkInteger,
-  checkOneOf,
-  checkOptions,
-  checkPath,
-  checkUint8Array,
-} from '../validate.ts';
+import { checkBoolean, checkInteger, checkOneOf, checkOptions, checkPath, checkUint8Array } from '../validate.ts';
 import {
   binding,
   type ChecksumRange,
@@ -105,7 +98,8 @@ export class DirectFile {
     for (const name of ['create', 'exclusive', 'readOnly', 'lock', 'allowBuffered'] as const) {
       if (opts[name] !== undefined) checkBoolean(`options.${name}`, opts[name]);
     }
-    const durability = opts.durability === undefined ? 'dsync' : checkOneOf('options.durability', opts.durability, DURABILITIES);
+    const durability =
+      opts.durability === undefined ? 'dsync' : checkOneOf('options.durability', opts.durability, DURABILITIES);
     const engine = opts.engine === undefined ? defaultEngine() : checkOneOf('options.engine', opts.engine, ENGINES);
     const depth = opts.depth === undefined ? 64 : checkInteger('options.depth', opts.depth, 1, 4096);
     const native = new binding.DirectFile({ engine, depth });
@@ -171,7 +165,11 @@ export class DirectFile {
    * `checksums` asks the native thread to compute CRC32Cs just before the
    * write and store them in the buffers (see {@link ChecksumRange}).
    */
-  async write(offset: number, buffers: Uint8Array | readonly Uint8Array[], options?: { checksums?: readonly ChecksumRange[] }): Promise<number> {
+  async write(
+    offset: number,
+    buffers: Uint8Array | readonly Uint8Array[],
+    options?: { checksums?: readonly ChecksumRange[] },
+  ): Promise<number> {
     checkInteger('offset', offset, 0);
     let list: Uint8Array[];
     if (Array.isArray(buffers)) {

@@ -127,12 +127,13 @@ Napi::Value AlignedBuffer(const Napi::CallbackInfo& info) {
   // The safety net: when the view is collected, unpin. The memory itself stays
   // alive through the pin's reference until then, so the finalizer never
   // unlocks pages that something else has been given.
-  view.AddFinalizer([](Napi::Env finalizer_env, uint64_t* pin_id) {
-    AddonData* addon = finalizer_env.GetInstanceData<AddonData>();
-    if (addon != nullptr) Unpin(addon, *pin_id);
-    delete pin_id;
-  },
-                    new uint64_t(id));
+  view.AddFinalizer(
+      [](Napi::Env finalizer_env, uint64_t* pin_id) {
+        AddonData* addon = finalizer_env.GetInstanceData<AddonData>();
+        if (addon != nullptr) Unpin(addon, *pin_id);
+        delete pin_id;
+      },
+      new uint64_t(id));
   return view;
 }
 
@@ -158,9 +159,9 @@ Napi::Value MemoryInfo(const Napi::CallbackInfo& info) {
                                        ? Napi::Number::New(env, static_cast<double>(locked))
                                        : env.Null());
   const uint64_t limit = platform::MemoryLockLimit();
-  result.Set("pinLimit", Napi::Number::New(env, limit == UINT64_MAX
-                                                    ? std::numeric_limits<double>::infinity()
-                                                    : static_cast<double>(limit)));
+  result.Set("pinLimit",
+             Napi::Number::New(env, limit == UINT64_MAX ? std::numeric_limits<double>::infinity()
+                                                        : static_cast<double>(limit)));
   result.Set("pageSize", Napi::Number::New(env, static_cast<double>(platform::PageSize())));
   return result;
 }
@@ -170,14 +171,16 @@ Napi::Value MisalignmentFn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::TypedArray view = ArgTypedArray(info, 0, "buffer");
   const uint64_t alignment = ArgIndex(info, 1, "alignment", kMaxAlignment);
-  if (!IsPowerOfTwo(alignment)) Throw(env, "ERR_INVALID_ARG_VALUE", "alignment must be a power of two");
+  if (!IsPowerOfTwo(alignment))
+    Throw(env, "ERR_INVALID_ARG_VALUE", "alignment must be a power of two");
   return Napi::Number::New(env, static_cast<double>(Misalignment(view, alignment)));
 }
 
 }  // namespace
 
 uint64_t Misalignment(const Napi::TypedArray& array, uint64_t alignment) {
-  const uint8_t* start = static_cast<const uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset();
+  const uint8_t* start =
+      static_cast<const uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset();
   return reinterpret_cast<uintptr_t>(start) & (alignment - 1);
 }
 

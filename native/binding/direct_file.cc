@@ -149,8 +149,7 @@ void DirectFile::RequireOpen(Napi::Env env, const char* what) {
   stats_.rejected_before_io++;
   Throw(env, "ERR_CLFS_CLOSED",
         std::string("cannot ") + what + ": the file " +
-            (state_ == State::kNew || state_ == State::kOpening ? "is not open"
-                                                                : "is closed") +
+            (state_ == State::kNew || state_ == State::kOpening ? "is not open" : "is closed") +
             (path_.empty() ? "" : " ('" + path_ + "')"));
 }
 
@@ -162,18 +161,17 @@ void DirectFile::Misaligned(Napi::Env env, const std::string& what, uint64_t val
   details.Set("alignment", Napi::Number::New(env, static_cast<double>(alignment)));
   details.Set("misalignment", Napi::Number::New(env, static_cast<double>(value % alignment)));
   if (!path_.empty()) details.Set("path", Napi::String::New(env, path_));
-  throw MakeClfsError(env, "ERR_CLFS_MISALIGNED",
-                      what + " is misaligned by " + std::to_string(value % alignment) +
-                          " bytes: '" + path_ + "' needs " + std::to_string(alignment) + "-byte " +
-                          (std::string(kind) == "address" ? "aligned memory"
-                                                          : "multiples for offsets and lengths"),
-                      details);
+  throw MakeClfsError(
+      env, "ERR_CLFS_MISALIGNED",
+      what + " is misaligned by " + std::to_string(value % alignment) + " bytes: '" + path_ +
+          "' needs " + std::to_string(alignment) + "-byte " +
+          (std::string(kind) == "address" ? "aligned memory" : "multiples for offsets and lengths"),
+      details);
 }
 
 platform::IoSlice DirectFile::TakeSlice(Napi::Env env, Napi::Value value, const std::string& name,
                                         std::vector<Napi::ObjectReference>* keep) {
-  if (!value.IsTypedArray() ||
-      value.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
     stats_.rejected_before_io++;
     Throw(env, "ERR_INVALID_ARG_TYPE", "The \"" + name + "\" argument must be a Uint8Array");
   }
@@ -189,7 +187,8 @@ platform::IoSlice DirectFile::TakeSlice(Napi::Env env, Napi::Value value, const 
   const uint64_t memory_alignment = opened_.geometry.memory_alignment;
   const uint64_t length_alignment = opened_.geometry.offset_alignment;
   const uint64_t misalignment = Misalignment(array, memory_alignment);
-  if (misalignment != 0) Misaligned(env, name + "'s address", misalignment, memory_alignment, "address");
+  if (misalignment != 0)
+    Misaligned(env, name + "'s address", misalignment, memory_alignment, "address");
   if (array.ByteLength() % length_alignment != 0) {
     Misaligned(env, name + "'s length (" + std::to_string(array.ByteLength()) + ")",
                array.ByteLength(), length_alignment, "length");
@@ -220,13 +219,15 @@ Napi::Value DirectFile::Submit(Napi::Env env, std::unique_ptr<io::Request> reque
 Napi::Value DirectFile::Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (state_ != State::kNew) Throw(env, "ERR_CLFS_CLOSED", "open() may be called once");
-  if (!info[0].IsString()) Throw(env, "ERR_INVALID_ARG_TYPE", "The \"path\" argument must be a string");
+  if (!info[0].IsString())
+    Throw(env, "ERR_INVALID_ARG_TYPE", "The \"path\" argument must be a string");
   Napi::Object options = ArgObject(info, 1, "options");
   auto request = std::make_unique<io::Request>();
   request->op = io::Op::kOpen;
   request->path = info[0].As<Napi::String>().Utf8Value();
   if (request->path.empty() || request->path.find('\0') != std::string::npos) {
-    Throw(env, "ERR_INVALID_ARG_VALUE", "The \"path\" argument must be a non-empty string without NUL");
+    Throw(env, "ERR_INVALID_ARG_VALUE",
+          "The \"path\" argument must be a non-empty string without NUL");
   }
   platform::OpenOptions& open = request->open_options;
   open.create = BoolOption(options, "create", false);
@@ -257,7 +258,9 @@ Napi::Value DirectFile::Write(const Napi::CallbackInfo& info) {
   RequireOpen(env, "write");
   const uint64_t offset = ArgIndex(info, 0, "offset");
   const uint64_t alignment = opened_.geometry.offset_alignment;
-  if (offset % alignment != 0) Misaligned(env, "the write offset (" + std::to_string(offset) + ")", offset, alignment, "offset");
+  if (offset % alignment != 0)
+    Misaligned(env, "the write offset (" + std::to_string(offset) + ")", offset, alignment,
+               "offset");
   auto request = std::make_unique<io::Request>();
   request->op = io::Op::kWrite;
   request->offset = offset;
@@ -267,7 +270,8 @@ Napi::Value DirectFile::Write(const Napi::CallbackInfo& info) {
     const uint32_t count = buffers.Length();
     if (count == 0 || count > kMaxSlices) {
       Throw(env, "ERR_OUT_OF_RANGE",
-            "a write takes 1 to " + std::to_string(kMaxSlices) + " buffers, got " + std::to_string(count));
+            "a write takes 1 to " + std::to_string(kMaxSlices) + " buffers, got " +
+                std::to_string(count));
     }
     request->slices.reserve(count);
     for (uint32_t i = 0; i < count; i++) {
@@ -290,7 +294,8 @@ Napi::Value DirectFile::Write(const Napi::CallbackInfo& info) {
       auto field = [&](const char* name) -> uint64_t {
         Napi::Value v = range.Get(name);
         const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
-        if (!(d >= 0 && d <= static_cast<double>(total)) || d != static_cast<double>(static_cast<uint64_t>(d))) {
+        if (!(d >= 0 && d <= static_cast<double>(total)) ||
+            d != static_cast<double>(static_cast<uint64_t>(d))) {
           Throw(env, "ERR_OUT_OF_RANGE",
                 std::string("checksums[") + std::to_string(i) + "]." + name +
                     " must be an integer within the write's " + std::to_string(total) + " bytes");
@@ -317,13 +322,16 @@ Napi::Value DirectFile::Read(const Napi::CallbackInfo& info) {
   RequireOpen(env, "read");
   const uint64_t offset = ArgIndex(info, 0, "offset");
   const uint64_t alignment = opened_.geometry.offset_alignment;
-  if (offset % alignment != 0) Misaligned(env, "the read offset (" + std::to_string(offset) + ")", offset, alignment, "offset");
+  if (offset % alignment != 0)
+    Misaligned(env, "the read offset (" + std::to_string(offset) + ")", offset, alignment,
+               "offset");
   auto request = std::make_unique<io::Request>();
   request->op = io::Op::kRead;
   request->offset = offset;
   std::vector<Napi::ObjectReference> keep;
   request->slices.push_back(TakeSlice(env, info[1], "buffer", &keep));
-  if (request->slices[0].length == 0) Throw(env, "ERR_INVALID_ARG_VALUE", "the read buffer is empty");
+  if (request->slices[0].length == 0)
+    Throw(env, "ERR_INVALID_ARG_VALUE", "the read buffer is empty");
   stats_.reads++;
   return Submit(env, std::move(request), std::move(keep));
 }
@@ -343,7 +351,9 @@ Napi::Value DirectFile::Preallocate(const Napi::CallbackInfo& info) {
   RequireOpen(env, "preallocate");
   const uint64_t size = ArgIndex(info, 0, "size");
   const uint64_t alignment = opened_.geometry.offset_alignment;
-  if (size % alignment != 0) Misaligned(env, "the preallocation size (" + std::to_string(size) + ")", size, alignment, "length");
+  if (size % alignment != 0)
+    Misaligned(env, "the preallocation size (" + std::to_string(size) + ")", size, alignment,
+               "length");
   auto request = std::make_unique<io::Request>();
   request->op = io::Op::kPreallocate;
   request->offset = size;
@@ -434,7 +444,8 @@ void DirectFile::OnComplete(Napi::Env env, std::unique_ptr<io::Request> request)
   CLFS_ASSERT(pending.op == request->op);
   const bool failed = request->error.failed();
 
-  if (request->op == io::Op::kRead && !failed) stats_.bytes_read += static_cast<double>(request->result);
+  if (request->op == io::Op::kRead && !failed)
+    stats_.bytes_read += static_cast<double>(request->result);
   if (request->op == io::Op::kOpen) {
     if (!failed) opened_ = request->opened;
     // A close() that came during the open is already queued behind it.

@@ -51,7 +51,8 @@ Napi::Error MakeSystemError(Napi::Env env, const platform::SysError& error,
       break;
   }
   const char* name = platform::ErrnoName(error.code);
-  std::string message = std::string(name) + ": " + platform::ErrnoMessage(error.code) + ", " + where;
+  std::string message =
+      std::string(name) + ": " + platform::ErrnoMessage(error.code) + ", " + where;
   if (!error.detail.empty()) message += " (" + error.detail + ")";
   return MakeClfsError(env, name, message, details);
 }

@@ -27,19 +27,22 @@ inline uint64_t ArgIndex(const Napi::CallbackInfo& info, size_t index, const cha
   Napi::Env env = info.Env();
   Napi::Value value = info[index];
   if (!value.IsNumber()) {
-    Throw(env, "ERR_INVALID_ARG_TYPE", std::string("The \"") + name + "\" argument must be a number");
+    Throw(env, "ERR_INVALID_ARG_TYPE",
+          std::string("The \"") + name + "\" argument must be a number");
   }
   const double number = value.As<Napi::Number>().DoubleValue();
   if (!std::isfinite(number) || number < 0 || std::floor(number) != number ||
       number > static_cast<double>(max)) {
     Throw(env, "ERR_OUT_OF_RANGE",
-          std::string("The value of \"") + name + "\" is out of range. It must be an integer >= 0 and <= " +
-              std::to_string(max) + ". Received " + value.ToString().Utf8Value());
+          std::string("The value of \"") + name +
+              "\" is out of range. It must be an integer >= 0 and <= " + std::to_string(max) +
+              ". Received " + value.ToString().Utf8Value());
   }
   return static_cast<uint64_t>(number);
 }
 
-inline Napi::TypedArray ArgTypedArray(const Napi::CallbackInfo& info, size_t index, const char* name) {
+inline Napi::TypedArray ArgTypedArray(const Napi::CallbackInfo& info, size_t index,
+                                      const char* name) {
   Napi::Value value = info[index];
   if (!value.IsTypedArray()) {
     Throw(info.Env(), "ERR_INVALID_ARG_TYPE",
@@ -48,7 +51,8 @@ inline Napi::TypedArray ArgTypedArray(const Napi::CallbackInfo& info, size_t ind
   return value.As<Napi::TypedArray>();
 }
 
-inline Napi::Uint8Array ArgUint8Array(const Napi::CallbackInfo& info, size_t index, const char* name) {
+inline Napi::Uint8Array ArgUint8Array(const Napi::CallbackInfo& info, size_t index,
+                                      const char* name) {
   Napi::TypedArray array = ArgTypedArray(info, index, name);
   if (array.TypedArrayType() != napi_uint8_array) {
     Throw(info.Env(), "ERR_INVALID_ARG_TYPE",

@@ -47,7 +47,7 @@ const char* HardwareName() { return "sse4.2"; }
 #elif defined(CLFS_CRC32C_ARM)
 
 __attribute__((target("+crc"))) uint32_t ExtendHardware(uint32_t crc, const uint8_t* data,
-                                                       size_t length) {
+                                                        size_t length) {
   uint32_t c = ~crc;
   while (length > 0 && (reinterpret_cast<uintptr_t>(data) & 7) != 0) {
     c = __crc32cb(c, *data++);

@@ -42,7 +42,7 @@ struct ChecksumRange {
 struct Request {
   uint64_t id = 0;  // the submitter's key; the engine never interprets it
   Op op = Op::kSync;
-  uint64_t offset = 0;  // kWrite/kRead: file offset; kPreallocate: the size
+  uint64_t offset = 0;                    // kWrite/kRead: file offset; kPreallocate: the size
   std::vector<platform::IoSlice> slices;  // kWrite: the data; kRead: one slice
   std::vector<ChecksumRange> checksums;   // kWrite only
   std::string path;                       // kOpen

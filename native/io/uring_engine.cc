@@ -167,8 +167,8 @@ class UringEngine final : public Engine {
   }
 
   void* MapRing(size_t size, off_t offset) {
-    void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring_fd_,
-                   offset);
+    void* p =
+        mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring_fd_, offset);
     return p == MAP_FAILED ? nullptr : p;
   }
 

@@ -28,10 +28,10 @@ enum class ErrorKind : uint8_t {
 };
 
 struct SysError {
-  int code = 0;                    // positive errno value (Windows errors are translated)
-  const char* syscall = nullptr;   // the call that failed, as a user would name it
+  int code = 0;                   // positive errno value (Windows errors are translated)
+  const char* syscall = nullptr;  // the call that failed, as a user would name it
   ErrorKind kind = ErrorKind::kSystem;
-  std::string detail;              // extra words for the message, may be empty
+  std::string detail;  // extra words for the message, may be empty
 
   bool failed() const { return code != 0 || kind != ErrorKind::kSystem; }
 };
@@ -53,7 +53,7 @@ struct OpenOptions {
   bool create = false;     // create the file if it is missing
   bool exclusive = false;  // with create: fail with EEXIST if it exists
   bool read_only = false;
-  bool lock = true;        // take an exclusive lock, held until CloseFile
+  bool lock = true;             // take an exclusive lock, held until CloseFile
   bool allow_buffered = false;  // where direct I/O is refused, open buffered
   Durability durability = Durability::kDsync;
 };

@@ -157,8 +157,8 @@ bool ProbeDirect(int fd, Geometry* geometry, std::string* reason) {
 
   struct statx sx;
   memset(&sx, 0, sizeof sx);
-  bool have_statx = statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &sx) == 0 &&
-                    (sx.stx_mask & STATX_DIOALIGN) != 0;
+  bool have_statx =
+      statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &sx) == 0 && (sx.stx_mask & STATX_DIOALIGN) != 0;
   if (have_statx) {
     if (sx.stx_dio_offset_align == 0) {
       *reason = "the filesystem reports no direct-I/O support (statx dio_offset_align = 0)";
@@ -177,9 +177,8 @@ bool ProbeDirect(int fd, Geometry* geometry, std::string* reason) {
     geometry->source = "page-size";
   }
   geometry->logical_sector_size = logical != 0 ? logical : geometry->offset_alignment;
-  geometry->physical_sector_size =
-      std::max(physical != 0 ? physical : geometry->logical_sector_size,
-               geometry->logical_sector_size);
+  geometry->physical_sector_size = std::max(
+      physical != 0 ? physical : geometry->logical_sector_size, geometry->logical_sector_size);
 
   if (!have_statx) {
     // Nothing vouches for direct I/O: a direct descriptor must refuse a read at
@@ -412,8 +411,8 @@ SysError ReadAt(NativeHandle handle, const IoSlice& slice, uint64_t offset, uint
   CLFS_ASSERT(read != nullptr);
   *read = 0;
   while (*read < slice.length) {
-    ssize_t n = pread(handle, slice.base + *read, slice.length - *read,
-                      static_cast<off_t>(offset + *read));
+    ssize_t n =
+        pread(handle, slice.base + *read, slice.length - *read, static_cast<off_t>(offset + *read));
     if (n < 0) {
       if (errno == EINTR) continue;
       return MakeError(errno, "pread");

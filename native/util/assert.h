@@ -6,12 +6,12 @@
 #include <cstdio>
 #include <cstdlib>
 
-#define CLFS_ASSERT(condition)                                                            \
-  do {                                                                                    \
-    if (!(condition)) {                                                                   \
+#define CLFS_ASSERT(condition)                                                           \
+  do {                                                                                   \
+    if (!(condition)) {                                                                  \
       std::fprintf(stderr, "clfs: assertion failed: %s (%s:%d)\n", #condition, __FILE__, \
-                   __LINE__);                                                             \
-      std::fflush(stderr);                                                                \
-      std::abort();                                                                       \
-    }                                                                                     \
+                   __LINE__);                                                            \
+      std::fflush(stderr);                                                               \
+      std::abort();                                                                      \
+    }                                                                                    \
   } while (0)

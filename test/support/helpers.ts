@@ -30,7 +30,13 @@ export interface ChildResult {
  */
 export function runChild(
   source: string,
-  options: { args?: string[]; nodeArgs?: string[]; env?: NodeJS.ProcessEnv; shellPrefix?: string; timeoutMs?: number } = {},
+  options: {
+    args?: string[];
+    nodeArgs?: string[];
+    env?: NodeJS.ProcessEnv;
+    shellPrefix?: string;
+    timeoutMs?: number;
+  } = {},
 ): Promise<ChildResult> {
   const code = source.replaceAll("'CLFS'", JSON.stringify(`file://${DIST_ENTRY}`));
   const nodeArgs = [...(options.nodeArgs ?? []), '--input-type=module', '-e', code, '--', ...(options.args ?? [])];

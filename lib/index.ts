@@ -24,3 +24,16 @@ export {
   type Durability,
   type IoEngine,
 } from './native/direct-file.ts';
+export { Lsn } from './lsn.ts';
+export { Log, type LogInformation, type LogIoStatistics } from './log/log.ts';
+export type { CreateLogOptions, OpenLogOptions } from './log/options.ts';
+export {
+  MarshallingArea,
+  type AppendOptions,
+  type AppendResult,
+  type BufferAllocator,
+  type Entries,
+  type MarshallingAreaOptions,
+} from './log/marshalling-area.ts';
+export { ReadContext, type LogRecord, type ReadMode, type ReadOptions, type RecordTypeFilter } from './log/read-context.ts';
+export type { RecoveryReport, SkippedRange } from './log/recovery.ts';

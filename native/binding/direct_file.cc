@@ -115,15 +115,26 @@ DirectFile::DirectFile(const Napi::CallbackInfo& info) : ObjectWrap<DirectFile>(
   // teardown: the engine thread stops before the function it calls goes away.
   napi_status status = napi_add_env_cleanup_hook(env, EnvCleanup, this);
   CLFS_ASSERT(status == napi_ok);
+  cleanup_hook_ = true;
 }
 
 DirectFile::~DirectFile() {
-  if (tsfn_live_) napi_remove_env_cleanup_hook(env_, EnvCleanup, this);
   StopEngine();
+  RemoveCleanupHook();
+}
+
+void DirectFile::RemoveCleanupHook() {
+  // A hook left behind would run on a freed object, and a new DirectFile at
+  // the same address could not register its own.
+  if (!cleanup_hook_) return;
+  cleanup_hook_ = false;
+  napi_status status = napi_remove_env_cleanup_hook(env_, EnvCleanup, this);
+  CLFS_ASSERT(status == napi_ok);
 }
 
 void DirectFile::EnvCleanup(void* self) {
   auto* file = static_cast<DirectFile*>(self);
+  file->cleanup_hook_ = false;  // the environment removes a hook as it runs it
   file->StopEngine();
 }
 
@@ -375,6 +386,7 @@ Napi::Value DirectFile::Close(const Napi::CallbackInfo& info) {
   if (state_ == State::kNew || state_ == State::kClosed) {
     state_ = State::kClosed;
     StopEngine();
+    RemoveCleanupHook();
     Napi::Promise::Deferred done = Napi::Promise::Deferred::New(env);
     done.Resolve(env.Undefined());
     return done.Promise();
@@ -462,6 +474,7 @@ void DirectFile::OnComplete(Napi::Env env, std::unique_ptr<io::Request> request)
 
   if (state_ == State::kClosed && pending_.empty()) {
     StopEngine();  // the thread is idle: this join is immediate
+    RemoveCleanupHook();
   }
   if (pending_.empty() && loop_referenced_) {
     loop_referenced_ = false;

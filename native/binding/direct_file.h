@@ -66,6 +66,7 @@ class DirectFile : public Napi::ObjectWrap<DirectFile> {
   platform::IoSlice TakeSlice(Napi::Env env, Napi::Value value, const std::string& name,
                               std::vector<Napi::ObjectReference>* keep);
   void StopEngine();
+  void RemoveCleanupHook();
   static void EnvCleanup(void* self);
 
   State state_ = State::kNew;
@@ -75,6 +76,7 @@ class DirectFile : public Napi::ObjectWrap<DirectFile> {
   std::unique_ptr<io::Engine> engine_;
   Tsfn tsfn_;
   bool tsfn_live_ = false;
+  bool cleanup_hook_ = false;  // registered and not yet run or removed
   bool loop_referenced_ = false;
   Sink* sink_ = nullptr;
   napi_env env_ = nullptr;

@@ -1,0 +1,245 @@
+/**
+ * The log block format: how records sit in containers. Written down once,
+ * here.
+ *
+ * A container is a preallocated, fully written file of `containerSize` bytes
+ * holding blocks back to back from offset 0. A block starts on a multiple of
+ * the log's sector unit (the device's physical sector size, so no write ever
+ * shares a physical sector with an acknowledged record) and covers whole
+ * units. Its LSN is `logicalContainerId << 32 | offset`; record `k` of the
+ * block has LSN `blockLsn | k` (k < 512).
+ *
+ * ```
+ * block header (64 bytes, little-endian)
+ *   0  u32 magic 0x424c4643 ("CFLB")
+ *   4  u16 version (1)
+ *   6  u16 flags (0)
+ *   8  u32 CRC32C of the whole block with these 4 bytes counted as zero
+ *  12  u32 blockLength: bytes, a multiple of the sector unit
+ *  16  u64 lsn: the block's own LSN (record sequence 0)
+ *  24  u64 previousBlockLsn: the block before it in the log (INVALID for the first)
+ *  32  u64 epoch: the log's generation when written (see below)
+ *  40  u64 vouchedLsn: every block below this LSN was durable when this one was submitted
+ *  48  u32 recordCount: 1..512
+ *  52  u32 usedLength: header + records; the rest of the block is zero
+ *  56  u64 logId: the first 8 bytes of the log's identity
+ * then recordCount records, each
+ *   0  u32 dataLength
+ *   4  u8  type: 1 data, 2 restart
+ *   5  u8  flags (0)
+ *   6  u16 reserved (0)
+ *   8  u64 undoNextLsn
+ *  16  u64 previousLsn
+ *  24  u64 newBaseLsn (restart records: the base this restart area sets, or INVALID; data records: INVALID)
+ *  32  data, padded with zeros to a multiple of 8
+ * ```
+ *
+ * Recovery accepts a block only if its CRC, magic, version, log id, own LSN
+ * (it must name the position it was read from), predecessor (the block
+ * accepted before it) and epoch (never below its predecessor's, never above
+ * the log's) all agree. The epoch rises by one every time the log is opened
+ * for writing, before anything is written: a block left behind by an earlier
+ * crash therefore can never follow a block written after it. `vouchedLsn`
+ * lets recovery tell a torn tail from corruption: a bad block that a later
+ * valid block vouches for had been durable, so it is damage, not a tear.
+ * @module
+ */
+import { Lsn } from '../lsn.ts';
+
+export const BLOCK_MAGIC = 0x424c4643;
+export const BLOCK_VERSION = 1;
+export const BLOCK_HEADER_SIZE = 64;
+export const RECORD_HEADER_SIZE = 32;
+export const RECORD_ALIGNMENT = 8;
+/** Records per block: the 9-bit record sequence of an LSN. */
+export const MAX_RECORDS_PER_BLOCK = 512;
+export const CHECKSUM_OFFSET = 8;
+
+export const RecordType = { data: 1, restart: 2 } as const;
+export type RecordTypeName = keyof typeof RecordType;
+
+/** Field offsets in the block header. */
+const H = {
+  magic: 0,
+  version: 4,
+  flags: 6,
+  crc: 8,
+  length: 12,
+  lsn: 16,
+  previous: 24,
+  epoch: 32,
+  vouched: 40,
+  count: 48,
+  used: 52,
+  logId: 56,
+} as const;
+
+/** Field offsets in a record header. */
+const R = { length: 0, type: 4, flags: 5, reserved: 6, undoNext: 8, previous: 16, newBase: 24 } as const;
+
+export interface BlockHeader {
+  blockLength: number;
+  lsn: Lsn;
+  previousBlockLsn: Lsn;
+  epoch: bigint;
+  vouchedLsn: Lsn;
+  recordCount: number;
+  usedLength: number;
+  logId: bigint;
+}
+
+/** A record's place and header fields inside a parsed block. */
+export interface RecordEntry {
+  /** Offset of the record's data in the block. */
+  dataOffset: number;
+  dataLength: number;
+  type: RecordTypeName;
+  undoNextLsn: Lsn;
+  previousLsn: Lsn;
+  newBaseLsn: Lsn;
+}
+
+/** Bytes a record of `dataLength` occupies in a block, header included. */
+export function recordSpan(dataLength: number): number {
+  return RECORD_HEADER_SIZE + alignUp(dataLength, RECORD_ALIGNMENT);
+}
+
+export function alignUp(value: number, multiple: number): number {
+  return Math.ceil(value / multiple) * multiple;
+}
+
+function view(bytes: Uint8Array): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** Writes a block header (the CRC field is left zero: the write path fills it). */
+export function writeBlockHeader(block: Uint8Array, header: BlockHeader): void {
+  const v = view(block);
+  v.setUint32(H.magic, BLOCK_MAGIC, true);
+  v.setUint16(H.version, BLOCK_VERSION, true);
+  v.setUint16(H.flags, 0, true);
+  v.setUint32(H.crc, 0, true);
+  v.setUint32(H.length, header.blockLength, true);
+  v.setBigUint64(H.lsn, header.lsn, true);
+  v.setBigUint64(H.previous, header.previousBlockLsn, true);
+  v.setBigUint64(H.epoch, header.epoch, true);
+  v.setBigUint64(H.vouched, header.vouchedLsn, true);
+  v.setUint32(H.count, header.recordCount, true);
+  v.setUint32(H.used, header.usedLength, true);
+  v.setBigUint64(H.logId, header.logId, true);
+}
+
+/** Writes a record header at `offset` of the block. */
+export function writeRecordHeader(
+  block: DataView,
+  offset: number,
+  dataLength: number,
+  type: RecordTypeName,
+  undoNextLsn: Lsn,
+  previousLsn: Lsn,
+  newBaseLsn: Lsn,
+): void {
+  block.setUint32(offset + R.length, dataLength, true);
+  block.setUint8(offset + R.type, RecordType[type]);
+  block.setUint8(offset + R.flags, 0);
+  block.setUint16(offset + R.reserved, 0, true);
+  block.setBigUint64(offset + R.undoNext, undoNextLsn, true);
+  block.setBigUint64(offset + R.previous, previousLsn, true);
+  block.setBigUint64(offset + R.newBase, newBaseLsn, true);
+}
+
+export function readStoredChecksum(block: Uint8Array): number {
+  return view(block).getUint32(H.crc, true);
+}
+
+/** Why a block was refused; recovery counts them by reason. */
+export type BlockProblem =
+  | 'short'
+  | 'magic'
+  | 'version'
+  | 'length'
+  | 'checksum'
+  | 'log-id'
+  | 'lsn'
+  | 'records'
+  | 'vouched';
+
+/**
+ * Reads and bounds-checks a block header from at least the first
+ * BLOCK_HEADER_SIZE bytes. Every length is checked against `maxLength`
+ * before use: a hostile file yields a problem, never a wild read.
+ */
+export function parseBlockHeader(bytes: Uint8Array, unit: number, maxLength: number): BlockHeader | BlockProblem {
+  if (bytes.byteLength < BLOCK_HEADER_SIZE) return 'short';
+  const v = view(bytes);
+  if (v.getUint32(H.magic, true) !== BLOCK_MAGIC) return 'magic';
+  if (v.getUint16(H.version, true) !== BLOCK_VERSION || v.getUint16(H.flags, true) !== 0) return 'version';
+  const blockLength = v.getUint32(H.length, true);
+  const recordCount = v.getUint32(H.count, true);
+  const usedLength = v.getUint32(H.used, true);
+  if (blockLength < unit || blockLength % unit !== 0 || blockLength > maxLength) return 'length';
+  if (usedLength < BLOCK_HEADER_SIZE + RECORD_HEADER_SIZE || usedLength > blockLength) return 'length';
+  if (recordCount < 1 || recordCount > MAX_RECORDS_PER_BLOCK) return 'records';
+  const lsn = v.getBigUint64(H.lsn, true);
+  const vouchedLsn = v.getBigUint64(H.vouched, true);
+  if (vouchedLsn > lsn) return 'vouched';
+  return {
+    blockLength,
+    lsn,
+    previousBlockLsn: v.getBigUint64(H.previous, true),
+    epoch: v.getBigUint64(H.epoch, true),
+    vouchedLsn,
+    recordCount,
+    usedLength,
+    logId: v.getBigUint64(H.logId, true),
+  };
+}
+
+const TYPE_NAMES: Record<number, RecordTypeName | undefined> = { 1: 'data', 2: 'restart' };
+
+/**
+ * Reads the record whose header is at `offset`, if it lies within `limit`
+ * bytes of the block; 'records' when its fields do not fit.
+ */
+export function parseRecordAt(block: DataView, offset: number, limit: number): RecordEntry | 'records' {
+  if (offset + RECORD_HEADER_SIZE > limit) return 'records';
+  const dataLength = block.getUint32(offset + R.length, true);
+  const type = TYPE_NAMES[block.getUint8(offset + R.type)];
+  if (type === undefined || block.getUint8(offset + R.flags) !== 0 || block.getUint16(offset + R.reserved, true) !== 0) {
+    return 'records';
+  }
+  if (dataLength > limit || offset + recordSpan(dataLength) > limit) return 'records';
+  return {
+    dataOffset: offset + RECORD_HEADER_SIZE,
+    dataLength,
+    type,
+    undoNextLsn: block.getBigUint64(offset + R.undoNext, true),
+    previousLsn: block.getBigUint64(offset + R.previous, true),
+    newBaseLsn: block.getBigUint64(offset + R.newBase, true),
+  };
+}
+
+/**
+ * Walks a block's records (the block's CRC has been checked). Returns the
+ * entries, or 'records' when a length or type does not fit, so that even a
+ * block with a valid CRC but inconsistent content cannot cause a wild read.
+ */
+export function parseRecords(block: Uint8Array, header: BlockHeader): RecordEntry[] | 'records' {
+  const v = view(block);
+  const entries: RecordEntry[] = [];
+  let offset = BLOCK_HEADER_SIZE;
+  for (let i = 0; i < header.recordCount; i++) {
+    const entry = parseRecordAt(v, offset, header.usedLength);
+    if (entry === 'records') return entry;
+    entries.push(entry);
+    offset = entry.dataOffset + alignUp(entry.dataLength, RECORD_ALIGNMENT);
+  }
+  if (offset !== header.usedLength) return 'records';
+  return entries;
+}
+
+/** The first 8 bytes of a UUID string, as the block header's log id. */
+export function logIdOf(identity: string): bigint {
+  const hex = identity.replaceAll('-', '').slice(0, 16);
+  return BigInt(`0x${hex}`);
+}

@@ -1,0 +1,153 @@
+/**
+ * The base file: the log's metadata, in two shadow slots.
+ *
+ * ```
+ * base file = slot 0 at offset 0, slot 1 at offset SLOT_SIZE
+ * slot (little-endian)
+ *   0  u32 magic 0x4d4c4643 ("CFLM")
+ *   4  u16 version (1)
+ *   6  u16 flags (0)
+ *   8  u32 CRC32C of [0, usedLength) with these 4 bytes counted as zero
+ *  12  u32 usedLength
+ *  16  u64 dumpCount: +1 on every write; the valid slot with the higher count wins
+ *  24  16  identity (UUID bytes)
+ *  40  u32 sectorUnit: blocks start and end on multiples of it
+ *  44  u32 containerCount
+ *  48  u64 containerSize
+ *  56  u64 epoch: the generation blocks are written with now
+ *  64  u64 baseLsn
+ *  72  u64 restartLsn (INVALID: none)
+ *  80  u64 tailLsn: where recovery starts scanning (the block after tailPreviousLsn)
+ *  88  u64 tailPreviousLsn: the last block known durable (INVALID: none yet)
+ *  96  u64 lastLsn: the youngest record in or before that block (INVALID: none)
+ * 104  u32 maxContainers: autoGrow's ceiling (0: autoGrow off)
+ * 108  u32 flags: bit 0 set by a clean close (nothing was written after the tail)
+ * 112  containerCount x u32 logicalId of each physical container (0: free)
+ * ```
+ *
+ * Dump count N is written to slot N % 2, so a write never touches the slot
+ * holding the newest valid copy: a torn metadata write leaves the previous
+ * one. Every field is bounds-checked on read.
+ * @module
+ */
+import type { Lsn } from '../lsn.ts';
+
+export const METADATA_MAGIC = 0x4d4c4643;
+export const METADATA_VERSION = 1;
+export const SLOT_SIZE = 64 * 1024;
+export const METADATA_HEADER_SIZE = 112;
+export const METADATA_CHECKSUM_OFFSET = 8;
+/** CLFS's limit on containers per log. */
+export const MAX_CONTAINERS = 1024;
+
+export interface Metadata {
+  dumpCount: bigint;
+  identity: string;
+  sectorUnit: number;
+  containerSize: number;
+  epoch: bigint;
+  baseLsn: Lsn;
+  restartLsn: Lsn;
+  tailLsn: Lsn;
+  tailPreviousLsn: Lsn;
+  lastLsn: Lsn;
+  maxContainers: number;
+  /** Written by a clean close: no block follows the tail. */
+  clean: boolean;
+  /** Logical id of each physical container, 0 when free. */
+  containers: number[];
+}
+
+export function metadataLength(containerCount: number): number {
+  return METADATA_HEADER_SIZE + 4 * containerCount;
+}
+
+function uuidToBytes(identity: string, into: Uint8Array): void {
+  const hex = identity.replaceAll('-', '');
+  for (let i = 0; i < 16; i++) into[i] = Number.parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+}
+
+function bytesToUuid(bytes: Uint8Array): string {
+  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/**
+ * Encodes metadata into `slot` (zeroed first). The CRC field is left zero
+ * for the write path to fill; returns the used length.
+ */
+export function encodeMetadata(slot: Uint8Array, m: Metadata): number {
+  const used = metadataLength(m.containers.length);
+  if (used > slot.byteLength) throw new RangeError('metadata does not fit its slot');
+  slot.fill(0);
+  const v = new DataView(slot.buffer, slot.byteOffset, slot.byteLength);
+  v.setUint32(0, METADATA_MAGIC, true);
+  v.setUint16(4, METADATA_VERSION, true);
+  v.setUint32(12, used, true);
+  v.setBigUint64(16, m.dumpCount, true);
+  uuidToBytes(m.identity, slot.subarray(24, 40));
+  v.setUint32(40, m.sectorUnit, true);
+  v.setUint32(44, m.containers.length, true);
+  v.setBigUint64(48, BigInt(m.containerSize), true);
+  v.setBigUint64(56, m.epoch, true);
+  v.setBigUint64(64, m.baseLsn, true);
+  v.setBigUint64(72, m.restartLsn, true);
+  v.setBigUint64(80, m.tailLsn, true);
+  v.setBigUint64(88, m.tailPreviousLsn, true);
+  v.setBigUint64(96, m.lastLsn, true);
+  v.setUint32(104, m.maxContainers, true);
+  v.setUint32(108, m.clean ? 1 : 0, true);
+  m.containers.forEach((id, i) => v.setUint32(METADATA_HEADER_SIZE + 4 * i, id, true));
+  return used;
+}
+
+export type MetadataProblem = 'magic' | 'version' | 'length' | 'checksum' | 'fields';
+
+/**
+ * Decodes one slot. `crc` computes CRC32C (passed in so this module stays
+ * free of native code). Returns the metadata or why the slot is unusable.
+ */
+export function decodeMetadata(
+  slot: Uint8Array,
+  crc: (bytes: Uint8Array) => number,
+): Metadata | MetadataProblem {
+  if (slot.byteLength < METADATA_HEADER_SIZE) return 'length';
+  const v = new DataView(slot.buffer, slot.byteOffset, slot.byteLength);
+  if (v.getUint32(0, true) !== METADATA_MAGIC) return 'magic';
+  if (v.getUint16(4, true) !== METADATA_VERSION || v.getUint16(6, true) !== 0) return 'version';
+  const used = v.getUint32(12, true);
+  if (used < METADATA_HEADER_SIZE || used > slot.byteLength) return 'length';
+  const stored = v.getUint32(METADATA_CHECKSUM_OFFSET, true);
+  const copy = slot.slice(0, used);
+  copy.fill(0, METADATA_CHECKSUM_OFFSET, METADATA_CHECKSUM_OFFSET + 4);
+  if (crc(copy) !== stored) return 'checksum';
+  const containerCount = v.getUint32(44, true);
+  if (containerCount < 2 || containerCount > MAX_CONTAINERS || used !== metadataLength(containerCount)) {
+    return 'fields';
+  }
+  const sectorUnit = v.getUint32(40, true);
+  const containerSize = v.getBigUint64(48, true);
+  if (sectorUnit < 512 || sectorUnit > 65536 || (sectorUnit & (sectorUnit - 1)) !== 0) return 'fields';
+  if (containerSize < 512n * 1024n || containerSize > 0x1_0000_0000n || containerSize % BigInt(sectorUnit) !== 0n) {
+    return 'fields';
+  }
+  const flags = v.getUint32(108, true);
+  if ((flags & ~1) !== 0) return 'fields';
+  const containers: number[] = [];
+  for (let i = 0; i < containerCount; i++) containers.push(v.getUint32(METADATA_HEADER_SIZE + 4 * i, true));
+  return {
+    dumpCount: v.getBigUint64(16, true),
+    identity: bytesToUuid(slot.subarray(24, 40)),
+    sectorUnit,
+    containerSize: Number(containerSize),
+    epoch: v.getBigUint64(56, true),
+    baseLsn: v.getBigUint64(64, true),
+    restartLsn: v.getBigUint64(72, true),
+    tailLsn: v.getBigUint64(80, true),
+    tailPreviousLsn: v.getBigUint64(88, true),
+    lastLsn: v.getBigUint64(96, true),
+    maxContainers: v.getUint32(104, true),
+    clean: (flags & 1) !== 0,
+    containers,
+  };
+}

@@ -1,0 +1,471 @@
+/**
+ * The Log: a directory holding a base file and its containers, opened by one
+ * writer at a time (CLFS's CreateLogFile / AddLogContainer / GetLogFileInformation
+ * / GetLogIoStatistics / CloseLogFileObject / DeleteLogFile).
+ * @module
+ */
+import { randomUUID } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+
+import { ClfsError } from '../errors.ts';
+import { logIdOf } from '../format/block.ts';
+import { MAX_CONTAINERS, SLOT_SIZE, type Metadata } from '../format/metadata.ts';
+import { Lsn, makeLsn } from '../lsn.ts';
+import type { Durability } from '../native/direct-file.ts';
+import { NativeStorage } from '../storage/native-storage.ts';
+import type { LogStorage } from '../storage/storage.ts';
+import { checkInteger, checkPath } from '../validate.ts';
+import { ContainerTable } from './containers.ts';
+import { MarshallingArea, type MarshallingAreaOptions } from './marshalling-area.ts';
+import { MetadataStore } from './metadata-store.ts';
+import {
+  resolveCreateOptions,
+  resolveOpenOptions,
+  type CreateLogOptions,
+  type OpenLogOptions,
+} from './options.ts';
+import { MAX_BLOCK_SIZE, recover, type RecoveryReport } from './recovery.ts';
+import { LogWriter } from './writer.ts';
+
+/** `log.information()`: CLFS_INFORMATION, in bytes and bigint LSNs. */
+export interface LogInformation {
+  /** Bytes in all containers. */
+  totalAvailable: number;
+  /** Bytes available for new records now, after reservations. */
+  currentAvailable: number;
+  /** Bytes reserved by all marshalling areas. */
+  totalReservation: number;
+  baseFileSize: number;
+  containerSize: number;
+  totalContainers: number;
+  /** Containers holding nothing at or above the base. */
+  freeContainers: number;
+  /** The unit blocks are laid out in: the device's physical sector size. */
+  sectorSize: number;
+  baseLsn: Lsn;
+  /** The youngest durable record, or Lsn.INVALID. */
+  lastFlushedLsn: Lsn;
+  /** The youngest record appended, or Lsn.INVALID. */
+  lastLsn: Lsn;
+  /** The newest restart record, or Lsn.INVALID. */
+  restartLsn: Lsn;
+  /** The log's UUID. */
+  identity: string;
+  /** Whether I/O bypasses the page cache. */
+  direct: boolean;
+  durability: Durability;
+}
+
+/** `log.ioStatistics()`: CLFS_IO_STATISTICS and more. */
+export interface LogIoStatistics {
+  /** Block writes to containers. */
+  flushes: number;
+  bytesFlushed: number;
+  /** Metadata (base file) writes. */
+  metadataFlushes: number;
+  metadataBytesFlushed: number;
+  /** fdatasync calls (durability 'fdatasync'). */
+  syncs: number;
+  /** Reads from containers. */
+  reads: number;
+  bytesRead: number;
+  recordsAppended: number;
+  blocksWritten: number;
+}
+
+/**
+ * A CLFS log opened for reading and writing.
+ *
+ * @example
+ * ```ts
+ * const log = await Log.create('/var/lib/app/wal', { containerSize: 64 << 20 });
+ * const area = await log.createMarshallingArea({ bufferSize: 64 * 1024 });
+ * const { lsn } = await area.reserveAndAppend(new TextEncoder().encode('hello'), { forceFlush: true });
+ * await log.close();
+ * ```
+ */
+export class Log {
+  readonly path: string;
+  /** What recovery found when the log was opened. */
+  readonly recoveryReport: RecoveryReport;
+  /** @internal */
+  readonly storage: LogStorage;
+  /** @internal */
+  readonly table: ContainerTable;
+  /** @internal */
+  readonly metadata: MetadataStore;
+  /** @internal */
+  readonly writer: LogWriter;
+  /** @internal */
+  readonly logId: bigint;
+  /** @internal */
+  readonly unit: number;
+  /** @internal The newest restart record appended (durable or not): the next one's previous LSN. */
+  lastRestartAppended: Lsn;
+  readonly #areas = new Set<MarshallingArea>();
+  #baseLsn: Lsn;
+  #restartLsn: Lsn;
+  #closing: Promise<void> | undefined;
+  #closed = false;
+  /** Serialises base moves and container changes with their metadata writes. */
+  #metadataLock: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    path: string,
+    storage: LogStorage,
+    metadata: MetadataStore,
+    table: ContainerTable,
+    writer: LogWriter,
+    report: RecoveryReport,
+  ) {
+    this.path = path;
+    this.storage = storage;
+    this.metadata = metadata;
+    this.table = table;
+    this.writer = writer;
+    this.recoveryReport = report;
+    this.logId = logIdOf(metadata.current.identity);
+    this.unit = metadata.current.sectorUnit;
+    this.#baseLsn = metadata.current.baseLsn;
+    this.#restartLsn = metadata.current.restartLsn;
+    this.lastRestartAppended = this.#restartLsn;
+  }
+
+  /**
+   * Creates a log at `path` (a directory it makes; ERR_CLFS_EXISTS if there
+   * is anything there) with `containers` containers, preallocated and written,
+   * and opens it.
+   */
+  static async create(path: string, options?: CreateLogOptions): Promise<Log> {
+    checkPath('path', path);
+    const o = resolveCreateOptions(options);
+    const storageOptions = { durability: o.durability, allowBuffered: o.allowBuffered, engine: o.engine };
+    await NativeStorage.create(
+      path,
+      o.containers,
+      (unit) => Math.ceil(o.containerSize / unit) * unit,
+      storageOptions,
+      async (storage) => {
+        const unit = storage.geometry.unit;
+        if (o.containerSize % unit !== 0) {
+          throw new ClfsError('ERR_OUT_OF_RANGE', `the container size must be a multiple of the ${unit}-byte sector`);
+        }
+        const containers = new Array<number>(o.containers).fill(0);
+        containers[0] = 1;
+        const first = makeLsn(1, 0);
+        const initial: Metadata = {
+          dumpCount: 0n,
+          identity: randomUUID(),
+          sectorUnit: unit,
+          containerSize: o.containerSize,
+          epoch: 0n,
+          baseLsn: first,
+          restartLsn: Lsn.INVALID,
+          tailLsn: first,
+          tailPreviousLsn: Lsn.INVALID,
+          lastLsn: Lsn.INVALID,
+          maxContainers: o.maxContainers,
+          clean: true,
+          containers,
+        };
+        await new MetadataStore(storage, initial).write({});
+      },
+    );
+    return Log.open(path, { durability: o.durability, allowBuffered: o.allowBuffered, engine: o.engine });
+  }
+
+  /**
+   * Opens the log at `path` and recovers it: finds the end of the log, cuts a
+   * torn tail, and reports damage in acknowledged data as ERR_CLFS_CORRUPT
+   * (or skips it with `recovery: 'salvage'`). ERR_CLFS_LOCKED if it is open
+   * elsewhere; ERR_CLFS_NOT_FOUND if there is no log.
+   */
+  static async open(path: string, options?: OpenLogOptions): Promise<Log> {
+    checkPath('path', path);
+    const o = resolveOpenOptions(options);
+    const storage = await NativeStorage.open(path, {
+      durability: o.durability,
+      allowBuffered: o.allowBuffered,
+      engine: o.engine,
+    });
+    try {
+      return await Log.openStorage(path, storage, o.recovery);
+    } catch (error) {
+      await storage.close();
+      throw error;
+    }
+  }
+
+  /** @internal Opens a log over any LogStorage (the crash tests use an in-memory one). */
+  static async openStorage(path: string, storage: LogStorage, recovery: 'strict' | 'salvage'): Promise<Log> {
+    const { metadata, problems } = await MetadataStore.read(storage);
+    if (metadata.sectorUnit % storage.geometry.unit !== 0 && storage.geometry.unit % metadata.sectorUnit !== 0) {
+      throw new ClfsError(
+        'ERR_CLFS_MISALIGNED',
+        `the log was laid out for ${metadata.sectorUnit}-byte sectors; this device needs ${storage.geometry.unit}`,
+      );
+    }
+    if (metadata.sectorUnit < storage.geometry.unit) {
+      throw new ClfsError(
+        'ERR_CLFS_MISALIGNED',
+        `the log was laid out for ${metadata.sectorUnit}-byte sectors but this device writes ${storage.geometry.unit}-byte sectors: it cannot be written here without rewriting sectors that hold records`,
+      );
+    }
+    storage.setContainerCount(metadata.containers.length);
+    const table = new ContainerTable([...metadata.containers], metadata.containerSize);
+    const logId = logIdOf(metadata.identity);
+    const tail = await recover(storage, metadata, table, {
+      salvage: recovery === 'salvage',
+      logId,
+      clean: metadata.clean,
+    });
+    tail.report.metadataProblems.push(...problems);
+    const store = new MetadataStore(storage, metadata);
+    // The new generation is durable before anything is written with it.
+    const epoch = metadata.epoch + 1n;
+    await store.write({
+      epoch,
+      baseLsn: tail.baseLsn,
+      restartLsn: tail.restartLsn,
+      tailLsn: makeLsn(tail.endLogicalId, tail.endOffset),
+      tailPreviousLsn: tail.lastBlockLsn,
+      lastLsn: tail.lastLsn,
+      clean: false,
+    });
+    let log!: Log;
+    const writer = new LogWriter(
+      {
+        storage,
+        unit: metadata.sectorUnit,
+        containerSize: metadata.containerSize,
+        logId,
+        epoch,
+        physicalOf: (id) => table.physicalOf(id),
+        provideContainer: (id) => log.provideContainer(id),
+      },
+      {
+        logicalId: tail.endLogicalId,
+        offset: tail.endOffset,
+        previousBlockLsn: tail.lastBlockLsn,
+        lastLsn: tail.lastLsn,
+      },
+    );
+    log = new Log(path, storage, store, table, writer, tail.report);
+    return log;
+  }
+
+  /**
+   * Deletes the log at `path` (CLFS's DeleteLogFile). ERR_CLFS_LOCKED while
+   * it is open; ERR_CLFS_NOT_FOUND if there is no log there.
+   */
+  static async delete(path: string): Promise<void> {
+    checkPath('path', path);
+    const storage = await NativeStorage.open(path, { durability: 'dsync', allowBuffered: true });
+    await storage.close();
+    await rm(path, { recursive: true, force: true });
+  }
+
+  /** @internal */
+  get baseLsn(): Lsn {
+    return this.#baseLsn;
+  }
+
+  /** @internal */
+  get restartLsn(): Lsn {
+    return this.#restartLsn;
+  }
+
+  /** @internal Throws ERR_CLFS_CLOSED once close() has begun. */
+  checkOpen(): void {
+    if (this.#closed || this.#closing !== undefined) {
+      throw new ClfsError('ERR_CLFS_CLOSED', `the log '${this.path}' is closed`);
+    }
+  }
+
+  /** @internal Runs `fn` after earlier metadata changes, one at a time. */
+  serializeMetadata<T>(fn: () => Promise<T>): Promise<T> {
+    const result = this.#metadataLock.then(fn);
+    this.#metadataLock = result.catch(() => undefined);
+    return result;
+  }
+
+  /** @internal Writes metadata with the current base, restart, table and durable tail. */
+  async persistMetadata(update: Partial<Metadata> = {}): Promise<void> {
+    try {
+      await this.metadata.write({
+        baseLsn: this.#baseLsn,
+        restartLsn: this.#restartLsn,
+        containers: [...this.table.logicalIds],
+        ...this.writer.durableTail(),
+        ...update,
+      });
+    } catch (error) {
+      this.writer.fail(error, 'writing the log metadata');
+      throw this.writer.failure;
+    }
+  }
+
+  /** @internal Makes logical container `logicalId` exist: recycle a free one, or grow. */
+  async provideContainer(logicalId: number): Promise<number> {
+    return this.serializeMetadata(async () => {
+      const existing = this.table.physicalOf(logicalId);
+      if (existing !== -1) return existing;
+      let physical = this.table.recycle(this.metadata.current.baseLsn);
+      if (physical === -1 && this.table.count < this.metadata.current.maxContainers) {
+        await this.#grow(1);
+        physical = this.table.recycle(this.metadata.current.baseLsn);
+      }
+      if (physical === -1) {
+        throw new ClfsError(
+          'ERR_CLFS_LOG_FULL',
+          `the log is full: all ${this.table.count} containers hold records at or above the base LSN ${Lsn.format(
+            this.#baseLsn,
+          )}. Advance the base (advanceLogBase or writeRestartArea), add containers, or enable autoGrow`,
+        );
+      }
+      if (this.table.logicalIds[physical] !== logicalId) {
+        throw new Error(`clfs: internal error: container ${logicalId} recycled as ${this.table.logicalIds[physical]}`);
+      }
+      await this.persistMetadata();
+      return physical;
+    });
+  }
+
+  async #grow(count: number): Promise<void> {
+    for (let i = 0; i < count; i++) {
+      const index = this.table.count;
+      await this.storage.addContainer(index, this.table.containerSize);
+      this.table.logicalIds.push(0);
+    }
+    await this.persistMetadata({ containers: [...this.table.logicalIds] });
+  }
+
+  /**
+   * Adds `count` containers of the log's container size (CLFS's
+   * AddLogContainer), preallocated and written.
+   */
+  async addContainers(count: number): Promise<void> {
+    this.checkOpen();
+    checkInteger('count', count, 1, MAX_CONTAINERS);
+    if (this.table.count + count > MAX_CONTAINERS) {
+      throw new ClfsError('ERR_OUT_OF_RANGE', `a log has at most ${MAX_CONTAINERS} containers`);
+    }
+    await this.serializeMetadata(() => this.#grow(count));
+  }
+
+  /** @internal Moves the base (already validated and flushed) and persists it. */
+  async setBase(lsn: Lsn, restart?: Lsn): Promise<void> {
+    await this.serializeMetadata(async () => {
+      if (lsn > this.#baseLsn) this.#baseLsn = lsn;
+      if (restart !== undefined) this.#restartLsn = restart;
+      await this.persistMetadata();
+    });
+  }
+
+  /** Bytes obtainable for new blocks without any base move: free containers plus the rest of the current one. */
+  #spaceLeft(withGrowth: boolean): number {
+    const { logicalId, offset } = this.writer.position;
+    const size = this.table.containerSize;
+    const inCurrent = this.table.physicalOf(logicalId) === -1 ? 0 : Math.max(0, size - offset);
+    const free = this.table.freeCount(this.#baseLsn) * size;
+    const growth = withGrowth ? Math.max(0, this.metadata.current.maxContainers - this.table.count) * size : 0;
+    return inCurrent + free + growth;
+  }
+
+  /** @internal Bytes reserved by every area. */
+  totalReservation(): number {
+    let total = 0;
+    for (const area of this.#areas) total += area.reservedBytes;
+    return total;
+  }
+
+  /**
+   * @internal Whether `cost` more bytes of new space (and `reserve` more
+   * reserved bytes) fit while keeping every reservation appendable. Each
+   * reserved record may also cost one container switch's waste.
+   */
+  hasRoomFor(cost: number, reserve: number, bufferSize: number): boolean {
+    const reserved = this.totalReservation() + reserve;
+    const slack = reserved > 0 ? (Math.ceil(reserved / this.table.containerSize) + 1) * Math.min(bufferSize, MAX_BLOCK_SIZE) : 0;
+    return this.#spaceLeft(true) - cost >= reserved + slack;
+  }
+
+  /** Creates a marshalling area on this log (CLFS's CreateLogMarshallingArea). */
+  async createMarshallingArea(options: MarshallingAreaOptions): Promise<MarshallingArea> {
+    this.checkOpen();
+    const area = new MarshallingArea(this, options);
+    this.#areas.add(area);
+    return area;
+  }
+
+  /** @internal */
+  forgetArea(area: MarshallingArea): void {
+    this.#areas.delete(area);
+  }
+
+  /** A snapshot of the log's state (CLFS's GetLogFileInformation). */
+  information(): LogInformation {
+    const totalReservation = this.totalReservation();
+    return {
+      totalAvailable: this.table.count * this.table.containerSize,
+      currentAvailable: Math.max(0, this.#spaceLeft(false) - totalReservation),
+      totalReservation,
+      baseFileSize: 2 * SLOT_SIZE,
+      containerSize: this.table.containerSize,
+      totalContainers: this.table.count,
+      freeContainers: this.table.freeCount(this.#baseLsn),
+      sectorSize: this.unit,
+      baseLsn: this.#baseLsn,
+      lastFlushedLsn: this.writer.durableLsn,
+      lastLsn: this.writer.lastLsn,
+      restartLsn: this.#restartLsn,
+      identity: this.metadata.current.identity,
+      direct: this.storage.geometry.direct,
+      durability: this.storage.geometry.durability,
+    };
+  }
+
+  /** I/O counters (CLFS's GetLogIoStatistics). */
+  ioStatistics(): LogIoStatistics {
+    const s = this.storage.stats;
+    return {
+      flushes: s.flushes,
+      bytesFlushed: s.bytesFlushed,
+      metadataFlushes: s.metadataFlushes,
+      metadataBytesFlushed: s.metadataBytesFlushed,
+      syncs: s.syncs,
+      reads: s.reads,
+      bytesRead: s.bytesRead,
+      recordsAppended: this.writer.recordsAppended,
+      blocksWritten: this.writer.blocksSealed,
+    };
+  }
+
+  /**
+   * Closes the log (CLFS's CloseLogFileObject): closes every marshalling
+   * area (each flushes first), makes everything durable, records a clean
+   * close, and unlocks. A second call does nothing.
+   */
+  close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    let failure: unknown;
+    try {
+      for (const area of [...this.#areas]) {
+        await area.close().catch((error: unknown) => (failure ??= error));
+      }
+      await this.writer.drain().catch((error: unknown) => (failure ??= error));
+      if (this.writer.failure === undefined && failure === undefined) {
+        await this.serializeMetadata(() => this.persistMetadata({ clean: true }));
+      }
+    } finally {
+      this.#closed = true;
+      await this.storage.close();
+    }
+    if (failure !== undefined && this.writer.failure === undefined) throw failure;
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * Options of Log.create / Log.open, validated.
+ * @module
+ */
+import { invalidArgType } from '../errors.ts';
+import type { Durability, IoEngine } from '../native/direct-file.ts';
+import { checkBoolean, checkInteger, checkOneOf, checkOptions } from '../validate.ts';
+import { MAX_CONTAINERS } from '../format/metadata.ts';
+
+/** CLFS rounds container sizes up to 512 KiB and takes at most 4 GiB. */
+export const CONTAINER_GRANULE = 512 * 1024;
+export const MAX_CONTAINER_SIZE = 4 * 1024 * 1024 * 1024;
+
+/** Options of {@link Log.create}. */
+export interface CreateLogOptions {
+  /** Bytes per container, rounded up to a multiple of 512 KiB (minimum 512 KiB, maximum 4 GiB). Default 16 MiB. */
+  containerSize?: number;
+  /** Containers to create, at least 2 (default 2). */
+  containers?: number;
+  durability?: Durability;
+  allowBuffered?: boolean;
+  /**
+   * Add containers when the log is full instead of failing with
+   * ERR_CLFS_LOG_FULL: `true` (up to 1024 containers) or `{ maxContainers }`.
+   * Default false.
+   */
+  autoGrow?: boolean | { maxContainers: number };
+  /** Native I/O engine (default `$CLFS_IO_ENGINE` or 'auto'). */
+  engine?: IoEngine;
+}
+
+/** Options of {@link Log.open}. */
+export interface OpenLogOptions {
+  durability?: Durability;
+  allowBuffered?: boolean;
+  /**
+   * `'strict'` (default): damage in acknowledged data fails the open with
+   * ERR_CLFS_CORRUPT naming the LSN. `'salvage'`: damage is skipped and
+   * listed in `log.recoveryReport`.
+   */
+  recovery?: 'strict' | 'salvage';
+  engine?: IoEngine;
+}
+
+const DURABILITIES: readonly Durability[] = ['dsync', 'fdatasync', 'none'];
+const ENGINES: readonly IoEngine[] = ['auto', 'uring', 'threads'];
+
+export interface ResolvedCreateOptions {
+  containerSize: number;
+  containers: number;
+  durability: Durability;
+  allowBuffered: boolean;
+  maxContainers: number;
+  engine: IoEngine | undefined;
+}
+
+export interface ResolvedOpenOptions {
+  durability: Durability;
+  allowBuffered: boolean;
+  recovery: 'strict' | 'salvage';
+  engine: IoEngine | undefined;
+}
+
+export function resolveCreateOptions(options: CreateLogOptions | undefined): ResolvedCreateOptions {
+  const o = checkOptions('options', options);
+  const size = o.containerSize === undefined ? 16 * 1024 * 1024 : checkInteger('options.containerSize', o.containerSize, 1, MAX_CONTAINER_SIZE);
+  const containers = o.containers === undefined ? 2 : checkInteger('options.containers', o.containers, 2, MAX_CONTAINERS);
+  let maxContainers = 0;
+  if (o.autoGrow !== undefined) {
+    if (typeof o.autoGrow === 'boolean') {
+      maxContainers = o.autoGrow ? MAX_CONTAINERS : 0;
+    } else if (o.autoGrow !== null && typeof o.autoGrow === 'object') {
+      maxContainers = checkInteger('options.autoGrow.maxContainers', o.autoGrow.maxContainers, containers, MAX_CONTAINERS);
+    } else {
+      throw invalidArgType('options.autoGrow', 'a boolean or { maxContainers }', o.autoGrow);
+    }
+  }
+  return {
+    containerSize: Math.max(CONTAINER_GRANULE, Math.ceil(size / CONTAINER_GRANULE) * CONTAINER_GRANULE),
+    containers,
+    durability: o.durability === undefined ? 'dsync' : checkOneOf('options.durability', o.durability, DURABILITIES),
+    allowBuffered: o.allowBuffered === undefined ? false : checkBoolean('options.allowBuffered', o.allowBuffered),
+    maxContainers,
+    engine: o.engine === undefined ? undefined : checkOneOf('options.engine', o.engine, ENGINES),
+  };
+}
+
+export function resolveOpenOptions(options: OpenLogOptions | undefined): ResolvedOpenOptions {
+  const o = checkOptions('options', options);
+  return {
+    durability: o.durability === undefined ? 'dsync' : checkOneOf('options.durability', o.durability, DURABILITIES),
+    allowBuffered: o.allowBuffered === undefined ? false : checkBoolean('options.allowBuffered', o.allowBuffered),
+    recovery: o.recovery === undefined ? 'strict' : checkOneOf('options.recovery', o.recovery, ['strict', 'salvage'] as const),
+    engine: o.engine === undefined ? undefined : checkOneOf('options.engine', o.engine, ENGINES),
+  };
+}

@@ -1,0 +1,518 @@
+/**
+ * The block writer: where appended records go and how they reach stable
+ * storage.
+ *
+ * Records are written straight into the open block's buffer (a marshalling
+ * area's write buffer). A block is sealed when the next record does not fit,
+ * when a flush needs it, or when another area appends; a sealed block covers
+ * only the units it uses and the next block starts after it, so no write
+ * ever touches a sector holding an acknowledged record (invariant 2).
+ *
+ * Sealed blocks are written in order, several at once (up to WRITE_WINDOW
+ * bytes past the durable watermark). The durable watermark advances in LSN
+ * order: with 'dsync' a block is durable when its write completes, with
+ * 'fdatasync' when a sync issued after its write completes. A flush resolves
+ * only when its target and everything before it is durable (invariant 3).
+ *
+ * Group commit: a flush seals a partly filled block at once only while fewer
+ * than FLUSH_DEPTH writes are in flight; otherwise the block keeps filling
+ * and is sealed when a write completes, so flushes arriving meanwhile share
+ * one write.
+ *
+ * A failed write or sync fail-stops the writer: every pending and later
+ * operation rejects with ERR_CLFS_IO_FAILED (invariant 4).
+ * @module
+ */
+import { ClfsError } from '../errors.ts';
+import {
+  BLOCK_HEADER_SIZE,
+  CHECKSUM_OFFSET,
+  MAX_RECORDS_PER_BLOCK,
+  RECORD_HEADER_SIZE,
+  alignUp,
+  recordSpan,
+  writeBlockHeader,
+  writeRecordHeader,
+  type RecordTypeName,
+} from '../format/block.ts';
+import { Lsn, makeLsn } from '../lsn.ts';
+import type { LogStorage } from '../storage/storage.ts';
+import { WRITE_WINDOW } from './recovery.ts';
+
+/** Partly filled blocks sealed for flushes while this many writes are in flight; more wait and batch. */
+const FLUSH_DEPTH = 2;
+
+/** What the writer needs of a marshalling area. */
+export interface BufferOwner {
+  readonly bufferSize: number;
+  /** A write buffer of bufferSize bytes; waits when the area has none to give. */
+  acquireWriteBuffer(): Uint8Array | Promise<Uint8Array>;
+  releaseWriteBuffer(buffer: Uint8Array): void;
+}
+
+/** A block in memory: open (filling) or sealed (waiting, in flight). */
+export interface MemoryBlock {
+  readonly lsn: Lsn;
+  readonly owner: BufferOwner;
+  readonly buffer: Uint8Array;
+  readonly view: DataView;
+  readonly logicalId: number;
+  readonly physical: number;
+  readonly offset: number;
+  /** The block before it in the log (INVALID for the first). */
+  readonly previousBlockLsn: Lsn;
+  /** Most bytes this block may take (buffer size, or to the container's end). */
+  readonly capacity: number;
+  used: number;
+  count: number;
+  /** Offset of each record's header in the buffer. */
+  readonly recordOffsets: number[];
+  /** Set when sealed. */
+  length: number;
+  state: 'open' | 'sealed' | 'writing' | 'written' | 'durable';
+}
+
+/** One record to append. */
+export interface RecordSpec {
+  type: RecordTypeName;
+  /** Data pieces, concatenated (each starting at a multiple of entryAlignment). */
+  entries: readonly Uint8Array[];
+  entryAlignment: number;
+  undoNextLsn: Lsn;
+  previousLsn: Lsn;
+  newBaseLsn: Lsn;
+}
+
+/** Data length of a record once its entries are laid out with their alignment. */
+export function dataLengthOf(entries: readonly Uint8Array[], entryAlignment: number): number {
+  let length = 0;
+  for (const entry of entries) length = alignUp(length, entryAlignment) + entry.byteLength;
+  return length;
+}
+
+export interface WriterContext {
+  storage: LogStorage;
+  unit: number;
+  containerSize: number;
+  logId: bigint;
+  epoch: bigint;
+  /** Physical index of a logical container, -1 if none. */
+  physicalOf(logicalId: number): number;
+  /** Makes logical container `logicalId` exist (recycling or growing); ERR_CLFS_LOG_FULL if it cannot. Persists before resolving. */
+  provideContainer(logicalId: number): Promise<number>;
+}
+
+export interface WriterStart {
+  logicalId: number;
+  offset: number;
+  previousBlockLsn: Lsn;
+  lastLsn: Lsn;
+}
+
+interface FlushWaiter {
+  target: Lsn;
+  resolve: (firstNotFlushed: Lsn) => void;
+  reject: (error: Error) => void;
+}
+
+export class LogWriter {
+  readonly #ctx: WriterContext;
+  #logicalId: number;
+  #offset: number;
+  #previousBlockLsn: Lsn;
+  #lastLsn: Lsn;
+  #durableLsn: Lsn;
+  /** The last durable block, and the position after it. */
+  #lastDurableBlockLsn: Lsn;
+  #durableEndLsn: Lsn;
+  #current: MemoryBlock | undefined;
+  /** Sealed blocks not yet durable, in LSN order. */
+  readonly #pending: MemoryBlock[] = [];
+  #writesInFlight = 0;
+  #syncInFlight = false;
+  #flushRequested = false;
+  readonly #waiters: FlushWaiter[] = [];
+  #failure: ClfsError | undefined;
+  /** Serialises appends so LSNs follow call order. */
+  #lock: Promise<void> = Promise.resolve();
+  #queued = 0;
+  readonly #blocks = new Map<Lsn, MemoryBlock>();
+  recordsAppended = 0;
+  blocksSealed = 0;
+
+  constructor(ctx: WriterContext, start: WriterStart) {
+    this.#ctx = ctx;
+    this.#logicalId = start.logicalId;
+    this.#offset = start.offset;
+    this.#previousBlockLsn = start.previousBlockLsn;
+    this.#lastLsn = start.lastLsn;
+    this.#durableLsn = start.lastLsn;
+    this.#lastDurableBlockLsn = start.previousBlockLsn;
+    this.#durableEndLsn = makeLsn(start.logicalId, start.offset);
+  }
+
+  /** The youngest record appended, or INVALID. */
+  get lastLsn(): Lsn {
+    return this.#lastLsn;
+  }
+
+  /** The youngest durable record, or INVALID. */
+  get durableLsn(): Lsn {
+    return this.#durableLsn;
+  }
+
+  get failure(): ClfsError | undefined {
+    return this.#failure;
+  }
+
+  /** Where the next block would start. */
+  get position(): { logicalId: number; offset: number } {
+    return { logicalId: this.#logicalId, offset: this.#offset };
+  }
+
+  /** The durable tail, for metadata: the position after the last durable block. */
+  durableTail(): { tailLsn: Lsn; tailPreviousLsn: Lsn; lastLsn: Lsn } {
+    return { tailLsn: this.#durableEndLsn, tailPreviousLsn: this.#lastDurableBlockLsn, lastLsn: this.#durableLsn };
+  }
+
+  /** The block holding `blockLsn` if it is still in memory. */
+  blockInMemory(blockLsn: Lsn): MemoryBlock | undefined {
+    return this.#blocks.get(blockLsn);
+  }
+
+  /** Whether appends are queued behind one in progress. */
+  get contended(): boolean {
+    return this.#queued > 0;
+  }
+
+  /** Throws the fail-stop error if the writer has failed. */
+  checkHealthy(): void {
+    if (this.#failure !== undefined) throw this.#failure;
+  }
+
+  /**
+   * Runs `fn` with appends to this log excluded, in call order. `fn` may
+   * append any number of records.
+   */
+  async exclusive<T>(fn: () => Promise<T> | T): Promise<T> {
+    const previous = this.#lock;
+    let release!: () => void;
+    this.#lock = new Promise<void>((resolve) => (release = resolve));
+    // Holders and waiters: anyone ahead means waiting for the one just ahead.
+    if (this.#queued++ > 0) await previous;
+    try {
+      this.checkHealthy();
+      return await fn();
+    } finally {
+      this.#queued--;
+      release();
+    }
+  }
+
+  /**
+   * Appends one record (inside exclusive()). Returns its LSN. May wait for a
+   * write buffer or a container.
+   */
+  async append(owner: BufferOwner, spec: RecordSpec): Promise<Lsn> {
+    const dataLength = dataLengthOf(spec.entries, spec.entryAlignment);
+    const span = recordSpan(dataLength);
+    let block = this.#current;
+    if (
+      block === undefined ||
+      block.owner !== owner ||
+      block.used + span > block.capacity ||
+      block.count >= MAX_RECORDS_PER_BLOCK
+    ) {
+      block = await this.#openBlock(owner, span);
+    }
+    const at = block.used;
+    writeRecordHeader(block.view, at, dataLength, spec.type, spec.undoNextLsn, spec.previousLsn, spec.newBaseLsn);
+    let cursor = at + RECORD_HEADER_SIZE;
+    const dataStart = cursor;
+    for (const entry of spec.entries) {
+      const aligned = dataStart + alignUp(cursor - dataStart, spec.entryAlignment);
+      if (aligned > cursor) block.buffer.fill(0, cursor, aligned);
+      block.buffer.set(entry, aligned);
+      cursor = aligned + entry.byteLength;
+    }
+    const end = at + span;
+    if (end > cursor) block.buffer.fill(0, cursor, end);
+    block.used = end;
+    block.recordOffsets.push(at);
+    const lsn = block.lsn + BigInt(block.count);
+    block.count++;
+    this.#lastLsn = lsn;
+    this.recordsAppended++;
+    return lsn;
+  }
+
+  /** Bytes of a record's span that fit in a fresh block of `bufferSize`. */
+  static maxDataLength(bufferSize: number): number {
+    return bufferSize - BLOCK_HEADER_SIZE - RECORD_HEADER_SIZE;
+  }
+
+  async #openBlock(owner: BufferOwner, span: number): Promise<MemoryBlock> {
+    if (this.#current !== undefined) this.#seal(this.#current);
+    const needed = BLOCK_HEADER_SIZE + span;
+    if (Math.min(owner.bufferSize, this.#ctx.containerSize - this.#offset) < needed) {
+      // Does not fit before the container's end: the next block starts the
+      // next container (recovery knows to look there).
+      await this.#ctx.provideContainer(this.#logicalId + 1);
+      this.#logicalId++;
+      this.#offset = 0;
+    } else if (this.#ctx.physicalOf(this.#logicalId) === -1) {
+      await this.#ctx.provideContainer(this.#logicalId);
+    }
+    const acquired = owner.acquireWriteBuffer();
+    const buffer = acquired instanceof Promise ? await acquired : acquired;
+    this.checkHealthy();
+    const physical = this.#ctx.physicalOf(this.#logicalId);
+    if (physical === -1) throw new Error('clfs: internal error: no container for the open block');
+    const block: MemoryBlock = {
+      lsn: makeLsn(this.#logicalId, this.#offset),
+      owner,
+      buffer,
+      view: new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength),
+      logicalId: this.#logicalId,
+      physical,
+      offset: this.#offset,
+      previousBlockLsn: this.#previousBlockLsn,
+      capacity: Math.min(owner.bufferSize, this.#ctx.containerSize - this.#offset),
+      used: BLOCK_HEADER_SIZE,
+      count: 0,
+      recordOffsets: [],
+      length: 0,
+      state: 'open',
+    };
+    this.#current = block;
+    this.#blocks.set(block.lsn, block);
+    return block;
+  }
+
+  /** Seals a block: fixes its length and header and queues it for writing. */
+  #seal(block: MemoryBlock): void {
+    if (block !== this.#current) throw new Error('clfs: internal error: sealing a block that is not open');
+    this.#current = undefined;
+    if (block.count === 0) {
+      // Nothing was appended (the append that opened it failed): give the
+      // buffer back and leave the position where it was.
+      this.#blocks.delete(block.lsn);
+      block.owner.releaseWriteBuffer(block.buffer);
+      return;
+    }
+    const length = alignUp(block.used, this.#ctx.unit);
+    block.buffer.fill(0, block.used, length);
+    block.length = length;
+    block.state = 'sealed';
+    writeBlockHeader(block.buffer, {
+      blockLength: length,
+      lsn: block.lsn,
+      previousBlockLsn: block.previousBlockLsn,
+      epoch: this.#ctx.epoch,
+      vouchedLsn: block.lsn, // set for real when the write is submitted
+      recordCount: block.count,
+      usedLength: block.used,
+      logId: this.#ctx.logId,
+    });
+    this.#previousBlockLsn = block.lsn;
+    this.#offset = block.offset + length;
+    this.#pending.push(block);
+    this.blocksSealed++;
+    this.#pump();
+  }
+
+  /** Linear position of an LSN across containers, for the write window. */
+  #linear(lsn: Lsn): number {
+    return (Number(lsn >> 32n) - 1) * this.#ctx.containerSize + Number(lsn & 0xffff_ffffn);
+  }
+
+  /** The first block not yet durable: everything below it is. */
+  #watermark(): Lsn {
+    return this.#pending[0]?.lsn ?? this.#current?.lsn ?? makeLsn(this.#logicalId, this.#offset);
+  }
+
+  /** Starts writes for sealed blocks, in order, within the window. */
+  #pump(): void {
+    if (this.#failure !== undefined) return;
+    const watermark = this.#watermark();
+    const limit = this.#linear(watermark) + WRITE_WINDOW;
+    for (const block of this.#pending) {
+      if (block.state !== 'sealed') continue;
+      if (block.lsn !== watermark && this.#linear(block.lsn) + block.length > limit) break;
+      this.#submit(block, watermark);
+    }
+  }
+
+  #submit(block: MemoryBlock, watermark: Lsn): void {
+    block.state = 'writing';
+    block.view.setBigUint64(40, watermark, true); // vouchedLsn
+    this.#writesInFlight++;
+    this.#ctx.storage
+      .write(block.physical, block.offset, [block.buffer.subarray(0, block.length)], [
+        { start: 0, length: block.length, field: CHECKSUM_OFFSET },
+      ])
+      .then(
+        () => {
+          this.#writesInFlight--;
+          block.state = 'written';
+          // The data is with the device: reads go there from now on, and the
+          // buffer can take a new block.
+          this.#blocks.delete(block.lsn);
+          block.owner.releaseWriteBuffer(block.buffer);
+          this.#advance();
+        },
+        (error: unknown) => {
+          this.#writesInFlight--;
+          this.#blocks.delete(block.lsn);
+          block.owner.releaseWriteBuffer(block.buffer);
+          this.#fail(error, `writing block ${Lsn.format(block.lsn)}`);
+        },
+      );
+  }
+
+  /** Moves the durable watermark and settles what it allows. */
+  #advance(): void {
+    if (this.#failure !== undefined) return;
+    const durability = this.#ctx.storage.geometry.durability;
+    if (durability !== 'fdatasync') {
+      while (this.#pending[0]?.state === 'written') this.#markDurable(this.#pending.shift()!);
+    } else if (!this.#syncInFlight && this.#pending[0]?.state === 'written' && this.#wantsSync()) {
+      this.#sync();
+    }
+    this.#settle();
+    if (this.#flushRequested && this.#current !== undefined && this.#writesInFlight < FLUSH_DEPTH) {
+      this.#flushRequested = false;
+      this.#seal(this.#current);
+    }
+    this.#pump();
+  }
+
+  /** In 'fdatasync' mode: whether anything waits on durability. */
+  #wantsSync(): boolean {
+    return this.#waiters.length > 0 || this.#pending.some((b) => b.state === 'sealed');
+  }
+
+  #sync(): void {
+    // The blocks written so far, in order: the sync makes them durable.
+    let covered = 0;
+    while (covered < this.#pending.length && this.#pending[covered]!.state === 'written') covered++;
+    const blocks = this.#pending.slice(0, covered);
+    this.#syncInFlight = true;
+    this.#ctx.storage.sync().then(
+      () => {
+        this.#syncInFlight = false;
+        for (const block of blocks) {
+          if (this.#pending[0] === block) this.#markDurable(this.#pending.shift()!);
+        }
+        this.#advance();
+      },
+      (error: unknown) => {
+        this.#syncInFlight = false;
+        this.#fail(error, 'syncing the containers');
+      },
+    );
+  }
+
+  #markDurable(block: MemoryBlock): void {
+    block.state = 'durable';
+    this.#durableLsn = block.lsn + BigInt(block.count - 1);
+    this.#lastDurableBlockLsn = block.lsn;
+    this.#durableEndLsn = makeLsn(block.logicalId, block.offset + block.length);
+  }
+
+  /** The LSN of the first record not durable (or the next record's, when all are). */
+  #firstNotDurable(): Lsn {
+    return this.#watermark();
+  }
+
+  #settle(): void {
+    if (this.#waiters.length === 0) return;
+    const durable = this.#durableLsn;
+    const remaining: FlushWaiter[] = [];
+    for (const waiter of this.#waiters) {
+      if (durable !== Lsn.INVALID && waiter.target <= durable) waiter.resolve(this.#firstNotDurable());
+      else remaining.push(waiter);
+    }
+    this.#waiters.length = 0;
+    this.#waiters.push(...remaining);
+  }
+
+  /**
+   * Resolves once every record up to `target` (every record appended so far
+   * when `target` is beyond them) is durable, with the LSN of the first
+   * record not durable then.
+   */
+  flush(target: Lsn): Promise<Lsn> {
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    const last = this.#lastLsn;
+    const effective = target > last ? last : target;
+    const durable = this.#durableLsn;
+    if (last === Lsn.INVALID || (durable !== Lsn.INVALID && effective <= durable)) {
+      return Promise.resolve(this.#firstNotDurable());
+    }
+    const promise = new Promise<Lsn>((resolve, reject) => this.#waiters.push({ target: effective, resolve, reject }));
+    const current = this.#current;
+    if (current !== undefined && effective >= current.lsn) {
+      if (this.#writesInFlight < FLUSH_DEPTH) this.#seal(current);
+      else this.#flushRequested = true;
+    }
+    this.#advance();
+    return promise;
+  }
+
+  /** Seals the open block so it is queued for writing now (FORCE_APPEND), without waiting. */
+  forceAppend(): void {
+    if (this.#current !== undefined && this.#failure === undefined) this.#seal(this.#current);
+  }
+
+  /** The open block's owner, if any. */
+  get currentOwner(): BufferOwner | undefined {
+    return this.#current?.owner;
+  }
+
+  #fail(cause: unknown, what: string): void {
+    if (this.#failure === undefined) {
+      const detail = cause instanceof Error ? cause.message : String(cause);
+      this.#failure = new ClfsError(
+        'ERR_CLFS_IO_FAILED',
+        `the log failed while ${what} (${detail}); it accepts nothing more until it is closed and reopened`,
+        { cause },
+      );
+    }
+    const failure = this.#failure;
+    for (const waiter of this.#waiters.splice(0)) waiter.reject(failure);
+    // Blocks never submitted will never be: their buffers go back now.
+    for (const block of this.#pending) {
+      if (block.state === 'sealed') {
+        block.state = 'written';
+        this.#blocks.delete(block.lsn);
+        block.owner.releaseWriteBuffer(block.buffer);
+      }
+    }
+  }
+
+  /** Fail-stops the writer from outside (e.g. a failed metadata write). */
+  fail(cause: unknown, what: string): void {
+    this.#fail(cause, what);
+  }
+
+  /**
+   * For close: makes everything appended durable, waits for every write in
+   * flight, and gives back the open block's buffer.
+   */
+  async drain(): Promise<void> {
+    if (this.#failure === undefined && this.#lastLsn !== Lsn.INVALID) await this.flush(this.#lastLsn);
+    while (this.busy) await new Promise((resolve) => setTimeout(resolve, 1));
+    const current = this.#current;
+    if (current !== undefined) {
+      this.#current = undefined;
+      this.#blocks.delete(current.lsn);
+      current.owner.releaseWriteBuffer(current.buffer);
+    }
+  }
+
+  /** Whether writes or syncs are still in flight. */
+  get busy(): boolean {
+    return this.#writesInFlight > 0 || this.#syncInFlight;
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * The narrow I/O interface between the log and whatever holds its bytes.
+ * The log reads and writes log data only through it; the native direct-I/O
+ * implementation and the in-memory recording one (for crash enumeration)
+ * both implement it, and nothing above knows which it has.
+ * @module
+ */
+import type { ChecksumRange } from '../native/binding.ts';
+import type { Durability } from '../native/direct-file.ts';
+
+export type { ChecksumRange };
+
+/** What the storage can tell about itself. */
+export interface StorageGeometry {
+  /** The unit every offset and length is a multiple of (the physical sector size). */
+  unit: number;
+  /** Alignment buffers handed to write/read must have. */
+  memoryAlignment: number;
+  /** Whether I/O bypasses the page cache. */
+  direct: boolean;
+  /** Why `direct` is what it is. */
+  reason: string;
+  logicalSectorSize: number;
+  physicalSectorSize: number;
+  durability: Durability;
+}
+
+/** Counters for ioStatistics(). */
+export interface StorageStats {
+  flushes: number;
+  bytesFlushed: number;
+  metadataFlushes: number;
+  metadataBytesFlushed: number;
+  syncs: number;
+  reads: number;
+  bytesRead: number;
+}
+
+export interface LogStorage {
+  readonly geometry: StorageGeometry;
+  readonly stats: StorageStats;
+  /** How many containers exist (physical indices 0..count-1). */
+  readonly containerCount: number;
+  /** Sets the container count the log's metadata records (on open). */
+  setContainerCount(count: number): void;
+
+  /**
+   * Writes the buffers end to end at `offset` of physical container
+   * `container`, first computing the listed CRC32Cs into them. With
+   * durability 'dsync' the data is durable when this resolves; with
+   * 'fdatasync' after the next sync().
+   */
+  write(container: number, offset: number, buffers: Uint8Array[], checksums: ChecksumRange[]): Promise<void>;
+  /** Reads into `into` from `offset` of a container; resolves with the bytes read. */
+  read(container: number, offset: number, into: Uint8Array): Promise<number>;
+  /** Makes every write that completed before the call durable. */
+  sync(): Promise<void>;
+  /** Writes a metadata slot; it is durable when this resolves (except with durability 'none'). */
+  writeMetadata(slot: 0 | 1, bytes: Uint8Array, checksum: ChecksumRange): Promise<void>;
+  /** Reads a metadata slot into `into`; resolves with the bytes read. */
+  readMetadata(slot: 0 | 1, into: Uint8Array): Promise<number>;
+  /** Creates container `index` (= containerCount), preallocated and written, durably. */
+  addContainer(index: number, size: number): Promise<void>;
+  /** Buffers for write/read: aligned for this storage. */
+  allocate(size: number): Uint8Array;
+  close(): Promise<void>;
+}

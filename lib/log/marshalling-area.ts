@@ -471,6 +471,10 @@ export class MarshallingArea implements BufferOwner, ReadSource {
     this.#checkUsable();
   }
   /** @internal */
+  blockExpectation(): { logId: bigint; unit: number } {
+    return { logId: this.#log.logId, unit: this.#log.unit };
+  }
+  /** @internal */
   releaseReadBuffer(context: ReadContext, buffer: Uint8Array): void {
     this.#contexts.delete(context);
     this.#reads.release(buffer);
@@ -486,6 +490,7 @@ export class MarshallingArea implements BufferOwner, ReadSource {
       return {
         lsn: blockLsn,
         previousBlockLsn: memory.previousBlockLsn,
+        epoch: this.#log.writer.epoch,
         length: memory.state === 'open' ? 0 : memory.length,
         bytes: into.subarray(0, used),
         records: recordsOfMemoryBlock(into, memory.recordOffsets, used),
@@ -496,15 +501,23 @@ export class MarshallingArea implements BufferOwner, ReadSource {
       if (cached !== undefined && cached.bytes !== into.subarray(0, cached.bytes.byteLength)) {
         if (cached.bytes.byteLength > into.byteLength) break;
         into.set(cached.bytes);
-        return { ...cached, bytes: into.subarray(0, cached.bytes.byteLength) };
+        // Only the block itself was copied: no read window comes with it.
+        return { ...cached, bytes: into.subarray(0, cached.bytes.byteLength), window: undefined };
       }
     }
-    const physical = this.#log.table.physicalOf(Number(blockLsn >> 32n));
+    const logicalId = Number(blockLsn >> 32n);
+    const physical = this.#log.table.physicalOf(logicalId);
     if (physical === -1) return 'absent';
+    // Bytes at or past the first unwritten block may be stale: a read window
+    // must not serve them later.
+    const unwritten = this.#log.writer.firstUnwrittenLsn();
+    const size = this.#log.table.containerSize;
+    const trustedEnd = Number(unwritten >> 32n) === logicalId ? Number(unwritten & 0xffff_ffffn) : size;
     return loadFromContainer((offset, buffer) => this.#log.storage.read(physical, offset, buffer), blockLsn, into, {
       logId: this.#log.logId,
       unit: this.#log.unit,
-      containerSize: this.#log.table.containerSize,
+      containerSize: size,
+      trustedEnd,
     });
   }
 

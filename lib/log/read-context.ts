@@ -36,10 +36,18 @@ export interface LogRecord {
 export interface LoadedBlock {
   lsn: Lsn;
   previousBlockLsn: Lsn;
+  /** The generation it was written in. */
+  epoch: bigint;
   /** 0 while the block is still open in the writer (it is then the last block). */
   length: number;
   bytes: Uint8Array;
   records: RecordEntry[];
+  /**
+   * For a block read from its container: how many bytes from the block's
+   * start the read brought in that can be trusted for later blocks too (it
+   * stops where the writer had not written yet, so no stale bytes are served).
+   */
+  window?: number;
 }
 
 /** What a read context needs of its marshalling area and log. */
@@ -51,6 +59,8 @@ export interface ReadSource {
   containerSize(): number;
   /** Loads the block at `blockLsn` into `into`, or says why not. */
   loadBlock(blockLsn: Lsn, into: Uint8Array): Promise<LoadedBlock | BlockProblem | 'absent'>;
+  /** What blocks read from containers must carry. */
+  blockExpectation(): { logId: bigint; unit: number };
   releaseReadBuffer(context: ReadContext, buffer: Uint8Array): void;
   checkOpen(): void;
 }
@@ -74,6 +84,8 @@ export class ReadContext {
   readonly #filter: RecordTypeFilter;
   readonly #view: boolean;
   #block: LoadedBlock | undefined;
+  /** Container bytes in the buffer from the last container read: [start, start + length) of a logical container. */
+  #window: { logicalId: number; start: number; length: number } | undefined;
   #index = 0;
   #record!: LogRecord;
   #busy = false;
@@ -166,6 +178,7 @@ export class ReadContext {
     if (this.#terminated) return;
     this.#terminated = true;
     this.#block = undefined;
+    this.#window = undefined;
     this.#source.releaseReadBuffer(this, this.#buffer);
   }
 
@@ -203,10 +216,44 @@ export class ReadContext {
   /** Loads a block into this context's buffer (if not there already). */
   async #load(blockLsn: Lsn): Promise<LoadedBlock | BlockProblem | 'absent'> {
     if (this.#block?.lsn === blockLsn && this.#block.length > 0) return this.#block;
+    const windowed = this.#fromWindow(blockLsn);
+    if (windowed !== undefined) return (this.#block = windowed);
     this.#block = undefined;
+    this.#window = undefined;
     const loaded = await this.#source.loadBlock(blockLsn, this.#buffer);
-    if (typeof loaded !== 'string') this.#block = loaded;
+    if (typeof loaded !== 'string') {
+      this.#block = loaded;
+      if (loaded.window !== undefined) {
+        this.#window = { logicalId: Number(blockLsn >> 32n), start: Number(blockLsn & 0xffff_ffffn), length: loaded.window };
+      }
+    }
     return loaded;
+  }
+
+  /** A block that the last container read already brought into the buffer: checked, without I/O. */
+  #fromWindow(blockLsn: Lsn): LoadedBlock | undefined {
+    const w = this.#window;
+    if (w === undefined || Number(blockLsn >> 32n) !== w.logicalId) return undefined;
+    const offset = Number(blockLsn & 0xffff_ffffn);
+    if (offset < w.start || offset >= w.start + w.length) return undefined;
+    const bytes = this.#buffer.subarray(offset - w.start, w.length);
+    const expect = this.#source.blockExpectation();
+    const checked = checkBlock(bytes, {
+      lsn: blockLsn,
+      logId: expect.logId,
+      unit: expect.unit,
+      maxLength: this.#source.containerSize() - offset,
+    });
+    if (typeof checked === 'string') return undefined;
+    if (offset + checked.header.blockLength > w.start + w.length) return undefined;
+    return {
+      lsn: blockLsn,
+      previousBlockLsn: checked.header.previousBlockLsn,
+      epoch: checked.header.epoch,
+      length: checked.header.blockLength,
+      bytes: checked.bytes,
+      records: checked.records,
+    };
   }
 
   /**
@@ -273,12 +320,12 @@ export class ReadContext {
     let firstProblem: { lsn: Lsn; problem: string } | undefined;
     for (const candidate of candidates) {
       if (candidate === undefined) continue;
-      const loaded = await this.#source.loadBlock(candidate, this.#buffer);
-      if (typeof loaded !== 'string' && loaded.previousBlockLsn === previous) {
-        this.#block = loaded;
+      const loaded = await this.#load(candidate);
+      // As in recovery: the follower names this block and is no older (a
+      // block left behind by a crash has an older epoch).
+      if (typeof loaded !== 'string' && loaded.previousBlockLsn === previous && loaded.epoch >= block.epoch) {
         return loaded;
       }
-      this.#block = undefined;
       firstProblem ??= { lsn: candidate, problem: typeof loaded === 'string' ? loaded : 'chain' };
     }
     throw this.#damaged(firstProblem!.lsn, firstProblem!.problem);
@@ -315,7 +362,7 @@ export async function loadFromContainer(
   read: (offset: number, into: Uint8Array) => Promise<number>,
   blockLsn: Lsn,
   into: Uint8Array,
-  expect: { logId: bigint; unit: number; containerSize: number },
+  expect: { logId: bigint; unit: number; containerSize: number; trustedEnd: number },
 ): Promise<LoadedBlock | BlockProblem> {
   const offset = Number(blockLsn & 0xffff_ffffn);
   const room = expect.containerSize - offset;
@@ -339,9 +386,11 @@ export async function loadFromContainer(
   return {
     lsn: blockLsn,
     previousBlockLsn: checked.header.previousBlockLsn,
+    epoch: checked.header.epoch,
     length: checked.header.blockLength,
     bytes: checked.bytes,
     records: checked.records,
+    window: Math.min(got, expect.trustedEnd - offset),
   };
 }
 

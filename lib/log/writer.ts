@@ -175,6 +175,17 @@ export class LogWriter {
     return { tailLsn: this.#durableEndLsn, tailPreviousLsn: this.#lastDurableBlockLsn, lastLsn: this.#durableLsn };
   }
 
+  /** The first block not yet written to its container: every block before it is on disk for good. */
+  firstUnwrittenLsn(): Lsn {
+    for (const block of this.#pending) if (block.state === 'sealed' || block.state === 'writing') return block.lsn;
+    return this.#current?.lsn ?? makeLsn(this.#logicalId, this.#offset);
+  }
+
+  /** The generation blocks are written with now. */
+  get epoch(): bigint {
+    return this.#ctx.epoch;
+  }
+
   /** The block holding `blockLsn` if it is still in memory. */
   blockInMemory(blockLsn: Lsn): MemoryBlock | undefined {
     return this.#blocks.get(blockLsn);

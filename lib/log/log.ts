@@ -232,7 +232,8 @@ export class Log {
       lastLsn: tail.lastLsn,
       clean: false,
     });
-    let log!: Log;
+    // The writer asks the log for containers; the log is made after it.
+    const self: { log?: Log } = {};
     const writer = new LogWriter(
       {
         storage,
@@ -241,7 +242,7 @@ export class Log {
         logId,
         epoch,
         physicalOf: (id) => table.physicalOf(id),
-        provideContainer: (id) => log.provideContainer(id),
+        provideContainer: (id) => self.log!.provideContainer(id),
       },
       {
         logicalId: tail.endLogicalId,
@@ -250,8 +251,8 @@ export class Log {
         lastLsn: tail.lastLsn,
       },
     );
-    log = new Log(path, storage, store, table, writer, tail.report);
-    return log;
+    self.log = new Log(path, storage, store, table, writer, tail.report);
+    return self.log;
   }
 
   /**

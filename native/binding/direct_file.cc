@@ -152,7 +152,12 @@ void DirectFile::StopEngine() {
 void DirectFile::CallJs(Napi::Env env, Napi::Function, Sink* sink, io::Request* request) {
   std::unique_ptr<io::Request> owned(request);
   if (static_cast<napi_env>(env) == nullptr || sink == nullptr || sink->owner == nullptr) return;
-  sink->owner->OnComplete(env, std::move(owned));
+  try {
+    sink->owner->OnComplete(env, std::move(owned));
+  } catch (const Napi::Error&) {
+    // Only when JavaScript can no longer run (a worker being terminated):
+    // nothing is left to settle.
+  }
 }
 
 void DirectFile::RequireOpen(Napi::Env env, const char* what) {
@@ -166,7 +171,6 @@ void DirectFile::RequireOpen(Napi::Env env, const char* what) {
 
 void DirectFile::Misaligned(Napi::Env env, const std::string& what, uint64_t value,
                             uint64_t alignment, const char* kind) {
-  stats_.rejected_before_io++;
   Napi::Object details = Napi::Object::New(env);
   details.Set("misaligned", Napi::String::New(env, kind));
   details.Set("alignment", Napi::Number::New(env, static_cast<double>(alignment)));
@@ -183,7 +187,6 @@ void DirectFile::Misaligned(Napi::Env env, const std::string& what, uint64_t val
 platform::IoSlice DirectFile::TakeSlice(Napi::Env env, Napi::Value value, const std::string& name,
                                         std::vector<Napi::ObjectReference>* keep) {
   if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
-    stats_.rejected_before_io++;
     Throw(env, "ERR_INVALID_ARG_TYPE", "The \"" + name + "\" argument must be a Uint8Array");
   }
   Napi::Uint8Array array = value.As<Napi::Uint8Array>();
@@ -192,7 +195,6 @@ platform::IoSlice DirectFile::TakeSlice(Napi::Env env, Napi::Value value, const 
   napi_status status = napi_is_detached_arraybuffer(env, memory, &detached);
   CLFS_ASSERT(status == napi_ok);
   if (detached) {
-    stats_.rejected_before_io++;
     Throw(env, "ERR_INVALID_ARG_VALUE", "The \"" + name + "\" buffer is detached");
   }
   const uint64_t memory_alignment = opened_.geometry.memory_alignment;
@@ -267,6 +269,22 @@ Napi::Value DirectFile::Open(const Napi::CallbackInfo& info) {
 Napi::Value DirectFile::Write(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RequireOpen(env, "write");
+  std::vector<Napi::ObjectReference> keep;
+  std::unique_ptr<io::Request> request;
+  try {
+    request = PrepareWrite(info, &keep);
+  } catch (const Napi::Error&) {
+    stats_.rejected_before_io++;  // refused before any I/O
+    throw;
+  }
+  stats_.writes++;
+  stats_.bytes_written += static_cast<double>(request->TotalLength());
+  return Submit(env, std::move(request), std::move(keep));
+}
+
+std::unique_ptr<io::Request> DirectFile::PrepareWrite(const Napi::CallbackInfo& info,
+                                                      std::vector<Napi::ObjectReference>* keep) {
+  Napi::Env env = info.Env();
   const uint64_t offset = ArgIndex(info, 0, "offset");
   const uint64_t alignment = opened_.geometry.offset_alignment;
   if (offset % alignment != 0)
@@ -275,7 +293,6 @@ Napi::Value DirectFile::Write(const Napi::CallbackInfo& info) {
   auto request = std::make_unique<io::Request>();
   request->op = io::Op::kWrite;
   request->offset = offset;
-  std::vector<Napi::ObjectReference> keep;
   if (info[1].IsArray()) {
     Napi::Array buffers = info[1].As<Napi::Array>();
     const uint32_t count = buffers.Length();
@@ -287,10 +304,10 @@ Napi::Value DirectFile::Write(const Napi::CallbackInfo& info) {
     request->slices.reserve(count);
     for (uint32_t i = 0; i < count; i++) {
       request->slices.push_back(
-          TakeSlice(env, buffers.Get(i), "buffers[" + std::to_string(i) + "]", &keep));
+          TakeSlice(env, buffers.Get(i), "buffers[" + std::to_string(i) + "]", keep));
     }
   } else {
-    request->slices.push_back(TakeSlice(env, info[1], "buffer", &keep));
+    request->slices.push_back(TakeSlice(env, info[1], "buffer", keep));
   }
   const uint64_t total = request->TotalLength();
   if (total == 0) Throw(env, "ERR_INVALID_ARG_VALUE", "nothing to write: the buffers are empty");
@@ -322,27 +339,31 @@ Napi::Value DirectFile::Write(const Napi::CallbackInfo& info) {
       request->checksums.push_back(r);
     }
   }
-  stats_.writes++;
-  stats_.bytes_written += static_cast<double>(total);
-  return Submit(env, std::move(request), std::move(keep));
+  return request;
 }
 
 // read(offset, buffer) -> bytes read (fewer at the end of the file)
 Napi::Value DirectFile::Read(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RequireOpen(env, "read");
-  const uint64_t offset = ArgIndex(info, 0, "offset");
-  const uint64_t alignment = opened_.geometry.offset_alignment;
-  if (offset % alignment != 0)
-    Misaligned(env, "the read offset (" + std::to_string(offset) + ")", offset, alignment,
-               "offset");
   auto request = std::make_unique<io::Request>();
   request->op = io::Op::kRead;
-  request->offset = offset;
   std::vector<Napi::ObjectReference> keep;
-  request->slices.push_back(TakeSlice(env, info[1], "buffer", &keep));
-  if (request->slices[0].length == 0)
-    Throw(env, "ERR_INVALID_ARG_VALUE", "the read buffer is empty");
+  try {
+    request->offset = ArgIndex(info, 0, "offset");
+    const uint64_t alignment = opened_.geometry.offset_alignment;
+    if (request->offset % alignment != 0) {
+      Misaligned(env, "the read offset (" + std::to_string(request->offset) + ")", request->offset,
+                 alignment, "offset");
+    }
+    request->slices.push_back(TakeSlice(env, info[1], "buffer", &keep));
+    if (request->slices[0].length == 0) {
+      Throw(env, "ERR_INVALID_ARG_VALUE", "the read buffer is empty");
+    }
+  } catch (const Napi::Error&) {
+    stats_.rejected_before_io++;  // refused before any I/O
+    throw;
+  }
   stats_.reads++;
   return Submit(env, std::move(request), std::move(keep));
 }

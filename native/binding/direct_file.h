@@ -54,6 +54,8 @@ class DirectFile : public Napi::ObjectWrap<DirectFile> {
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value GetStats(const Napi::CallbackInfo& info);
 
+  std::unique_ptr<io::Request> PrepareWrite(const Napi::CallbackInfo& info,
+                                            std::vector<Napi::ObjectReference>* keep);
   Napi::Value Submit(Napi::Env env, std::unique_ptr<io::Request> request,
                      std::vector<Napi::ObjectReference> keep);
   void OnComplete(Napi::Env env, std::unique_ptr<io::Request> request);

@@ -35,5 +35,11 @@ export {
   type Entries,
   type MarshallingAreaOptions,
 } from './log/marshalling-area.ts';
-export { ReadContext, type LogRecord, type ReadMode, type ReadOptions, type RecordTypeFilter } from './log/read-context.ts';
+export {
+  ReadContext,
+  type LogRecord,
+  type ReadMode,
+  type ReadOptions,
+  type RecordTypeFilter,
+} from './log/read-context.ts';
 export type { RecoveryReport, SkippedRange } from './log/recovery.ts';

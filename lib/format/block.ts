@@ -154,15 +154,7 @@ export function readStoredChecksum(block: Uint8Array): number {
 
 /** Why a block was refused; recovery counts them by reason. */
 export type BlockProblem =
-  | 'short'
-  | 'magic'
-  | 'version'
-  | 'length'
-  | 'checksum'
-  | 'log-id'
-  | 'lsn'
-  | 'records'
-  | 'vouched';
+  'short' | 'magic' | 'version' | 'length' | 'checksum' | 'log-id' | 'lsn' | 'records' | 'vouched';
 
 /**
  * Reads and bounds-checks a block header from at least the first
@@ -205,7 +197,11 @@ export function parseRecordAt(block: DataView, offset: number, limit: number): R
   if (offset + RECORD_HEADER_SIZE > limit) return 'records';
   const dataLength = block.getUint32(offset + R.length, true);
   const type = TYPE_NAMES[block.getUint8(offset + R.type)];
-  if (type === undefined || block.getUint8(offset + R.flags) !== 0 || block.getUint16(offset + R.reserved, true) !== 0) {
+  if (
+    type === undefined ||
+    block.getUint8(offset + R.flags) !== 0 ||
+    block.getUint16(offset + R.reserved, true) !== 0
+  ) {
     return 'records';
   }
   if (dataLength > limit || offset + recordSpan(dataLength) > limit) return 'records';

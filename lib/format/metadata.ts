@@ -107,10 +107,7 @@ export type MetadataProblem = 'magic' | 'version' | 'length' | 'checksum' | 'fie
  * Decodes one slot. `crc` computes CRC32C (passed in so this module stays
  * free of native code). Returns the metadata or why the slot is unusable.
  */
-export function decodeMetadata(
-  slot: Uint8Array,
-  crc: (bytes: Uint8Array) => number,
-): Metadata | MetadataProblem {
+export function decodeMetadata(slot: Uint8Array, crc: (bytes: Uint8Array) => number): Metadata | MetadataProblem {
   if (slot.byteLength < METADATA_HEADER_SIZE) return 'length';
   const v = new DataView(slot.buffer, slot.byteOffset, slot.byteLength);
   if (v.getUint32(0, true) !== METADATA_MAGIC) return 'magic';

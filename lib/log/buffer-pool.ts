@@ -92,7 +92,8 @@ export class BufferPool {
     const memory = this.#allocator.allocate(this.size, this.#alignment);
     let problem: string | undefined;
     if (!(memory instanceof Uint8Array)) problem = 'did not return a Uint8Array';
-    else if (memory.byteLength < this.size) problem = `returned ${memory.byteLength} bytes, fewer than the ${this.size} asked for`;
+    else if (memory.byteLength < this.size)
+      problem = `returned ${memory.byteLength} bytes, fewer than the ${this.size} asked for`;
     else if (misalignment(memory, this.#alignment) !== 0) {
       problem = `returned memory misaligned by ${misalignment(memory, this.#alignment)} bytes (${this.#alignment}-byte alignment is required)`;
     }

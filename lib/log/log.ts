@@ -18,12 +18,7 @@ import { checkInteger, checkPath } from '../validate.ts';
 import { ContainerTable } from './containers.ts';
 import { MarshallingArea, type MarshallingAreaOptions } from './marshalling-area.ts';
 import { MetadataStore } from './metadata-store.ts';
-import {
-  resolveCreateOptions,
-  resolveOpenOptions,
-  type CreateLogOptions,
-  type OpenLogOptions,
-} from './options.ts';
+import { resolveCreateOptions, resolveOpenOptions, type CreateLogOptions, type OpenLogOptions } from './options.ts';
 import { MAX_BLOCK_SIZE, recover, type RecoveryReport } from './recovery.ts';
 import { LogWriter } from './writer.ts';
 
@@ -387,7 +382,8 @@ export class Log {
    */
   hasRoomFor(cost: number, reserve: number, bufferSize: number): boolean {
     const reserved = this.totalReservation() + reserve;
-    const slack = reserved > 0 ? (Math.ceil(reserved / this.table.containerSize) + 1) * Math.min(bufferSize, MAX_BLOCK_SIZE) : 0;
+    const slack =
+      reserved > 0 ? (Math.ceil(reserved / this.table.containerSize) + 1) * Math.min(bufferSize, MAX_BLOCK_SIZE) : 0;
     return this.#spaceLeft(true) - cost >= reserved + slack;
   }
 

@@ -8,13 +8,7 @@ import { ClfsError, invalidArgType, invalidArgValue } from '../errors.ts';
 import type { BlockProblem } from '../format/block.ts';
 import { Lsn, blockLsnOf, checkLsn } from '../lsn.ts';
 import type { Pool } from '../native/memory.ts';
-import {
-  checkCountOrInfinity,
-  checkInteger,
-  checkOneOf,
-  checkOptions,
-  checkUint8Array,
-} from '../validate.ts';
+import { checkCountOrInfinity, checkInteger, checkOneOf, checkOptions, checkUint8Array } from '../validate.ts';
 import { BufferPool, type BufferAllocator } from './buffer-pool.ts';
 import type { Log } from './log.ts';
 import {
@@ -96,7 +90,8 @@ function normalizeEntries(name: string, entries: Entries): readonly Uint8Array[]
 function checkChainLsn(name: string, value: unknown): Lsn {
   if (value === undefined) return Lsn.INVALID;
   const lsn = checkLsn(name, value);
-  if (lsn > Lsn.INVALID) throw new ClfsError('ERR_CLFS_INVALID_LSN', `${name} ${Lsn.format(lsn)} is not an LSN`, { lsn });
+  if (lsn > Lsn.INVALID)
+    throw new ClfsError('ERR_CLFS_INVALID_LSN', `${name} ${Lsn.format(lsn)} is not an LSN`, { lsn });
   return lsn;
 }
 
@@ -124,9 +119,14 @@ export class MarshallingArea implements BufferOwner, ReadSource {
     const unit = log.unit;
     this.bufferSize = Math.ceil(requested / unit) * unit;
     this.pool = o.pool === undefined ? 'paged' : checkOneOf('options.pool', o.pool, POOLS);
-    this.maxWriteBuffers = o.maxWriteBuffers === undefined ? Infinity : checkCountOrInfinity('options.maxWriteBuffers', o.maxWriteBuffers);
-    this.maxReadBuffers = o.maxReadBuffers === undefined ? Infinity : checkCountOrInfinity('options.maxReadBuffers', o.maxReadBuffers);
-    this.flushIntervalMs = o.flushIntervalMs === undefined ? 200 : checkInteger('options.flushIntervalMs', o.flushIntervalMs, 0, 2 ** 31 - 1);
+    this.maxWriteBuffers =
+      o.maxWriteBuffers === undefined ? Infinity : checkCountOrInfinity('options.maxWriteBuffers', o.maxWriteBuffers);
+    this.maxReadBuffers =
+      o.maxReadBuffers === undefined ? Infinity : checkCountOrInfinity('options.maxReadBuffers', o.maxReadBuffers);
+    this.flushIntervalMs =
+      o.flushIntervalMs === undefined
+        ? 200
+        : checkInteger('options.flushIntervalMs', o.flushIntervalMs, 0, 2 ** 31 - 1);
     let allocator: BufferAllocator | undefined;
     if (o.allocator !== undefined) {
       const a = o.allocator;
@@ -162,7 +162,8 @@ export class MarshallingArea implements BufferOwner, ReadSource {
   }
 
   #checkUsable(): void {
-    if (this.#closed || this.#closing !== undefined) throw new ClfsError('ERR_CLFS_CLOSED', 'the marshalling area is closed');
+    if (this.#closed || this.#closing !== undefined)
+      throw new ClfsError('ERR_CLFS_CLOSED', 'the marshalling area is closed');
     this.#log.checkOpen();
   }
 
@@ -178,7 +179,9 @@ export class MarshallingArea implements BufferOwner, ReadSource {
 
   #spec(entries: readonly Uint8Array[], options: AppendOptions, type: 'data' | 'restart', newBaseLsn: Lsn): RecordSpec {
     const entryAlignment =
-      options.entryAlignment === undefined ? 1 : checkInteger('options.entryAlignment', options.entryAlignment, 1, this.bufferSize);
+      options.entryAlignment === undefined
+        ? 1
+        : checkInteger('options.entryAlignment', options.entryAlignment, 1, this.bufferSize);
     const dataLength = dataLengthOf(entries, entryAlignment);
     if (dataLength > this.maxRecordSize) {
       throw new ClfsError(
@@ -204,7 +207,9 @@ export class MarshallingArea implements BufferOwner, ReadSource {
       ['previousLsn', spec.previousLsn],
     ] as const) {
       if (lsn !== Lsn.INVALID && (this.#log.writer.lastLsn === Lsn.INVALID || lsn > this.#log.writer.lastLsn)) {
-        throw new ClfsError('ERR_CLFS_INVALID_LSN', `options.${name} ${Lsn.format(lsn)} must name an older record`, { lsn });
+        throw new ClfsError('ERR_CLFS_INVALID_LSN', `options.${name} ${Lsn.format(lsn)} must name an older record`, {
+          lsn,
+        });
       }
     }
   }
@@ -238,7 +243,11 @@ export class MarshallingArea implements BufferOwner, ReadSource {
     const forceAppend = this.#flag(o, 'forceAppend');
     const forceFlush = this.#flag(o, 'forceFlush');
     if (useReservation && (list === null || sizes.length > 0)) {
-      throw invalidArgValue('options.useReservation', true, 'appends one record into reserved space: it needs entries and no reservations');
+      throw invalidArgValue(
+        'options.useReservation',
+        true,
+        'appends one record into reserved space: it needs entries and no reservations',
+      );
     }
     const spec = list === null ? undefined : this.#stable(this.#spec(list, o, 'data', Lsn.INVALID));
     const real = sizes.map((s) => Math.sign(s) * reservedSize(Math.abs(s), this.#log.unit));
@@ -377,14 +386,16 @@ export class MarshallingArea implements BufferOwner, ReadSource {
         cost = size;
       }
     }
-    if ((cost > 0 || added > 0) && !this.#log.hasRoomFor(cost, Math.max(0, added), this.bufferSize)) throw this.#logFull();
+    if ((cost > 0 || added > 0) && !this.#log.hasRoomFor(cost, Math.max(0, added), this.bufferSize))
+      throw this.#logFull();
     return next;
   }
 
   /** The real size of reserving records of these data sizes, together (CLFS's AlignReservedLog). Pure. */
   alignReservedLog(sizes: readonly number[]): number {
     this.#checkUsable();
-    if (!Array.isArray(sizes) || sizes.length === 0) throw invalidArgType('sizes', 'a non-empty array of numbers', sizes);
+    if (!Array.isArray(sizes) || sizes.length === 0)
+      throw invalidArgType('sizes', 'a non-empty array of numbers', sizes);
     return sizes.reduce<number>(
       (total, s, i) => total + reservedSize(checkInteger(`sizes[${i}]`, s, 1, this.maxRecordSize), this.#log.unit),
       0,
@@ -566,7 +577,11 @@ export class MarshallingArea implements BufferOwner, ReadSource {
    * for await (const record of area.records()) console.log(record.lsn, record.data);
    * ```
    */
-  async *records(fromLsn?: Lsn, mode: ReadMode = 'forward', options?: ReadOptions): AsyncGenerator<LogRecord, void, undefined> {
+  async *records(
+    fromLsn?: Lsn,
+    mode: ReadMode = 'forward',
+    options?: ReadOptions,
+  ): AsyncGenerator<LogRecord, void, undefined> {
     this.#checkUsable();
     const start = fromLsn === undefined ? this.#log.baseLsn : checkLsn('fromLsn', fromLsn);
     const last = this.#log.writer.lastLsn;
@@ -605,7 +620,8 @@ export class MarshallingArea implements BufferOwner, ReadSource {
     const before = this.#log.storage.stats.bytesFlushed;
     const lsn = await this.#log.writer.exclusive(async () => {
       this.#checkUsable();
-      if (newBase !== undefined && newBase < this.#log.baseLsn) throw this.#tailInvalid(newBase, 'is below the base LSN');
+      if (newBase !== undefined && newBase < this.#log.baseLsn)
+        throw this.#tailInvalid(newBase, 'is below the base LSN');
       const spec = this.#stable(this.#spec([data], {}, 'restart', newBase ?? Lsn.INVALID));
       spec.previousLsn = this.#log.lastRestartAppended;
       const change = this.#planReservation([], spec, useReservation);

@@ -52,9 +52,13 @@ export class MetadataStore {
       }
     }
     if (best === undefined) {
-      throw new ClfsError('ERR_CLFS_CORRUPT', `neither metadata copy in the base file is valid (${problems.join('; ')})`, {
-        problems,
-      });
+      throw new ClfsError(
+        'ERR_CLFS_CORRUPT',
+        `neither metadata copy in the base file is valid (${problems.join('; ')})`,
+        {
+          problems,
+        },
+      );
     }
     return { metadata: best, problems };
   }

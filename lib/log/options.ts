@@ -63,14 +63,23 @@ export interface ResolvedOpenOptions {
 
 export function resolveCreateOptions(options: CreateLogOptions | undefined): ResolvedCreateOptions {
   const o = checkOptions('options', options);
-  const size = o.containerSize === undefined ? 16 * 1024 * 1024 : checkInteger('options.containerSize', o.containerSize, 1, MAX_CONTAINER_SIZE);
-  const containers = o.containers === undefined ? 2 : checkInteger('options.containers', o.containers, 2, MAX_CONTAINERS);
+  const size =
+    o.containerSize === undefined
+      ? 16 * 1024 * 1024
+      : checkInteger('options.containerSize', o.containerSize, 1, MAX_CONTAINER_SIZE);
+  const containers =
+    o.containers === undefined ? 2 : checkInteger('options.containers', o.containers, 2, MAX_CONTAINERS);
   let maxContainers = 0;
   if (o.autoGrow !== undefined) {
     if (typeof o.autoGrow === 'boolean') {
       maxContainers = o.autoGrow ? MAX_CONTAINERS : 0;
     } else if (o.autoGrow !== null && typeof o.autoGrow === 'object') {
-      maxContainers = checkInteger('options.autoGrow.maxContainers', o.autoGrow.maxContainers, containers, MAX_CONTAINERS);
+      maxContainers = checkInteger(
+        'options.autoGrow.maxContainers',
+        o.autoGrow.maxContainers,
+        containers,
+        MAX_CONTAINERS,
+      );
     } else {
       throw invalidArgType('options.autoGrow', 'a boolean or { maxContainers }', o.autoGrow);
     }
@@ -90,7 +99,8 @@ export function resolveOpenOptions(options: OpenLogOptions | undefined): Resolve
   return {
     durability: o.durability === undefined ? 'dsync' : checkOneOf('options.durability', o.durability, DURABILITIES),
     allowBuffered: o.allowBuffered === undefined ? false : checkBoolean('options.allowBuffered', o.allowBuffered),
-    recovery: o.recovery === undefined ? 'strict' : checkOneOf('options.recovery', o.recovery, ['strict', 'salvage'] as const),
+    recovery:
+      o.recovery === undefined ? 'strict' : checkOneOf('options.recovery', o.recovery, ['strict', 'salvage'] as const),
     engine: o.engine === undefined ? undefined : checkOneOf('options.engine', o.engine, ENGINES),
   };
 }

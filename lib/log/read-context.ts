@@ -141,10 +141,18 @@ export class ReadContext {
       if (options !== undefined && options.userLsn !== undefined) {
         const userLsn = checkLsn('options.userLsn', options.userLsn);
         if (this.#mode === 'forward') {
-          throw invalidArgValue('options.userLsn', userLsn, "can only move backward: it needs mode 'previous' or 'undoNext'");
+          throw invalidArgValue(
+            'options.userLsn',
+            userLsn,
+            "can only move backward: it needs mode 'previous' or 'undoNext'",
+          );
         }
         if (userLsn >= this.#record.lsn) {
-          throw invalidArgValue('options.userLsn', userLsn, `must be older than the current record ${Lsn.format(this.#record.lsn)}`);
+          throw invalidArgValue(
+            'options.userLsn',
+            userLsn,
+            `must be older than the current record ${Lsn.format(this.#record.lsn)}`,
+          );
         }
         this.#ended = false;
         return this.#moveTo(await this.#recordAt(userLsn, 'chain'));
@@ -224,7 +232,11 @@ export class ReadContext {
     if (typeof loaded !== 'string') {
       this.#block = loaded;
       if (loaded.window !== undefined) {
-        this.#window = { logicalId: Number(blockLsn >> 32n), start: Number(blockLsn & 0xffff_ffffn), length: loaded.window };
+        this.#window = {
+          logicalId: Number(blockLsn >> 32n),
+          start: Number(blockLsn & 0xffff_ffffn),
+          length: loaded.window,
+        };
       }
     }
     return loaded;
@@ -262,7 +274,11 @@ export class ReadContext {
    */
   async #recordAt(lsn: Lsn, why: 'start' | 'chain'): Promise<LogRecord> {
     if (lsn === Lsn.INVALID || lsn > this.#source.lastLsn()) {
-      throw new ClfsError('ERR_CLFS_INVALID_LSN', `LSN ${Lsn.format(lsn)} names no record: the last record is ${Lsn.format(this.#source.lastLsn())}`, { lsn });
+      throw new ClfsError(
+        'ERR_CLFS_INVALID_LSN',
+        `LSN ${Lsn.format(lsn)} names no record: the last record is ${Lsn.format(this.#source.lastLsn())}`,
+        { lsn },
+      );
     }
     if (lsn < this.#source.baseLsn()) {
       throw new ClfsError(
@@ -287,7 +303,11 @@ export class ReadContext {
       );
     }
     if (index >= block.records.length) {
-      throw new ClfsError('ERR_CLFS_INVALID_LSN', `LSN ${Lsn.format(lsn)} names no record: its block has ${block.records.length}`, { lsn });
+      throw new ClfsError(
+        'ERR_CLFS_INVALID_LSN',
+        `LSN ${Lsn.format(lsn)} names no record: its block has ${block.records.length}`,
+        { lsn },
+      );
     }
     this.#index = index;
     return this.#toRecord(block, index);
@@ -315,7 +335,10 @@ export class ReadContext {
   async #nextBlock(block: LoadedBlock): Promise<LoadedBlock> {
     const id = Number(block.lsn >> 32n);
     const offset = Number(block.lsn & 0xffff_ffffn) + block.length;
-    const candidates = [offset + 0 < this.#source.containerSize() ? makeLsn(id, offset) : undefined, makeLsn(id + 1, 0)];
+    const candidates = [
+      offset + 0 < this.#source.containerSize() ? makeLsn(id, offset) : undefined,
+      makeLsn(id + 1, 0),
+    ];
     const previous = block.lsn;
     let firstProblem: { lsn: Lsn; problem: string } | undefined;
     for (const candidate of candidates) {

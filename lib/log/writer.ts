@@ -359,9 +359,12 @@ export class LogWriter {
     block.view.setBigUint64(40, watermark, true); // vouchedLsn
     this.#writesInFlight++;
     this.#ctx.storage
-      .write(block.physical, block.offset, [block.buffer.subarray(0, block.length)], [
-        { start: 0, length: block.length, field: CHECKSUM_OFFSET },
-      ])
+      .write(
+        block.physical,
+        block.offset,
+        [block.buffer.subarray(0, block.length)],
+        [{ start: 0, length: block.length, field: CHECKSUM_OFFSET }],
+      )
       .then(
         () => {
           this.#writesInFlight--;

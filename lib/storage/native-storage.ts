@@ -276,7 +276,8 @@ export class NativeStorage implements LogStorage {
   }
 
   async addContainer(index: number, size: number): Promise<void> {
-    if (index !== this.#containerCount) throw new RangeError(`containers are added in order: expected ${this.#containerCount}`);
+    if (index !== this.#containerCount)
+      throw new RangeError(`containers are added in order: expected ${this.#containerCount}`);
     // A crash while adding a container leaves a file the metadata does not
     // count: start it again from nothing.
     await rm(path.join(this.#dir, containerFileName(index)), { force: true });

@@ -1,0 +1,51 @@
+/**
+ * Where benchmark results go: `bench/results/<name>-<timestamp>.json` under
+ * the package root (found from this file, so it works from `dist/bench/`).
+ * @module
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The directory holding the `clfs` package.json. */
+export function packageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const manifest = path.join(dir, 'package.json');
+    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'clfs') {
+      return dir;
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error('bench: cannot find the clfs package root');
+    dir = parent;
+  }
+}
+
+/** `bench/results/` of the package. */
+export function resultsDir(): string {
+  return path.join(packageRoot(), 'bench', 'results');
+}
+
+/**
+ * An ISO-8601 UTC timestamp safe in file names on every OS: colons become
+ * dashes (`2025-01-31T20-15-02.123Z`).
+ */
+export function fileTimestamp(date = new Date()): string {
+  return date.toISOString().replace(/:/g, '-');
+}
+
+/**
+ * Writes `data` as pretty JSON to `bench/results/<name>-<timestamp>.json`
+ * (non-finite numbers become null) and returns the path.
+ */
+export async function writeResult(name: string, data: unknown, date = new Date()): Promise<string> {
+  const dir = resultsDir();
+  await mkdir(dir, { recursive: true });
+  const file = path.join(dir, `${name}-${fileTimestamp(date)}.json`);
+  const text = JSON.stringify(data, (_key, value: unknown) =>
+    typeof value === 'number' && !Number.isFinite(value) ? null : value,
+  );
+  await writeFile(file, `${JSON.stringify(JSON.parse(text), null, 2)}\n`);
+  return file;
+}

@@ -70,6 +70,8 @@ export interface MemoryBlock {
   /** Set when sealed. */
   length: number;
   state: 'open' | 'sealed' | 'writing' | 'written' | 'durable';
+  /** Written with its own fdatasync ('fdatasync' mode): durable once written. */
+  synced: boolean;
 }
 
 /** One record to append. */
@@ -294,6 +296,7 @@ export class LogWriter {
       recordOffsets: [],
       length: 0,
       state: 'open',
+      synced: false,
     };
     this.#current = block;
     this.#blocks.set(block.lsn, block);
@@ -390,7 +393,16 @@ export class LogWriter {
     const durability = this.#ctx.storage.geometry.durability;
     if (durability !== 'fdatasync') {
       while (this.#pending[0]?.state === 'written') this.#markDurable(this.#pending.shift()!);
-    } else if (!this.#syncInFlight && this.#pending[0]?.state === 'written' && this.#wantsSync()) {
+    } else {
+      while (this.#pending[0]?.state === 'written' && this.#pending[0].synced)
+        this.#markDurable(this.#pending.shift()!);
+    }
+    if (
+      durability === 'fdatasync' &&
+      !this.#syncInFlight &&
+      this.#pending[0]?.state === 'written' &&
+      this.#wantsSync()
+    ) {
       this.#sync();
     }
     this.#settle();

@@ -65,7 +65,12 @@ export interface NativeFileStats {
 
 export interface NativeDirectFile {
   open(path: string, options: NativeOpenOptions): Promise<NativeFileInfo>;
-  write(offset: number, buffers: Uint8Array | Uint8Array[], checksums?: ChecksumRange[]): Promise<number>;
+  write(
+    offset: number,
+    buffers: Uint8Array | Uint8Array[],
+    checksums?: ChecksumRange[],
+    sync?: boolean,
+  ): Promise<number>;
   read(offset: number, buffer: Uint8Array): Promise<number>;
   sync(): Promise<void>;
   preallocate(size: number): Promise<void>;

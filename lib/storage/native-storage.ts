@@ -220,13 +220,20 @@ export class NativeStorage implements LogStorage {
     }
   }
 
-  async write(container: number, offset: number, buffers: Uint8Array[], checksums: ChecksumRange[]): Promise<void> {
+  async write(
+    container: number,
+    offset: number,
+    buffers: Uint8Array[],
+    checksums: ChecksumRange[],
+    sync = false,
+  ): Promise<void> {
     const file = await this.#acquire(container);
     try {
-      const written = await file.write(offset, buffers, { checksums });
+      const written = await file.write(offset, buffers, { checksums, sync });
       this.stats.flushes++;
       this.stats.bytesFlushed += written;
-      if (this.#options.durability === 'fdatasync') this.#dirty.add(container);
+      if (sync) this.stats.syncs++;
+      else if (this.#options.durability === 'fdatasync') this.#dirty.add(container);
     } finally {
       this.#release(container);
     }

@@ -100,7 +100,13 @@ DirectFile::DirectFile(const Napi::CallbackInfo& info) : ObjectWrap<DirectFile>(
   std::string why_not;
   engine_ = io::CreateEngine(
       kind, depth,
-      [tsfn](std::unique_ptr<io::Request> request) mutable {
+      [this, tsfn](std::unique_ptr<io::Request> request) mutable {
+        if (completes_here_) {
+          // On this thread, inside Reap(): deliver now, unless shutting down
+          // (then JavaScript may not run; the promises are abandoned).
+          if (!stopping_) OnComplete(Napi::Env(env_), std::move(request));
+          return;
+        }
         io::Request* raw = request.release();
         // Fails only while the environment is being torn down.
         if (tsfn.BlockingCall(raw) != napi_ok) delete raw;
@@ -111,6 +117,20 @@ DirectFile::DirectFile(const Napi::CallbackInfo& info) : ObjectWrap<DirectFile>(
     tsfn_live_ = false;
     Throw(env, "ERR_CLFS_ENGINE_UNAVAILABLE", "the io_uring engine is not available: " + why_not);
   }
+#if defined(__linux__)
+  if (engine_->completion_fd() >= 0) {
+    completes_here_ = true;
+    async_context_ = std::make_unique<Napi::AsyncContext>(env, "clfs.DirectFile");
+    uv_loop_t* loop = nullptr;
+    napi_status loop_status = napi_get_uv_event_loop(env, &loop);
+    CLFS_ASSERT(loop_status == napi_ok && loop != nullptr);
+    poll_ = new uv_poll_t;
+    CLFS_ASSERT(uv_poll_init(loop, poll_, engine_->completion_fd()) == 0);
+    poll_->data = this;
+    CLFS_ASSERT(uv_poll_start(poll_, UV_READABLE, OnPoll) == 0);
+    uv_unref(reinterpret_cast<uv_handle_t*>(poll_));  // only pending requests keep the loop alive
+  }
+#endif
   // Registered after the thread-safe function's own hook, so it runs first at
   // teardown: the engine thread stops before the function it calls goes away.
   napi_status status = napi_add_env_cleanup_hook(env, EnvCleanup, this);
@@ -138,9 +158,35 @@ void DirectFile::EnvCleanup(void* self) {
   file->StopEngine();
 }
 
+#if defined(__linux__)
+void DirectFile::OnPoll(uv_poll_t* handle, int status, int events) {
+  auto* file = static_cast<DirectFile*>(handle->data);
+  if (file == nullptr) return;
+  Napi::Env env(file->env_);
+  Napi::HandleScope scope(env);
+  // Promise reactions run when this scope closes, as after any callback.
+  Napi::CallbackScope callback(env, *file->async_context_);
+  try {
+    file->engine_->Reap();
+  } catch (const Napi::Error&) {
+    // Only when JavaScript can no longer run (a worker being terminated).
+  }
+}
+#endif
+
 // Stops the engine (completing what it holds) and lets go of the thread-safe
 // function. Completions still queued in it find no owner and are dropped.
 void DirectFile::StopEngine() {
+  stopping_ = true;
+#if defined(__linux__)
+  if (poll_ != nullptr) {
+    uv_poll_stop(poll_);
+    poll_->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(poll_),
+             [](uv_handle_t* handle) { delete reinterpret_cast<uv_poll_t*>(handle); });
+    poll_ = nullptr;
+  }
+#endif
   if (engine_) engine_->Shutdown();
   if (tsfn_live_) {
     sink_->owner = nullptr;
@@ -218,14 +264,28 @@ Napi::Value DirectFile::Submit(Napi::Env env, std::unique_ptr<io::Request> reque
   Napi::Promise::Deferred deferred = Napi::Promise::Deferred::New(env);
   Napi::Promise promise = deferred.Promise();
   pending_.emplace(id, Pending{request->op, deferred, std::move(keep)});
-  if (!loop_referenced_) {
-    // Pending I/O keeps the process alive, and this object with it.
-    tsfn_.Ref(env);
-    Ref();
-    loop_referenced_ = true;
-  }
+  SetLoopReferenced(env, true);
   engine_->Submit(std::move(request));
   return promise;
+}
+
+// Pending I/O keeps the process alive, and this object with it.
+void DirectFile::SetLoopReferenced(Napi::Env env, bool referenced) {
+  if (referenced == loop_referenced_) return;
+  loop_referenced_ = referenced;
+  if (referenced) {
+    if (tsfn_live_) tsfn_.Ref(env);
+#if defined(__linux__)
+    if (poll_ != nullptr) uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
+#endif
+    Ref();
+  } else {
+    if (tsfn_live_) tsfn_.Unref(env);
+#if defined(__linux__)
+    if (poll_ != nullptr) uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+#endif
+    Unref();
+  }
 }
 
 // open(path, { create, exclusive, readOnly, lock, allowBuffered, durability })
@@ -265,7 +325,8 @@ Napi::Value DirectFile::Open(const Napi::CallbackInfo& info) {
   return Submit(env, std::move(request), {});
 }
 
-// write(offset, buffers[], checksums?: [{ start, length, field }])
+// write(offset, buffers[], checksums?: [{ start, length, field }], sync?: boolean)
+// With sync, the request includes an fdatasync after the write.
 Napi::Value DirectFile::Write(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RequireOpen(env, "write");
@@ -339,6 +400,7 @@ std::unique_ptr<io::Request> DirectFile::PrepareWrite(const Napi::CallbackInfo& 
       request->checksums.push_back(r);
     }
   }
+  request->sync_after = info[3].ToBoolean().Value();
   return request;
 }
 
@@ -497,11 +559,7 @@ void DirectFile::OnComplete(Napi::Env env, std::unique_ptr<io::Request> request)
     StopEngine();  // the thread is idle: this join is immediate
     RemoveCleanupHook();
   }
-  if (pending_.empty() && loop_referenced_) {
-    loop_referenced_ = false;
-    if (tsfn_live_) tsfn_.Unref(env);
-    Unref();
-  }
+  if (pending_.empty()) SetLoopReferenced(env, false);
 }
 
 }  // namespace binding

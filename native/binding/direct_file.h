@@ -14,6 +14,10 @@
 
 #include "../io/engine.h"
 
+#if defined(__linux__)
+#include <uv.h>
+#endif
+
 namespace clfs {
 namespace binding {
 
@@ -68,6 +72,10 @@ class DirectFile : public Napi::ObjectWrap<DirectFile> {
   platform::IoSlice TakeSlice(Napi::Env env, Napi::Value value, const std::string& name,
                               std::vector<Napi::ObjectReference>* keep);
   void StopEngine();
+  void SetLoopReferenced(Napi::Env env, bool referenced);
+#if defined(__linux__)
+  static void OnPoll(uv_poll_t* handle, int status, int events);
+#endif
   void RemoveCleanupHook();
   static void EnvCleanup(void* self);
 
@@ -80,6 +88,14 @@ class DirectFile : public Napi::ObjectWrap<DirectFile> {
   bool tsfn_live_ = false;
   bool cleanup_hook_ = false;  // registered and not yet run or removed
   bool loop_referenced_ = false;
+  // Engines that complete on this thread (io_uring): their completion_fd is
+  // watched from the event loop, and completions are delivered directly.
+  bool completes_here_ = false;
+  bool stopping_ = false;
+  std::unique_ptr<Napi::AsyncContext> async_context_;
+#if defined(__linux__)
+  uv_poll_t* poll_ = nullptr;
+#endif
   Sink* sink_ = nullptr;
   napi_env env_ = nullptr;
   uint64_t next_id_ = 1;

@@ -101,6 +101,9 @@ void ExecuteBlocking(Request* request, FileState* file) {
       ApplyChecksums(request);
       request->error = platform::WriteAt(file->handle, request->slices.data(),
                                          request->slices.size(), request->offset, &request->result);
+      if (!request->error.failed() && request->sync_after) {
+        request->error = platform::DataSync(file->handle);
+      }
       return;
     case Op::kRead:
       CLFS_ASSERT(request->slices.size() == 1);

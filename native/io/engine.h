@@ -1,7 +1,12 @@
-// The I/O engine: one per open file, owning the file's handle and a native
-// thread that does all of its I/O (never the libuv pool). The binding hands it
-// requests and gets each back, completed, through the Completion callback on
-// the engine's thread. No N-API here.
+// The I/O engine: one per open file, owning the file's handle; its I/O never
+// runs on the libuv pool. The binding hands it requests and gets each back,
+// completed, through the Completion callback. No N-API here. Two kinds:
+// - the thread engine runs requests on its own worker threads and calls
+//   Completion there (the binding forwards through a thread-safe function);
+// - the io_uring engine is fed and reaped on the owner's thread: Submit puts
+//   requests in the ring, the kernel signals completion_fd(), and the owner
+//   calls Reap(), which calls Completion on the owner's thread. Blocking
+//   control requests run on a helper thread of the engine's own.
 //
 // Ordering, the same in every engine:
 // - control requests (open, preallocate, size, close) run alone: after every
@@ -53,6 +58,10 @@ struct Request {
   uint64_t result = 0;          // bytes written or read; the size for kSize
   platform::OpenedFile opened;  // kOpen
 
+  // kWrite: make the data durable before completing (an fdatasync after
+  // the write, in the same request).
+  bool sync_after = false;
+
   // Engine bookkeeping.
   uint64_t sequence = 0;
   uint64_t progress = 0;  // bytes done so far (short transfers are resumed)
@@ -70,10 +79,16 @@ class Engine {
   // Called from the owner's thread only.
   virtual void Submit(std::unique_ptr<Request> request) = 0;
   // Completes everything submitted, then stops the thread(s). Idempotent; no
-  // Submit after it.
+  // Submit after it. Called on the owner's thread.
   virtual void Shutdown() = 0;
   virtual const char* name() const = 0;
   virtual uint32_t depth() const = 0;
+  // Engines completing on the owner's thread: a descriptor that becomes
+  // readable when Reap() has work; -1 for engines with threads of their own.
+  virtual int completion_fd() const { return -1; }
+  // Delivers what has completed (Completion runs inside) and starts what may
+  // start now. Owner's thread only.
+  virtual void Reap() {}
 };
 
 // kAuto picks io_uring where the kernel allows it, else threads. `threads` is

@@ -162,9 +162,10 @@ export class DirectFile {
    * durability `'dsync'`, is durable). Short writes are resumed; an error
    * rejects with the system error (`code`, `errno`, `syscall`, `path`).
    *
-   * `sync: true` makes the write durable before it resolves, whatever the
-   * durability mode: with 'fdatasync' the request carries its own fdatasync
-   * (one round trip instead of write() then sync()).
+   * `sync: true` makes this write durable before it resolves, whatever the
+   * durability mode (RWF_DSYNC with io_uring, an fdatasync after it with the
+   * thread engine): one request instead of write() then sync(). It says
+   * nothing of other writes; sync() covers those.
    *
    * `checksums` asks the native thread to compute CRC32Cs just before the
    * write and store them in the buffers (see {@link ChecksumRange}).

@@ -163,14 +163,20 @@ void DirectFile::OnPoll(uv_poll_t* handle, int status, int events) {
   auto* file = static_cast<DirectFile*>(handle->data);
   if (file == nullptr) return;
   Napi::Env env(file->env_);
-  Napi::HandleScope scope(env);
-  // Promise reactions run when this scope closes, as after any callback.
-  Napi::CallbackScope callback(env, *file->async_context_);
-  try {
-    file->engine_->Reap();
-  } catch (const Napi::Error&) {
-    // Only when JavaScript can no longer run (a worker being terminated).
+  io::Engine* engine = file->engine_.get();
+  // Whatever the completions' JavaScript submits goes to the kernel at once.
+  engine->BeginBatch();
+  {
+    Napi::HandleScope scope(env);
+    // Promise reactions run when this scope closes, as after any callback.
+    Napi::CallbackScope callback(env, *file->async_context_);
+    try {
+      engine->Reap();
+    } catch (const Napi::Error&) {
+      // Only when JavaScript can no longer run (a worker being terminated).
+    }
   }
+  engine->EndBatch();
 }
 #endif
 

@@ -58,8 +58,8 @@ struct Request {
   uint64_t result = 0;          // bytes written or read; the size for kSize
   platform::OpenedFile opened;  // kOpen
 
-  // kWrite: make the data durable before completing (an fdatasync after
-  // the write, in the same request).
+  // kWrite: the write is durable when it completes, as with O_DSYNC
+  // (RWF_DSYNC; elsewhere an fdatasync after it).
   bool sync_after = false;
 
   // Engine bookkeeping.
@@ -89,6 +89,10 @@ class Engine {
   // Delivers what has completed (Completion runs inside) and starts what may
   // start now. Owner's thread only.
   virtual void Reap() {}
+  // Submissions between these may be handed to the kernel together at
+  // EndBatch. Owner's thread only.
+  virtual void BeginBatch() {}
+  virtual void EndBatch() {}
 };
 
 // kAuto picks io_uring where the kernel allows it, else threads. `threads` is

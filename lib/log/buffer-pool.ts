@@ -6,6 +6,7 @@
  */
 import { ClfsError } from '../errors.ts';
 import { alignedBuffer, misalignment, releaseBuffer, type Pool } from '../native/memory.ts';
+import { Fifo } from '../util/fifo.ts';
 
 /**
  * A custom allocator for log I/O buffers (CLFS's pfnAllocBuffer /
@@ -31,7 +32,7 @@ export class BufferPool {
   readonly #idle: Uint8Array[] = [];
   /** What the allocator returned, for each buffer handed out (its first `size` bytes). */
   readonly #original = new Map<Uint8Array, Uint8Array>();
-  readonly #waiting: ((buffer: Uint8Array) => void)[] = [];
+  readonly #waiting = new Fifo<(buffer: Uint8Array) => void>();
   #allocated = 0;
 
   constructor(size: number, max: number, alignment: number, pool: Pool, allocator: BufferAllocator | undefined) {

@@ -252,16 +252,20 @@ export class MarshallingArea implements BufferOwner, ReadSource {
     const spec = list === null ? undefined : this.#stable(this.#spec(list, o, 'data', Lsn.INVALID));
     const real = sizes.map((s) => Math.sign(s) * reservedSize(Math.abs(s), this.#log.unit));
 
-    const lsn = await this.#log.writer.exclusive(async () => {
+    const lsn = await this.#log.writer.exclusive(() => {
       this.#checkUsable();
       if (spec !== undefined) this.#checkChains(spec);
       const change = this.#planReservation(real, spec, useReservation);
-      const appended = spec === undefined ? undefined : await this.#log.writer.append(this, spec);
-      this.#reservation.records = change.records;
-      this.#reservation.bytes = change.bytes;
-      if (appended !== undefined) this.#lastAppended = appended;
-      if (forceAppend) this.#log.writer.forceAppend();
-      return appended;
+      const finish = (appended: Lsn | undefined): Lsn | undefined => {
+        this.#reservation.records = change.records;
+        this.#reservation.bytes = change.bytes;
+        if (appended !== undefined) this.#lastAppended = appended;
+        if (forceAppend) this.#log.writer.forceAppend();
+        return appended;
+      };
+      if (spec === undefined) return finish(undefined);
+      const appended = this.#log.writer.append(this, spec);
+      return appended instanceof Promise ? appended.then(finish) : finish(appended);
     });
     if (lsn !== undefined) {
       if (forceFlush) await this.#log.writer.flush(lsn);
@@ -307,7 +311,10 @@ export class MarshallingArea implements BufferOwner, ReadSource {
       }
       if (cost > 0 && !this.#log.hasRoomFor(cost, 0, this.bufferSize)) throw this.#logFull();
       const out: Lsn[] = [];
-      for (const spec of specs) out.push(await this.#log.writer.append(this, spec));
+      for (const spec of specs) {
+        const appended = this.#log.writer.append(this, spec);
+        out.push(appended instanceof Promise ? await appended : appended);
+      }
       this.#reservation.records = records;
       this.#reservation.bytes = bytes;
       this.#lastAppended = out[out.length - 1]!;
@@ -625,7 +632,8 @@ export class MarshallingArea implements BufferOwner, ReadSource {
       const spec = this.#stable(this.#spec([data], {}, 'restart', newBase ?? Lsn.INVALID));
       spec.previousLsn = this.#log.lastRestartAppended;
       const change = this.#planReservation([], spec, useReservation);
-      const appended = await this.#log.writer.append(this, spec);
+      const pending = this.#log.writer.append(this, spec);
+      const appended = pending instanceof Promise ? await pending : pending;
       this.#reservation.records = change.records;
       this.#reservation.bytes = change.bytes;
       this.#log.lastRestartAppended = appended;

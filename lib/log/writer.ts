@@ -37,6 +37,7 @@ import {
 } from '../format/block.ts';
 import { Lsn, makeLsn } from '../lsn.ts';
 import type { LogStorage } from '../storage/storage.ts';
+import { Fifo } from '../util/fifo.ts';
 import { WRITE_WINDOW } from './recovery.ts';
 
 /** Partly filled blocks sealed for flushes while this many writes are in flight; more wait and batch. */
@@ -136,8 +137,9 @@ export class LogWriter {
   readonly #waiters: FlushWaiter[] = [];
   #failure: ClfsError | undefined;
   /** Serialises appends so LSNs follow call order. */
-  #lock: Promise<void> = Promise.resolve();
-  #queued = 0;
+  #held = false;
+  #draining = false;
+  readonly #waiting = new Fifo<() => void>();
   readonly #blocks = new Map<Lsn, MemoryBlock>();
   recordsAppended = 0;
   blocksSealed = 0;
@@ -195,7 +197,7 @@ export class LogWriter {
 
   /** Whether appends are queued behind one in progress. */
   get contended(): boolean {
-    return this.#queued > 0;
+    return this.#held || this.#waiting.length > 0;
   }
 
   /** Throws the fail-stop error if the writer has failed. */
@@ -205,39 +207,72 @@ export class LogWriter {
 
   /**
    * Runs `fn` with appends to this log excluded, in call order. `fn` may
-   * append any number of records.
+   * append any number of records. When nothing else holds the log and `fn`
+   * does not need to wait, it runs to completion at once, synchronously.
    */
-  async exclusive<T>(fn: () => Promise<T> | T): Promise<T> {
-    const previous = this.#lock;
-    let release!: () => void;
-    this.#lock = new Promise<void>((resolve) => (release = resolve));
-    // Holders and waiters: anyone ahead means waiting for the one just ahead.
-    if (this.#queued++ > 0) await previous;
+  exclusive<T>(fn: () => Promise<T> | T): Promise<T> {
+    if (this.#held || this.#waiting.length > 0) {
+      return new Promise<T>((resolve, reject) => this.#waiting.push(() => this.#enter(fn).then(resolve, reject)));
+    }
+    return this.#enter(fn);
+  }
+
+  #enter<T>(fn: () => Promise<T> | T): Promise<T> {
+    this.#held = true;
+    let out: Promise<T> | T;
     try {
       this.checkHealthy();
-      return await fn();
-    } finally {
-      this.#queued--;
-      release();
+      out = fn();
+    } catch (error) {
+      this.#leave();
+      return Promise.reject(error);
     }
+    if (!(out instanceof Promise)) {
+      this.#leave();
+      return Promise.resolve(out);
+    }
+    return out.then(
+      (value) => {
+        this.#leave();
+        return value;
+      },
+      (error: unknown) => {
+        this.#leave();
+        throw error;
+      },
+    );
+  }
+
+  /** Lets the next waiter in; a loop, not recursion, however many are queued. */
+  #leave(): void {
+    this.#held = false;
+    if (this.#draining) return;
+    this.#draining = true;
+    while (!this.#held && this.#waiting.length > 0) this.#waiting.shift()!();
+    this.#draining = false;
   }
 
   /**
-   * Appends one record (inside exclusive()). Returns its LSN. May wait for a
-   * write buffer or a container.
+   * Appends one record (inside exclusive()) and returns its LSN: at once
+   * when the open block has room, else once a write buffer (and perhaps a
+   * container) is available.
    */
-  async append(owner: BufferOwner, spec: RecordSpec): Promise<Lsn> {
+  append(owner: BufferOwner, spec: RecordSpec): Lsn | Promise<Lsn> {
     const dataLength = dataLengthOf(spec.entries, spec.entryAlignment);
     const span = recordSpan(dataLength);
-    let block = this.#current;
+    const block = this.#current;
     if (
-      block === undefined ||
-      block.owner !== owner ||
-      block.used + span > block.capacity ||
-      block.count >= MAX_RECORDS_PER_BLOCK
+      block !== undefined &&
+      block.owner === owner &&
+      block.used + span <= block.capacity &&
+      block.count < MAX_RECORDS_PER_BLOCK
     ) {
-      block = await this.#openBlock(owner, span);
+      return this.#place(block, spec, dataLength, span);
     }
+    return this.#openBlock(owner, span).then((opened) => this.#place(opened, spec, dataLength, span));
+  }
+
+  #place(block: MemoryBlock, spec: RecordSpec, dataLength: number, span: number): Lsn {
     const at = block.used;
     writeRecordHeader(block.view, at, dataLength, spec.type, spec.undoNextLsn, spec.previousLsn, spec.newBaseLsn);
     let cursor = at + RECORD_HEADER_SIZE;

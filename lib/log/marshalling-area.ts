@@ -5,7 +5,7 @@
  * @module
  */
 import { ClfsError, invalidArgType, invalidArgValue } from '../errors.ts';
-import type { BlockProblem } from '../format/block.ts';
+import { BLOCK_HEADER_SIZE, MAX_RECORDS_PER_BLOCK, alignUp, recordSpan, type BlockProblem } from '../format/block.ts';
 import { Lsn, blockLsnOf, checkLsn } from '../lsn.ts';
 import type { Pool } from '../native/memory.ts';
 import { checkCountOrInfinity, checkInteger, checkOneOf, checkOptions, checkUint8Array } from '../validate.ts';
@@ -13,6 +13,7 @@ import { BufferPool, type BufferAllocator } from './buffer-pool.ts';
 import type { Log } from './log.ts';
 import {
   ReadContext,
+  blockTooLarge,
   loadFromContainer,
   recordsOfMemoryBlock,
   type LoadedBlock,
@@ -298,18 +299,17 @@ export class MarshallingArea implements BufferOwner, ReadSource {
       // Check the whole batch first, so it is appended entirely or not at all.
       let records = this.#reservation.records;
       let bytes = this.#reservation.bytes;
-      let cost = 0;
-      for (const spec of specs) {
-        const size = reservedSize(dataLengthOf(spec.entries, spec.entryAlignment), this.#log.unit);
-        if (useReservation) {
+      if (useReservation) {
+        for (const spec of specs) {
+          const size = reservedSize(dataLengthOf(spec.entries, spec.entryAlignment), this.#log.unit);
           if (records < 1 || bytes < size) throw this.#reservationInvalid(size);
           records--;
           bytes -= size;
-        } else {
-          cost += size;
         }
+        if (records === 0) bytes = 0;
+      } else if (!this.#log.hasRoomFor(this.#packedCost(specs), 0, this.bufferSize)) {
+        throw this.#logFull();
       }
-      if (cost > 0 && !this.#log.hasRoomFor(cost, 0, this.bufferSize)) throw this.#logFull();
       const out: Lsn[] = [];
       for (const spec of specs) {
         const appended = this.#log.writer.append(this, spec);
@@ -324,6 +324,25 @@ export class MarshallingArea implements BufferOwner, ReadSource {
     if (forceFlush) await this.#log.writer.flush(lsns[lsns.length - 1]!);
     else this.#armTimer();
     return lsns;
+  }
+
+  /** The log space records take packed into fresh blocks of this area's buffers. */
+  #packedCost(specs: readonly RecordSpec[]): number {
+    const unit = this.#log.unit;
+    let cost = 0;
+    let fill = BLOCK_HEADER_SIZE;
+    let count = 0;
+    for (const spec of specs) {
+      const span = recordSpan(dataLengthOf(spec.entries, spec.entryAlignment));
+      if (fill + span > this.bufferSize || count >= MAX_RECORDS_PER_BLOCK) {
+        cost += alignUp(fill, unit);
+        fill = BLOCK_HEADER_SIZE;
+        count = 0;
+      }
+      fill += span;
+      count++;
+    }
+    return cost + alignUp(fill, unit);
   }
 
   #flag(o: Partial<AppendOptions>, name: 'useReservation' | 'forceAppend' | 'forceFlush'): boolean {
@@ -434,7 +453,7 @@ export class MarshallingArea implements BufferOwner, ReadSource {
         );
       }
       this.#reservation.records -= count;
-      this.#reservation.bytes -= bytes;
+      this.#reservation.bytes = this.#reservation.records === 0 ? 0 : this.#reservation.bytes - bytes;
     });
   }
 
@@ -503,7 +522,7 @@ export class MarshallingArea implements BufferOwner, ReadSource {
     const memory = this.#log.writer.blockInMemory(blockLsn);
     if (memory !== undefined) {
       const used = memory.used;
-      if (used > into.byteLength) return 'length';
+      if (used > into.byteLength) throw blockTooLarge(blockLsn, into.byteLength);
       into.set(memory.buffer.subarray(0, used));
       return {
         lsn: blockLsn,
@@ -539,14 +558,16 @@ export class MarshallingArea implements BufferOwner, ReadSource {
     });
   }
 
+  #blocksExhausted(): ClfsError {
+    return new ClfsError(
+      'ERR_CLFS_BLOCKS_EXHAUSTED',
+      `all ${this.maxReadBuffers} read buffers of this marshalling area are in use by open read contexts; terminate one first`,
+    );
+  }
+
   #openContext(mode: ReadMode, filter: RecordTypeFilter, view: boolean): ReadContext {
     const buffer = this.#reads.tryAcquire();
-    if (buffer === undefined) {
-      throw new ClfsError(
-        'ERR_CLFS_BLOCKS_EXHAUSTED',
-        `all ${this.maxReadBuffers} read buffers of this marshalling area are held by open read contexts; terminate one first`,
-      );
-    }
+    if (buffer === undefined) throw this.#blocksExhausted();
     const context = new ReadContext(this, buffer, mode, filter, view);
     this.#contexts.add(context);
     return context;
@@ -668,10 +689,16 @@ export class MarshallingArea implements BufferOwner, ReadSource {
     if (this.#log.writer.lastLsn === Lsn.INVALID || lsn > this.#log.writer.lastLsn) {
       throw this.#tailInvalid(lsn, `is beyond the last record ${Lsn.format(this.#log.writer.lastLsn)}`);
     }
-    const buffer = this.#log.storage.allocate(this.bufferSize);
-    const block = await this.loadBlock(blockLsnOf(lsn), buffer);
-    if (typeof block === 'string' || Number(lsn & 0x1ffn) >= block.records.length) {
-      throw this.#tailInvalid(lsn, 'names no record');
+    // The check reads the block with one of the area's read buffers.
+    const buffer = this.#reads.tryAcquire();
+    if (buffer === undefined) throw this.#blocksExhausted();
+    try {
+      const block = await this.loadBlock(blockLsnOf(lsn), buffer);
+      if (typeof block === 'string' || Number(lsn & 0x1ffn) >= block.records.length) {
+        throw this.#tailInvalid(lsn, 'names no record');
+      }
+    } finally {
+      this.#reads.release(buffer);
     }
   }
 

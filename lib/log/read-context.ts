@@ -155,7 +155,12 @@ export class ReadContext {
           );
         }
         this.#ended = false;
-        return this.#moveTo(await this.#recordAt(userLsn, 'chain'));
+        const record = this.#moveTo(await this.#recordAt(userLsn, 'chain'));
+        if (matches(this.#filter, record.type)) return record;
+        // Not of the filter's type: go on along the chain from it.
+        const next = await this.#backward();
+        if (next === null) this.#ended = true;
+        return next;
       }
       if (this.#ended) return null;
       const next = this.#mode === 'forward' ? await this.#forward() : await this.#backward();
@@ -280,13 +285,7 @@ export class ReadContext {
         { lsn },
       );
     }
-    if (lsn < this.#source.baseLsn()) {
-      throw new ClfsError(
-        'ERR_CLFS_START_OF_LOG',
-        `LSN ${Lsn.format(lsn)} is below the base LSN ${Lsn.format(this.#source.baseLsn())}`,
-        { lsn },
-      );
-    }
+    if (lsn < this.#source.baseLsn()) throw this.#belowBase(lsn);
     const blockLsn = blockLsnOf(lsn);
     const index = Number(lsn - blockLsn);
     const block = await this.#load(blockLsn);
@@ -320,6 +319,8 @@ export class ReadContext {
       let block = await this.#load(blockLsnOf(current));
       if (typeof block === 'string') throw this.#damaged(blockLsnOf(current), block);
       if (this.#index + 1 < block.records.length) {
+        // The base may have moved past this context since it read its record.
+        if (current + 1n < this.#source.baseLsn()) throw this.#belowBase(current + 1n);
         this.#index++;
       } else {
         block = await this.#nextBlock(block);
@@ -331,26 +332,33 @@ export class ReadContext {
     }
   }
 
-  /** The block after `block`: right after it, or at the next container's start. */
+  /**
+   * The block after `block`: right after it, or at the next container's
+   * start. A follower below the base (moved since) is ERR_CLFS_START_OF_LOG.
+   */
   async #nextBlock(block: LoadedBlock): Promise<LoadedBlock> {
     const id = Number(block.lsn >> 32n);
     const offset = Number(block.lsn & 0xffff_ffffn) + block.length;
-    const candidates = [
-      offset + 0 < this.#source.containerSize() ? makeLsn(id, offset) : undefined,
-      makeLsn(id + 1, 0),
-    ];
-    const previous = block.lsn;
+    const candidates =
+      offset < this.#source.containerSize() ? [makeLsn(id, offset), makeLsn(id + 1, 0)] : [makeLsn(id + 1, 0)];
+    const base = this.#source.baseLsn();
     let firstProblem: { lsn: Lsn; problem: string } | undefined;
+    let belowBase: Lsn | undefined;
     for (const candidate of candidates) {
-      if (candidate === undefined) continue;
+      if (candidate < base) {
+        // Its container may have been reused already: do not look.
+        belowBase ??= candidate;
+        continue;
+      }
       const loaded = await this.#load(candidate);
       // As in recovery: the follower names this block and is no older (a
       // block left behind by a crash has an older epoch).
-      if (typeof loaded !== 'string' && loaded.previousBlockLsn === previous && loaded.epoch >= block.epoch) {
+      if (typeof loaded !== 'string' && loaded.previousBlockLsn === block.lsn && loaded.epoch >= block.epoch) {
         return loaded;
       }
       firstProblem ??= { lsn: candidate, problem: typeof loaded === 'string' ? loaded : 'chain' };
     }
+    if (belowBase !== undefined) throw this.#belowBase(belowBase);
     throw this.#damaged(firstProblem!.lsn, firstProblem!.problem);
   }
 
@@ -372,9 +380,26 @@ export class ReadContext {
     }
   }
 
+  #belowBase(lsn: Lsn): ClfsError {
+    return new ClfsError(
+      'ERR_CLFS_START_OF_LOG',
+      `LSN ${Lsn.format(lsn)} is below the base LSN ${Lsn.format(this.#source.baseLsn())}`,
+      { lsn },
+    );
+  }
+
   #damaged(lsn: Lsn, problem: string): ClfsError {
     return new ClfsError('ERR_CLFS_CORRUPT', `the log is damaged at LSN ${Lsn.format(lsn)} (${problem})`, { lsn });
   }
+}
+
+/** ERR_CLFS_RECORD_TOO_LARGE for a block that does not fit the reader's buffers (CLFS: ERROR_LOG_BLOCK_INCOMPLETE). */
+export function blockTooLarge(blockLsn: Lsn, bufferSize: number): ClfsError {
+  return new ClfsError(
+    'ERR_CLFS_RECORD_TOO_LARGE',
+    `the block at LSN ${Lsn.format(blockLsn)} is larger than this marshalling area's ${bufferSize}-byte buffers; read it with an area whose bufferSize is at least the log's largest block`,
+    { lsn: blockLsn },
+  );
 }
 
 /**
@@ -398,13 +423,7 @@ export async function loadFromContainer(
     unit: expect.unit,
     maxLength: room,
   });
-  if (checked === 'short') {
-    throw new ClfsError(
-      'ERR_CLFS_RECORD_TOO_LARGE',
-      `the block at LSN ${Lsn.format(blockLsn)} is larger than this marshalling area's ${into.byteLength}-byte buffers; read it with an area whose bufferSize is at least the log's largest block`,
-      { lsn: blockLsn },
-    );
-  }
+  if (checked === 'short') throw blockTooLarge(blockLsn, into.byteLength);
   if (typeof checked === 'string') return checked;
   return {
     lsn: blockLsn,

@@ -182,7 +182,7 @@ export class LogWriter {
   /** The first block not yet written to its container: every block before it is on disk for good. */
   firstUnwrittenLsn(): Lsn {
     for (const block of this.#pending) if (block.state === 'sealed' || block.state === 'writing') return block.lsn;
-    return this.#current?.lsn ?? makeLsn(this.#logicalId, this.#offset);
+    return this.#current?.lsn ?? this.#nextBlockLsn();
   }
 
   /** The generation blocks are written with now. */
@@ -269,7 +269,9 @@ export class LogWriter {
     ) {
       return this.#place(block, spec, dataLength, span);
     }
-    return this.#openBlock(owner, span).then((opened) => this.#place(opened, spec, dataLength, span));
+    // The caller may reuse its arrays once the call returns: copy before waiting.
+    const stable = { ...spec, entries: spec.entries.map((e) => e.slice()) };
+    return this.#openBlock(owner, span).then((opened) => this.#place(opened, stable, dataLength, span));
   }
 
   #place(block: MemoryBlock, spec: RecordSpec, dataLength: number, span: number): Lsn {
@@ -377,7 +379,14 @@ export class LogWriter {
 
   /** The first block not yet durable: everything below it is. */
   #watermark(): Lsn {
-    return this.#pending[0]?.lsn ?? this.#current?.lsn ?? makeLsn(this.#logicalId, this.#offset);
+    return this.#pending[0]?.lsn ?? this.#current?.lsn ?? this.#nextBlockLsn();
+  }
+
+  /** Where the next block will start: here, or the next container once this one is full. */
+  #nextBlockLsn(): Lsn {
+    return this.#offset + this.#ctx.unit > this.#ctx.containerSize
+      ? makeLsn(this.#logicalId + 1, 0)
+      : makeLsn(this.#logicalId, this.#offset);
   }
 
   /** Starts writes for sealed blocks, in order, within the window. */

@@ -1,0 +1,149 @@
+// ClfsFlushToLsn / ClfsFlushBuffers: durability up to an LSN, the LSN of the
+// first record not flushed, group commit, and invariant 2 (a flush never
+// rewrites a sector that holds an acknowledged record).
+import { describe, expect, it } from 'vitest';
+
+import { Lsn } from '../../lib/index.ts';
+import { blockAfter, makeArea, rejectsWith, tag } from '../support/area.ts';
+
+describe('ClfsFlushToLsn', () => {
+  it('ClfsFlushToLsn: returns a Promise that resolves only when every record up to the LSN is durable', async () => {
+    const { log, area } = await makeArea({ bufferSize: 65536, flushIntervalMs: 0 });
+    const lsns: Lsn[] = [];
+    for (let i = 0; i < 10; i++) lsns.push((await area.reserveAndAppend(tag(i))).lsn!);
+    expect(log.information().lastFlushedLsn).toBe(Lsn.INVALID);
+    const pending = area.flushToLsn(lsns[5]);
+    expect(pending).toBeInstanceOf(Promise);
+    await pending;
+    expect(log.information().lastFlushedLsn >= lsns[5]!).toBe(true);
+  });
+
+  it('ClfsFlushToLsn: resolves with the LSN of the first record not flushed, which is beyond the target', async () => {
+    const { log, area } = await makeArea({ bufferSize: 65536, flushIntervalMs: 0 });
+    const lsns: Lsn[] = [];
+    for (let i = 0; i < 10; i++) lsns.push((await area.reserveAndAppend(tag(i))).lsn!);
+    const firstNotFlushed = await area.flushToLsn(lsns[3]);
+    expect(firstNotFlushed > lsns[3]!).toBe(true);
+    expect(firstNotFlushed > log.information().lastFlushedLsn).toBe(true);
+  });
+
+  it('ClfsFlushToLsn: when everything was flushed, the LSN returned is the one the next appended record gets', async () => {
+    const { area } = await makeArea({ bufferSize: 65536, flushIntervalMs: 0 });
+    for (let i = 0; i < 3; i++) await area.reserveAndAppend(tag(i));
+    const next = await area.flushToLsn();
+    const { lsn } = await area.reserveAndAppend(tag(3));
+    expect(lsn).toBe(next);
+  });
+
+  it('ClfsFlushToLsn: when everything was flushed and the container is full, the LSN returned is the one the next record gets (in the next container)', async () => {
+    // 512 KiB containers, one 3000-byte record per 4 KiB block: 128 fill the first container.
+    const { area } = await makeArea({ bufferSize: 4096, flushIntervalMs: 0 }, { containerSize: 512 * 1024 });
+    let last: Lsn | undefined;
+    for (let i = 0; i < 128; i++) last = (await area.reserveAndAppend(new Uint8Array(3000))).lsn;
+    expect(Lsn.blockOffset(last!)).toBe(512 * 1024 - 4096);
+    const next = await area.flushToLsn();
+    const { lsn } = await area.reserveAndAppend(tag(0));
+    expect(Lsn.containerId(lsn!)).toBe(Lsn.containerId(last!) + 1);
+    expect(next).toBe(lsn);
+  });
+
+  it('ClfsFlushToLsn: on an empty log, the LSN returned is the one the first record gets', async () => {
+    const { area } = await makeArea({ flushIntervalMs: 0 });
+    const next = await area.flushToLsn();
+    const { lsn } = await area.reserveAndAppend(tag(0));
+    expect(lsn).toBe(next);
+  });
+
+  it('ClfsFlushToLsn: without an argument flushes every record', async () => {
+    const { log, area } = await makeArea({ bufferSize: 65536, flushIntervalMs: 0 });
+    for (let i = 0; i < 10; i++) await area.reserveAndAppend(tag(i));
+    await area.flushToLsn();
+    expect(log.information().lastFlushedLsn).toBe(log.information().lastLsn);
+  });
+
+  it('ClfsFlushToLsn: Lsn.INVALID -> ERR_CLFS_INVALID_LSN', async () => {
+    const { area } = await makeArea();
+    await area.reserveAndAppend(tag(0));
+    await rejectsWith(area.flushToLsn(Lsn.INVALID), 'ERR_CLFS_INVALID_LSN');
+  });
+
+  it('ClfsFlushToLsn: an LSN that is not a bigint -> ERR_INVALID_ARG_TYPE; outside 64 bits -> ERR_OUT_OF_RANGE', async () => {
+    const { area } = await makeArea();
+    await area.reserveAndAppend(tag(0));
+    await rejectsWith(area.flushToLsn(5 as unknown as bigint), 'ERR_INVALID_ARG_TYPE');
+    await rejectsWith(area.flushToLsn('0' as unknown as bigint), 'ERR_INVALID_ARG_TYPE');
+    await rejectsWith(area.flushToLsn(-1n), 'ERR_OUT_OF_RANGE');
+  });
+});
+
+describe('ClfsFlushBuffers', () => {
+  it('ClfsFlushBuffers: flushes every record appended so far', async () => {
+    const { log, area } = await makeArea({ bufferSize: 8192, flushIntervalMs: 0 });
+    for (let i = 0; i < 20; i++) await area.reserveAndAppend(new Uint8Array(i % 2 ? 3000 : 4));
+    expect(log.information().lastFlushedLsn).not.toBe(log.information().lastLsn);
+    await area.flushBuffers();
+    expect(log.information().lastFlushedLsn).toBe(log.information().lastLsn);
+  });
+});
+
+describe.each(['dsync', 'fdatasync', 'none'] as const)('group commit (durability %s)', (durability) => {
+  it('group commit: 64 concurrent forceFlush appends complete with fewer than 64 block writes', async () => {
+    const { log, area } = await makeArea({ bufferSize: 65536, flushIntervalMs: 0 }, { durability });
+    await area.reserveAndAppend(tag(0), { forceFlush: true });
+    const before = log.ioStatistics().flushes;
+    const calls = [];
+    for (let i = 1; i <= 64; i++) calls.push(area.reserveAndAppend(tag(i), { forceFlush: true }));
+    const lsns = (await Promise.all(calls)).map((r) => r.lsn!);
+    const writes = log.ioStatistics().flushes - before;
+    expect(writes).toBeGreaterThan(0);
+    expect(writes).toBeLessThan(64);
+    expect(log.information().lastFlushedLsn >= lsns.at(-1)!).toBe(true);
+  });
+
+  it('group commit: every concurrent forceFlush append is durable when its own promise resolves', async () => {
+    const { log, area } = await makeArea({ bufferSize: 65536, flushIntervalMs: 0 }, { durability });
+    const checks: boolean[] = [];
+    const calls = [];
+    for (let i = 0; i < 64; i++) {
+      calls.push(
+        area.reserveAndAppend(tag(i), { forceFlush: true }).then(({ lsn }) => {
+          checks.push(log.information().lastFlushedLsn >= lsn!);
+        }),
+      );
+    }
+    await Promise.all(calls);
+    expect(checks).toEqual(new Array(64).fill(true));
+  });
+});
+
+describe('invariant 2: no rewrite of acknowledged sectors', () => {
+  it('a flush never rewrites a sector holding an acknowledged record: after each forceFlush append the next record starts a later block', async () => {
+    const { area } = await makeArea({ bufferSize: 16384, flushIntervalMs: 0 });
+    let previous = (await area.reserveAndAppend(tag(0), { forceFlush: true })).lsn!;
+    for (let i = 1; i < 40; i++) {
+      const { lsn } = await area.reserveAndAppend(new Uint8Array(i * 37), { forceFlush: true });
+      expect(blockAfter(lsn!, previous), `record ${i}`).toBe(true);
+      expect(Lsn.recordSequence(lsn!)).toBe(0);
+      previous = lsn!;
+    }
+  });
+
+  it('a flush never rewrites a sector holding an acknowledged record: after flushToLsn the next record starts a later block', async () => {
+    const { area } = await makeArea({ bufferSize: 65536, flushIntervalMs: 0 });
+    const a = await area.reserveAndAppend(tag(0));
+    const b = await area.reserveAndAppend(tag(1));
+    await area.flushToLsn(b.lsn);
+    const c = await area.reserveAndAppend(tag(2));
+    expect(Lsn.blockOffset(a.lsn!)).toBe(Lsn.blockOffset(b.lsn!));
+    expect(blockAfter(c.lsn!, b.lsn!)).toBe(true);
+  });
+
+  it('a flushed block covers whole sectors: the next block starts on a sector boundary', async () => {
+    const { log, area } = await makeArea({ bufferSize: 65536, flushIntervalMs: 0 });
+    const sector = log.information().sectorSize;
+    for (let i = 0; i < 20; i++) {
+      const { lsn } = await area.reserveAndAppend(new Uint8Array(i * 500), { forceFlush: true });
+      expect(Lsn.blockOffset(lsn!) % sector).toBe(0);
+    }
+  });
+});

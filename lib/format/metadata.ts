@@ -132,6 +132,24 @@ export function decodeMetadata(slot: Uint8Array, crc: (bytes: Uint8Array) => num
   if ((flags & ~1) !== 0) return 'fields';
   const containers: number[] = [];
   for (let i = 0; i < containerCount; i++) containers.push(v.getUint32(METADATA_HEADER_SIZE + 4 * i, true));
+  const inUse = containers.filter((id) => id !== 0);
+  if (new Set(inUse).size !== inUse.length || inUse.some((id) => id === 0xffff_ffff)) return 'fields';
+  // The tail must be a block position in a container the table has, and the
+  // LSNs around it must be in order: a CRC-valid but inconsistent copy is as
+  // unusable as a damaged one.
+  const size = Number(containerSize);
+  const tailLsn = v.getBigUint64(80, true);
+  const tailId = Number(tailLsn >> 32n);
+  const tailOffset = Number(tailLsn & 0xffff_ffffn);
+  if (!inUse.includes(tailId) || tailOffset % sectorUnit !== 0 || tailOffset > size) return 'fields';
+  const invalid = 0xffff_ffff_0000_0000n;
+  const tailPrevious = v.getBigUint64(88, true);
+  const last = v.getBigUint64(96, true);
+  const base = v.getBigUint64(64, true);
+  const restart = v.getBigUint64(72, true);
+  if (tailPrevious !== invalid && tailPrevious >= tailLsn) return 'fields';
+  if (last !== invalid && (last >= tailLsn || (tailPrevious !== invalid && last < tailPrevious))) return 'fields';
+  if (base > tailLsn || (restart !== invalid && restart >= tailLsn)) return 'fields';
   return {
     dumpCount: v.getBigUint64(16, true),
     identity: bytesToUuid(slot.subarray(24, 40)),

@@ -163,7 +163,10 @@ export class Log {
           clean: true,
           containers,
         };
-        await new MetadataStore(storage, initial).write({});
+        // Both slots, so neither holds garbage.
+        const store = new MetadataStore(storage, initial);
+        await store.write({});
+        await store.write({});
       },
     );
     return Log.open(path, { durability: o.durability, allowBuffered: o.allowBuffered, engine: o.engine });
@@ -276,6 +279,11 @@ export class Log {
     if (this.#closed || this.#closing !== undefined) {
       throw new ClfsError('ERR_CLFS_CLOSED', `the log '${this.path}' is closed`);
     }
+  }
+
+  /** @internal Throws ERR_CLFS_CLOSED once close() has finished (work queued before it still runs). */
+  checkAlive(): void {
+    if (this.#closed) throw new ClfsError('ERR_CLFS_CLOSED', `the log '${this.path}' is closed`);
   }
 
   /** @internal Runs `fn` after earlier metadata changes, one at a time. */
@@ -402,6 +410,7 @@ export class Log {
 
   /** A snapshot of the log's state (CLFS's GetLogFileInformation). */
   information(): LogInformation {
+    this.checkOpen();
     const totalReservation = this.totalReservation();
     return {
       totalAvailable: this.table.count * this.table.containerSize,
@@ -424,6 +433,7 @@ export class Log {
 
   /** I/O counters (CLFS's GetLogIoStatistics). */
   ioStatistics(): LogIoStatistics {
+    this.checkOpen();
     const s = this.storage.stats;
     return {
       flushes: s.flushes,

@@ -162,10 +162,17 @@ export class MarshallingArea implements BufferOwner, ReadSource {
     return { write: this.#writes.allocated, read: this.#reads.allocated };
   }
 
+  /** At a call's start: refused once close() has begun. */
   #checkUsable(): void {
     if (this.#closed || this.#closing !== undefined)
       throw new ClfsError('ERR_CLFS_CLOSED', 'the marshalling area is closed');
     this.#log.checkOpen();
+  }
+
+  /** Inside a call's turn: calls made before close() still run (close waits for them). */
+  #checkAlive(): void {
+    if (this.#closed) throw new ClfsError('ERR_CLFS_CLOSED', 'the marshalling area is closed');
+    this.#log.checkAlive();
   }
 
   // BufferOwner
@@ -254,7 +261,7 @@ export class MarshallingArea implements BufferOwner, ReadSource {
     const real = sizes.map((s) => Math.sign(s) * reservedSize(Math.abs(s), this.#log.unit));
 
     const lsn = await this.#log.writer.exclusive(() => {
-      this.#checkUsable();
+      this.#checkAlive();
       if (spec !== undefined) this.#checkChains(spec);
       const change = this.#planReservation(real, spec, useReservation);
       const finish = (appended: Lsn | undefined): Lsn | undefined => {
@@ -294,7 +301,7 @@ export class MarshallingArea implements BufferOwner, ReadSource {
     });
     if (specs.length === 0) return [];
     const lsns = await this.#log.writer.exclusive(async () => {
-      this.#checkUsable();
+      this.#checkAlive();
       this.#checkChains(specs[0]!);
       // Check the whole batch first, so it is appended entirely or not at all.
       let records = this.#reservation.records;
@@ -647,7 +654,7 @@ export class MarshallingArea implements BufferOwner, ReadSource {
     if (newBase !== undefined) await this.#checkNewBase(newBase);
     const before = this.#log.storage.stats.bytesFlushed;
     const lsn = await this.#log.writer.exclusive(async () => {
-      this.#checkUsable();
+      this.#checkAlive();
       if (newBase !== undefined && newBase < this.#log.baseLsn)
         throw this.#tailInvalid(newBase, 'is below the base LSN');
       const spec = this.#stable(this.#spec([data], {}, 'restart', newBase ?? Lsn.INVALID));
@@ -731,6 +738,8 @@ export class MarshallingArea implements BufferOwner, ReadSource {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     try {
+      // Appends called before close() finish first (they hold their turn).
+      await this.#log.writer.exclusive(() => undefined).catch(() => undefined);
       if (this.#lastAppended !== Lsn.INVALID && this.#log.writer.failure === undefined) {
         await this.#log.writer.flush(this.#lastAppended);
       }

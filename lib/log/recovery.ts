@@ -132,12 +132,13 @@ export async function recover(
     metadataProblems: [],
   };
 
-  const read = async (logicalId: number, offset: number): Promise<CheckedBlock | BlockProblem | 'absent'> => {
+  const read = async (logicalId: number, offset: number): Promise<CheckedBlock | BlockProblem | 'absent' | 'empty'> => {
     const physical = table.physicalOf(logicalId);
     if (physical === -1 || offset + unit > size) return 'absent';
     const expect = { lsn: makeLsn(logicalId, offset), logId: options.logId, unit, maxLength: size - offset };
     let bytes = await reader.view(physical, offset, Math.max(unit, BLOCK_HEADER_SIZE));
     let result = checkBlock(bytes, expect);
+    if (result === 'magic' && bytes.subarray(0, unit).every((b) => b === 0)) return 'empty';
     if (result === 'short') {
       const length = claimedLength(bytes, expect);
       bytes = await reader.view(physical, offset, length);
@@ -149,7 +150,9 @@ export async function recover(
   let logicalId = Number(metadata.tailLsn >> 32n);
   let offset = Number(metadata.tailLsn & 0xffff_ffffn);
   let previous = metadata.tailPreviousLsn;
-  let previousEpoch = 0n;
+  // Everything written after the metadata's tail was written in the
+  // metadata's generation: an older block there was left by an earlier crash.
+  let previousEpoch = metadata.epoch;
   let lastLsn = metadata.lastLsn;
   let restartLsn = metadata.restartLsn;
   let baseLsn = metadata.baseLsn;
@@ -194,13 +197,17 @@ export async function recover(
       }
     }
     const position = makeLsn(logicalId, offset);
-    const why = typeof here === 'string' ? here : 'chain';
+    const why = typeof here === 'string' ? here : here.header.epoch < previousEpoch ? 'stale epoch' : 'chain';
     // After a clean close nothing follows the tail: no look-ahead needed.
     const clean = options.clean && report.blocksScanned === 0 && report.skipped.length === 0;
     const voucher = clean ? undefined : await findVoucher(position, true);
     if (voucher === undefined) {
-      if (here !== 'absent' && why !== 'magic') report.tailCutAt = position;
-      report.tailReason = why === 'magic' || here === 'absent' ? 'clean end' : `torn tail (${why})`;
+      // Nothing written there (zeros), no container, or a block of an earlier
+      // pass through the container (another LSN): the log simply ends. Anything
+      // else is a write that did not complete: a torn tail, cut.
+      const nothing = here === 'absent' || here === 'empty' || here === 'lsn' || here === 'log-id';
+      if (!nothing) report.tailCutAt = position;
+      report.tailReason = nothing ? 'clean end' : `torn tail (${why})`;
       break;
     }
     if (!options.salvage) {
@@ -240,6 +247,8 @@ export async function recover(
     position: Lsn,
     mustVouch: boolean,
   ): Promise<{ block: CheckedBlock; logicalId: number; offset: number } | undefined> {
+    // (A voucher is a block of any generation up to the metadata's: it says
+    // what was durable when it was written.)
     let budget = 2 * WRITE_WINDOW + MAX_BLOCK_SIZE;
     const startId = Number(position >> 32n);
     let at = Number(position & 0xffff_ffffn) + unit;

@@ -91,7 +91,8 @@ export class NativeStorage implements LogStorage {
     try {
       names = await readdir(dir);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') {
         throw new ClfsError('ERR_CLFS_NOT_FOUND', `no log at '${dir}'`, { path: dir, cause: error });
       }
       throw error;
@@ -191,10 +192,11 @@ export class NativeStorage implements LogStorage {
       };
       this.#containers.set(index, entry);
       entry.file.catch(() => this.#containers.delete(index));
-      this.#evict();
     }
     entry.users++;
     entry.lastUse = ++this.#useClock;
+    // After counting this use: the container just opened is never the one evicted.
+    this.#evict();
     try {
       return await entry.file;
     } catch (error) {

@@ -250,11 +250,12 @@ void BufferedGeometry(int fd, Geometry* geometry) {
   geometry->source = "buffered";
 }
 
-int OpenFlags(const OpenOptions& options, bool direct) {
+// `reopen`: the file exists now (this call may have created it): no O_CREAT/O_EXCL.
+int OpenFlags(const OpenOptions& options, bool direct, bool reopen) {
   int flags = O_CLOEXEC;
   flags |= options.read_only ? O_RDONLY : O_RDWR;
-  if (options.create) flags |= O_CREAT;
-  if (options.create && options.exclusive) flags |= O_EXCL;
+  if (options.create && !reopen) flags |= O_CREAT;
+  if (options.create && options.exclusive && !reopen) flags |= O_EXCL;
   if (!options.read_only && options.durability == Durability::kDsync) flags |= O_DSYNC;
 #if defined(__linux__)
   if (direct) flags |= O_DIRECT;
@@ -295,7 +296,7 @@ SysError OpenFile(const std::string& path, const OpenOptions& options, OpenedFil
   FdGuard fd(-1);
   // With O_EXCL we know whether this call created the file, and can remove it
   // again if direct I/O turns out to be refused.
-  int flags = OpenFlags(options, true);
+  int flags = OpenFlags(options, true, false);
   fd.reset(OpenRetrying(path, flags));
   if (fd.get() < 0) {
     int err = errno;
@@ -309,7 +310,7 @@ SysError OpenFile(const std::string& path, const OpenOptions& options, OpenedFil
         error.detail = "open(O_DIRECT) was refused with EINVAL";
         return error;
       }
-      fd.reset(OpenRetrying(path, OpenFlags(options, false)));
+      fd.reset(OpenRetrying(path, OpenFlags(options, false, false)));
       if (fd.get() < 0) return MakeError(errno, "open");
       out->direct = false;
       out->reason = "buffered: open(O_DIRECT) was refused with EINVAL";
@@ -340,7 +341,7 @@ SysError OpenFile(const std::string& path, const OpenOptions& options, OpenedFil
       out->reason = reason;
     } else if (options.allow_buffered) {
       // Reopen without O_DIRECT; the lock moves to the new descriptor.
-      int buffered = OpenRetrying(path, OpenFlags(options, false));
+      int buffered = OpenRetrying(path, OpenFlags(options, false, true));
       if (buffered < 0) return MakeError(errno, "open");
       fd.reset(buffered);
       if (options.lock) {

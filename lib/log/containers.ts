@@ -42,12 +42,6 @@ export class ContainerTable {
     return id === 0 || BigInt(id) < baseLsn >> 32n;
   }
 
-  freeCount(baseLsn: Lsn): number {
-    let n = 0;
-    for (let i = 0; i < this.count; i++) if (this.isFree(i, baseLsn)) n++;
-    return n;
-  }
-
   /**
    * Gives the next logical id to a free physical container and returns its
    * index, or -1 if none is free. The caller persists the table before

@@ -140,36 +140,47 @@ export class Log {
       o.containers,
       (unit) => Math.ceil(o.containerSize / unit) * unit,
       storageOptions,
-      async (storage) => {
-        const unit = storage.geometry.unit;
-        if (o.containerSize % unit !== 0) {
-          throw new ClfsError('ERR_OUT_OF_RANGE', `the container size must be a multiple of the ${unit}-byte sector`);
-        }
-        const containers = new Array<number>(o.containers).fill(0);
-        containers[0] = 1;
-        const first = makeLsn(1, 0);
-        const initial: Metadata = {
-          dumpCount: 0n,
-          identity: randomUUID(),
-          sectorUnit: unit,
-          containerSize: o.containerSize,
-          epoch: 0n,
-          baseLsn: first,
-          restartLsn: Lsn.INVALID,
-          tailLsn: first,
-          tailPreviousLsn: Lsn.INVALID,
-          lastLsn: Lsn.INVALID,
-          maxContainers: o.maxContainers,
-          clean: true,
-          containers,
-        };
-        // Both slots, so neither holds garbage.
-        const store = new MetadataStore(storage, initial);
-        await store.write({});
-        await store.write({});
-      },
+      (storage) => Log.initializeStorage(storage, o.containerSize, o.containers, o.maxContainers),
     );
     return Log.open(path, { durability: o.durability, allowBuffered: o.allowBuffered, engine: o.engine });
+  }
+
+  /**
+   * @internal Writes the first metadata of a new log onto `storage`, whose
+   * `containers` containers exist already (both slots, so neither holds
+   * garbage).
+   */
+  static async initializeStorage(
+    storage: LogStorage,
+    containerSize: number,
+    containers: number,
+    maxContainers: number,
+  ): Promise<void> {
+    const unit = storage.geometry.unit;
+    if (containerSize % unit !== 0) {
+      throw new ClfsError('ERR_OUT_OF_RANGE', `the container size must be a multiple of the ${unit}-byte sector`);
+    }
+    const logicalIds = new Array<number>(containers).fill(0);
+    logicalIds[0] = 1;
+    const first = makeLsn(1, 0);
+    const initial: Metadata = {
+      dumpCount: 0n,
+      identity: randomUUID(),
+      sectorUnit: unit,
+      containerSize,
+      epoch: 0n,
+      baseLsn: first,
+      restartLsn: Lsn.INVALID,
+      tailLsn: first,
+      tailPreviousLsn: Lsn.INVALID,
+      lastLsn: Lsn.INVALID,
+      maxContainers,
+      clean: true,
+      containers: logicalIds,
+    };
+    const store = new MetadataStore(storage, initial);
+    await store.write({});
+    await store.write({});
   }
 
   /**
@@ -366,14 +377,27 @@ export class Log {
     });
   }
 
-  /** Bytes obtainable for new blocks without any base move: free containers plus the rest of the current one. */
+  /**
+   * Bytes obtainable for new blocks without any base move: the rest of the
+   * current container, containers given the next logical ids but not written
+   * yet, and free ones (plus, with growth, what autoGrow may still add).
+   */
   #spaceLeft(withGrowth: boolean): number {
     const { logicalId, offset } = this.writer.position;
     const size = this.table.containerSize;
-    const inCurrent = this.table.physicalOf(logicalId) === -1 ? 0 : Math.max(0, size - offset);
-    const free = this.table.freeCount(this.#baseLsn) * size;
+    let space = 0;
+    this.table.logicalIds.forEach((id, index) => {
+      if (id === logicalId) space += Math.max(0, size - offset);
+      else if (id > logicalId || this.table.isFree(index, this.#baseLsn)) space += size;
+    });
     const growth = withGrowth ? Math.max(0, this.metadata.current.maxContainers - this.table.count) * size : 0;
-    return inCurrent + free + growth;
+    return space + growth;
+  }
+
+  /** Containers holding no record at or above the base. */
+  #freeContainers(): number {
+    const current = this.writer.position.logicalId;
+    return this.table.logicalIds.filter((id, index) => id > current || this.table.isFree(index, this.#baseLsn)).length;
   }
 
   /** @internal Bytes reserved by every area. */
@@ -419,7 +443,7 @@ export class Log {
       baseFileSize: 2 * SLOT_SIZE,
       containerSize: this.table.containerSize,
       totalContainers: this.table.count,
-      freeContainers: this.table.freeCount(this.#baseLsn),
+      freeContainers: this.#freeContainers(),
       sectorSize: this.unit,
       baseLsn: this.#baseLsn,
       lastFlushedLsn: this.writer.durableLsn,

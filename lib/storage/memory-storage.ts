@@ -1,0 +1,267 @@
+/**
+ * LogStorage in memory, recording every write, sync and container change:
+ * the backend of crash-state enumeration (RELIABILITY.md). It completes
+ * requests asynchronously and, with a seeded random source, out of order, as
+ * a device with a queue does; its event list says exactly what was submitted
+ * and completed in which order, so a crash can be placed between any two
+ * events and the disk image at that point rebuilt (see crash images in
+ * test/crash).
+ *
+ * What reaches "the disk" follows the durability mode: with 'dsync' a write
+ * is durable when it completes; with 'fdatasync' when a sync submitted after
+ * it completed has completed; metadata writes are durable on completion
+ * (except 'none'). Reads see every completed write.
+ * @module
+ */
+import { ClfsError } from '../errors.ts';
+import { SLOT_SIZE } from '../format/metadata.ts';
+import type { Durability } from '../native/direct-file.ts';
+import { crc32c } from '../native/crc32c.ts';
+import type { ChecksumRange, LogStorage, StorageGeometry, StorageStats } from './storage.ts';
+
+/** A file of the log: the base file, or a container by physical index. */
+export type FileId = 'base' | number;
+
+export type StorageEvent =
+  | { kind: 'write'; id: number; file: FileId; offset: number; data: Uint8Array; dsync: boolean }
+  | { kind: 'sync'; id: number; files: number[] }
+  | { kind: 'add'; id: number; index: number; size: number }
+  | { kind: 'complete'; id: number };
+
+/** The bytes of every file: what a log is, at rest. */
+export interface MemoryImage {
+  base: Uint8Array;
+  containers: Uint8Array[];
+}
+
+export interface MemoryStorageOptions {
+  durability?: Durability;
+  /** The sector unit (physical sector size) the storage reports (default 4096). */
+  unit?: number;
+  /** Random source in [0, 1) for completion order; default: completions in order. */
+  random?: () => number;
+  /** Most event-loop turns a request waits before completing (default 2). */
+  maxDelay?: number;
+  /** Called before each request; a returned error fails it (fault injection). */
+  fault?: (request: FaultRequest) => Error | undefined;
+}
+
+/** What fault injection sees of a request. */
+export interface FaultRequest {
+  op: 'write' | 'sync' | 'read' | 'metadata' | 'add';
+  /** 1-based count of requests of this op so far. */
+  n: number;
+  file: FileId;
+  length: number;
+}
+
+export function emptyImage(): MemoryImage {
+  return { base: new Uint8Array(2 * SLOT_SIZE), containers: [] };
+}
+
+export function copyImage(image: MemoryImage): MemoryImage {
+  return { base: image.base.slice(), containers: image.containers.map((c) => c.slice()) };
+}
+
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+export class MemoryStorage implements LogStorage {
+  readonly geometry: StorageGeometry;
+  readonly stats: StorageStats = {
+    flushes: 0,
+    bytesFlushed: 0,
+    metadataFlushes: 0,
+    metadataBytesFlushed: 0,
+    syncs: 0,
+    reads: 0,
+    bytesRead: 0,
+  };
+  /** Everything submitted and completed, in order. */
+  readonly events: StorageEvent[] = [];
+  /** The files as reads see them (every completed write applied). */
+  readonly image: MemoryImage;
+  readonly #options: MemoryStorageOptions;
+  readonly #dirty = new Set<number>();
+  readonly #counts = { write: 0, sync: 0, read: 0, metadata: 0, add: 0 };
+  #containerCount: number;
+  #nextId = 1;
+  #closed = false;
+
+  /** `image` is used as is (not copied): the storage changes it. */
+  constructor(image: MemoryImage, options: MemoryStorageOptions = {}) {
+    this.image = image;
+    this.#options = options;
+    this.#containerCount = image.containers.length;
+    const unit = options.unit ?? 4096;
+    this.geometry = {
+      unit,
+      memoryAlignment: 512,
+      direct: true,
+      reason: 'in memory',
+      logicalSectorSize: 512,
+      physicalSectorSize: unit,
+      durability: options.durability ?? 'dsync',
+    };
+  }
+
+  get containerCount(): number {
+    return this.#containerCount;
+  }
+
+  setContainerCount(count: number): void {
+    if (count > this.image.containers.length) throw new RangeError('the image has fewer containers');
+    this.#containerCount = count;
+  }
+
+  allocate(size: number): Uint8Array {
+    return new Uint8Array(size);
+  }
+
+  #check(): void {
+    if (this.#closed) throw new ClfsError('ERR_CLFS_CLOSED', 'the memory storage is closed');
+  }
+
+  #fault(op: FaultRequest['op'], file: FileId, length: number): void {
+    const n = ++this.#counts[op];
+    const error = this.#options.fault?.({ op, n, file, length });
+    if (error !== undefined) throw error;
+  }
+
+  #file(file: FileId): Uint8Array {
+    if (file === 'base') return this.image.base;
+    if (!Number.isInteger(file) || file < 0 || file >= this.#containerCount) {
+      throw new RangeError(`container ${file} does not exist`);
+    }
+    return this.image.containers[file]!;
+  }
+
+  #aligned(offset: number, length: number): void {
+    const unit = this.geometry.unit;
+    if (offset % unit !== 0 || length % unit !== 0) {
+      throw new ClfsError('ERR_CLFS_MISALIGNED', `offset ${offset} / length ${length} not a multiple of ${unit}`);
+    }
+  }
+
+  /** Completes after a (seeded) random number of event-loop turns. */
+  async #delay(): Promise<void> {
+    const random = this.#options.random;
+    const turns = random === undefined ? 1 : 1 + Math.floor(random() * ((this.#options.maxDelay ?? 2) + 1));
+    for (let i = 0; i < turns; i++) await turn();
+  }
+
+  async write(
+    container: number,
+    offset: number,
+    buffers: Uint8Array[],
+    checksums: ChecksumRange[],
+    sync = false,
+  ): Promise<void> {
+    this.#check();
+    const length = buffers.reduce((n, b) => n + b.byteLength, 0);
+    this.#aligned(offset, length);
+    const file = this.#file(container);
+    if (offset + length > file.byteLength) throw new RangeError('write past the end of the container');
+    this.#fault('write', container, length);
+    const data = new Uint8Array(length);
+    let at = 0;
+    for (const b of buffers) {
+      data.set(b, at);
+      at += b.byteLength;
+    }
+    applyChecksums(data, checksums);
+    const id = this.#nextId++;
+    const dsync = sync || this.geometry.durability === 'dsync';
+    this.events.push({ kind: 'write', id, file: container, offset, data, dsync });
+    await this.#delay();
+    this.#check();
+    file.set(data, offset);
+    this.events.push({ kind: 'complete', id });
+    if (!dsync) this.#dirty.add(container);
+    this.stats.flushes++;
+    this.stats.bytesFlushed += length;
+  }
+
+  async read(container: number, offset: number, into: Uint8Array): Promise<number> {
+    this.#check();
+    this.#aligned(offset, into.byteLength);
+    const file = this.#file(container);
+    this.#fault('read', container, into.byteLength);
+    await turn();
+    const n = Math.max(0, Math.min(into.byteLength, file.byteLength - offset));
+    into.set(file.subarray(offset, offset + n));
+    this.stats.reads++;
+    this.stats.bytesRead += n;
+    return n;
+  }
+
+  async sync(): Promise<void> {
+    this.#check();
+    const files = [...this.#dirty];
+    this.#fault('sync', files[0] ?? 0, 0);
+    this.#dirty.clear();
+    const id = this.#nextId++;
+    this.events.push({ kind: 'sync', id, files });
+    await this.#delay();
+    this.#check();
+    this.events.push({ kind: 'complete', id });
+    this.stats.syncs++;
+  }
+
+  async writeMetadata(slot: 0 | 1, bytes: Uint8Array, checksum: ChecksumRange): Promise<void> {
+    this.#check();
+    this.#aligned(0, bytes.byteLength);
+    this.#fault('metadata', 'base', bytes.byteLength);
+    const data = bytes.slice();
+    applyChecksums(data, [checksum]);
+    const id = this.#nextId++;
+    const offset = slot * SLOT_SIZE;
+    this.events.push({ kind: 'write', id, file: 'base', offset, data, dsync: this.geometry.durability !== 'none' });
+    await this.#delay();
+    this.#check();
+    this.image.base.set(data, offset);
+    this.events.push({ kind: 'complete', id });
+    this.stats.metadataFlushes++;
+    this.stats.metadataBytesFlushed += data.byteLength;
+  }
+
+  async readMetadata(slot: 0 | 1, into: Uint8Array): Promise<number> {
+    this.#check();
+    const offset = slot * SLOT_SIZE;
+    const n = Math.min(into.byteLength, SLOT_SIZE);
+    into.set(this.image.base.subarray(offset, offset + n));
+    await turn();
+    return n;
+  }
+
+  async addContainer(index: number, size: number): Promise<void> {
+    this.#check();
+    if (index !== this.#containerCount)
+      throw new RangeError(`containers are added in order: expected ${this.#containerCount}`);
+    this.#aligned(0, size);
+    this.#fault('add', index, size);
+    const id = this.#nextId++;
+    this.events.push({ kind: 'add', id, index, size });
+    await this.#delay();
+    this.image.containers[index] = new Uint8Array(size);
+    this.#containerCount = index + 1;
+    this.events.push({ kind: 'complete', id });
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+  }
+
+  /** Makes a closed storage usable again (a log reopened on the same "disk"). */
+  reopen(): void {
+    this.#closed = false;
+  }
+}
+
+/** Computes the listed CRC32Cs into `data`, as the native write path does. */
+export function applyChecksums(data: Uint8Array, checksums: readonly ChecksumRange[]): void {
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  for (const { start, length, field } of checksums) {
+    view.setUint32(field, 0, true);
+    view.setUint32(field, crc32c(data.subarray(start, start + length)), true);
+  }
+}

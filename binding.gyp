@@ -12,7 +12,7 @@
         "native/io/engine.cc",
         "native/io/thread_engine.cc",
         "native/io/uring_engine.cc",
-        "native/platform/errors.cc",
+        "native/platform/common.cc",
         "native/platform/posix.cc",
         "native/platform/win32.cc"
       ],

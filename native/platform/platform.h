@@ -99,6 +99,14 @@ SysError FileSize(NativeHandle handle, uint64_t* size);
 // overwrites never allocate blocks or convert unwritten extents.
 SysError Preallocate(NativeHandle handle, uint64_t size, const Geometry& geometry);
 
+// Writes zeros over [from, to) (`to` a multiple of the offset alignment),
+// keeping the bytes before `from` in its sector. Shared (common.cc).
+SysError WriteZeros(NativeHandle handle, uint64_t from, uint64_t to, const Geometry& geometry);
+
+// Aligned heap memory for the platform layer's own buffers; null on failure.
+void* AllocateAligned(size_t alignment, size_t size);
+void FreeAligned(void* memory);
+
 // Memory. Regions handed to these are page-aligned and a whole number of pages.
 size_t PageSize();
 SysError LockMemory(void* address, size_t length);

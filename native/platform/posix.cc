@@ -64,11 +64,6 @@ std::string ErrnoMessage(int code) {
 
 namespace {
 
-uint64_t RoundDown(uint64_t value, uint64_t multiple) {
-  CLFS_ASSERT(multiple > 0);
-  return value / multiple * multiple;
-}
-
 bool IsPowerOfTwo(uint64_t value) { return value != 0 && (value & (value - 1)) == 0; }
 
 // The descriptor closes when this goes out of scope unless released.
@@ -96,15 +91,9 @@ class FdGuard {
 };
 
 struct AlignedFree {
-  void operator()(void* p) const { free(p); }
+  void operator()(uint8_t* p) const { FreeAligned(p); }
 };
 using AlignedPtr = std::unique_ptr<uint8_t, AlignedFree>;
-
-AlignedPtr AllocateAligned(size_t alignment, size_t size) {
-  void* p = nullptr;
-  if (posix_memalign(&p, alignment, size) != 0) return AlignedPtr();
-  return AlignedPtr(static_cast<uint8_t*>(p));
-}
 
 #if defined(__linux__)
 // Reads a small decimal number from a sysfs file; 0 when absent.
@@ -184,7 +173,7 @@ bool ProbeDirect(int fd, Geometry* geometry, std::string* reason) {
     // Nothing vouches for direct I/O: a direct descriptor must refuse a read at
     // a misaligned offset. One that serves it is going through the page cache.
     const size_t length = std::max<size_t>(geometry->offset_alignment, page);
-    AlignedPtr buffer = AllocateAligned(page, length);
+    AlignedPtr buffer(static_cast<uint8_t*>(AllocateAligned(page, length)));
     if (!buffer) {
       *reason = "out of memory while probing direct I/O";
       return false;
@@ -477,38 +466,19 @@ SysError Preallocate(NativeHandle handle, uint64_t size, const Geometry& geometr
   }
 #endif
 
-  const size_t chunk = 1 << 20;
-  const size_t buffer_alignment = std::max<size_t>(
-      {static_cast<size_t>(geometry.memory_alignment), static_cast<size_t>(align), PageSize()});
-  AlignedPtr zeros = AllocateAligned(buffer_alignment, chunk);
-  if (!zeros) return MakeError(ENOMEM, "posix_memalign");
-  memset(zeros.get(), 0, chunk);
-
-  uint64_t position = RoundDown(current, align);
-  if (position < current) {
-    // The old end is inside a sector: keep its bytes, zero the rest of it.
-    uint64_t got = 0;
-    IoSlice head{zeros.get(), static_cast<size_t>(align)};
-    error = ReadAt(handle, head, position, &got);
-    if (error.failed()) return error;
-    IoSlice slice{zeros.get(), static_cast<size_t>(align)};
-    uint64_t written = 0;
-    error = WriteAt(handle, &slice, 1, position, &written);
-    if (error.failed()) return error;
-    memset(zeros.get(), 0, static_cast<size_t>(align));
-    position += align;
-  }
-  while (position < size) {
-    IoSlice slice{zeros.get(), static_cast<size_t>(std::min<uint64_t>(chunk, size - position))};
-    uint64_t written = 0;
-    error = WriteAt(handle, &slice, 1, position, &written);
-    if (error.failed()) return error;
-    position += slice.length;
-  }
+  error = WriteZeros(handle, current, size, geometry);
+  if (error.failed()) return error;
   // The new size is metadata fdatasync is required to persist (it is needed to
   // read the data back), so one data sync covers both.
   return DataSync(handle);
 }
+
+void* AllocateAligned(size_t alignment, size_t size) {
+  void* p = nullptr;
+  return posix_memalign(&p, alignment, size) == 0 ? p : nullptr;
+}
+
+void FreeAligned(void* memory) { free(memory); }
 
 size_t PageSize() {
   long page = sysconf(_SC_PAGESIZE);

@@ -74,11 +74,6 @@ constexpr size_t kMaxTransfer = size_t{1} << 30;
 constexpr uint64_t kLockOffset = 0x7FFFFFFFFFFFFFFFull;
 constexpr DWORD kLockLength = 1;
 
-uint64_t RoundDown(uint64_t value, uint64_t multiple) {
-  CLFS_ASSERT(multiple > 0);
-  return value / multiple * multiple;
-}
-
 bool IsPowerOfTwo(uint64_t value) { return value != 0 && (value & (value - 1)) == 0; }
 
 // Windows system error codes
@@ -171,15 +166,6 @@ class HandleGuard {
  private:
   HANDLE handle_;
 };
-
-struct AlignedFree {
-  void operator()(void* p) const { _aligned_free(p); }
-};
-using AlignedPtr = std::unique_ptr<uint8_t, AlignedFree>;
-
-AlignedPtr AllocateAligned(size_t alignment, size_t size) {
-  return AlignedPtr(static_cast<uint8_t*>(_aligned_malloc(size, alignment)));
-}
 
 // On a handle opened without FILE_FLAG_OVERLAPPED, the OVERLAPPED offset makes
 // ReadFile and WriteFile positional, and they return only when the transfer is
@@ -500,37 +486,15 @@ SysError Preallocate(NativeHandle handle, uint64_t size, const Geometry& geometr
   // it without writing, but needs SE_MANAGE_VOLUME_NAME and exposes whatever
   // the disk held before
   // (https://learn.microsoft.com/en-us/windows/win32/api/fileapi/nf-fileapi-setfilevaliddata).
-  const size_t chunk = 1 << 20;
-  const size_t buffer_alignment = std::max<size_t>(
-      {static_cast<size_t>(geometry.memory_alignment), static_cast<size_t>(align), PageSize()});
-  AlignedPtr zeros = AllocateAligned(buffer_alignment, chunk);
-  if (!zeros) return MakeError(ENOMEM, "_aligned_malloc");
-  memset(zeros.get(), 0, chunk);
-
-  uint64_t position = RoundDown(current, align);
-  if (position < current) {
-    // The old end is inside a sector: keep its bytes, zero the rest of it.
-    uint64_t got = 0;
-    IoSlice head{zeros.get(), static_cast<size_t>(align)};
-    error = ReadAt(handle, head, position, &got);
-    if (error.failed()) return error;
-    IoSlice slice{zeros.get(), static_cast<size_t>(align)};
-    uint64_t written = 0;
-    error = WriteAt(handle, &slice, 1, position, &written);
-    if (error.failed()) return error;
-    memset(zeros.get(), 0, static_cast<size_t>(align));
-    position += align;
-  }
-  while (position < size) {
-    IoSlice slice{zeros.get(), static_cast<size_t>(std::min<uint64_t>(chunk, size - position))};
-    uint64_t written = 0;
-    error = WriteAt(handle, &slice, 1, position, &written);
-    if (error.failed()) return error;
-    position += slice.length;
-  }
+  error = WriteZeros(handle, current, size, geometry);
+  if (error.failed()) return error;
   // FlushFileBuffers persists the new size with the data.
   return DataSync(handle);
 }
+
+void* AllocateAligned(size_t alignment, size_t size) { return _aligned_malloc(size, alignment); }
+
+void FreeAligned(void* memory) { _aligned_free(memory); }
 
 size_t PageSize() {
   SYSTEM_INFO info;

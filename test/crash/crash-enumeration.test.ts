@@ -14,6 +14,8 @@ import { WORKLOADS } from './workloads.ts';
 
 const FULL = process.env.CLFS_CRASH_FULL === '1';
 const SEED = Number(process.env.CLFS_CRASH_SEED ?? 20261124);
+// The full run repeats every workload with other seeds: other completion orders, other interleavings.
+const SEEDS = Array.from({ length: FULL ? Number(process.env.CLFS_CRASH_SEEDS ?? 3) : 1 }, (_, i) => SEED + i);
 const SAMPLE_BUDGET: ImageBudget = {
   prefixes: 1,
   reorders: 1,
@@ -27,12 +29,12 @@ const artifactDir = process.env.CLFS_CRASH_ARTIFACTS ?? path.join(os.tmpdir(), '
 const results: EnumerationResult[] = [];
 
 describe.each(WORKLOADS)('crash-state enumeration: $name', (workload) => {
-  it(
-    'every crash image recovers with I1-I4 intact',
-    async () => {
+  it.each(SEEDS)(
+    'every crash image recovers with I1-I4 intact (seed %i)',
+    async (seed) => {
       const result = await enumerate(workload, {
-        seed: SEED,
-        points: FULL ? Infinity : 12,
+        seed,
+        points: FULL ? Infinity : 20,
         budget: FULL ? FULL_BUDGET : SAMPLE_BUDGET,
         deepEvery: FULL ? 50 : 10,
         artifactDir,
@@ -52,7 +54,7 @@ afterAll(() => {
   const images = results.reduce((n, r) => n + r.images, 0);
   const points = results.reduce((n, r) => n + r.points, 0);
   console.log(
-    `crash-state enumeration (${FULL ? 'full' : 'sample'}, seed ${SEED}): ${images} images at ${points} crash points over ${results.length} workloads\n` +
+    `crash-state enumeration (${FULL ? 'full' : 'sample'}, seeds ${SEEDS.join(', ')}): ${images} images at ${points} crash points over ${WORKLOADS.length} workloads\n` +
       results.map((r) => `  ${r.workload}: ${r.events} events, ${r.points} points, ${r.images} images`).join('\n'),
   );
 });

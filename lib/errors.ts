@@ -95,6 +95,17 @@ export class ClfsError extends Error {
   }
 }
 
+/**
+ * A Node.js system error (from node:fs) as a ClfsError with the same code,
+ * errno, syscall and path; anything else is returned as it is.
+ */
+export function fromSystemError(error: unknown): unknown {
+  if (error instanceof ClfsError || !(error instanceof Error)) return error;
+  const e = error as NodeJS.ErrnoException;
+  if (typeof e.code !== 'string') return error;
+  return new ClfsError(e.code, e.message, { errno: e.errno, syscall: e.syscall, path: e.path, cause: error });
+}
+
 /** Describes a received value the way Node's argument errors do. */
 function describe(value: unknown): string {
   if (value === null) return 'null';

@@ -5,15 +5,26 @@
  * @module
  */
 import { ClfsError } from '../errors.ts';
+import { binding } from '../native/binding.ts';
 import { alignedBuffer, misalignment, releaseBuffer, type Pool } from '../native/memory.ts';
 import { Fifo } from '../util/fifo.ts';
 
 /**
  * A custom allocator for log I/O buffers (CLFS's pfnAllocBuffer /
- * pfnFreeBuffer). `allocate` must return memory whose first byte is a
- * multiple of `alignment` and at least `size` bytes long, else the area
- * reports ERR_CLFS_MISALIGNED; `free` receives exactly what `allocate`
+ * pfnFreeBuffer). `allocate` must return a Uint8Array on a SharedArrayBuffer
+ * (build on {@link alignedBuffer}: direct I/O refuses detachable memory),
+ * whose first byte is a multiple of `alignment`, at least `size` bytes long,
+ * and not overlapping a buffer it gave out that was not freed yet; else the
+ * area reports ERR_CLFS_MISALIGNED. `free` receives exactly what `allocate`
  * returned, once.
+ *
+ * @example
+ * ```ts
+ * const allocator = {
+ *   allocate: (size, alignment) => alignedBuffer(size, { alignment, pool: 'nonPaged' }),
+ *   free: (buffer) => releaseBuffer(buffer),
+ * };
+ * ```
  */
 export interface BufferAllocator {
   allocate(size: number, alignment: number): Uint8Array;
@@ -22,6 +33,20 @@ export interface BufferAllocator {
 
 /** Idle buffers kept for reuse instead of being freed. */
 const KEEP_IDLE = 2;
+
+/**
+ * The memory each allocator has handed out and not had back, by address,
+ * across every area using it: a buffer that overlaps one still in use would
+ * let one block's bytes overwrite another's.
+ */
+const liveByAllocator = new WeakMap<BufferAllocator, Map<number, number>>();
+
+function overlapsLive(allocator: BufferAllocator, start: number, length: number): boolean {
+  const live = liveByAllocator.get(allocator);
+  if (live === undefined) return false;
+  for (const [begin, size] of live) if (start < begin + size && begin < start + length) return true;
+  return false;
+}
 
 export class BufferPool {
   readonly size: number;
@@ -34,6 +59,7 @@ export class BufferPool {
   readonly #original = new Map<Uint8Array, Uint8Array>();
   readonly #waiting = new Fifo<(buffer: Uint8Array) => void>();
   #allocated = 0;
+  #drained = false;
 
   constructor(size: number, max: number, alignment: number, pool: Pool, allocator: BufferAllocator | undefined) {
     this.size = size;
@@ -69,6 +95,11 @@ export class BufferPool {
   }
 
   release(buffer: Uint8Array): void {
+    if (this.#drained) {
+      // Back after the area closed (a read that was in flight): free it now.
+      this.#free(buffer);
+      return;
+    }
     const waiter = this.#waiting.shift();
     if (waiter !== undefined) {
       waiter(buffer);
@@ -81,32 +112,56 @@ export class BufferPool {
     this.#free(buffer);
   }
 
-  /** Frees every idle buffer (on close; buffers in use come back first). */
-  drain(): void {
-    for (const buffer of this.#idle.splice(0)) this.#free(buffer);
+  /**
+   * Frees every idle buffer (on close; buffers in use come back first). An
+   * allocator's free() that throws does not stop the others; the first error
+   * is returned.
+   */
+  drain(): unknown {
+    this.#drained = true;
+    let failure: unknown;
+    for (const buffer of this.#idle.splice(0)) {
+      try {
+        this.#free(buffer);
+      } catch (error) {
+        failure ??= error;
+      }
+    }
+    return failure;
   }
 
   #allocate(): Uint8Array {
     if (this.#allocator === undefined) {
       return alignedBuffer(this.size, { alignment: this.#alignment, pool: this.#pool });
     }
-    const memory = this.#allocator.allocate(this.size, this.#alignment);
+    const allocator = this.#allocator;
+    const memory = allocator.allocate(this.size, this.#alignment);
+    // API.md: what allocate returns must be aligned memory at least `size`
+    // long, else ERR_CLFS_MISALIGNED; the message says what was wrong.
     let problem: string | undefined;
-    if (!(memory instanceof Uint8Array)) problem = 'did not return a Uint8Array';
-    else if (memory.byteLength < this.size)
+    if (!(memory instanceof Uint8Array)) {
+      problem = 'did not return a Uint8Array';
+    } else if (!(memory.buffer instanceof SharedArrayBuffer)) {
+      problem = 'returned memory that is not on a SharedArrayBuffer (build allocators on alignedBuffer())';
+    } else if (memory.byteLength < this.size) {
       problem = `returned ${memory.byteLength} bytes, fewer than the ${this.size} asked for`;
-    else if (misalignment(memory, this.#alignment) !== 0) {
+    } else if (misalignment(memory, this.#alignment) !== 0) {
       problem = `returned memory misaligned by ${misalignment(memory, this.#alignment)} bytes (${this.#alignment}-byte alignment is required)`;
+    } else if (overlapsLive(allocator, binding.address(memory), this.size)) {
+      problem = 'returned memory that overlaps a buffer still in use';
     }
     if (problem !== undefined) {
       // Matched one to one: what allocate returned goes back to free.
-      if (memory instanceof Uint8Array) this.#allocator.free(memory);
+      if (memory instanceof Uint8Array) allocator.free(memory);
       throw new ClfsError('ERR_CLFS_MISALIGNED', `the marshalling area's allocator ${problem}`, {
         alignment: this.#alignment,
       });
     }
     const buffer = memory.byteLength === this.size ? memory : memory.subarray(0, this.size);
     this.#original.set(buffer, memory);
+    let live = liveByAllocator.get(allocator);
+    if (live === undefined) liveByAllocator.set(allocator, (live = new Map()));
+    live.set(binding.address(buffer), this.size);
     return buffer;
   }
 
@@ -118,6 +173,7 @@ export class BufferPool {
     }
     const original = this.#original.get(buffer);
     this.#original.delete(buffer);
+    liveByAllocator.get(this.#allocator)?.delete(binding.address(buffer));
     this.#allocator.free(original ?? buffer);
   }
 }

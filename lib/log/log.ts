@@ -5,7 +5,6 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
-import { rm } from 'node:fs/promises';
 
 import { ClfsError } from '../errors.ts';
 import { logIdOf } from '../format/block.ts';
@@ -270,9 +269,14 @@ export class Log {
    */
   static async delete(path: string): Promise<void> {
     checkPath('path', path);
+    // It must be a log (valid metadata) and not open anywhere (the lock).
     const storage = await NativeStorage.open(path, { durability: 'dsync', allowBuffered: true });
-    await storage.close();
-    await rm(path, { recursive: true, force: true });
+    try {
+      await MetadataStore.read(storage);
+    } finally {
+      await storage.close();
+    }
+    await NativeStorage.remove(path);
   }
 
   /** @internal */

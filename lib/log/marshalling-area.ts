@@ -8,7 +8,14 @@ import { ClfsError, invalidArgType, invalidArgValue } from '../errors.ts';
 import { BLOCK_HEADER_SIZE, MAX_RECORDS_PER_BLOCK, alignUp, recordSpan, type BlockProblem } from '../format/block.ts';
 import { Lsn, blockLsnOf, checkLsn } from '../lsn.ts';
 import type { Pool } from '../native/memory.ts';
-import { checkCountOrInfinity, checkInteger, checkOneOf, checkOptions, checkUint8Array } from '../validate.ts';
+import {
+  checkBoolean,
+  checkCountOrInfinity,
+  checkInteger,
+  checkOneOf,
+  checkOptions,
+  checkUint8Array,
+} from '../validate.ts';
 import { BufferPool, type BufferAllocator } from './buffer-pool.ts';
 import type { Log } from './log.ts';
 import {
@@ -82,7 +89,8 @@ function normalizeEntries(name: string, entries: Entries): readonly Uint8Array[]
   if (entries === null) return null;
   if (entries instanceof Uint8Array) return [entries];
   if (Array.isArray(entries)) {
-    entries.forEach((e, i) => checkUint8Array(`${name}[${i}]`, e));
+    // An index loop: forEach would skip the holes of a sparse array.
+    for (let i = 0; i < entries.length; i++) checkUint8Array(`${name}[${i}]`, entries[i]);
     return entries;
   }
   throw invalidArgType(name, 'a Uint8Array, an array of them, or null', entries);
@@ -294,11 +302,12 @@ export class MarshallingArea implements BufferOwner, ReadSource {
     const useReservation = this.#flag(o, 'useReservation');
     const forceAppend = this.#flag(o, 'forceAppend');
     const forceFlush = this.#flag(o, 'forceFlush');
-    const specs = records.map((r, i) => {
-      const list = normalizeEntries(`records[${i}]`, r);
+    const specs: RecordSpec[] = [];
+    for (let i = 0; i < records.length; i++) {
+      const list = normalizeEntries(`records[${i}]`, records[i] as Entries);
       if (list === null) throw invalidArgValue(`records[${i}]`, null, 'must hold data: appendBatch does not reserve');
-      return this.#stable(this.#spec(list, o, 'data', Lsn.INVALID));
-    });
+      specs.push(this.#stable(this.#spec(list, o, 'data', Lsn.INVALID)));
+    }
     if (specs.length === 0) return [];
     const lsns = await this.#log.writer.exclusive(async () => {
       this.#checkAlive();
@@ -471,10 +480,13 @@ export class MarshallingArea implements BufferOwner, ReadSource {
    */
   async flushToLsn(lsn?: Lsn): Promise<Lsn> {
     this.#checkUsable();
-    const target = lsn === undefined ? this.#log.writer.lastLsn : checkLsn('lsn', lsn);
-    if (target === Lsn.INVALID && lsn !== undefined) {
-      throw new ClfsError('ERR_CLFS_INVALID_LSN', 'Lsn.INVALID cannot be flushed to', { lsn });
+    if (lsn !== undefined) {
+      checkLsn('lsn', lsn);
+      if (lsn >= Lsn.INVALID)
+        throw new ClfsError('ERR_CLFS_INVALID_LSN', `${Lsn.format(lsn)} is not an LSN to flush to`, { lsn });
     }
+    // As in CLFS, Lsn.NULL means every record.
+    const target = lsn === undefined || lsn === Lsn.NULL ? this.#log.writer.lastLsn : lsn;
     return this.#log.writer.flush(target);
   }
 
@@ -592,7 +604,7 @@ export class MarshallingArea implements BufferOwner, ReadSource {
     checkOneOf('mode', mode, MODES);
     const o = checkOptions('options', options);
     const filter = o.type === undefined ? 'data' : checkOneOf('options.type', o.type, FILTERS);
-    const view = o.view === undefined ? false : o.view === true;
+    const view = o.view === undefined ? false : checkBoolean('options.view', o.view);
     const context = this.#openContext(mode, filter, view);
     try {
       await context.start(lsn);
@@ -619,10 +631,12 @@ export class MarshallingArea implements BufferOwner, ReadSource {
   ): AsyncGenerator<LogRecord, void, undefined> {
     this.#checkUsable();
     const start = fromLsn === undefined ? this.#log.baseLsn : checkLsn('fromLsn', fromLsn);
+    checkOneOf('mode', mode, MODES);
+    const o = checkOptions('options', options);
+    const filter = o.type === undefined ? 'data' : checkOneOf('options.type', o.type, FILTERS);
+    if (o.view !== undefined) checkBoolean('options.view', o.view);
     const last = this.#log.writer.lastLsn;
     if (last === Lsn.INVALID || (fromLsn === undefined && start > last)) return;
-    const o = checkOptions('options', options);
-    const filter = o.type ?? 'data';
     const context = await this.readLogRecord(start, mode, { ...o, type: 'client' });
     try {
       let record: LogRecord | null = context.record;
@@ -737,21 +751,27 @@ export class MarshallingArea implements BufferOwner, ReadSource {
   async #close(): Promise<void> {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
+    let failure: unknown;
     try {
       // Appends called before close() finish first (they hold their turn).
       await this.#log.writer.exclusive(() => undefined).catch(() => undefined);
       if (this.#lastAppended !== Lsn.INVALID && this.#log.writer.failure === undefined) {
         await this.#log.writer.flush(this.#lastAppended);
       }
-    } finally {
-      for (const context of [...this.#contexts]) context.terminate();
-      if (this.#log.writer.currentOwner === this) await this.#log.writer.drain();
-      this.#writes.drain();
-      this.#reads.drain();
-      this.#reservation.records = 0;
-      this.#reservation.bytes = 0;
-      this.#closed = true;
-      this.#log.forgetArea(this);
+    } catch (error) {
+      failure = error;
     }
+    // The rest happens whatever failed above; the first failure is reported.
+    for (const context of [...this.#contexts]) context.terminate();
+    if (this.#log.writer.currentOwner === this)
+      await this.#log.writer.drain().catch((error: unknown) => (failure ??= error));
+    const writeFailure = this.#writes.drain();
+    const readFailure = this.#reads.drain();
+    failure ??= writeFailure ?? readFailure;
+    this.#reservation.records = 0;
+    this.#reservation.bytes = 0;
+    this.#closed = true;
+    this.#log.forgetArea(this);
+    if (failure !== undefined) throw failure;
   }
 }

@@ -12,6 +12,7 @@
 import { ClfsError, invalidArgValue } from '../errors.ts';
 import { type BlockProblem, type RecordEntry, parseRecordAt } from '../format/block.ts';
 import { Lsn, blockLsnOf, checkLsn, makeLsn } from '../lsn.ts';
+import { checkOptions } from '../validate.ts';
 import { checkBlock } from './block-check.ts';
 
 /** `'data'`, `'restart'`, or `'client'` (either). */
@@ -136,42 +137,52 @@ export class ReadContext {
    * the current one (backward modes only).
    */
   async next(options?: { userLsn?: Lsn }): Promise<LogRecord | null> {
+    const o = checkOptions('options', options);
     this.#enter();
+    let result: LogRecord | null;
     try {
-      if (options !== undefined && options.userLsn !== undefined) {
-        const userLsn = checkLsn('options.userLsn', options.userLsn);
-        if (this.#mode === 'forward') {
-          throw invalidArgValue(
-            'options.userLsn',
-            userLsn,
-            "can only move backward: it needs mode 'previous' or 'undoNext'",
-          );
-        }
-        if (userLsn >= this.#record.lsn) {
-          throw invalidArgValue(
-            'options.userLsn',
-            userLsn,
-            `must be older than the current record ${Lsn.format(this.#record.lsn)}`,
-          );
-        }
-        this.#ended = false;
-        const record = this.#moveTo(await this.#recordAt(userLsn, 'chain'));
-        if (matches(this.#filter, record.type)) return record;
-        // Not of the filter's type: go on along the chain from it.
-        const next = await this.#backward();
-        if (next === null) this.#ended = true;
-        return next;
-      }
-      if (this.#ended) return null;
-      const next = this.#mode === 'forward' ? await this.#forward() : await this.#backward();
-      if (next === null) {
-        this.#ended = true;
-        return null;
-      }
-      return this.#moveTo(next);
+      result = await this.#step(o.userLsn);
     } finally {
       this.#busy = false;
+      // terminate() during the read: the buffer is given back only now.
+      if (this.#terminated) this.#release();
     }
+    if (this.#terminated) throw new ClfsError('ERR_CLFS_CLOSED', 'the read context was terminated during the read');
+    return result;
+  }
+
+  async #step(userLsnOption: Lsn | undefined): Promise<LogRecord | null> {
+    if (userLsnOption !== undefined) {
+      const userLsn = checkLsn('options.userLsn', userLsnOption);
+      if (this.#mode === 'forward') {
+        throw invalidArgValue(
+          'options.userLsn',
+          userLsn,
+          "can only move backward: it needs mode 'previous' or 'undoNext'",
+        );
+      }
+      if (userLsn >= this.#record.lsn) {
+        throw invalidArgValue(
+          'options.userLsn',
+          userLsn,
+          `must be older than the current record ${Lsn.format(this.#record.lsn)}`,
+        );
+      }
+      this.#ended = false;
+      const record = this.#moveTo(await this.#recordAt(userLsn, 'chain'));
+      if (matches(this.#filter, record.type)) return record;
+      // Not of the filter's type: go on along the chain from it.
+      const next = await this.#backward();
+      if (next === null) this.#ended = true;
+      return next;
+    }
+    if (this.#ended) return null;
+    const next = this.#mode === 'forward' ? await this.#forward() : await this.#backward();
+    if (next === null) {
+      this.#ended = true;
+      return null;
+    }
+    return this.#moveTo(next);
   }
 
   /**
@@ -190,6 +201,11 @@ export class ReadContext {
   terminate(): void {
     if (this.#terminated) return;
     this.#terminated = true;
+    // A read in progress still uses the buffer: it is released when that read ends.
+    if (!this.#busy) this.#release();
+  }
+
+  #release(): void {
     this.#block = undefined;
     this.#window = undefined;
     this.#source.releaseReadBuffer(this, this.#buffer);

@@ -517,7 +517,9 @@ export class LogWriter {
     const last = this.#lastLsn;
     const effective = target > last ? last : target;
     const durable = this.#durableLsn;
-    if (last === Lsn.INVALID || (durable !== Lsn.INVALID && effective <= durable)) {
+    // Nothing to wait for: no records, or the target is older than every
+    // record not yet durable.
+    if (last === Lsn.INVALID || (durable !== Lsn.INVALID && effective <= durable) || effective < this.#watermark()) {
       return Promise.resolve(this.#firstNotDurable());
     }
     const promise = new Promise<Lsn>((resolve, reject) => this.#waiters.push({ target: effective, resolve, reject }));

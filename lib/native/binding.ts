@@ -89,7 +89,8 @@ export interface NativeMemoryInfo {
 
 export interface NativeBinding {
   init(options: { ClfsError: typeof ClfsError }): void;
-  alignedBuffer(size: number, alignment: number, pinned: boolean): Uint8Array;
+  pin(view: Uint8Array, length: number): void;
+  address(buffer: Uint8Array): number;
   releaseBuffer(buffer: Uint8Array): boolean;
   memoryInfo(): NativeMemoryInfo;
   misalignment(buffer: Uint8Array, alignment: number): number;
@@ -100,7 +101,8 @@ export interface NativeBinding {
   napiVersion: number;
 }
 
-function packageRoot(): string {
+/** The directory holding the `clfs` package.json. */
+export function packageRoot(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const manifest = path.join(dir, 'package.json');

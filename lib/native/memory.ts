@@ -28,9 +28,11 @@ export const MAX_ALIGNMENT = 2 ** 30;
 const POOLS: readonly Pool[] = ['paged', 'nonPaged'];
 
 /**
- * A `Uint8Array` of `size` bytes whose first byte is aligned, backed by an
- * ordinary V8 `ArrayBuffer` (over-allocated by the alignment; never an
- * external buffer, which Electron and the V8 sandbox refuse).
+ * A `Uint8Array` of `size` bytes whose first byte is aligned, on a V8
+ * `SharedArrayBuffer` over-allocated by the alignment. Never an external
+ * buffer (Electron and the V8 sandbox refuse them), and never a plain
+ * `ArrayBuffer`: that could be detached (transferred) while the kernel reads
+ * or writes it; a `SharedArrayBuffer` cannot, so direct I/O takes only these.
  *
  * A `'nonPaged'` buffer stays pinned until {@link releaseBuffer} is called or
  * the returned array is garbage-collected. Pinning beyond `RLIMIT_MEMLOCK`
@@ -48,7 +50,29 @@ export function alignedBuffer(size: number, options?: AlignedBufferOptions): Uin
   const alignment =
     opts.alignment === undefined ? 4096 : checkPowerOfTwo('options.alignment', opts.alignment, 1, MAX_ALIGNMENT);
   const pool = opts.pool === undefined ? 'paged' : checkOneOf('options.pool', opts.pool, POOLS);
-  return binding.alignedBuffer(size, alignment, pool === 'nonPaged');
+  const pinned = pool === 'nonPaged';
+  // Pinned memory is locked by whole pages, which must belong to this buffer
+  // alone (or unpinning it would unpin a neighbour).
+  const page = pageSize();
+  const start = pinned ? Math.max(alignment, page) : alignment;
+  const usable = pinned ? Math.ceil(size / page) * page : size;
+  let memory: SharedArrayBuffer;
+  try {
+    memory = new SharedArrayBuffer(usable + start - 1);
+  } catch (error) {
+    throw new ClfsError('ENOMEM', `cannot allocate a ${size}-byte aligned buffer`, { cause: error });
+  }
+  const offset = (start - binding.misalignment(new Uint8Array(memory, 0, 1), start)) % start;
+  const view = new Uint8Array(memory, offset, size);
+  // The pin lasts while this very view lives (or until releaseBuffer).
+  if (pinned) binding.pin(view, usable);
+  return view;
+}
+
+let cachedPageSize = 0;
+function pageSize(): number {
+  if (cachedPageSize === 0) cachedPageSize = binding.memoryInfo().pageSize;
+  return cachedPageSize;
 }
 
 /**

@@ -42,8 +42,13 @@ export interface MemoryStorageOptions {
   random?: () => number;
   /** Most event-loop turns a request waits before completing (default 2). */
   maxDelay?: number;
-  /** Called before each request; a returned error fails it (fault injection). */
-  fault?: (request: FaultRequest) => Error | undefined;
+  /**
+   * Called before each request; what it returns fails the request (fault
+   * injection): an Error fails it at once, before anything happens; a
+   * {@link FaultAction} can instead fail it on completion, after part of its
+   * data landed (a short write).
+   */
+  fault?: (request: FaultRequest) => Error | FaultAction | undefined;
 }
 
 /** What fault injection sees of a request. */
@@ -52,7 +57,25 @@ export interface FaultRequest {
   /** 1-based count of requests of this op so far. */
   n: number;
   file: FileId;
+  /** Byte offset in the file (0 for sync and add). */
+  offset: number;
   length: number;
+}
+
+/** How an injected fault behaves (a bare Error is `{ error }`). */
+export interface FaultAction {
+  error: Error;
+  /**
+   * Fail on completion, after the usual delay, rather than at submission
+   * (a device reporting the error when the request completes).
+   */
+  delayed?: boolean;
+  /**
+   * Writes and metadata writes: bytes of the request, from its start, that
+   * reach the file before it fails (a short write: part of the data lands,
+   * then the error). Implies `delayed`. Default 0.
+   */
+  landed?: number;
 }
 
 export function emptyImage(): MemoryImage {
@@ -121,10 +144,17 @@ export class MemoryStorage implements LogStorage {
     if (this.#closed) throw new ClfsError('ERR_CLFS_CLOSED', 'the memory storage is closed');
   }
 
-  #fault(op: FaultRequest['op'], file: FileId, length: number): void {
+  /**
+   * Asks the fault hook about a request: throws a fault to inject at once;
+   * returns one to inject on completion (undefined: no fault).
+   */
+  #fault(op: FaultRequest['op'], file: FileId, offset: number, length: number): FaultAction | undefined {
     const n = ++this.#counts[op];
-    const error = this.#options.fault?.({ op, n, file, length });
-    if (error !== undefined) throw error;
+    const result = this.#options.fault?.({ op, n, file, offset, length });
+    if (result === undefined) return undefined;
+    const action = result instanceof Error ? { error: result } : result;
+    if (!action.delayed && (action.landed ?? 0) === 0) throw action.error;
+    return action;
   }
 
   #file(file: FileId): Uint8Array {
@@ -161,7 +191,7 @@ export class MemoryStorage implements LogStorage {
     this.#aligned(offset, length);
     const file = this.#file(container);
     if (offset + length > file.byteLength) throw new RangeError('write past the end of the container');
-    this.#fault('write', container, length);
+    const fault = this.#fault('write', container, offset, length);
     const data = new Uint8Array(length);
     let at = 0;
     for (const b of buffers) {
@@ -169,6 +199,7 @@ export class MemoryStorage implements LogStorage {
       at += b.byteLength;
     }
     applyChecksums(data, checksums);
+    if (fault !== undefined) return this.#failLate(fault, container, offset, data);
     const id = this.#nextId++;
     const dsync = sync || this.geometry.durability === 'dsync';
     this.events.push({ kind: 'write', id, file: container, offset, data, dsync });
@@ -181,12 +212,28 @@ export class MemoryStorage implements LogStorage {
     this.stats.bytesFlushed += length;
   }
 
+  /**
+   * A write failing on completion: after the delay, the first `landed` bytes
+   * reach the file (recorded as a write never completed, so crash images
+   * treat them as unsynced), then the error.
+   */
+  async #failLate(fault: FaultAction, file: FileId, offset: number, data: Uint8Array): Promise<never> {
+    const landed = Math.max(0, Math.min(fault.landed ?? 0, data.byteLength));
+    const part = data.slice(0, landed);
+    if (landed > 0) this.events.push({ kind: 'write', id: this.#nextId++, file, offset, data: part, dsync: false });
+    await this.#delay();
+    this.#check();
+    if (landed > 0) this.#file(file).set(part, offset);
+    throw fault.error;
+  }
+
   async read(container: number, offset: number, into: Uint8Array): Promise<number> {
     this.#check();
     this.#aligned(offset, into.byteLength);
     const file = this.#file(container);
-    this.#fault('read', container, into.byteLength);
+    const fault = this.#fault('read', container, offset, into.byteLength);
     await turn();
+    if (fault !== undefined) throw fault.error;
     const n = Math.max(0, Math.min(into.byteLength, file.byteLength - offset));
     into.set(file.subarray(offset, offset + n));
     this.stats.reads++;
@@ -197,7 +244,12 @@ export class MemoryStorage implements LogStorage {
   async sync(): Promise<void> {
     this.#check();
     const files = [...this.#dirty];
-    this.#fault('sync', files[0] ?? 0, 0);
+    const fault = this.#fault('sync', files[0] ?? 0, 0, 0);
+    if (fault !== undefined) {
+      // A failed sync vouches for nothing: the files stay dirty.
+      await this.#delay();
+      throw fault.error;
+    }
     this.#dirty.clear();
     const id = this.#nextId++;
     this.events.push({ kind: 'sync', id, files });
@@ -210,11 +262,12 @@ export class MemoryStorage implements LogStorage {
   async writeMetadata(slot: 0 | 1, bytes: Uint8Array, checksum: ChecksumRange): Promise<void> {
     this.#check();
     this.#aligned(0, bytes.byteLength);
-    this.#fault('metadata', 'base', bytes.byteLength);
+    const offset = slot * SLOT_SIZE;
+    const fault = this.#fault('metadata', 'base', offset, bytes.byteLength);
     const data = bytes.slice();
     applyChecksums(data, [checksum]);
+    if (fault !== undefined) return this.#failLate(fault, 'base', offset, data);
     const id = this.#nextId++;
-    const offset = slot * SLOT_SIZE;
     this.events.push({ kind: 'write', id, file: 'base', offset, data, dsync: this.geometry.durability !== 'none' });
     await this.#delay();
     this.#check();
@@ -238,7 +291,11 @@ export class MemoryStorage implements LogStorage {
     if (index !== this.#containerCount)
       throw new RangeError(`containers are added in order: expected ${this.#containerCount}`);
     this.#aligned(0, size);
-    this.#fault('add', index, size);
+    const fault = this.#fault('add', index, 0, size);
+    if (fault !== undefined) {
+      await this.#delay();
+      throw fault.error;
+    }
     const id = this.#nextId++;
     this.events.push({ kind: 'add', id, index, size });
     await this.#delay();

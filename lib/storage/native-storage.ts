@@ -4,10 +4,10 @@
  * container files.
  * @module
  */
-import { mkdir, readdir, rename, rm, open as fsOpen } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, rmdir, open as fsOpen } from 'node:fs/promises';
 import path from 'node:path';
 
-import { ClfsError } from '../errors.ts';
+import { ClfsError, fromSystemError } from '../errors.ts';
 import { SLOT_SIZE } from '../format/metadata.ts';
 import { DirectFile, type Durability, type IoEngine } from '../native/direct-file.ts';
 import { alignedBuffer } from '../native/memory.ts';
@@ -95,7 +95,7 @@ export class NativeStorage implements LogStorage {
       if (code === 'ENOENT' || code === 'ENOTDIR') {
         throw new ClfsError('ERR_CLFS_NOT_FOUND', `no log at '${dir}'`, { path: dir, cause: error });
       }
-      throw error;
+      throw fromSystemError(error);
     }
     if (!names.includes(BASE_FILE)) {
       throw new ClfsError('ERR_CLFS_NOT_FOUND', `'${dir}' is not a clfs log: it has no ${BASE_FILE}`, { path: dir });
@@ -123,7 +123,11 @@ export class NativeStorage implements LogStorage {
     initialize: (storage: NativeStorage) => Promise<void>,
   ): Promise<void> {
     const temporary = path.join(path.dirname(dir), `.${path.basename(dir)}.creating-${process.pid}-${Date.now()}`);
-    await mkdir(temporary);
+    try {
+      await mkdir(temporary);
+    } catch (error) {
+      throw fromSystemError(error);
+    }
     try {
       const base = await DirectFile.open(path.join(temporary, BASE_FILE), {
         create: true,
@@ -151,13 +155,31 @@ export class NativeStorage implements LogStorage {
         if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
           throw new ClfsError('ERR_CLFS_EXISTS', `a log (or file) already exists at '${dir}'`, { path: dir });
         }
-        throw error;
+        throw fromSystemError(error);
       }
       await rename(temporary, dir);
       await syncDirectory(path.dirname(dir));
     } catch (error) {
       await rm(temporary, { recursive: true, force: true });
-      throw error;
+      throw fromSystemError(error);
+    }
+  }
+
+  /**
+   * Removes a log's own files (the base file and the container files) and
+   * then the directory if nothing else is in it. Other files are left alone.
+   */
+  static async remove(dir: string): Promise<void> {
+    try {
+      const names = await readdir(dir);
+      for (const name of names) {
+        if (name === BASE_FILE || /^container-\d{6,}\.clfc$/.test(name))
+          await rm(path.join(dir, name), { force: true });
+      }
+      if ((await readdir(dir)).length === 0) await rmdir(dir);
+      await syncDirectory(path.dirname(dir)).catch(() => undefined);
+    } catch (error) {
+      throw fromSystemError(error);
     }
   }
 

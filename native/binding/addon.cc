@@ -45,7 +45,7 @@ Napi::Value Crc(const Napi::CallbackInfo& info, bool portable) {
   Napi::TypedArray data = ArgTypedArray(info, 0, "data");
   uint32_t seed = 0;
   if (!info[1].IsUndefined()) seed = static_cast<uint32_t>(ArgIndex(info, 1, "crc", 0xFFFFFFFFu));
-  const uint8_t* bytes = static_cast<const uint8_t*>(data.ArrayBuffer().Data()) + data.ByteOffset();
+  const uint8_t* bytes = TypedArrayData(data);
   const size_t length = data.ByteLength();
   const uint32_t crc =
       portable ? crc32c::ExtendPortable(seed, bytes, length) : crc32c::Extend(seed, bytes, length);

@@ -14,7 +14,7 @@ namespace binding {
 struct Pin {
   uint8_t* address;
   size_t length;
-  Napi::Reference<Napi::ArrayBuffer> keep;  // the memory must outlive the pin
+  Napi::ObjectReference keep;  // the memory (a SharedArrayBuffer) must outlive the pin
 };
 
 class AddonData : public Napi::Addon<AddonData> {

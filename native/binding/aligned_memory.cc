@@ -14,10 +14,6 @@ namespace binding {
 
 namespace {
 
-uint64_t RoundUp(uint64_t value, uint64_t multiple) {
-  return (value + multiple - 1) / multiple * multiple;
-}
-
 std::string Bytes(uint64_t bytes) {
   if (bytes == UINT64_MAX) return "unlimited";
   if (bytes % (1024 * 1024) == 0) return std::to_string(bytes / (1024 * 1024)) + " MiB";
@@ -63,67 +59,61 @@ void CheckPinQuota(Napi::Env env, AddonData* data, uint64_t length) {
                       details);
 }
 
-// alignedBuffer(size, alignment, pinned) -> Uint8Array
-Napi::Value AlignedBuffer(const Napi::CallbackInfo& info) {
+// pin(view, length): locks [view's first byte, + length) in RAM and keeps it
+// out of forked children. The caller (lib/native/memory.ts) made the view on a
+// SharedArrayBuffer it over-allocated: page-aligned, `length` a whole number of
+// pages, all inside the view's memory, so the pages are the buffer's alone
+// and unpinning it can never unpin a neighbour.
+Napi::Value PinView(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   AddonData* data = env.GetInstanceData<AddonData>();
-  const uint64_t size = ArgIndex(info, 0, "size", kMaxBufferSize);
-  const uint64_t alignment = ArgIndex(info, 1, "alignment", kMaxAlignment);
-  const bool pinned = info[2].ToBoolean().Value();
-  if (size == 0) Throw(env, "ERR_OUT_OF_RANGE", "size must be at least 1");
-  if (!IsPowerOfTwo(alignment)) {
-    Throw(env, "ERR_INVALID_ARG_VALUE",
-          "alignment must be a power of two, got " + std::to_string(alignment));
-  }
-
+  Napi::Uint8Array view = ArgUint8Array(info, 0, "view");
+  const uint64_t length = ArgIndex(info, 1, "length", kMaxBufferSize);
   const uint64_t page = platform::PageSize();
-  // Pinned memory is locked by whole pages; the pages must belong to this
-  // buffer alone, or unpinning it would unpin a neighbour.
-  const uint64_t start_alignment = pinned ? std::max(alignment, page) : alignment;
-  const uint64_t usable = pinned ? RoundUp(size, page) : size;
-  if (pinned) CheckPinQuota(env, data, usable);
-
-  Napi::ArrayBuffer memory;
-  try {
-    memory = Napi::ArrayBuffer::New(env, static_cast<size_t>(usable + start_alignment - 1));
-  } catch (const Napi::Error&) {
-    Throw(env, "ENOMEM", "cannot allocate a " + std::to_string(size) + "-byte aligned buffer");
+  uint8_t* address = view.Data();
+  if (length == 0 || length % page != 0 || reinterpret_cast<uintptr_t>(address) % page != 0) {
+    Throw(env, "ERR_INVALID_ARG_VALUE",
+          "pin() needs a page-aligned view and a whole number of pages");
   }
-  uint8_t* base = static_cast<uint8_t*>(memory.Data());
-  const uint64_t offset =
-      (start_alignment - reinterpret_cast<uintptr_t>(base) % start_alignment) % start_alignment;
-  uint8_t* aligned = base + offset;
-  CLFS_ASSERT(offset + usable <= memory.ByteLength());
-  Napi::Uint8Array view =
-      Napi::Uint8Array::New(env, static_cast<size_t>(size), memory, static_cast<size_t>(offset));
+  // The pinned pages must lie inside the memory the view keeps alive.
+  Napi::Value memory_value = view.Get("buffer");
+  if (!memory_value.IsObject()) Throw(env, "ERR_INVALID_ARG_VALUE", "the view has no buffer");
+  const double byte_offset = view.ByteOffset();
+  const double memory_length =
+      memory_value.As<Napi::Object>().Get("byteLength").ToNumber().DoubleValue();
+  if (byte_offset + static_cast<double>(length) > memory_length) {
+    Throw(env, "ERR_INVALID_ARG_VALUE", "the pinned range runs past the view's memory");
+  }
+  if (data->pin_ids_by_address.count(reinterpret_cast<uintptr_t>(address)) != 0) {
+    Throw(env, "ERR_INVALID_ARG_VALUE", "this memory is pinned already");
+  }
+  CheckPinQuota(env, data, length);
 
-  if (!pinned) return view;
-
-  platform::SysError error = platform::LockMemory(aligned, static_cast<size_t>(usable));
+  platform::SysError error = platform::LockMemory(address, static_cast<size_t>(length));
   if (error.failed()) {
     Napi::Object details = Napi::Object::New(env);
     details.Set("errno", Napi::Number::New(env, -error.code));
     details.Set("syscall", Napi::String::New(env, "mlock"));
     details.Set("limit", Napi::Number::New(env, static_cast<double>(platform::MemoryLockLimit())));
     throw MakeClfsError(env, "ERR_CLFS_PIN_LIMIT",
-                        std::string("cannot pin ") + Bytes(usable) + ": mlock failed with " +
+                        std::string("cannot pin ") + Bytes(length) + ": mlock failed with " +
                             platform::ErrnoName(error.code) + " (" +
                             platform::ErrnoMessage(error.code) + "); RLIMIT_MEMLOCK is " +
                             Bytes(platform::MemoryLockLimit()) +
                             ". Raise it (ulimit -l) or use pool 'paged'",
                         details);
   }
-  error = platform::ExcludeFromFork(aligned, static_cast<size_t>(usable));
+  error = platform::ExcludeFromFork(address, static_cast<size_t>(length));
   if (error.failed()) {
-    platform::UnlockMemory(aligned, static_cast<size_t>(usable));
+    platform::UnlockMemory(address, static_cast<size_t>(length));
     throw MakeSystemError(env, error, "");
   }
 
   const uint64_t id = data->next_pin_id++;
-  data->pins.emplace(id, Pin{aligned, static_cast<size_t>(usable),
-                             Napi::Reference<Napi::ArrayBuffer>::New(memory, 1)});
-  data->pin_ids_by_address[reinterpret_cast<uintptr_t>(aligned)] = id;
-  data->pinned_bytes += usable;
+  data->pins.emplace(id, Pin{address, static_cast<size_t>(length),
+                             Napi::Persistent(memory_value.As<Napi::Object>())});
+  data->pin_ids_by_address[reinterpret_cast<uintptr_t>(address)] = id;
+  data->pinned_bytes += length;
   // The safety net: when the view is collected, unpin. The memory itself stays
   // alive through the pin's reference until then, so the finalizer never
   // unlocks pages that something else has been given.
@@ -134,7 +124,7 @@ Napi::Value AlignedBuffer(const Napi::CallbackInfo& info) {
         delete pin_id;
       },
       new uint64_t(id));
-  return view;
+  return env.Undefined();
 }
 
 // releaseBuffer(view) -> whether it was pinned by this environment
@@ -178,14 +168,35 @@ Napi::Value MisalignmentFn(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+uint8_t* TypedArrayData(const Napi::TypedArray& array) {
+  // napi_get_typedarray_info gives the first byte's address for views on
+  // ArrayBuffers and SharedArrayBuffers alike (Napi::ArrayBuffer::Data() does
+  // not work on a SharedArrayBuffer).
+  void* data = nullptr;
+  napi_status status =
+      napi_get_typedarray_info(array.Env(), array, nullptr, nullptr, &data, nullptr, nullptr);
+  CLFS_ASSERT(status == napi_ok);
+  return static_cast<uint8_t*>(data);
+}
+
 uint64_t Misalignment(const Napi::TypedArray& array, uint64_t alignment) {
-  const uint8_t* start =
-      static_cast<const uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset();
-  return reinterpret_cast<uintptr_t>(start) & (alignment - 1);
+  return reinterpret_cast<uintptr_t>(TypedArrayData(array)) & (alignment - 1);
+}
+
+// address(view) -> the address of the view's first byte, as a number (for
+// telling whether two buffers overlap; addresses are below 2^53 in practice,
+// checked).
+Napi::Value Address(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::TypedArray view = ArgTypedArray(info, 0, "buffer");
+  const uintptr_t address = reinterpret_cast<uintptr_t>(TypedArrayData(view));
+  CLFS_ASSERT(static_cast<uint64_t>(address) <= kMaxSafeInteger);
+  return Napi::Number::New(env, static_cast<double>(address));
 }
 
 void RegisterAlignedMemory(Napi::Env env, Napi::Object exports) {
-  exports.Set("alignedBuffer", Napi::Function::New(env, AlignedBuffer, "alignedBuffer"));
+  exports.Set("address", Napi::Function::New(env, Address, "address"));
+  exports.Set("pin", Napi::Function::New(env, PinView, "pin"));
   exports.Set("releaseBuffer", Napi::Function::New(env, ReleaseBuffer, "releaseBuffer"));
   exports.Set("memoryInfo", Napi::Function::New(env, MemoryInfo, "memoryInfo"));
   exports.Set("misalignment", Napi::Function::New(env, MisalignmentFn, "misalignment"));

@@ -242,12 +242,17 @@ platform::IoSlice DirectFile::TakeSlice(Napi::Env env, Napi::Value value, const 
     Throw(env, "ERR_INVALID_ARG_TYPE", "The \"" + name + "\" argument must be a Uint8Array");
   }
   Napi::Uint8Array array = value.As<Napi::Uint8Array>();
-  Napi::ArrayBuffer memory = array.ArrayBuffer();
-  bool detached = false;
-  napi_status status = napi_is_detached_arraybuffer(env, memory, &detached);
+  // A plain ArrayBuffer can be detached (transferred) while the kernel reads
+  // or writes its memory, and freed under it; a SharedArrayBuffer cannot.
+  Napi::Value memory = array.Get("buffer");
+  bool detachable = false;
+  napi_status status = napi_is_arraybuffer(env, memory, &detachable);
   CLFS_ASSERT(status == napi_ok);
-  if (detached) {
-    Throw(env, "ERR_INVALID_ARG_VALUE", "The \"" + name + "\" buffer is detached");
+  if (detachable) {
+    Throw(env, "ERR_INVALID_ARG_VALUE",
+          "The \"" + name +
+              "\" buffer must be memory from alignedBuffer() (a SharedArrayBuffer): an "
+              "ArrayBuffer could be detached while the I/O is in flight");
   }
   const uint64_t memory_alignment = opened_.geometry.memory_alignment;
   const uint64_t length_alignment = opened_.geometry.offset_alignment;
@@ -259,7 +264,7 @@ platform::IoSlice DirectFile::TakeSlice(Napi::Env env, Napi::Value value, const 
                array.ByteLength(), length_alignment, "length");
   }
   keep->push_back(Napi::Persistent(array.As<Napi::Object>()));
-  return platform::IoSlice{array.Data(), array.ByteLength()};
+  return platform::IoSlice{TypedArrayData(array), array.ByteLength()};
 }
 
 Napi::Value DirectFile::Submit(Napi::Env env, std::unique_ptr<io::Request> request,

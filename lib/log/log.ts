@@ -479,7 +479,9 @@ export class Log {
   /**
    * Closes the log (CLFS's CloseLogFileObject): closes every marshalling
    * area (each flushes first), makes everything durable, records a clean
-   * close, and unlocks. A second call does nothing.
+   * close, and unlocks. A second call does nothing. If the log fail-stopped
+   * (a write or sync failed), it still closes and unlocks, then rejects with
+   * ERR_CLFS_IO_FAILED: records appended since the failure were not kept.
    */
   close(): Promise<void> {
     if (this.#closed) return Promise.resolve();
@@ -501,6 +503,10 @@ export class Log {
       this.#closed = true;
       await this.storage.close();
     }
-    if (failure !== undefined && this.writer.failure === undefined) throw failure;
+    // The log is closed and unlocked either way; but if anything appended did
+    // not reach stable storage (the log fail-stopped), close says so.
+    const lost = this.writer.failure;
+    if (lost !== undefined) throw lost;
+    if (failure !== undefined) throw failure;
   }
 }

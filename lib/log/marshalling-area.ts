@@ -5,7 +5,14 @@
  * @module
  */
 import { ClfsError, invalidArgType, invalidArgValue } from '../errors.ts';
-import { BLOCK_HEADER_SIZE, MAX_RECORDS_PER_BLOCK, alignUp, recordSpan, type BlockProblem } from '../format/block.ts';
+import {
+  BLOCK_HEADER_SIZE,
+  MAX_RECORDS_PER_BLOCK,
+  alignUp,
+  parseBlockHeader,
+  recordSpan,
+  type BlockProblem,
+} from '../format/block.ts';
 import { Lsn, blockLsnOf, checkLsn } from '../lsn.ts';
 import type { Pool } from '../native/memory.ts';
 import {
@@ -326,6 +333,11 @@ export class MarshallingArea implements BufferOwner, ReadSource {
       } else if (!this.#log.hasRoomFor(this.#packedCost(specs), 0, this.bufferSize)) {
         throw this.#logFull();
       }
+      // Every container the batch will reach exists before any record goes
+      // in, so a container that cannot be had fails the batch, not half of it.
+      const spans = specs.map((spec) => recordSpan(dataLengthOf(spec.entries, spec.entryAlignment)));
+      const reach = this.#log.writer.lastContainerFor(this, spans);
+      for (let id = this.#log.writer.position.logicalId + 1; id <= reach; id++) await this.#log.provideContainer(id);
       const out: Lsn[] = [];
       for (const spec of specs) {
         const appended = this.#log.writer.append(this, spec);
@@ -665,6 +677,7 @@ export class MarshallingArea implements BufferOwner, ReadSource {
     const o = checkOptions('options', options);
     const useReservation = o.useReservation === undefined ? false : this.#flag(o, 'useReservation');
     const newBase = o.newBaseLsn === undefined ? undefined : checkLsn('options.newBaseLsn', o.newBaseLsn);
+    this.#log.writer.checkHealthy();
     if (newBase !== undefined) await this.#checkNewBase(newBase);
     const before = this.#log.storage.stats.bytesFlushed;
     const lsn = await this.#log.writer.exclusive(async () => {
@@ -714,10 +727,23 @@ export class MarshallingArea implements BufferOwner, ReadSource {
     const buffer = this.#reads.tryAcquire();
     if (buffer === undefined) throw this.#blocksExhausted();
     try {
-      const block = await this.loadBlock(blockLsnOf(lsn), buffer);
-      if (typeof block === 'string' || Number(lsn & 0x1ffn) >= block.records.length) {
-        throw this.#tailInvalid(lsn, 'names no record');
+      let records: number;
+      try {
+        const block = await this.loadBlock(blockLsnOf(lsn), buffer);
+        records = typeof block === 'string' ? 0 : block.records.length;
+      } catch (error) {
+        if ((error as ClfsError).code !== 'ERR_CLFS_RECORD_TOO_LARGE') throw error;
+        // A block written through larger buffers than this area's: the writer
+        // knows its records if it is in memory, else its header (now at the
+        // start of the buffer) says how many it has.
+        const memory = this.#log.writer.blockInMemory(blockLsnOf(lsn));
+        const header = parseBlockHeader(buffer, this.#log.unit, this.#log.table.containerSize);
+        records =
+          typeof header !== 'string' && header.lsn === blockLsnOf(lsn) && header.logId === this.#log.logId
+            ? header.recordCount
+            : 0;
       }
+      if (Number(lsn & 0x1ffn) >= records) throw this.#tailInvalid(lsn, 'names no record');
     } finally {
       this.#reads.release(buffer);
     }
@@ -732,6 +758,7 @@ export class MarshallingArea implements BufferOwner, ReadSource {
   async advanceLogBase(lsn: Lsn): Promise<void> {
     this.#checkUsable();
     checkLsn('lsn', lsn);
+    this.#log.writer.checkHealthy();
     await this.#checkNewBase(lsn);
     await this.#log.writer.flush(lsn);
     await this.#log.setBase(lsn);

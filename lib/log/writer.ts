@@ -296,6 +296,48 @@ export class LogWriter {
     return lsn;
   }
 
+  /**
+   * The highest logical container records of these spans would reach if
+   * `owner` appended them now (placement as append() does it).
+   */
+  lastContainerFor(owner: BufferOwner, spans: readonly number[]): number {
+    const unit = this.#ctx.unit;
+    const size = this.#ctx.containerSize;
+    let logicalId = this.#logicalId;
+    let open = false;
+    let blockOffset = this.#offset;
+    let used = 0;
+    let count = 0;
+    let capacity = 0;
+    const current = this.#current;
+    if (current !== undefined && current.owner === owner) {
+      open = true;
+      blockOffset = current.offset;
+      used = current.used;
+      count = current.count;
+      capacity = current.capacity;
+    } else if (current !== undefined) {
+      blockOffset = current.offset + alignUp(current.used, unit); // it would be sealed first
+    }
+    for (const span of spans) {
+      if (open && used + span <= capacity && count < MAX_RECORDS_PER_BLOCK) {
+        used += span;
+        count++;
+        continue;
+      }
+      if (open) blockOffset += alignUp(used, unit);
+      if (Math.min(owner.bufferSize, size - blockOffset) < BLOCK_HEADER_SIZE + span) {
+        logicalId++;
+        blockOffset = 0;
+      }
+      open = true;
+      capacity = Math.min(owner.bufferSize, size - blockOffset);
+      used = BLOCK_HEADER_SIZE + span;
+      count = 1;
+    }
+    return logicalId;
+  }
+
   /** Bytes of a record's span that fit in a fresh block of `bufferSize`. */
   static maxDataLength(bufferSize: number): number {
     return bufferSize - BLOCK_HEADER_SIZE - RECORD_HEADER_SIZE;

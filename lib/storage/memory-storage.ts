@@ -11,6 +11,11 @@
  * is durable when it completes; with 'fdatasync' when a sync submitted after
  * it completed has completed; metadata writes are durable on completion
  * (except 'none'). Reads see every completed write.
+ *
+ * A `fault` hook fails chosen requests (the I/O-error tier, test/faults):
+ * at submission, on completion, or as a short write whose first bytes land
+ * before the error. A failed write's landed bytes are recorded as a write
+ * that never completed, so crash images treat them as unsynced.
  * @module
  */
 import { ClfsError } from '../errors.ts';

@@ -4,7 +4,7 @@
  * container files.
  * @module
  */
-import { mkdir, readdir, rename, rm, rmdir, open as fsOpen } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rename, rm, rmdir, open as fsOpen } from 'node:fs/promises';
 import path from 'node:path';
 
 import { ClfsError, fromSystemError } from '../errors.ts';
@@ -147,17 +147,25 @@ export class NativeStorage implements LogStorage {
         await storage.close();
       }
       await syncDirectory(temporary);
+      const exists = (): ClfsError =>
+        new ClfsError('ERR_CLFS_EXISTS', `a log (or file) already exists at '${dir}'`, { path: dir });
+      if (
+        await lstat(dir).then(
+          () => true,
+          () => false,
+        )
+      )
+        throw exists();
+      // One atomic step: a crash leaves either no log or the whole log under
+      // its name. (rename() refuses a non-empty directory or a file there; an
+      // empty directory made since the check above is replaced.)
       try {
-        // rename() onto an existing empty directory would succeed on Linux;
-        // mkdir first makes "the log exists" an error in every case.
-        await mkdir(dir);
+        await rename(temporary, dir);
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
-          throw new ClfsError('ERR_CLFS_EXISTS', `a log (or file) already exists at '${dir}'`, { path: dir });
-        }
-        throw fromSystemError(error);
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'ENOTDIR' || code === 'EISDIR') throw exists();
+        throw error;
       }
-      await rename(temporary, dir);
       await syncDirectory(path.dirname(dir));
     } catch (error) {
       await rm(temporary, { recursive: true, force: true });
@@ -322,9 +330,13 @@ export class NativeStorage implements LogStorage {
     });
     try {
       await file.preallocate(size);
-    } finally {
+    } catch (error) {
+      // A container that could not be made whole (ENOSPC) is not left behind.
       await file.close();
+      await rm(path.join(this.#dir, containerFileName(index)), { force: true });
+      throw error;
     }
+    await file.close();
     await syncDirectory(this.#dir);
     this.#containerCount++;
   }

@@ -738,10 +738,10 @@ export class MarshallingArea implements BufferOwner, ReadSource {
         // start of the buffer) says how many it has.
         const memory = this.#log.writer.blockInMemory(blockLsnOf(lsn));
         const header = parseBlockHeader(buffer, this.#log.unit, this.#log.table.containerSize);
-        records =
-          typeof header !== 'string' && header.lsn === blockLsnOf(lsn) && header.logId === this.#log.logId
-            ? header.recordCount
-            : 0;
+        if (memory !== undefined) records = memory.count;
+        else if (typeof header !== 'string' && header.lsn === blockLsnOf(lsn) && header.logId === this.#log.logId) {
+          records = header.recordCount;
+        } else records = 0;
       }
       if (Number(lsn & 0x1ffn) >= records) throw this.#tailInvalid(lsn, 'names no record');
     } finally {

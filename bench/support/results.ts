@@ -3,24 +3,11 @@
  * the package root (found from this file, so it works from `dist/bench/`).
  * @module
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../../lib/native/binding.ts';
 
-/** The directory holding the `clfs` package.json. */
-export function packageRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const manifest = path.join(dir, 'package.json');
-    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'clfs') {
-      return dir;
-    }
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error('bench: cannot find the clfs package root');
-    dir = parent;
-  }
-}
+export { packageRoot };
 
 /** `bench/results/` of the package. */
 export function resultsDir(): string {

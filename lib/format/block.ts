@@ -13,7 +13,7 @@
  * block header (64 bytes, little-endian)
  *   0  u32 magic 0x424c4643 ("CFLB")
  *   4  u16 version (1)
- *   6  u16 flags (0)
+ *   6  u16 flags: bit 0 (BLOCK_FLAG_NEW_EPOCH) on the first block its generation wrote; others 0
  *   8  u32 CRC32C of the whole block with these 4 bytes counted as zero
  *  12  u32 blockLength: bytes, a multiple of the sector unit
  *  16  u64 lsn: the block's own LSN (record sequence 0)
@@ -36,12 +36,20 @@
  *
  * Recovery accepts a block only if its CRC, magic, version, log id, own LSN
  * (it must name the position it was read from), predecessor (the block
- * accepted before it) and epoch (never below its predecessor's, never above
- * the log's) all agree. The epoch rises by one every time the log is opened
- * for writing, before anything is written: a block left behind by an earlier
- * crash therefore can never follow a block written after it. `vouchedLsn`
- * lets recovery tell a torn tail from corruption: a bad block that a later
- * valid block vouches for had been durable, so it is damage, not a tear.
+ * accepted before it) and epoch (never below its predecessor's) all agree.
+ * There is no ceiling: when the newest metadata copy is lost, blocks of later
+ * generations than the surviving copy's follow its tail. Every time the log
+ * is opened for writing, before anything is written, the epoch rises above
+ * the metadata's and every epoch recovery read on disk: a block left behind
+ * by an earlier crash therefore can never follow a block written after it.
+ * The flag BLOCK_FLAG_NEW_EPOCH says which epoch the predecessor had: set, a
+ * lower one (the first block a generation wrote); clear, the block's own. So
+ * a block of an earlier generation left where a later one was written (a
+ * lost write), which its own fields cannot show, is told by the block after
+ * it: that one disagrees about its predecessor's epoch (see read-context.ts).
+ * `vouchedLsn` lets recovery tell a torn tail from corruption: a bad block
+ * that a later valid block vouches for had been durable, so it is damage,
+ * not a tear.
  * @module
  */
 import { Lsn } from '../lsn.ts';
@@ -54,6 +62,14 @@ export const RECORD_ALIGNMENT = 8;
 /** Records per block: the 9-bit record sequence of an LSN. */
 export const MAX_RECORDS_PER_BLOCK = 512;
 export const CHECKSUM_OFFSET = 8;
+/** Header flag: the first block written in its generation (its predecessor has a lower epoch). */
+export const BLOCK_FLAG_NEW_EPOCH = 1;
+/**
+ * The largest block a log can hold: a block is one marshalling buffer, and
+ * buffers are at most this. A header claiming more is damage, refused before
+ * anything is read or allocated for it (a hostile length never sizes a buffer).
+ */
+export const MAX_BLOCK_SIZE = 4 * 1024 * 1024;
 
 export const RecordType = { data: 1, restart: 2 } as const;
 export type RecordTypeName = keyof typeof RecordType;
@@ -86,6 +102,8 @@ export interface BlockHeader {
   recordCount: number;
   usedLength: number;
   logId: bigint;
+  /** BLOCK_FLAG_NEW_EPOCH: the first block its generation wrote (written as false when left out). */
+  newEpoch?: boolean;
 }
 
 /** A record's place and header fields inside a parsed block. */
@@ -117,7 +135,7 @@ export function writeBlockHeader(block: Uint8Array, header: BlockHeader): void {
   const v = view(block);
   v.setUint32(H.magic, BLOCK_MAGIC, true);
   v.setUint16(H.version, BLOCK_VERSION, true);
-  v.setUint16(H.flags, 0, true);
+  v.setUint16(H.flags, header.newEpoch === true ? BLOCK_FLAG_NEW_EPOCH : 0, true);
   v.setUint32(H.crc, 0, true);
   v.setUint32(H.length, header.blockLength, true);
   v.setBigUint64(H.lsn, header.lsn, true);
@@ -158,18 +176,22 @@ export type BlockProblem =
 
 /**
  * Reads and bounds-checks a block header from at least the first
- * BLOCK_HEADER_SIZE bytes. Every length is checked against `maxLength`
- * before use: a hostile file yields a problem, never a wild read.
+ * BLOCK_HEADER_SIZE bytes. Every length is checked against `maxLength` (the
+ * bytes left in the container) and MAX_BLOCK_SIZE before use: a hostile file
+ * yields a problem, never a wild read or a buffer sized by the file.
  */
 export function parseBlockHeader(bytes: Uint8Array, unit: number, maxLength: number): BlockHeader | BlockProblem {
   if (bytes.byteLength < BLOCK_HEADER_SIZE) return 'short';
   const v = view(bytes);
   if (v.getUint32(H.magic, true) !== BLOCK_MAGIC) return 'magic';
-  if (v.getUint16(H.version, true) !== BLOCK_VERSION || v.getUint16(H.flags, true) !== 0) return 'version';
+  const flags = v.getUint16(H.flags, true);
+  if (v.getUint16(H.version, true) !== BLOCK_VERSION || (flags & ~BLOCK_FLAG_NEW_EPOCH) !== 0) return 'version';
   const blockLength = v.getUint32(H.length, true);
   const recordCount = v.getUint32(H.count, true);
   const usedLength = v.getUint32(H.used, true);
-  if (blockLength < unit || blockLength % unit !== 0 || blockLength > maxLength) return 'length';
+  if (blockLength < unit || blockLength % unit !== 0 || blockLength > Math.min(maxLength, MAX_BLOCK_SIZE)) {
+    return 'length';
+  }
   if (usedLength < BLOCK_HEADER_SIZE + RECORD_HEADER_SIZE || usedLength > blockLength) return 'length';
   if (recordCount < 1 || recordCount > MAX_RECORDS_PER_BLOCK) return 'records';
   const lsn = v.getBigUint64(H.lsn, true);
@@ -184,6 +206,7 @@ export function parseBlockHeader(bytes: Uint8Array, unit: number, maxLength: num
     recordCount,
     usedLength,
     logId: v.getBigUint64(H.logId, true),
+    newEpoch: (flags & BLOCK_FLAG_NEW_EPOCH) !== 0,
   };
 }
 

@@ -13,8 +13,8 @@
  *  24  16  identity (UUID bytes)
  *  40  u32 sectorUnit: blocks start and end on multiples of it
  *  44  u32 containerCount
- *  48  u64 containerSize
- *  56  u64 epoch: the generation blocks are written with now
+ *  48  u64 containerSize: a multiple of 512 KiB (and of sectorUnit), at most 4 GiB
+ *  56  u64 epoch: the generation blocks are written with now (at most MAX_EPOCH)
  *  64  u64 baseLsn
  *  72  u64 restartLsn (INVALID: none)
  *  80  u64 tailLsn: where recovery starts scanning (the block after tailPreviousLsn)
@@ -39,6 +39,15 @@ export const METADATA_HEADER_SIZE = 112;
 export const METADATA_CHECKSUM_OFFSET = 8;
 /** CLFS's limit on containers per log. */
 export const MAX_CONTAINERS = 1024;
+/**
+ * The highest epoch a copy may hold: each open writes a higher one (at least
+ * this + 1, which must still fit the u64 field), so a copy above it could
+ * never be followed by a new generation.
+ */
+export const MAX_EPOCH = 0xffff_ffff_ffff_fffen;
+/** CLFS rounds container sizes up to 512 KiB and takes at most 4 GiB (every log is created so). */
+export const CONTAINER_GRANULE = 512 * 1024;
+export const MAX_CONTAINER_SIZE = 4 * 1024 * 1024 * 1024;
 
 export interface Metadata {
   dumpCount: bigint;
@@ -125,9 +134,18 @@ export function decodeMetadata(slot: Uint8Array, crc: (bytes: Uint8Array) => num
   const sectorUnit = v.getUint32(40, true);
   const containerSize = v.getBigUint64(48, true);
   if (sectorUnit < 512 || sectorUnit > 65536 || (sectorUnit & (sectorUnit - 1)) !== 0) return 'fields';
-  if (containerSize < 512n * 1024n || containerSize > 0x1_0000_0000n || containerSize % BigInt(sectorUnit) !== 0n) {
+  // A container size a log can be created with, and no other: it sizes every
+  // read of the containers' ends and every LSN offset check.
+  if (
+    containerSize < BigInt(CONTAINER_GRANULE) ||
+    containerSize > BigInt(MAX_CONTAINER_SIZE) ||
+    containerSize % BigInt(CONTAINER_GRANULE) !== 0n ||
+    containerSize % BigInt(sectorUnit) !== 0n
+  ) {
     return 'fields';
   }
+  const maxContainers = v.getUint32(104, true);
+  if (maxContainers > MAX_CONTAINERS) return 'fields';
   const flags = v.getUint32(108, true);
   if ((flags & ~1) !== 0) return 'fields';
   const containers: number[] = [];
@@ -147,9 +165,19 @@ export function decodeMetadata(slot: Uint8Array, crc: (bytes: Uint8Array) => num
   const last = v.getBigUint64(96, true);
   const base = v.getBigUint64(64, true);
   const restart = v.getBigUint64(72, true);
-  if (tailPrevious !== invalid && tailPrevious >= tailLsn) return 'fields';
+  if (tailPrevious !== invalid && (tailPrevious >= tailLsn || Number(tailPrevious & 0xffff_ffffn) % sectorUnit !== 0)) {
+    return 'fields';
+  }
   if (last !== invalid && (last >= tailLsn || (tailPrevious !== invalid && last < tailPrevious))) return 'fields';
   if (base > tailLsn || (restart !== invalid && restart >= tailLsn)) return 'fields';
+  if (v.getBigUint64(56, true) > MAX_EPOCH) return 'fields';
+  // Every logical id from the base's container to the newest is in the table:
+  // ids are handed out in order, and a container is recycled only once it is
+  // below the base. A table with a gap was never written (the writer would
+  // ask for an id the table cannot give).
+  const baseId = Math.max(1, Number(base >> 32n));
+  const newest = Math.max(...inUse);
+  if (inUse.filter((id) => id >= baseId).length !== newest - baseId + 1) return 'fields';
   return {
     dumpCount: v.getBigUint64(16, true),
     identity: bytesToUuid(slot.subarray(24, 40)),
@@ -161,7 +189,7 @@ export function decodeMetadata(slot: Uint8Array, crc: (bytes: Uint8Array) => num
     tailLsn: v.getBigUint64(80, true),
     tailPreviousLsn: v.getBigUint64(88, true),
     lastLsn: v.getBigUint64(96, true),
-    maxContainers: v.getUint32(104, true),
+    maxContainers,
     clean: (flags & 1) !== 0,
     containers,
   };

@@ -59,8 +59,50 @@ export function checkBlock(bytes: Uint8Array, expect: BlockExpectation): Checked
   return { bytes: block, header, records };
 }
 
-/** The length a block's header claims, when its magic is right; 0 otherwise. Used to read the rest of a long block. */
-export function claimedLength(bytes: Uint8Array, expect: BlockExpectation): number {
+/**
+ * The header of a block whose first bytes are `bytes`, when it is well
+ * formed (its length within `expect.maxLength` and MAX_BLOCK_SIZE, see
+ * parseBlockHeader); undefined otherwise. Used to decide whether to read
+ * the rest of a long block, and how much.
+ */
+export function claimedHeader(bytes: Uint8Array, expect: BlockExpectation): BlockHeader | undefined {
   const header = parseBlockHeader(bytes, expect.unit, expect.maxLength);
-  return typeof header === 'string' ? 0 : header.blockLength;
+  return typeof header === 'string' ? undefined : header;
+}
+
+/**
+ * The length a block's header claims, when the header is well formed; 0
+ * otherwise. Never more than MAX_BLOCK_SIZE or the bytes left in the
+ * container: a hostile length cannot size a read.
+ */
+export function claimedLength(bytes: Uint8Array, expect: BlockExpectation): number {
+  return claimedHeader(bytes, expect)?.blockLength ?? 0;
+}
+
+/** What a reader learns of a block from its bytes without trusting its records: its place in the chain. */
+export interface ProbedBlock {
+  lsn: Lsn;
+  previousBlockLsn: Lsn;
+  epoch: bigint;
+  newEpoch: boolean;
+  /** Its CRC and records were checked too (not only its header). */
+  whole: boolean;
+}
+
+/**
+ * `bytes` (read from `lsn`'s place) checked as a block, or its header alone
+ * when the block is longer than the bytes.
+ */
+export function probeBlockBytes(bytes: Uint8Array, expect: BlockExpectation): ProbedBlock | BlockProblem {
+  const checked = checkBlock(bytes, expect);
+  const header = checked === 'short' ? parseBlockHeader(bytes, expect.unit, expect.maxLength) : checked;
+  if (typeof header === 'string') return header;
+  const h = 'header' in header ? header.header : header;
+  return {
+    lsn: expect.lsn,
+    previousBlockLsn: h.previousBlockLsn,
+    epoch: h.epoch,
+    newEpoch: h.newEpoch === true,
+    whole: checked !== 'short',
+  };
 }

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 
 import { ClfsError } from '../errors.ts';
 import { logIdOf } from '../format/block.ts';
-import { MAX_CONTAINERS, SLOT_SIZE, type Metadata } from '../format/metadata.ts';
+import { MAX_CONTAINERS, MAX_EPOCH, SLOT_SIZE, type Metadata } from '../format/metadata.ts';
 import { Lsn, makeLsn } from '../lsn.ts';
 import type { Durability } from '../native/direct-file.ts';
 import { NativeStorage } from '../storage/native-storage.ts';
@@ -225,14 +225,29 @@ export class Log {
     const tail = await recover(storage, metadata, table, {
       salvage: recovery === 'salvage',
       logId,
-      clean: metadata.clean,
+      // A clean close says nothing follows the tail only if its copy is the
+      // newest: with the other copy unreadable, a later generation may have
+      // written after it.
+      clean: metadata.clean && problems.length === 0,
     });
     tail.report.metadataProblems.push(...problems);
     const store = new MetadataStore(storage, metadata);
-    // The new generation is durable before anything is written with it.
-    const epoch = metadata.epoch + 1n;
+    // The new generation is above every epoch on disk (when the newest
+    // metadata copy was lost, blocks of later generations than the surviving
+    // copy's are), so no block left behind can ever follow one it writes. It
+    // is durable before anything is written with it.
+    const highest = tail.highestEpoch > metadata.epoch ? tail.highestEpoch : metadata.epoch;
+    if (highest >= MAX_EPOCH) {
+      throw new ClfsError(
+        'ERR_CLFS_CORRUPT',
+        `the log's generation number (${highest}) cannot be raised: the log is damaged`,
+      );
+    }
+    const epoch = highest + 1n;
     await store.write({
       epoch,
+      // Containers recovery found recycled (by a metadata write it could not read).
+      containers: [...table.logicalIds],
       baseLsn: tail.baseLsn,
       restartLsn: tail.restartLsn,
       tailLsn: makeLsn(tail.endLogicalId, tail.endOffset),

@@ -13,7 +13,7 @@ import {
   recordSpan,
   type BlockProblem,
 } from '../format/block.ts';
-import { Lsn, blockLsnOf, checkLsn } from '../lsn.ts';
+import { Lsn, blockLsnOf, checkLsn, makeLsn } from '../lsn.ts';
 import type { Pool } from '../native/memory.ts';
 import {
   checkBoolean,
@@ -23,6 +23,7 @@ import {
   checkOptions,
   checkUint8Array,
 } from '../validate.ts';
+import { probeBlockBytes, type ProbedBlock } from './block-check.ts';
 import { BufferPool, type BufferAllocator } from './buffer-pool.ts';
 import type { Log } from './log.ts';
 import {
@@ -42,6 +43,9 @@ import { Reservation, reservedSize } from './reservations.ts';
 import { LogWriter, dataLengthOf, type BufferOwner, type RecordSpec } from './writer.ts';
 
 export type { BufferAllocator } from './buffer-pool.ts';
+
+/** How much findBlockAfter reads at a time. */
+const SCAN_CHUNK = 64 * 1024;
 
 /** Options of {@link Log.createMarshallingArea}. */
 export interface MarshallingAreaOptions {
@@ -126,6 +130,8 @@ export class MarshallingArea implements BufferOwner, ReadSource {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closing: Promise<void> | undefined;
   #closed = false;
+  /** A sector buffer for probeBlock's header reads, kept between them (taken while one runs). */
+  #probeScratch: Uint8Array | undefined;
 
   /** @internal Use log.createMarshallingArea(). */
   constructor(log: Log, options: MarshallingAreaOptions) {
@@ -559,6 +565,8 @@ export class MarshallingArea implements BufferOwner, ReadSource {
         lsn: blockLsn,
         previousBlockLsn: memory.previousBlockLsn,
         epoch: this.#log.writer.epoch,
+        newEpoch: this.#log.writer.isNewEpoch(memory),
+        memory: true,
         length: memory.state === 'open' ? 0 : memory.length,
         bytes: into.subarray(0, used),
         records: recordsOfMemoryBlock(into, memory.recordOffsets, used),
@@ -586,7 +594,120 @@ export class MarshallingArea implements BufferOwner, ReadSource {
       unit: this.#log.unit,
       containerSize: size,
       trustedEnd,
+      allocate: (length) => this.#log.storage.allocate(length),
     });
+  }
+
+  /** @internal */
+  skippedRanges(): readonly { fromLsn: Lsn; toLsn: Lsn }[] {
+    return this.#log.recoveryReport.skipped;
+  }
+
+  /** @internal The writer's block at `blockLsn`, as a probe. */
+  #probeMemory(blockLsn: Lsn): ProbedBlock | undefined {
+    const memory = this.#log.writer.blockInMemory(blockLsn);
+    if (memory === undefined) return undefined;
+    return {
+      lsn: blockLsn,
+      previousBlockLsn: memory.previousBlockLsn,
+      epoch: this.#log.writer.epoch,
+      newEpoch: this.#log.writer.isNewEpoch(memory),
+      whole: true,
+    };
+  }
+
+  /** The physical container holding `blockLsn` on disk, or -1: none, or the writer has not written there yet. */
+  #physicalOnDisk(blockLsn: Lsn): number {
+    if (blockLsn >= this.#log.writer.firstUnwrittenLsn()) return -1;
+    return this.#log.table.physicalOf(Number(blockLsn >> 32n));
+  }
+
+  /** `bytes` (read from `blockLsn`'s place) checked as a block, or its header alone when it is longer. */
+  #probeBytes(blockLsn: Lsn, bytes: Uint8Array): ProbedBlock | BlockProblem {
+    const maxLength = this.#log.table.containerSize - Number(blockLsn & 0xffff_ffffn);
+    return probeBlockBytes(bytes, { lsn: blockLsn, logId: this.#log.logId, unit: this.#log.unit, maxLength });
+  }
+
+  /**
+   * `length` bytes of `blockLsn`'s place (reads that do not use a read
+   * buffer), in a buffer allocated for them, or in `into` when it is large
+   * enough.
+   */
+  async #readRaw(physical: number, blockLsn: Lsn, length: number, into?: Uint8Array): Promise<Uint8Array> {
+    const offset = Number(blockLsn & 0xffff_ffffn);
+    const want = Math.min(length, this.#log.table.containerSize - offset);
+    const buffer = into !== undefined && into.byteLength >= want ? into : this.#log.storage.allocate(want);
+    const bytes = buffer.subarray(0, want);
+    const got = await this.#log.storage.read(physical, offset, bytes);
+    return bytes.subarray(0, got);
+  }
+
+  /**
+   * @internal The block at `blockLsn` without a read buffer: from the
+   * writer's memory, or its first sector (`whole`: all of it) read from its
+   * container into a buffer of its own.
+   */
+  async probeBlock(blockLsn: Lsn, whole: boolean): Promise<ProbedBlock | BlockProblem | 'absent'> {
+    const memory = this.#probeMemory(blockLsn);
+    if (memory !== undefined) return memory;
+    const physical = this.#physicalOnDisk(blockLsn);
+    if (physical === -1) return 'absent';
+    const unit = this.#log.unit;
+    // One sector buffer kept for these reads (forward reads look at the
+    // next block's header this way when their buffer did not bring it in).
+    const scratch = this.#probeScratch ?? this.#log.storage.allocate(unit);
+    this.#probeScratch = undefined;
+    let first: Uint8Array;
+    let probed: ProbedBlock | BlockProblem;
+    try {
+      first = await this.#readRaw(physical, blockLsn, unit, scratch);
+      probed = this.#probeBytes(blockLsn, first);
+    } finally {
+      this.#probeScratch = scratch;
+    }
+    if (typeof probed === 'string' || probed.whole || !whole) return probed;
+    if (first.byteLength < unit) return 'short';
+    const header = parseBlockHeader(first, unit, this.#log.table.containerSize - Number(blockLsn & 0xffff_ffffn));
+    if (typeof header === 'string') return header;
+    const all = await this.#readRaw(physical, blockLsn, header.blockLength);
+    if (all.byteLength < header.blockLength) return 'short';
+    return this.#probeBytes(blockLsn, all);
+  }
+
+  /**
+   * @internal The first block after `position` that passes every check:
+   * each sector unit up to MAX_BLOCK_SIZE on in its container (read 64 KiB
+   * at a time; a longer block is read whole to be checked), then the next
+   * container's first block. Bounded: at most MAX_BLOCK_SIZE read plus two
+   * blocks. Used only to explain a read that failed.
+   */
+  async findBlockAfter(position: Lsn): Promise<ProbedBlock | undefined> {
+    const unit = this.#log.unit;
+    const size = this.#log.table.containerSize;
+    const id = Number(position >> 32n);
+    const start = Number(position & 0xffff_ffffn);
+    const end = Math.min(size, start + MAX_BLOCK_SIZE + unit);
+    const physical = this.#log.table.physicalOf(id);
+    let chunk: { at: number; bytes: Uint8Array } | undefined;
+    for (let at = alignUp(start + 1, unit); physical !== -1 && at + unit <= end; at += unit) {
+      const candidate = makeLsn(id, at);
+      const memory = this.#probeMemory(candidate);
+      if (memory !== undefined) return memory;
+      // Past what the writer has written: nothing more on disk.
+      if (this.#physicalOnDisk(candidate) === -1) break;
+      if (chunk === undefined || at + BLOCK_HEADER_SIZE > chunk.at + chunk.bytes.byteLength) {
+        chunk = { at, bytes: await this.#readRaw(physical, candidate, SCAN_CHUNK) };
+        // The container file ends here (cut short): nothing more to find in it.
+        if (chunk.bytes.byteLength < BLOCK_HEADER_SIZE) break;
+      }
+      const probed = this.#probeBytes(candidate, chunk.bytes.subarray(at - chunk.at));
+      if (typeof probed === 'string') continue;
+      if (probed.whole) return probed;
+      const whole = await this.probeBlock(candidate, true);
+      if (typeof whole !== 'string' && whole.whole) return whole;
+    }
+    const next = await this.probeBlock(makeLsn(id + 1, 0), true);
+    return typeof next === 'string' || !next.whole ? undefined : next;
   }
 
   #blocksExhausted(): ClfsError {

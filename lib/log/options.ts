@@ -5,11 +5,9 @@
 import { invalidArgType } from '../errors.ts';
 import type { Durability, IoEngine } from '../native/direct-file.ts';
 import { checkBoolean, checkInteger, checkOneOf, checkOptions } from '../validate.ts';
-import { MAX_CONTAINERS } from '../format/metadata.ts';
+import { CONTAINER_GRANULE, MAX_CONTAINER_SIZE, MAX_CONTAINERS } from '../format/metadata.ts';
 
-/** CLFS rounds container sizes up to 512 KiB and takes at most 4 GiB. */
-export const CONTAINER_GRANULE = 512 * 1024;
-export const MAX_CONTAINER_SIZE = 4 * 1024 * 1024 * 1024;
+export { CONTAINER_GRANULE, MAX_CONTAINER_SIZE };
 
 /** Options of {@link Log.create}. */
 export interface CreateLogOptions {

@@ -7,14 +7,39 @@
  * when one holds the block, and from the container otherwise; a block read
  * from a container is checked (CRC, LSN, log id) before any record in it is
  * believed.
+ *
+ * Damage and bad LSNs are told apart (API.md: ERR_CLFS_CORRUPT names damage,
+ * ERR_CLFS_INVALID_LSN a caller's LSN that names no record). A position in
+ * [base, last] whose block fails its checks is damage when the log's chain
+ * shows a block starts there: it is the base's, the last record's or the
+ * restart area's block, or a container's first, or the first valid block
+ * after it (looked for at most MAX_BLOCK_SIZE on, then at the next
+ * container's start: a bounded scan, done only on this error path) names it
+ * as its predecessor. When that block names an earlier one, the position is
+ * inside a block: ERR_CLFS_INVALID_LSN.
+ *
+ * Reading forward, a block's records are served only once the block after
+ * it agrees that it is the one it was written after (same predecessor LSN,
+ * and an epoch that matches the follower's BLOCK_FLAG_NEW_EPOCH): a block of
+ * an earlier generation left where a later one was written (a lost write)
+ * is reported as ERR_CLFS_CORRUPT, never served. That look at the follower's
+ * header costs nothing when the last container read brought it in, else one
+ * sector read. Stretches that salvage recovery skipped are never served.
  * @module
  */
 import { ClfsError, invalidArgValue } from '../errors.ts';
-import { type BlockProblem, type RecordEntry, parseRecordAt } from '../format/block.ts';
+import {
+  BLOCK_HEADER_SIZE,
+  type BlockProblem,
+  type RecordEntry,
+  parseBlockHeader,
+  parseRecordAt,
+} from '../format/block.ts';
 import { Lsn, blockLsnOf, checkLsn, makeLsn } from '../lsn.ts';
 import { checkOptions } from '../validate.ts';
-import { checkBlock } from './block-check.ts';
+import { checkBlock, probeBlockBytes, type ProbedBlock } from './block-check.ts';
 
+export type { ProbedBlock };
 /** `'data'`, `'restart'`, or `'client'` (either). */
 export type RecordTypeFilter = 'data' | 'restart' | 'client';
 /** How next() moves: the next record in the log, or along a record's previous or undo-next LSN. */
@@ -39,6 +64,10 @@ export interface LoadedBlock {
   previousBlockLsn: Lsn;
   /** The generation it was written in. */
   epoch: bigint;
+  /** The first block its generation wrote (BLOCK_FLAG_NEW_EPOCH): its predecessor has a lower epoch. */
+  newEpoch: boolean;
+  /** Served from the writer's memory (written by this log instance, so never stale). */
+  memory?: boolean;
   /** 0 while the block is still open in the writer (it is then the last block). */
   length: number;
   bytes: Uint8Array;
@@ -51,6 +80,17 @@ export interface LoadedBlock {
   window?: number;
 }
 
+/** A block looked at without loading it into a read buffer: where it sits in the chain. */
+
+/**
+ * Whether `next` (which names `previous` as its predecessor) was written
+ * after `previous` as it is now: a block that is not the first of its
+ * generation follows a block of its own epoch, the first one an older epoch.
+ */
+export function epochFollows(previous: { epoch: bigint }, next: { epoch: bigint; newEpoch: boolean }): boolean {
+  return next.newEpoch ? next.epoch > previous.epoch : next.epoch === previous.epoch;
+}
+
 /** What a read context needs of its marshalling area and log. */
 export interface ReadSource {
   readonly bufferSize: number;
@@ -60,6 +100,19 @@ export interface ReadSource {
   containerSize(): number;
   /** Loads the block at `blockLsn` into `into`, or says why not. */
   loadBlock(blockLsn: Lsn, into: Uint8Array): Promise<LoadedBlock | BlockProblem | 'absent'>;
+  /**
+   * The block at `blockLsn` without a read buffer: from the writer's memory,
+   * or its container (`whole`: the whole block checked, else its header).
+   */
+  probeBlock(blockLsn: Lsn, whole: boolean): Promise<ProbedBlock | BlockProblem | 'absent'>;
+  /**
+   * The first block after `position` that passes every check, at most
+   * MAX_BLOCK_SIZE on in its container or at the next container's start
+   * (where a block at `position` would be followed); undefined if none.
+   */
+  findBlockAfter(position: Lsn): Promise<ProbedBlock | undefined>;
+  /** Stretches salvage recovery skipped: never served. */
+  skippedRanges(): readonly { fromLsn: Lsn; toLsn: Lsn }[];
   /** What blocks read from containers must carry. */
   blockExpectation(): { logId: bigint; unit: number };
   releaseReadBuffer(context: ReadContext, buffer: Uint8Array): void;
@@ -104,7 +157,13 @@ export class ReadContext {
 
   /** @internal Positions the context on the record at `lsn`; it must exist and match the filter. */
   async start(lsn: Lsn): Promise<void> {
-    const record = await this.#recordAt(lsn, 'start');
+    let record = await this.#recordAt(lsn, 'start');
+    if (this.#mode === 'forward') {
+      // Reading forward: its block must be the one the next block was written after.
+      const block = this.#block!;
+      const confirmed = await this.#confirm(block);
+      if (confirmed !== block) record = this.#toRecord(confirmed, this.#index);
+    }
     if (!matches(this.#filter, record.type)) {
       throw new ClfsError(
         'ERR_CLFS_INVALID_LSN',
@@ -283,6 +342,7 @@ export class ReadContext {
       lsn: blockLsn,
       previousBlockLsn: checked.header.previousBlockLsn,
       epoch: checked.header.epoch,
+      newEpoch: checked.header.newEpoch === true,
       length: checked.header.blockLength,
       bytes: checked.bytes,
       records: checked.records,
@@ -290,33 +350,179 @@ export class ReadContext {
   }
 
   /**
+   * The block at `blockLsn` from the last container read's bytes, without
+   * I/O: whole when all of it is there, its header when only that is;
+   * undefined when the bytes are not there or do not hold it.
+   */
+  #probeInWindow(blockLsn: Lsn): ProbedBlock | undefined {
+    const w = this.#window;
+    if (w === undefined || Number(blockLsn >> 32n) !== w.logicalId) return undefined;
+    const offset = Number(blockLsn & 0xffff_ffffn);
+    if (offset < w.start || offset + BLOCK_HEADER_SIZE > w.start + w.length) return undefined;
+    const bytes = this.#buffer.subarray(offset - w.start, w.length);
+    const expect = this.#source.blockExpectation();
+    const maxLength = this.#source.containerSize() - offset;
+    const probed = probeBlockBytes(bytes, { lsn: blockLsn, logId: expect.logId, unit: expect.unit, maxLength });
+    return typeof probed === 'string' ? undefined : probed;
+  }
+
+  /**
+   * Makes sure `block` (just entered by a forward read) is the block the
+   * block after it was written after: a block of an earlier generation left
+   * in its place (a lost write) has the same LSN and predecessor, and only
+   * its follower can tell. Throws ERR_CLFS_CORRUPT naming it if so. Nothing
+   * to check for the last block or one in the writer's memory; a follower
+   * that cannot be read or names another block proves nothing here (moving
+   * on to it reports that).
+   *
+   * When the follower's header is past the last container read's bytes and
+   * that read began before this block, the block is read again from its own
+   * start, which brings in the blocks after it too: one read then serves
+   * both this look and the next blocks. Returns the block as it now is in
+   * the buffer.
+   */
+  async #confirm(block: LoadedBlock): Promise<LoadedBlock> {
+    if (block.memory === true || block.length === 0) return block;
+    if (blockLsnOf(this.#source.lastLsn()) === block.lsn) return block;
+    let current = block;
+    for (const candidate of this.#followerCandidates(current)) {
+      if (this.#inSkipped(candidate)) return current;
+      let probed = this.#probeInWindow(candidate);
+      if (probed === undefined && this.#canSlide(current, candidate)) {
+        current = await this.#slide(current);
+        probed = this.#probeInWindow(candidate);
+      }
+      const found = probed ?? (await this.#source.probeBlock(candidate, false));
+      if (typeof found === 'string' || found.previousBlockLsn !== current.lsn) continue;
+      if (epochFollows(current, found)) return current;
+      // Before blaming this block, make sure the follower is whole (a
+      // damaged follower header proves nothing).
+      const whole = found.whole ? found : await this.#source.probeBlock(candidate, true);
+      if (typeof whole === 'string' || whole.previousBlockLsn !== current.lsn || epochFollows(current, whole)) {
+        return current;
+      }
+      throw this.#stale(current, whole);
+    }
+    return current;
+  }
+
+  /**
+   * Whether reading `block` again from its own start would bring in
+   * `candidate`'s header: the last container read filled the whole buffer
+   * (it was not stopped by the writer's unwritten blocks) and began before
+   * `block`, in the same container as `candidate`.
+   */
+  #canSlide(block: LoadedBlock, candidate: Lsn): boolean {
+    const w = this.#window;
+    if (w === undefined || w.length !== this.#buffer.byteLength) return false;
+    const id = Number(block.lsn >> 32n);
+    const offset = Number(block.lsn & 0xffff_ffffn);
+    return w.logicalId === id && Number(candidate >> 32n) === id && offset > w.start;
+  }
+
+  /** Reads `block` again into the buffer from its own start (see #confirm). */
+  async #slide(block: LoadedBlock): Promise<LoadedBlock> {
+    this.#block = undefined;
+    this.#window = undefined;
+    const loaded = await this.#load(block.lsn);
+    if (typeof loaded === 'string') throw this.#damaged(block.lsn, loaded);
+    return loaded;
+  }
+
+  /** Where the block after `block` can start: right after it, or at the next container's start. */
+  #followerCandidates(block: LoadedBlock): Lsn[] {
+    const id = Number(block.lsn >> 32n);
+    const offset = Number(block.lsn & 0xffff_ffffn) + block.length;
+    return offset < this.#source.containerSize() ? [makeLsn(id, offset), makeLsn(id + 1, 0)] : [makeLsn(id + 1, 0)];
+  }
+
+  #inSkipped(blockLsn: Lsn): boolean {
+    return this.#source.skippedRanges().some((r) => blockLsn >= r.fromLsn && blockLsn < r.toLsn);
+  }
+
+  #stale(block: { lsn: Lsn; epoch: bigint }, follower: ProbedBlock): ClfsError {
+    return new ClfsError(
+      'ERR_CLFS_CORRUPT',
+      `the log is damaged at LSN ${Lsn.format(block.lsn)} (stale epoch): the block there is of generation ${block.epoch}, but the block after it (${Lsn.format(follower.lsn)}, generation ${follower.epoch}) was written after ${follower.newEpoch ? 'an older' : 'its own'} generation's block there (a lost write leaves an earlier block in place)`,
+      { lsn: block.lsn },
+    );
+  }
+
+  /**
+   * The error for a position in [base, last] whose block could not be
+   * loaded: ERR_CLFS_CORRUPT when the chain shows a block starts there (see
+   * the module's notes), ERR_CLFS_INVALID_LSN when it is not a block's.
+   */
+  async #unreadable(
+    lsn: Lsn,
+    blockLsn: Lsn,
+    problem: BlockProblem | 'absent',
+    why: 'start' | 'chain',
+  ): Promise<ClfsError> {
+    const notABlock = (detail: string): ClfsError =>
+      new ClfsError(
+        'ERR_CLFS_INVALID_LSN',
+        `LSN ${Lsn.format(lsn)} names no record (${why === 'chain' ? 'a chain field points' : 'it points'} where no block starts${detail})`,
+        { lsn },
+      );
+    const damaged = (detail: string): ClfsError =>
+      new ClfsError('ERR_CLFS_CORRUPT', `the block at LSN ${Lsn.format(blockLsn)} is damaged (${problem})${detail}`, {
+        lsn: blockLsn,
+      });
+    // No container holds it, or it is not on a sector unit: no block starts there.
+    if (problem === 'absent') return notABlock('');
+    if ((blockLsn & 0xffff_ffffn) % BigInt(this.#source.blockExpectation().unit) !== 0n) {
+      return notABlock(': blocks start on sector-unit boundaries');
+    }
+    // Its header names this position; its contents are wrong, or its
+    // container ends before it does.
+    if (problem === 'checksum' || problem === 'records' || problem === 'short') return damaged('');
+    const restart = this.#source.restartLsn();
+    if (
+      (blockLsn & 0xffff_ffffn) === 0n ||
+      blockLsn === blockLsnOf(this.#source.lastLsn()) ||
+      blockLsn === blockLsnOf(this.#source.baseLsn()) ||
+      (restart !== Lsn.INVALID && blockLsn === blockLsnOf(restart))
+    ) {
+      return damaged(': a block of the log starts there');
+    }
+    const follower = await this.#source.findBlockAfter(blockLsn);
+    if (follower !== undefined && follower.previousBlockLsn === blockLsn) {
+      return damaged(`: the block after it (${Lsn.format(follower.lsn)}) names it as its predecessor`);
+    }
+    if (follower !== undefined && follower.previousBlockLsn < blockLsn) {
+      return notABlock(`: the block at ${Lsn.format(follower.previousBlockLsn)} covers it`);
+    }
+    // The first valid block after it follows a block between the two that
+    // fails its checks, or none was found near it: the log is damaged here.
+    return damaged(
+      follower === undefined
+        ? ': no valid block follows it within the largest block size'
+        : `, and so is the block at ${Lsn.format(follower.previousBlockLsn)} after it`,
+    );
+  }
+
+  /**
    * The record at `lsn`. `why` says how it was reached: a named start or a
    * user LSN ('start'), or a chain field read from the log ('chain').
    */
   async #recordAt(lsn: Lsn, why: 'start' | 'chain'): Promise<LogRecord> {
-    if (lsn === Lsn.INVALID || lsn > this.#source.lastLsn()) {
+    const last = this.#source.lastLsn();
+    if (lsn === Lsn.INVALID || last === Lsn.INVALID || lsn > last) {
       throw new ClfsError(
         'ERR_CLFS_INVALID_LSN',
-        `LSN ${Lsn.format(lsn)} names no record: the last record is ${Lsn.format(this.#source.lastLsn())}`,
+        last === Lsn.INVALID
+          ? `LSN ${Lsn.format(lsn)} names no record: the log has none`
+          : `LSN ${Lsn.format(lsn)} names no record: the last record is ${Lsn.format(last)}`,
         { lsn },
       );
     }
     if (lsn < this.#source.baseLsn()) throw this.#belowBase(lsn);
     const blockLsn = blockLsnOf(lsn);
     const index = Number(lsn - blockLsn);
+    if (this.#inSkipped(blockLsn)) throw this.#damaged(blockLsn, 'skipped by salvage recovery');
     const block = await this.#load(blockLsn);
-    if (typeof block === 'string') {
-      // A block whose header names this position but fails its checks is
-      // damage; anything else means the LSN is not a block's.
-      const damaged = block === 'checksum' || block === 'records';
-      throw new ClfsError(
-        damaged ? 'ERR_CLFS_CORRUPT' : 'ERR_CLFS_INVALID_LSN',
-        damaged
-          ? `the block at LSN ${Lsn.format(blockLsn)} is damaged (${block})`
-          : `LSN ${Lsn.format(lsn)} names no record (${why === 'chain' ? 'a chain field points' : 'it points'} where no block starts)`,
-        { lsn: damaged ? blockLsn : lsn },
-      );
-    }
+    if (typeof block === 'string') throw await this.#unreadable(lsn, blockLsn, block, why);
     if (index >= block.records.length) {
       throw new ClfsError(
         'ERR_CLFS_INVALID_LSN',
@@ -339,7 +545,7 @@ export class ReadContext {
         if (current + 1n < this.#source.baseLsn()) throw this.#belowBase(current + 1n);
         this.#index++;
       } else {
-        block = await this.#nextBlock(block);
+        block = await this.#confirm(await this.#nextBlock(block));
         this.#index = 0;
       }
       const record = this.#toRecord(block, this.#index);
@@ -353,10 +559,7 @@ export class ReadContext {
    * start. A follower below the base (moved since) is ERR_CLFS_START_OF_LOG.
    */
   async #nextBlock(block: LoadedBlock): Promise<LoadedBlock> {
-    const id = Number(block.lsn >> 32n);
-    const offset = Number(block.lsn & 0xffff_ffffn) + block.length;
-    const candidates =
-      offset < this.#source.containerSize() ? [makeLsn(id, offset), makeLsn(id + 1, 0)] : [makeLsn(id + 1, 0)];
+    const candidates = this.#followerCandidates(block);
     const base = this.#source.baseLsn();
     let firstProblem: { lsn: Lsn; problem: string } | undefined;
     let belowBase: Lsn | undefined;
@@ -366,11 +569,21 @@ export class ReadContext {
         belowBase ??= candidate;
         continue;
       }
+      if (this.#inSkipped(candidate)) {
+        firstProblem ??= { lsn: candidate, problem: 'skipped by salvage recovery' };
+        continue;
+      }
       const loaded = await this.#load(candidate);
-      // As in recovery: the follower names this block and is no older (a
-      // block left behind by a crash has an older epoch).
-      if (typeof loaded !== 'string' && loaded.previousBlockLsn === block.lsn && loaded.epoch >= block.epoch) {
-        return loaded;
+      // The follower names this block, and its epoch and BLOCK_FLAG_NEW_EPOCH
+      // agree with this block's (a block left behind by a crash has an
+      // older epoch; #confirm has checked this block against it already).
+      if (typeof loaded !== 'string' && loaded.previousBlockLsn === block.lsn) {
+        if (epochFollows(block, loaded)) return loaded;
+        if (loaded.epoch < block.epoch) {
+          firstProblem ??= { lsn: candidate, problem: 'stale epoch' };
+          continue;
+        }
+        throw this.#stale(block, { ...loaded, whole: true });
       }
       firstProblem ??= { lsn: candidate, problem: typeof loaded === 'string' ? loaded : 'chain' };
     }
@@ -421,30 +634,53 @@ export function blockTooLarge(blockLsn: Lsn, bufferSize: number): ClfsError {
 /**
  * Loads a block for reading from a container: one read of up to the buffer's
  * size, then the checks of block-check.ts.
+ *
+ * A block whose header is well formed (its length within MAX_BLOCK_SIZE and
+ * its container, see parseBlockHeader) but longer than what was read is
+ * either cut short (the container file ended: 'short', damage) or longer
+ * than `into`: then, with `allocate`, it is read whole into a temporary
+ * buffer and checked, so that only a valid block gives
+ * ERR_CLFS_RECORD_TOO_LARGE (this area's buffers cannot hold it) and a
+ * damaged one its problem.
  */
 export async function loadFromContainer(
   read: (offset: number, into: Uint8Array) => Promise<number>,
   blockLsn: Lsn,
   into: Uint8Array,
-  expect: { logId: bigint; unit: number; containerSize: number; trustedEnd: number },
+  expect: {
+    logId: bigint;
+    unit: number;
+    containerSize: number;
+    trustedEnd: number;
+    allocate?: (size: number) => Uint8Array;
+  },
 ): Promise<LoadedBlock | BlockProblem> {
   const offset = Number(blockLsn & 0xffff_ffffn);
   const room = expect.containerSize - offset;
   if (room < expect.unit) return 'length';
   const want = Math.min(into.byteLength, room);
   const got = await read(offset, into.subarray(0, want));
-  const checked = checkBlock(into.subarray(0, got), {
-    lsn: blockLsn,
-    logId: expect.logId,
-    unit: expect.unit,
-    maxLength: room,
-  });
-  if (checked === 'short') throw blockTooLarge(blockLsn, into.byteLength);
+  const check = { lsn: blockLsn, logId: expect.logId, unit: expect.unit, maxLength: room };
+  const checked = checkBlock(into.subarray(0, got), check);
+  if (checked === 'short') {
+    // The file ended before the block did (a container cut short).
+    if (got < want) return 'short';
+    const header = parseBlockHeader(into.subarray(0, got), expect.unit, room);
+    if (expect.allocate !== undefined && typeof header !== 'string') {
+      const whole = expect.allocate(header.blockLength).subarray(0, header.blockLength);
+      const all = await read(offset, whole);
+      if (all < header.blockLength) return 'short';
+      const wholeChecked = checkBlock(whole, check);
+      if (typeof wholeChecked === 'string') return wholeChecked;
+    }
+    throw blockTooLarge(blockLsn, into.byteLength);
+  }
   if (typeof checked === 'string') return checked;
   return {
     lsn: blockLsn,
     previousBlockLsn: checked.header.previousBlockLsn,
     epoch: checked.header.epoch,
+    newEpoch: checked.header.newEpoch === true,
     length: checked.header.blockLength,
     bytes: checked.bytes,
     records: checked.records,

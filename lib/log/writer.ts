@@ -123,6 +123,8 @@ export class LogWriter {
   #logicalId: number;
   #offset: number;
   #previousBlockLsn: Lsn;
+  /** The block this generation's first block follows (written by an earlier one, or INVALID). */
+  readonly #generationPredecessor: Lsn;
   #lastLsn: Lsn;
   #durableLsn: Lsn;
   /** The last durable block, and the position after it. */
@@ -149,6 +151,7 @@ export class LogWriter {
     this.#logicalId = start.logicalId;
     this.#offset = start.offset;
     this.#previousBlockLsn = start.previousBlockLsn;
+    this.#generationPredecessor = start.previousBlockLsn;
     this.#lastLsn = start.lastLsn;
     this.#durableLsn = start.lastLsn;
     this.#lastDurableBlockLsn = start.previousBlockLsn;
@@ -188,6 +191,15 @@ export class LogWriter {
   /** The generation blocks are written with now. */
   get epoch(): bigint {
     return this.#ctx.epoch;
+  }
+
+  /**
+   * Whether `block` is the first block this generation writes (its header's
+   * BLOCK_FLAG_NEW_EPOCH): the one that follows the block recovery ended at.
+   * (An opened block that got no record is dropped, and the next takes its place.)
+   */
+  isNewEpoch(block: MemoryBlock): boolean {
+    return block.previousBlockLsn === this.#generationPredecessor;
   }
 
   /** The block holding `blockLsn` if it is still in memory. */
@@ -406,6 +418,7 @@ export class LogWriter {
       recordCount: block.count,
       usedLength: block.used,
       logId: this.#ctx.logId,
+      newEpoch: this.isNewEpoch(block),
     });
     this.#previousBlockLsn = block.lsn;
     this.#offset = block.offset + length;

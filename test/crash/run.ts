@@ -19,6 +19,7 @@ import {
   type MemoryImage,
   type StorageEvent,
 } from '../../lib/storage/memory-storage.ts';
+import { prng } from '../support/random.ts';
 
 export interface RecordedRecord {
   lsn: Lsn;
@@ -52,17 +53,7 @@ export interface RecordedRun {
   bufferSize: number;
 }
 
-/** A small seeded PRNG (mulberry32). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng };
 
 /** Deterministic payload: `tag` then bytes from the PRNG. */
 export function payload(random: () => number, tag: string, size: number): Uint8Array {

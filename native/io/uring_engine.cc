@@ -52,6 +52,12 @@ struct InFlight {
   std::vector<struct iovec> iov;
 };
 
+// IORING_SETUP_COOP_TASKRUN, for headers older than Linux 5.19.
+constexpr unsigned kSetupCoopTaskrun = 1U << 8;
+#ifdef IORING_SETUP_COOP_TASKRUN
+static_assert(kSetupCoopTaskrun == IORING_SETUP_COOP_TASKRUN, "the kernel's value");
+#endif
+
 int IoUringSetup(unsigned entries, struct io_uring_params* params) {
   return static_cast<int>(syscall(__NR_io_uring_setup, entries, params));
 }
@@ -96,7 +102,19 @@ class UringEngine final : public Engine {
   bool Init(std::string* why_not) {
     struct io_uring_params params;
     memset(&params, 0, sizeof params);
+    // COOP_TASKRUN (Linux 5.19): a completion does not interrupt the owner's
+    // thread (an IPI, then task work) to post its CQE; the thread posts it on
+    // its next entry to the kernel, and is woken if it sleeps (in epoll_wait,
+    // where the event loop waits). With 64 writes in flight the interrupts
+    // cost a third of the throughput: 4 KiB O_DSYNC writes at depth 64, in C
+    // on this VM, 61-67k/s without, 85-107k/s with (fio sets it too).
+    // Kernels that do not know the flag refuse it with EINVAL: then without.
+    params.flags = kSetupCoopTaskrun;
     ring_fd_ = IoUringSetup(depth_, &params);
+    if (ring_fd_ < 0 && errno == EINVAL) {
+      memset(&params, 0, sizeof params);
+      ring_fd_ = IoUringSetup(depth_, &params);
+    }
     if (ring_fd_ < 0) return Fail(why_not, "io_uring_setup failed");
     if (!SupportsOps(why_not)) return false;
     sq_ring_size_ = params.sq_off.array + params.sq_entries * sizeof(uint32_t);

@@ -21,6 +21,8 @@ export interface Case {
   effects?: boolean;
   /** Might kill the process: runs alone, in a child process of its own. */
   isolated?: boolean;
+  /** How long the call may take before it counts as hung (HANG_MS unless said: a long loop of calls says more). */
+  hangMs?: number;
   /** Makes the call; `s` carries state to `check`. */
   run(f: Fixture, s: Record<string, unknown>): unknown;
   /** After the call settled: a problem in words, or undefined. */
@@ -93,7 +95,7 @@ export async function execute(f: Fixture, c: Case): Promise<Outcome> {
       try {
         value = await Promise.race([
           settled,
-          new Promise((resolve) => (timer = setTimeout(() => resolve(HUNG), HANG_MS))),
+          new Promise((resolve) => (timer = setTimeout(() => resolve(HUNG), c.hangMs ?? HANG_MS))),
         ]);
         outcome = value === HUNG ? { how: 'hung' } : { how: 'resolved' };
       } catch (error) {
@@ -127,7 +129,7 @@ export function judge(c: Case, o: Outcome): string[] {
   const wanted = expectations(c);
   const failed = o.how === 'threw' || o.how === 'rejected';
   if (o.how === 'crashed') problems.push(`the process died: ${o.message ?? ''}`);
-  else if (o.how === 'hung') problems.push(`never settled (waited ${HANG_MS} ms)`);
+  else if (o.how === 'hung') problems.push(`never settled (waited ${c.hangMs ?? HANG_MS} ms)`);
   else if (c.sync && (o.how === 'resolved' || o.how === 'rejected')) problems.push('a sync API returned a Promise');
   else if (!c.sync && o.how === 'threw')
     problems.push(`threw synchronously (${o.code ?? o.name}) instead of returning a rejected Promise`);

@@ -167,11 +167,14 @@ describe('the SIGKILL checks themselves', () => {
 
     const lost = honest.clone();
     const last = lost.recovered.at(-1)!.lsn;
-    lost.absorb(`ack ${last + 1n} 999 ${'0'.repeat(40)}`, 0);
+    lost.absorb(`ack ${last + 1n} 999 ${'0'.repeat(40)}\n`, 0);
     await expect(lost.verify(logPath, 0, 'lost record')).rejects.toThrow(/I1: acked record .* lost/);
 
     const moved = honest.clone();
-    moved.absorb(`want-base ${last}\nbase ${last}`, 0);
+    moved.absorb(`want-base ${last}\nbase ${last}\n`, 0);
     await expect(moved.verify(logPath, 0, 'lost base')).rejects.toThrow(/I1: base .* older than the acked/);
+
+    // A last line the kill cut short (no newline) was never wholly reported: not taken.
+    expect(honest.clone().absorb(`ack ${last} 999 ${'0'.repeat(20)}`, 0)).toBe(0);
   });
 });

@@ -13,11 +13,12 @@ function sources(dir) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) return sources(full);
-    return /\.(cc|h)$/.test(entry.name) ? [full] : [];
+    return /\.(cc|c|h)$/.test(entry.name) ? [full] : [];
   });
 }
 
-const files = ['native', 'test/fuzz'].flatMap((dir) => {
+// native/, and the C the sanitizer tier preloads (scripts/asan-preload.c).
+const files = ['native', 'scripts'].flatMap((dir) => {
   try {
     return sources(path.join(root, dir));
   } catch {

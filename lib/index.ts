@@ -26,6 +26,7 @@ export {
 } from './native/direct-file.ts';
 export { Lsn } from './lsn.ts';
 export { Log, type LogInformation, type LogIoStatistics } from './log/log.ts';
+export type { StorageStats } from './storage/storage.ts';
 export type { CreateLogOptions, OpenLogOptions } from './log/options.ts';
 export {
   MarshallingArea,

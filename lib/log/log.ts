@@ -12,7 +12,7 @@ import { MAX_CONTAINERS, MAX_EPOCH, SLOT_SIZE, type Metadata } from '../format/m
 import { Lsn, makeLsn } from '../lsn.ts';
 import type { Durability } from '../native/direct-file.ts';
 import { NativeStorage } from '../storage/native-storage.ts';
-import type { LogStorage } from '../storage/storage.ts';
+import type { LogStorage, StorageStats } from '../storage/storage.ts';
 import { checkInteger, checkPath } from '../validate.ts';
 import { ContainerTable } from './containers.ts';
 import { MarshallingArea, type MarshallingAreaOptions } from './marshalling-area.ts';
@@ -51,18 +51,7 @@ export interface LogInformation {
 }
 
 /** `log.ioStatistics()`: CLFS_IO_STATISTICS and more. */
-export interface LogIoStatistics {
-  /** Block writes to containers. */
-  flushes: number;
-  bytesFlushed: number;
-  /** Metadata (base file) writes. */
-  metadataFlushes: number;
-  metadataBytesFlushed: number;
-  /** fdatasync calls (durability 'fdatasync'). */
-  syncs: number;
-  /** Reads from containers. */
-  reads: number;
-  bytesRead: number;
+export interface LogIoStatistics extends StorageStats {
   recordsAppended: number;
   blocksWritten: number;
 }
@@ -477,15 +466,8 @@ export class Log {
   /** I/O counters (CLFS's GetLogIoStatistics). */
   ioStatistics(): LogIoStatistics {
     this.checkOpen();
-    const s = this.storage.stats;
     return {
-      flushes: s.flushes,
-      bytesFlushed: s.bytesFlushed,
-      metadataFlushes: s.metadataFlushes,
-      metadataBytesFlushed: s.metadataBytesFlushed,
-      syncs: s.syncs,
-      reads: s.reads,
-      bytesRead: s.bytesRead,
+      ...this.storage.stats,
       recordsAppended: this.writer.recordsAppended,
       blocksWritten: this.writer.blocksSealed,
     };

@@ -37,7 +37,7 @@ import {
 } from '../format/block.ts';
 import { Lsn, blockLsnOf, checkLsn, makeLsn } from '../lsn.ts';
 import { checkOptions } from '../validate.ts';
-import { checkBlock, probeBlockBytes, type ProbedBlock } from './block-check.ts';
+import { checkBlock, probeBlockBytes, type CheckedBlock, type ProbedBlock } from './block-check.ts';
 
 export type { ProbedBlock };
 /** `'data'`, `'restart'`, or `'client'` (either). */
@@ -338,15 +338,7 @@ export class ReadContext {
     });
     if (typeof checked === 'string') return undefined;
     if (offset + checked.header.blockLength > w.start + w.length) return undefined;
-    return {
-      lsn: blockLsn,
-      previousBlockLsn: checked.header.previousBlockLsn,
-      epoch: checked.header.epoch,
-      newEpoch: checked.header.newEpoch === true,
-      length: checked.header.blockLength,
-      bytes: checked.bytes,
-      records: checked.records,
-    };
+    return loadedBlock(blockLsn, checked);
   }
 
   /**
@@ -676,15 +668,20 @@ export async function loadFromContainer(
     throw blockTooLarge(blockLsn, into.byteLength);
   }
   if (typeof checked === 'string') return checked;
+  return { ...loadedBlock(blockLsn, checked), window: Math.min(got, expect.trustedEnd - offset) };
+}
+
+/** A block that passed every check, as a read context holds it. */
+function loadedBlock(blockLsn: Lsn, checked: CheckedBlock): LoadedBlock {
+  const h = checked.header;
   return {
     lsn: blockLsn,
-    previousBlockLsn: checked.header.previousBlockLsn,
-    epoch: checked.header.epoch,
-    newEpoch: checked.header.newEpoch === true,
-    length: checked.header.blockLength,
+    previousBlockLsn: h.previousBlockLsn,
+    epoch: h.epoch,
+    newEpoch: h.newEpoch === true,
+    length: h.blockLength,
     bytes: checked.bytes,
     records: checked.records,
-    window: Math.min(got, expect.trustedEnd - offset),
   };
 }
 

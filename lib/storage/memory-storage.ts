@@ -22,7 +22,13 @@ import { ClfsError } from '../errors.ts';
 import { SLOT_SIZE } from '../format/metadata.ts';
 import type { Durability } from '../native/direct-file.ts';
 import { crc32c } from '../native/crc32c.ts';
-import type { ChecksumRange, LogStorage, StorageGeometry, StorageStats } from './storage.ts';
+import {
+  emptyStorageStats,
+  type ChecksumRange,
+  type LogStorage,
+  type StorageGeometry,
+  type StorageStats,
+} from './storage.ts';
 
 /** A file of the log: the base file, or a container by physical index. */
 export type FileId = 'base' | number;
@@ -95,15 +101,7 @@ const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve)
 
 export class MemoryStorage implements LogStorage {
   readonly geometry: StorageGeometry;
-  readonly stats: StorageStats = {
-    flushes: 0,
-    bytesFlushed: 0,
-    metadataFlushes: 0,
-    metadataBytesFlushed: 0,
-    syncs: 0,
-    reads: 0,
-    bytesRead: 0,
-  };
+  readonly stats: StorageStats = emptyStorageStats();
   /** Everything submitted and completed, in order. */
   readonly events: StorageEvent[] = [];
   /** The files as reads see them (every completed write applied). */

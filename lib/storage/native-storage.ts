@@ -11,7 +11,13 @@ import { ClfsError, fromSystemError } from '../errors.ts';
 import { SLOT_SIZE } from '../format/metadata.ts';
 import { DirectFile, type Durability, type IoEngine } from '../native/direct-file.ts';
 import { alignedBuffer } from '../native/memory.ts';
-import type { ChecksumRange, LogStorage, StorageGeometry, StorageStats } from './storage.ts';
+import {
+  emptyStorageStats,
+  type ChecksumRange,
+  type LogStorage,
+  type StorageGeometry,
+  type StorageStats,
+} from './storage.ts';
 
 export const BASE_FILE = 'base.blf';
 
@@ -47,15 +53,7 @@ async function syncDirectory(dir: string): Promise<void> {
 
 export class NativeStorage implements LogStorage {
   readonly geometry: StorageGeometry;
-  readonly stats: StorageStats = {
-    flushes: 0,
-    bytesFlushed: 0,
-    metadataFlushes: 0,
-    metadataBytesFlushed: 0,
-    syncs: 0,
-    reads: 0,
-    bytesRead: 0,
-  };
+  readonly stats: StorageStats = emptyStorageStats();
   readonly #dir: string;
   readonly #base: DirectFile;
   readonly #options: NativeStorageOptions;

@@ -27,13 +27,22 @@ export interface StorageGeometry {
 
 /** Counters for ioStatistics(). */
 export interface StorageStats {
+  /** Block writes to containers. */
   flushes: number;
   bytesFlushed: number;
+  /** Metadata (base file) writes. */
   metadataFlushes: number;
   metadataBytesFlushed: number;
+  /** fdatasync calls (durability 'fdatasync'). */
   syncs: number;
+  /** Reads from containers. */
   reads: number;
   bytesRead: number;
+}
+
+/** Every counter at zero. */
+export function emptyStorageStats(): StorageStats {
+  return { flushes: 0, bytesFlushed: 0, metadataFlushes: 0, metadataBytesFlushed: 0, syncs: 0, reads: 0, bytesRead: 0 };
 }
 
 export interface LogStorage {

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 import { ROOT, type ChildResult } from './helpers.ts';
-import type { LiveChild } from './log.ts';
+import { childScript, liveChild, type LiveChild } from './log.ts';
 
 /** `npm run test:kill`: the full kill tiers (>= 200 SIGKILLs, every strace N). */
 export const KILL_FULL = process.env.CLFS_KILL_FULL === '1';
@@ -131,8 +131,7 @@ export function childLibrary(): { entry: string; env: NodeJS.ProcessEnv } {
 
 /** `source` with `import ... from 'CLFS'` pointing at the children's library and `ARGS` defined. */
 function childSource(source: string): string {
-  const prelude = 'const ARGS = JSON.parse(process.env.CLFS_TEST_ARGS);\n';
-  return (prelude + source).replaceAll("'CLFS'", JSON.stringify(pathToFileURL(childLibrary().entry).href));
+  return childScript(source, pathToFileURL(childLibrary().entry).href);
 }
 
 function argsJson(args: unknown): string {
@@ -147,35 +146,7 @@ export function spawnFaultChild(source: string, args: unknown): LiveChild {
   const child = spawn(process.execPath, ['--input-type=module', '-e', childSource(source)], {
     env: { ...process.env, ...childLibrary().env, CLFS_TEST_ARGS: argsJson(args) },
   });
-  let out = '';
-  let err = '';
-  const watchers: { line: string; resolve: () => void }[] = [];
-  const hasLine = (line: string): boolean => out.split('\n').slice(0, -1).includes(line);
-  child.stdout.on('data', (d: Buffer) => {
-    out += d.toString();
-    for (const w of [...watchers]) {
-      if (hasLine(w.line)) {
-        watchers.splice(watchers.indexOf(w), 1);
-        w.resolve();
-      }
-    }
-  });
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('close', (code, signal) => resolve({ code, signal })),
-  );
-  return {
-    process: child,
-    stdout: () => out,
-    stderr: () => err,
-    waitForLine: (line) =>
-      new Promise<void>((resolve, reject) => {
-        if (hasLine(line)) return resolve();
-        watchers.push({ line, resolve });
-        void exited.then(() => reject(new Error(`the child ended before printing '${line}': ${err}`)));
-      }),
-    exited,
-  };
+  return liveChild(child);
 }
 
 /**

@@ -42,15 +42,7 @@ export async function rejectionOf(promise: Promise<unknown>): Promise<Error & Re
   return expect.fail('expected a rejection, but the promise resolved');
 }
 
-/** What `fn` threw (failing the test if it did not throw). */
-export function thrownBy(fn: () => unknown): Error & Record<string, unknown> {
-  try {
-    fn();
-  } catch (error) {
-    return error as Error & Record<string, unknown>;
-  }
-  return expect.fail('expected the call to throw');
-}
+export { thrownBy } from './native.ts';
 
 // --- records ------------------------------------------------------------------
 
@@ -193,18 +185,28 @@ export interface LiveChild {
 }
 
 export function spawnLogChild(source: string, args: unknown): LiveChild {
-  const prelude = 'const ARGS = JSON.parse(process.env.CLFS_TEST_ARGS);\n';
-  const code = (prelude + source).replaceAll("'CLFS'", JSON.stringify(`file://${DIST_ENTRY}`));
-  const child = spawn(process.execPath, ['--input-type=module', '-e', code], {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', childScript(source, `file://${DIST_ENTRY}`)], {
     env: { ...process.env, CLFS_TEST_ARGS: JSON.stringify(args) },
   });
+  return liveChild(child);
+}
+
+/** `source` with `import ... from 'CLFS'` pointing at `entryUrl`, and `ARGS` parsed from $CLFS_TEST_ARGS. */
+export function childScript(source: string, entryUrl: string): string {
+  const prelude = 'const ARGS = JSON.parse(process.env.CLFS_TEST_ARGS);\n';
+  return (prelude + source).replaceAll("'CLFS'", JSON.stringify(entryUrl));
+}
+
+/** Collects a spawned child's output as it comes, and lets a test wait for a line of it. */
+export function liveChild(child: ChildProcessWithoutNullStreams): LiveChild {
   let out = '';
   let err = '';
   const watchers: { line: string; resolve: () => void }[] = [];
+  const hasLine = (line: string): boolean => out.split('\n').slice(0, -1).includes(line);
   child.stdout.on('data', (d: Buffer) => {
     out += d.toString();
     for (const w of [...watchers]) {
-      if (out.split('\n').slice(0, -1).includes(w.line)) {
+      if (hasLine(w.line)) {
         watchers.splice(watchers.indexOf(w), 1);
         w.resolve();
       }
@@ -220,7 +222,7 @@ export function spawnLogChild(source: string, args: unknown): LiveChild {
     stderr: () => err,
     waitForLine: (line) =>
       new Promise<void>((resolve, reject) => {
-        if (out.split('\n').slice(0, -1).includes(line)) return resolve();
+        if (hasLine(line)) return resolve();
         watchers.push({ line, resolve });
         void exited.then(() => reject(new Error(`the child ended before printing '${line}': ${err}`)));
       }),

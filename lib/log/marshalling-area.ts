@@ -173,9 +173,13 @@ export class MarshallingArea implements BufferOwner, ReadSource {
     return this.#reservation.bytes;
   }
 
-  /** The largest record data this area can append: its buffer less the block and record headers. */
+  /**
+   * The largest record data this area can append: its buffer (or the
+   * container, when that is smaller: a block never crosses a container's
+   * end) less the block and record headers.
+   */
   get maxRecordSize(): number {
-    return LogWriter.maxDataLength(this.bufferSize);
+    return LogWriter.maxDataLength(Math.min(this.bufferSize, this.#log.table.containerSize));
   }
 
   /** Write buffers allocated now, and read buffers. */
@@ -215,7 +219,11 @@ export class MarshallingArea implements BufferOwner, ReadSource {
     if (dataLength > this.maxRecordSize) {
       throw new ClfsError(
         'ERR_CLFS_RECORD_TOO_LARGE',
-        `a record of ${dataLength} bytes does not fit: this area's ${this.bufferSize}-byte buffers take records of at most ${this.maxRecordSize} bytes`,
+        `a record of ${dataLength} bytes does not fit: this area's ${this.bufferSize}-byte buffers${
+          this.bufferSize > this.#log.table.containerSize
+            ? ` in the log's ${this.#log.table.containerSize}-byte containers`
+            : ''
+        } take records of at most ${this.maxRecordSize} bytes`,
         { limit: this.maxRecordSize, size: dataLength },
       );
     }
@@ -368,7 +376,7 @@ export class MarshallingArea implements BufferOwner, ReadSource {
     let count = 0;
     for (const spec of specs) {
       const span = recordSpan(dataLengthOf(spec.entries, spec.entryAlignment));
-      if (fill + span > this.bufferSize || count >= MAX_RECORDS_PER_BLOCK) {
+      if (fill + span > Math.min(this.bufferSize, this.#log.table.containerSize) || count >= MAX_RECORDS_PER_BLOCK) {
         cost += alignUp(fill, unit);
         fill = BLOCK_HEADER_SIZE;
         count = 0;

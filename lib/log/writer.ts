@@ -372,6 +372,11 @@ export class LogWriter {
     this.checkHealthy();
     const physical = this.#ctx.physicalOf(this.#logicalId);
     if (physical === -1) throw new Error('clfs: internal error: no container for the open block');
+    // The area's record limit keeps every record within one buffer and one
+    // container: a block that cannot hold it would be written past the end.
+    if (Math.min(owner.bufferSize, this.#ctx.containerSize - this.#offset) < needed) {
+      throw new Error(`clfs: internal error: a ${needed}-byte block does not fit at ${this.#offset} of a container`);
+    }
     const block: MemoryBlock = {
       lsn: makeLsn(this.#logicalId, this.#offset),
       owner,

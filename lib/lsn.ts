@@ -96,5 +96,15 @@ export function makeLsn(containerId: number, blockOffset: number, recordSequence
   return (BigInt(containerId) << 32n) | BigInt(blockOffset + recordSequence);
 }
 
+/**
+ * Internal: the LSN of a position between blocks. The end of a container is
+ * the start of the next one: an offset equal to a 4 GiB container's size
+ * does not fit the 32 offset bits, and would carry into the container id.
+ */
+export function positionLsn(containerId: number, offset: number, containerSize: number): Lsn {
+  if (offset > containerSize) throw new Error(`clfs: internal error: offset ${offset} past a ${containerSize}-byte container`);
+  return offset === containerSize ? makeLsn(containerId + 1, 0) : makeLsn(containerId, offset);
+}
+
 /** Internal: `checkLsn` for public API arguments. */
 export { checkLsn };

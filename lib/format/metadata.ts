@@ -159,9 +159,17 @@ export function decodeMetadata(slot: Uint8Array, crc: (bytes: Uint8Array) => num
   const tailLsn = v.getBigUint64(80, true);
   const tailId = Number(tailLsn >> 32n);
   const tailOffset = Number(tailLsn & 0xffff_ffffn);
-  if (!inUse.includes(tailId) || tailOffset % sectorUnit !== 0 || tailOffset > size) return 'fields';
-  const invalid = 0xffff_ffff_0000_0000n;
+  // A tail at the end of the newest container is stored as the next one's
+  // start (a 4 GiB container's end does not fit an LSN's offset): that
+  // container may not have been taken yet.
+  const newestId = Math.max(...inUse);
   const tailPrevious = v.getBigUint64(88, true);
+  const invalid = 0xffff_ffff_0000_0000n;
+  const atNextContainer =
+    tailId === newestId + 1 && tailOffset === 0 && tailPrevious !== invalid && Number(tailPrevious >> 32n) === newestId;
+  if ((!inUse.includes(tailId) && !atNextContainer) || tailOffset % sectorUnit !== 0 || tailOffset > size) {
+    return 'fields';
+  }
   const last = v.getBigUint64(96, true);
   const base = v.getBigUint64(64, true);
   const restart = v.getBigUint64(72, true);
@@ -176,8 +184,7 @@ export function decodeMetadata(slot: Uint8Array, crc: (bytes: Uint8Array) => num
   // below the base. A table with a gap was never written (the writer would
   // ask for an id the table cannot give).
   const baseId = Math.max(1, Number(base >> 32n));
-  const newest = Math.max(...inUse);
-  if (inUse.filter((id) => id >= baseId).length !== newest - baseId + 1) return 'fields';
+  if (inUse.filter((id) => id >= baseId).length !== newestId - baseId + 1) return 'fields';
   return {
     dumpCount: v.getBigUint64(16, true),
     identity: bytesToUuid(slot.subarray(24, 40)),

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { ClfsError } from '../errors.ts';
 import { logIdOf } from '../format/block.ts';
 import { MAX_CONTAINERS, MAX_EPOCH, SLOT_SIZE, type Metadata } from '../format/metadata.ts';
-import { Lsn, makeLsn } from '../lsn.ts';
+import { Lsn, makeLsn, positionLsn } from '../lsn.ts';
 import type { Durability } from '../native/direct-file.ts';
 import { NativeStorage } from '../storage/native-storage.ts';
 import type { LogStorage, StorageStats } from '../storage/storage.ts';
@@ -239,7 +239,7 @@ export class Log {
       containers: [...table.logicalIds],
       baseLsn: tail.baseLsn,
       restartLsn: tail.restartLsn,
-      tailLsn: makeLsn(tail.endLogicalId, tail.endOffset),
+      tailLsn: positionLsn(tail.endLogicalId, tail.endOffset, metadata.containerSize),
       tailPreviousLsn: tail.lastBlockLsn,
       lastLsn: tail.lastLsn,
       clean: false,

@@ -51,7 +51,7 @@ import {
   type BlockProblem,
 } from '../format/block.ts';
 import type { Metadata } from '../format/metadata.ts';
-import { Lsn, makeLsn } from '../lsn.ts';
+import { Lsn, makeLsn, positionLsn } from '../lsn.ts';
 import type { LogStorage } from '../storage/storage.ts';
 import { checkBlock, claimedHeader, type CheckedBlock } from './block-check.ts';
 import type { ContainerTable } from './containers.ts';
@@ -285,6 +285,13 @@ export async function recover(
   let logicalId = Number(metadata.tailLsn >> 32n);
   let offset = Number(metadata.tailLsn & 0xffff_ffffn);
   let previous = metadata.tailPreviousLsn;
+  // A tail at a container's end is stored as the next container's start
+  // (positionLsn): scan from the end of the container the last block is in,
+  // so the next container is looked for as the writer would have taken it.
+  if (offset === 0 && previous !== Lsn.INVALID && Number(previous >> 32n) === logicalId - 1) {
+    logicalId--;
+    offset = size;
+  }
   // Everything written after the metadata's tail was written in the
   // metadata's generation or a later one (when a newer metadata copy was
   // lost): an older block there was left by an earlier crash.
@@ -380,7 +387,7 @@ export async function recover(
     const nothingAt = (r: ScanResult | 'unwanted'): boolean =>
       r === 'absent' || r === 'empty' || r === 'lap' || r === 'log-id';
     const moved = (here === 'absent' || here === 'empty' || here === 'lap') && !nothingAt(next);
-    const position = moved ? makeLsn(logicalId + 1, 0) : makeLsn(logicalId, offset);
+    const position = moved ? makeLsn(logicalId + 1, 0) : positionLsn(logicalId, offset, size);
     const bad = moved ? next : here;
     const why = typeof bad === 'string' ? bad : bad.header.epoch < previousEpoch ? 'stale epoch' : 'chain';
     // After a clean close nothing follows the tail: no look-ahead needed.

@@ -35,7 +35,7 @@ import {
   writeRecordHeader,
   type RecordTypeName,
 } from '../format/block.ts';
-import { Lsn, makeLsn } from '../lsn.ts';
+import { Lsn, makeLsn, positionLsn } from '../lsn.ts';
 import type { LogStorage } from '../storage/storage.ts';
 import { Fifo } from '../util/fifo.ts';
 import { WRITE_WINDOW } from './recovery.ts';
@@ -155,7 +155,7 @@ export class LogWriter {
     this.#lastLsn = start.lastLsn;
     this.#durableLsn = start.lastLsn;
     this.#lastDurableBlockLsn = start.previousBlockLsn;
-    this.#durableEndLsn = makeLsn(start.logicalId, start.offset);
+    this.#durableEndLsn = positionLsn(start.logicalId, start.offset, ctx.containerSize);
   }
 
   /** The youngest record appended, or INVALID. */
@@ -547,7 +547,7 @@ export class LogWriter {
     block.state = 'durable';
     this.#durableLsn = block.lsn + BigInt(block.count - 1);
     this.#lastDurableBlockLsn = block.lsn;
-    this.#durableEndLsn = makeLsn(block.logicalId, block.offset + block.length);
+    this.#durableEndLsn = positionLsn(block.logicalId, block.offset + block.length, this.#ctx.containerSize);
   }
 
   /** The LSN of the first record not durable (or the next record's, when all are). */

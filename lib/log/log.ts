@@ -18,7 +18,7 @@ import { ContainerTable } from './containers.ts';
 import { MarshallingArea, type MarshallingAreaOptions } from './marshalling-area.ts';
 import { MetadataStore } from './metadata-store.ts';
 import { resolveCreateOptions, resolveOpenOptions, type CreateLogOptions, type OpenLogOptions } from './options.ts';
-import { MAX_BLOCK_SIZE, recover, type RecoveryReport } from './recovery.ts';
+import { recover, type RecoveryReport } from './recovery.ts';
 import { LogWriter } from './writer.ts';
 
 /** `log.information()`: CLFS_INFORMATION, in bytes and bigint LSNs. */
@@ -386,20 +386,31 @@ export class Log {
   }
 
   /**
-   * Bytes obtainable for new blocks without any base move: the rest of the
-   * current container, containers given the next logical ids but not written
-   * yet, and free ones (plus, with growth, what autoGrow may still add).
+   * The room new blocks can still take, container by container, without any
+   * base move: the rest of the container being written (after the open
+   * block, as if sealed now), then the containers given later ids but not
+   * written yet and the free ones, then (with growth) what autoGrow may
+   * add. A container counts as free only once the base move that freed it
+   * is durable: the writer recycles by the persisted base.
    */
-  #spaceLeft(withGrowth: boolean): number {
-    const { logicalId, offset } = this.writer.position;
+  #bins(withGrowth: boolean): number[] {
+    const { logicalId, offset } = this.writer.sealedPosition();
     const size = this.table.containerSize;
-    let space = 0;
+    const base = this.metadata.current.baseLsn;
+    let current = 0;
+    const others: number[] = [];
     this.table.logicalIds.forEach((id, index) => {
-      if (id === logicalId) space += Math.max(0, size - offset);
-      else if (id > logicalId || this.table.isFree(index, this.#baseLsn)) space += size;
+      if (id === logicalId) current = Math.max(0, size - offset);
+      else if (id > logicalId || this.table.isFree(index, base)) others.push(size);
     });
-    const growth = withGrowth ? Math.max(0, this.metadata.current.maxContainers - this.table.count) * size : 0;
-    return space + growth;
+    const growth = withGrowth ? Math.max(0, this.metadata.current.maxContainers - this.table.count) : 0;
+    for (let i = 0; i < growth; i++) others.push(size);
+    return [current, ...others];
+  }
+
+  /** Bytes obtainable for new blocks without any base move. */
+  #spaceLeft(withGrowth: boolean): number {
+    return this.#bins(withGrowth).reduce((a, b) => a + b, 0);
   }
 
   /** Containers holding no record at or above the base. */
@@ -416,15 +427,42 @@ export class Log {
   }
 
   /**
-   * @internal Whether `cost` more bytes of new space (and `reserve` more
-   * reserved bytes) fit while keeping every reservation appendable. Each
-   * reserved record may also cost one container switch's waste.
+   * @internal Whether new blocks of these lengths (an append's, in the order
+   * the writer places them) fit while every reserved record stays
+   * appendable, `reserve` more bytes reserved with records of at most
+   * `largest` bytes included (CLFS: appends into reservations never meet a
+   * full log).
+   *
+   * The blocks are placed as the writer places them: where one does not fit
+   * before a container's end, the rest of that container is left unused.
+   * The reserved records are then appended in any order, each whole in one
+   * container, so each container may end with up to the largest reserved
+   * block less a sector unused: only what lies before that counts for them.
    */
-  hasRoomFor(cost: number, reserve: number, bufferSize: number): boolean {
-    const reserved = this.totalReservation() + reserve;
-    const slack =
-      reserved > 0 ? (Math.ceil(reserved / this.table.containerSize) + 1) * Math.min(bufferSize, MAX_BLOCK_SIZE) : 0;
-    return this.#spaceLeft(true) - cost >= reserved + slack;
+  hasRoomFor(request: { blocks: readonly number[]; reserve: number; largest: number }): boolean {
+    const bins = this.#bins(true);
+    let reserved = request.reserve;
+    let largest = request.largest;
+    for (const area of this.#areas) {
+      reserved += area.reservedBytes;
+      largest = Math.max(largest, area.reservedLargest);
+    }
+    if (reserved === 0) {
+      // Nothing reserved: the writer finds out block by block (a container
+      // it cannot have is ERR_CLFS_LOG_FULL then); this only refuses what
+      // cannot fit at all.
+      const cost = request.blocks.reduce((a, b) => a + b, 0);
+      return bins.reduce((a, b) => a + b, 0) >= cost;
+    }
+    let bin = 0;
+    for (const block of request.blocks) {
+      while (bin < bins.length && bins[bin]! < block) bin++;
+      if (bin === bins.length) return false;
+      bins[bin] = bins[bin]! - block;
+    }
+    let room = 0;
+    for (let i = bin; i < bins.length; i++) room += Math.max(0, bins[i]! - (largest - this.unit));
+    return room >= reserved;
   }
 
   /** Creates a marshalling area on this log (CLFS's CreateLogMarshallingArea). */

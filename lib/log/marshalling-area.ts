@@ -173,6 +173,11 @@ export class MarshallingArea implements BufferOwner, ReadSource {
     return this.#reservation.bytes;
   }
 
+  /** @internal The largest block one of this area's reserved records may need (0: none reserved). */
+  get reservedLargest(): number {
+    return this.#reservation.largest;
+  }
+
   /**
    * The largest record data this area can append: its buffer (or the
    * container, when that is smaller: a block never crosses a container's
@@ -294,8 +299,7 @@ export class MarshallingArea implements BufferOwner, ReadSource {
       if (spec !== undefined) this.#checkChains(spec);
       const change = this.#planReservation(real, spec, useReservation);
       const finish = (appended: Lsn | undefined): Lsn | undefined => {
-        this.#reservation.records = change.records;
-        this.#reservation.bytes = change.bytes;
+        this.#reservation.assign(change);
         if (appended !== undefined) this.#lastAppended = appended;
         if (forceAppend) this.#log.writer.forceAppend();
         return appended;
@@ -334,17 +338,16 @@ export class MarshallingArea implements BufferOwner, ReadSource {
       this.#checkAlive();
       this.#checkChains(specs[0]!);
       // Check the whole batch first, so it is appended entirely or not at all.
-      let records = this.#reservation.records;
-      let bytes = this.#reservation.bytes;
+      const next = this.#reservation.copy();
       if (useReservation) {
         for (const spec of specs) {
           const size = reservedSize(dataLengthOf(spec.entries, spec.entryAlignment), this.#log.unit);
-          if (records < 1 || bytes < size) throw this.#reservationInvalid(size);
-          records--;
-          bytes -= size;
+          if (next.records < 1 || next.bytes < size) throw this.#reservationInvalid(size);
+          next.records--;
+          next.bytes -= size;
         }
-        if (records === 0) bytes = 0;
-      } else if (!this.#log.hasRoomFor(this.#packedCost(specs), 0, this.bufferSize)) {
+        next.settle();
+      } else if (!this.#log.hasRoomFor({ blocks: this.#packedBlocks(specs), reserve: 0, largest: 0 })) {
         throw this.#logFull();
       }
       // Every container the batch will reach exists before any record goes
@@ -357,8 +360,7 @@ export class MarshallingArea implements BufferOwner, ReadSource {
         const appended = this.#log.writer.append(this, spec);
         out.push(appended instanceof Promise ? await appended : appended);
       }
-      this.#reservation.records = records;
-      this.#reservation.bytes = bytes;
+      this.#reservation.assign(next);
       this.#lastAppended = out[out.length - 1]!;
       if (forceAppend) this.#log.writer.forceAppend();
       return out;
@@ -368,23 +370,24 @@ export class MarshallingArea implements BufferOwner, ReadSource {
     return lsns;
   }
 
-  /** The log space records take packed into fresh blocks of this area's buffers. */
-  #packedCost(specs: readonly RecordSpec[]): number {
+  /** The blocks records take packed into fresh blocks of this area's buffers: their lengths. */
+  #packedBlocks(specs: readonly RecordSpec[]): number[] {
     const unit = this.#log.unit;
-    let cost = 0;
+    const blocks: number[] = [];
     let fill = BLOCK_HEADER_SIZE;
     let count = 0;
     for (const spec of specs) {
       const span = recordSpan(dataLengthOf(spec.entries, spec.entryAlignment));
       if (fill + span > Math.min(this.bufferSize, this.#log.table.containerSize) || count >= MAX_RECORDS_PER_BLOCK) {
-        cost += alignUp(fill, unit);
+        blocks.push(alignUp(fill, unit));
         fill = BLOCK_HEADER_SIZE;
         count = 0;
       }
       fill += span;
       count++;
     }
-    return cost + alignUp(fill, unit);
+    blocks.push(alignUp(fill, unit));
+    return blocks;
   }
 
   #flag(o: Partial<AppendOptions>, name: 'useReservation' | 'forceAppend' | 'forceFlush'): boolean {
@@ -426,14 +429,13 @@ export class MarshallingArea implements BufferOwner, ReadSource {
 
   /** Checks a reservation change (and the append it comes with); returns the new totals. */
   #planReservation(real: readonly number[], spec: RecordSpec | undefined, useReservation: boolean): Reservation {
-    const next = new Reservation();
-    next.records = this.#reservation.records;
-    next.bytes = this.#reservation.bytes;
+    const next = this.#reservation.copy();
     let added = 0;
     for (const size of real) {
       if (size > 0) {
         next.records++;
         next.bytes += size;
+        next.largest = Math.max(next.largest, size);
         added += size;
       } else {
         if (next.records < 1 || next.bytes < -size) throw this.#reservationInvalid(-size);
@@ -454,7 +456,13 @@ export class MarshallingArea implements BufferOwner, ReadSource {
         cost = size;
       }
     }
-    if ((cost > 0 || added > 0) && !this.#log.hasRoomFor(cost, Math.max(0, added), this.bufferSize))
+    // A smaller record written into a worst-case reservation: the bytes
+    // left over go back with the last record (Reservation.settle).
+    next.settle();
+    if (
+      (cost > 0 || added > 0) &&
+      !this.#log.hasRoomFor({ blocks: cost > 0 ? [cost] : [], reserve: Math.max(0, added), largest: next.largest })
+    )
       throw this.#logFull();
     return next;
   }
@@ -476,9 +484,16 @@ export class MarshallingArea implements BufferOwner, ReadSource {
     checkInteger('count', count, 1);
     checkInteger('bytes', bytes, 1);
     await this.#log.writer.exclusive(() => {
-      if (!this.#log.hasRoomFor(0, bytes, this.bufferSize)) throw this.#logFull();
+      // The records' sizes are not known: one of them may take all the bytes
+      // but a sector for each other, up to the largest record's block.
+      const largest = Math.min(
+        Math.max(this.#log.unit, bytes - (count - 1) * this.#log.unit),
+        reservedSize(this.maxRecordSize, this.#log.unit),
+      );
+      if (!this.#log.hasRoomFor({ blocks: [], reserve: bytes, largest })) throw this.#logFull();
       this.#reservation.records += count;
       this.#reservation.bytes += bytes;
+      this.#reservation.largest = Math.max(this.#reservation.largest, largest);
     });
   }
 
@@ -495,7 +510,8 @@ export class MarshallingArea implements BufferOwner, ReadSource {
         );
       }
       this.#reservation.records -= count;
-      this.#reservation.bytes = this.#reservation.records === 0 ? 0 : this.#reservation.bytes - bytes;
+      this.#reservation.bytes -= bytes;
+      this.#reservation.settle();
     });
   }
 
@@ -818,8 +834,7 @@ export class MarshallingArea implements BufferOwner, ReadSource {
       const change = this.#planReservation([], spec, useReservation);
       const pending = this.#log.writer.append(this, spec);
       const appended = pending instanceof Promise ? await pending : pending;
-      this.#reservation.records = change.records;
-      this.#reservation.bytes = change.bytes;
+      this.#reservation.assign(change);
       this.#log.lastRestartAppended = appended;
       this.#lastAppended = appended;
       return appended;
@@ -924,8 +939,7 @@ export class MarshallingArea implements BufferOwner, ReadSource {
     const writeFailure = this.#writes.drain();
     const readFailure = this.#reads.drain();
     failure ??= writeFailure ?? readFailure;
-    this.#reservation.records = 0;
-    this.#reservation.bytes = 0;
+    this.#reservation.assign(new Reservation());
     this.#closed = true;
     this.#log.forgetArea(this);
     if (failure !== undefined) throw failure;

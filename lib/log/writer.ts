@@ -177,6 +177,13 @@ export class LogWriter {
     return { logicalId: this.#logicalId, offset: this.#offset };
   }
 
+  /** Where the next block would start if the open block were sealed now. */
+  sealedPosition(): { logicalId: number; offset: number } {
+    const block = this.#current;
+    if (block === undefined) return this.position;
+    return { logicalId: block.logicalId, offset: block.offset + alignUp(block.used, this.#ctx.unit) };
+  }
+
   /** The durable tail, for metadata: the position after the last durable block. */
   durableTail(): { tailLsn: Lsn; tailPreviousLsn: Lsn; lastLsn: Lsn } {
     return { tailLsn: this.#durableEndLsn, tailPreviousLsn: this.#lastDurableBlockLsn, lastLsn: this.#durableLsn };

@@ -247,3 +247,76 @@ describe('reservations are charged against log space', () => {
     expect(log.information().lastLsn).toBe(Lsn.INVALID);
   });
 });
+
+describe('appends into reservations never meet a full log', () => {
+  it('ReserveAndAppendLog (USE_RESERVATION): reserved records stay appendable after an area with smaller buffers fills the log', async () => {
+    const { log, area } = await makeArea({ bufferSize: 256 * 1024 }, { containerSize: 512 * 1024, containers: 2 });
+    const filler = await log.createMarshallingArea({ bufferSize: 4096, flushIntervalMs: 0 });
+    const big = 200 * 1024;
+    await area.reserveAndAppend(null, { reservations: [big, big, big] });
+    let appended = 0;
+    const error = await (async () => {
+      for (;;) {
+        try {
+          await filler.reserveAndAppend(tag(appended));
+          appended++;
+        } catch (e) {
+          return e;
+        }
+      }
+    })();
+    expect(error).toMatchObject({ code: 'ERR_CLFS_LOG_FULL' });
+    expect(appended).toBeGreaterThan(0);
+    const reserved: (Lsn | undefined)[] = [];
+    for (let i = 0; i < 3; i++) {
+      const record = new Uint8Array(big);
+      record.set(tag(1000 + i));
+      reserved.push((await area.reserveAndAppend(record, { useReservation: true, forceFlush: true })).lsn);
+    }
+    expect(area.reservedRecords).toBe(0);
+    expect(area.reservedBytes).toBe(0);
+    const records = await readAll(area);
+    expect(records.map((r) => untag(r.data))).toEqual([...Array(appended).keys(), 1000, 1001, 1002]);
+    expect(records.slice(-3).map((r) => r.lsn)).toEqual(reserved);
+  });
+
+  it('ClfsAllocReservedLog: reserved records of unknown sizes stay appendable after other areas fill the log', async () => {
+    const { log, area } = await makeArea({ bufferSize: 128 * 1024 }, { containerSize: 512 * 1024, containers: 2 });
+    const filler = await log.createMarshallingArea({ bufferSize: 4096, flushIntervalMs: 0 });
+    const sizes = [100 * 1024, 120 * 1024, 64 * 1024, 90 * 1024];
+    await area.allocReservedLog(sizes.length, area.alignReservedLog(sizes));
+    let appended = 0;
+    for (;;) {
+      const result = await filler.reserveAndAppend(new Uint8Array(3000)).catch((e: unknown) => e);
+      if (result instanceof Error) {
+        expect(result).toMatchObject({ code: 'ERR_CLFS_LOG_FULL' });
+        break;
+      }
+      appended++;
+    }
+    // Appended in the order least favourable to packing: the largest last.
+    for (const size of [...sizes].sort((a, b) => a - b)) {
+      await area.reserveAndAppend(new Uint8Array(size), { useReservation: true });
+    }
+    await area.flushBuffers();
+    expect(area.reservedRecords).toBe(0);
+    expect(appended).toBeGreaterThan(0);
+  });
+
+  it('ReserveAndAppendLog (USE_RESERVATION): a record smaller than its reservation gives the rest back with the last reserved record', async () => {
+    const { log, area } = await makeArea({ bufferSize: 16384 });
+    await area.reserveAndAppend(null, { reservations: [8000, 8000] });
+    const total = area.reservedBytes;
+    await area.reserveAndAppend(tag(1), { useReservation: true });
+    expect(area.reservedRecords).toBe(1);
+    expect(area.reservedBytes).toBe(total - area.alignReservedLog([4]));
+    await area.reserveAndAppend(tag(2), { useReservation: true });
+    expect(area.reservedRecords).toBe(0);
+    expect(area.reservedBytes).toBe(0);
+    expect(log.information().totalReservation).toBe(0);
+    await area.writeRestartArea(tag(3));
+    await area.reserveAndAppend(null, { reservations: [8000] });
+    await area.writeRestartArea(tag(4), { useReservation: true });
+    expect(area.reservedBytes).toBe(0);
+  });
+});

@@ -85,6 +85,8 @@ export interface ProbedBlock {
   previousBlockLsn: Lsn;
   epoch: bigint;
   newEpoch: boolean;
+  /** The records its header says it holds. */
+  recordCount: number;
   /** Its CRC and records were checked too (not only its header). */
   whole: boolean;
 }
@@ -103,6 +105,7 @@ export function probeBlockBytes(bytes: Uint8Array, expect: BlockExpectation): Pr
     previousBlockLsn: h.previousBlockLsn,
     epoch: h.epoch,
     newEpoch: h.newEpoch === true,
+    recordCount: h.recordCount,
     whole: checked !== 'short',
   };
 }

@@ -86,6 +86,8 @@ export class Log {
   /** @internal The newest restart record appended (durable or not): the next one's previous LSN. */
   lastRestartAppended: Lsn;
   readonly #areas = new Set<MarshallingArea>();
+  /** Calls still running that close() waits for (see track()). */
+  readonly #operations = new Set<Promise<unknown>>();
   #baseLsn: Lsn;
   #restartLsn: Lsn;
   #closing: Promise<void> | undefined;
@@ -373,14 +375,17 @@ export class Log {
     if (this.table.count + count > MAX_CONTAINERS) {
       throw new ClfsError('ERR_OUT_OF_RANGE', `a log has at most ${MAX_CONTAINERS} containers`);
     }
-    await this.serializeMetadata(() => this.#grow(count));
+    await this.track(this.serializeMetadata(() => this.#grow(count)));
   }
 
   /** @internal Moves the base (already validated and flushed) and persists it. */
   async setBase(lsn: Lsn, restart?: Lsn): Promise<void> {
     await this.serializeMetadata(async () => {
       if (lsn > this.#baseLsn) this.#baseLsn = lsn;
-      if (restart !== undefined) this.#restartLsn = restart;
+      // Restart areas settle in LSN order; the newest stays the newest.
+      if (restart !== undefined && (this.#restartLsn === Lsn.INVALID || restart > this.#restartLsn)) {
+        this.#restartLsn = restart;
+      }
       await this.persistMetadata();
     });
   }
@@ -524,12 +529,27 @@ export class Log {
     return this.#closing;
   }
 
+  /**
+   * @internal Registers a call that goes on past its turn among appends (a
+   * restart area's flush and base move, a container being added): close()
+   * waits for it before it drains the writer and writes the last metadata.
+   */
+  track<T>(promise: Promise<T>): Promise<T> {
+    this.#operations.add(promise);
+    const forget = (): void => void this.#operations.delete(promise);
+    promise.then(forget, forget);
+    return promise;
+  }
+
   async #close(): Promise<void> {
     let failure: unknown;
     try {
+      // Calls made before close() run to their end (new ones are refused).
+      await Promise.allSettled([...this.#operations]);
       for (const area of [...this.#areas]) {
         await area.close().catch((error: unknown) => (failure ??= error));
       }
+      await this.writer.exclusive(() => undefined).catch(() => undefined);
       await this.writer.drain().catch((error: unknown) => (failure ??= error));
       if (this.writer.failure === undefined && failure === undefined) {
         await this.serializeMetadata(() => this.persistMetadata({ clean: true }));

@@ -107,6 +107,11 @@ function normalizeEntries(name: string, entries: Entries): readonly Uint8Array[]
   throw invalidArgType(name, 'a Uint8Array, an array of them, or null', entries);
 }
 
+/** The spec with its own copy of the entries' bytes. */
+function copySpec(spec: RecordSpec): RecordSpec {
+  return { ...spec, entries: spec.entries.map((e) => e.slice()) };
+}
+
 function checkChainLsn(name: string, value: unknown): Lsn {
   if (value === undefined) return Lsn.INVALID;
   const lsn = checkLsn(name, value);
@@ -128,6 +133,8 @@ export class MarshallingArea implements BufferOwner, ReadSource {
   readonly #contexts = new Set<ReadContext>();
   #lastAppended: Lsn = Lsn.INVALID;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** Calls past their turn among appends, still running (close waits for them). */
+  readonly #operations = new Set<Promise<unknown>>();
   #closing: Promise<void> | undefined;
   #closed = false;
   /** A sector buffer for probeBlock's header reads, kept between them (taken while one runs). */
@@ -258,7 +265,7 @@ export class MarshallingArea implements BufferOwner, ReadSource {
 
   /** A copy of entries the caller might change while the append waits its turn. */
   #stable(spec: RecordSpec): RecordSpec {
-    return this.#log.writer.contended ? { ...spec, entries: spec.entries.map((e) => e.slice()) } : spec;
+    return this.#log.writer.contended ? copySpec(spec) : spec;
   }
 
   /**
@@ -636,6 +643,7 @@ export class MarshallingArea implements BufferOwner, ReadSource {
       previousBlockLsn: memory.previousBlockLsn,
       epoch: this.#log.writer.epoch,
       newEpoch: this.#log.writer.isNewEpoch(memory),
+      recordCount: memory.count,
       whole: true,
     };
   }
@@ -822,26 +830,29 @@ export class MarshallingArea implements BufferOwner, ReadSource {
     const o = checkOptions('options', options);
     const useReservation = o.useReservation === undefined ? false : this.#flag(o, 'useReservation');
     const newBase = o.newBaseLsn === undefined ? undefined : checkLsn('options.newBaseLsn', o.newBaseLsn);
+    const spec = this.#stable(this.#spec([data], {}, 'restart', newBase ?? Lsn.INVALID));
     this.#log.writer.checkHealthy();
-    if (newBase !== undefined) await this.#checkNewBase(newBase);
     const before = this.#log.storage.stats.bytesFlushed;
-    const lsn = await this.#log.writer.exclusive(async () => {
-      this.#checkAlive();
-      if (newBase !== undefined && newBase < this.#log.baseLsn)
-        throw this.#tailInvalid(newBase, 'is below the base LSN');
-      const spec = this.#stable(this.#spec([data], {}, 'restart', newBase ?? Lsn.INVALID));
-      spec.previousLsn = this.#log.lastRestartAppended;
-      const change = this.#planReservation([], spec, useReservation);
-      const pending = this.#log.writer.append(this, spec);
-      const appended = pending instanceof Promise ? await pending : pending;
-      this.#reservation.assign(change);
-      this.#log.lastRestartAppended = appended;
-      this.#lastAppended = appended;
-      return appended;
+    return this.#track(async () => {
+      // The call takes its turn among appends at once (a close called after
+      // it waits for it), and checks the new base there: against the records
+      // appended before it, not those of when it was called.
+      const lsn = await this.#log.writer.exclusive(async () => {
+        this.#checkAlive();
+        if (newBase !== undefined) await this.#checkNewBase(newBase);
+        spec.previousLsn = this.#log.lastRestartAppended;
+        const change = this.#planReservation([], spec, useReservation);
+        const pending = this.#log.writer.append(this, spec);
+        const appended = pending instanceof Promise ? await pending : pending;
+        this.#reservation.assign(change);
+        this.#log.lastRestartAppended = appended;
+        this.#lastAppended = appended;
+        return appended;
+      });
+      await this.#log.writer.flush(lsn);
+      await this.#log.setBase(newBase ?? this.#log.baseLsn, lsn);
+      return { lsn, bytesWritten: this.#log.storage.stats.bytesFlushed - before };
     });
-    await this.#log.writer.flush(lsn);
-    await this.#log.setBase(newBase ?? this.#log.baseLsn, lsn);
-    return { lsn, bytesWritten: this.#log.storage.stats.bytesFlushed - before };
   }
 
   /**
@@ -861,36 +872,20 @@ export class MarshallingArea implements BufferOwner, ReadSource {
     return new ClfsError('ERR_CLFS_TAIL_INVALID', `LSN ${Lsn.format(lsn)} cannot be the base: it ${why}`, { lsn });
   }
 
-  /** A new base must be a record in [base, last]. */
+  /**
+   * A new base must be a record in [base, last]. Its block is looked at
+   * through a buffer of its own, not one of the area's read buffers: CLFS's
+   * AdvanceLogBase cannot fail for want of them (a checkpoint during a
+   * recovery scan that holds them all).
+   */
   async #checkNewBase(lsn: Lsn): Promise<void> {
     if (lsn < this.#log.baseLsn) throw this.#tailInvalid(lsn, `is below the base LSN ${Lsn.format(this.#log.baseLsn)}`);
     if (this.#log.writer.lastLsn === Lsn.INVALID || lsn > this.#log.writer.lastLsn) {
       throw this.#tailInvalid(lsn, `is beyond the last record ${Lsn.format(this.#log.writer.lastLsn)}`);
     }
-    // The check reads the block with one of the area's read buffers.
-    const buffer = this.#reads.tryAcquire();
-    if (buffer === undefined) throw this.#blocksExhausted();
-    try {
-      let records: number;
-      try {
-        const block = await this.loadBlock(blockLsnOf(lsn), buffer);
-        records = typeof block === 'string' ? 0 : block.records.length;
-      } catch (error) {
-        if ((error as ClfsError).code !== 'ERR_CLFS_RECORD_TOO_LARGE') throw error;
-        // A block written through larger buffers than this area's: the writer
-        // knows its records if it is in memory, else its header (now at the
-        // start of the buffer) says how many it has.
-        const memory = this.#log.writer.blockInMemory(blockLsnOf(lsn));
-        const header = parseBlockHeader(buffer, this.#log.unit, this.#log.table.containerSize);
-        if (memory !== undefined) records = memory.count;
-        else if (typeof header !== 'string' && header.lsn === blockLsnOf(lsn) && header.logId === this.#log.logId) {
-          records = header.recordCount;
-        } else records = 0;
-      }
-      if (Number(lsn & 0x1ffn) >= records) throw this.#tailInvalid(lsn, 'names no record');
-    } finally {
-      this.#reads.release(buffer);
-    }
+    const block = await this.probeBlock(blockLsnOf(lsn), true);
+    const records = typeof block === 'string' || !block.whole ? 0 : block.recordCount;
+    if (Number(lsn & 0x1ffn) >= records) throw this.#tailInvalid(lsn, 'names no record');
   }
 
   /**
@@ -903,9 +898,11 @@ export class MarshallingArea implements BufferOwner, ReadSource {
     this.#checkUsable();
     checkLsn('lsn', lsn);
     this.#log.writer.checkHealthy();
-    await this.#checkNewBase(lsn);
-    await this.#log.writer.flush(lsn);
-    await this.#log.setBase(lsn);
+    return this.#track(async () => {
+      await this.#checkNewBase(lsn);
+      await this.#log.writer.flush(lsn);
+      await this.#log.setBase(lsn);
+    });
   }
 
   /**
@@ -919,12 +916,26 @@ export class MarshallingArea implements BufferOwner, ReadSource {
     return this.#closing;
   }
 
+  /**
+   * Runs a call that goes on past its turn among appends (a flush, a base
+   * move): close() waits for it, the area's and the log's.
+   */
+  #track<T>(run: () => Promise<T>): Promise<T> {
+    const promise = this.#log.track(run());
+    this.#operations.add(promise);
+    const forget = (): void => void this.#operations.delete(promise);
+    promise.then(forget, forget);
+    return promise;
+  }
+
   async #close(): Promise<void> {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     let failure: unknown;
     try {
-      // Appends called before close() finish first (they hold their turn).
+      // Calls made before close() finish first: those still in their turn
+      // among appends, and those past it (a restart area's flush and base move).
+      await Promise.allSettled([...this.#operations]);
       await this.#log.writer.exclusive(() => undefined).catch(() => undefined);
       if (this.#lastAppended !== Lsn.INVALID && this.#log.writer.failure === undefined) {
         await this.#log.writer.flush(this.#lastAppended);
@@ -934,8 +945,9 @@ export class MarshallingArea implements BufferOwner, ReadSource {
     }
     // The rest happens whatever failed above; the first failure is reported.
     for (const context of [...this.#contexts]) context.terminate();
-    if (this.#log.writer.currentOwner === this)
-      await this.#log.writer.drain().catch((error: unknown) => (failure ??= error));
+    // Only this area's own open block, if any: another area's records are
+    // not this close's to drop.
+    this.#log.writer.releaseOwner(this);
     const writeFailure = this.#writes.drain();
     const readFailure = this.#reads.drain();
     failure ??= writeFailure ?? readFailure;

@@ -575,7 +575,7 @@ export class ReadContext {
           firstProblem ??= { lsn: candidate, problem: 'stale epoch' };
           continue;
         }
-        throw this.#stale(block, { ...loaded, whole: true });
+        throw this.#stale(block, { ...loaded, recordCount: loaded.records.length, whole: true });
       }
       firstProblem ??= { lsn: candidate, problem: typeof loaded === 'string' ? loaded : 'chain' };
     }

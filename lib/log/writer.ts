@@ -137,6 +137,8 @@ export class LogWriter {
   #syncInFlight = false;
   #flushRequested = false;
   readonly #waiters: FlushWaiter[] = [];
+  /** drain() waiting for the writes and syncs in flight to end. */
+  readonly #idleWaiters: (() => void)[] = [];
   #failure: ClfsError | undefined;
   /** Serialises appends so LSNs follow call order. */
   #held = false;
@@ -488,12 +490,14 @@ export class LogWriter {
           this.#blocks.delete(block.lsn);
           block.owner.releaseWriteBuffer(block.buffer);
           this.#advance();
+          this.#notifyIdle();
         },
         (error: unknown) => {
           this.#writesInFlight--;
           this.#blocks.delete(block.lsn);
           block.owner.releaseWriteBuffer(block.buffer);
           this.#fail(error, `writing block ${Lsn.format(block.lsn)}`);
+          this.#notifyIdle();
         },
       );
   }
@@ -542,10 +546,12 @@ export class LogWriter {
           if (this.#pending[0] === block) this.#markDurable(this.#pending.shift()!);
         }
         this.#advance();
+        this.#notifyIdle();
       },
       (error: unknown) => {
         this.#syncInFlight = false;
         this.#fail(error, 'syncing the containers');
+        this.#notifyIdle();
       },
     );
   }
@@ -636,18 +642,51 @@ export class LogWriter {
   }
 
   /**
-   * For close: makes everything appended durable, waits for every write in
-   * flight, and gives back the open block's buffer.
+   * For a marshalling area's close: its open block, if the open block is
+   * its own, is sealed (queued for writing) or, holding no record, given
+   * back. Another area's open block is left alone.
+   */
+  releaseOwner(owner: BufferOwner): void {
+    const current = this.#current;
+    if (current === undefined || current.owner !== owner) return;
+    if (current.count > 0 && this.#failure === undefined) {
+      this.#seal(current);
+      return;
+    }
+    // Empty (the append that opened it failed), or the log fail-stopped:
+    // nothing in it was acknowledged.
+    this.#current = undefined;
+    this.#blocks.delete(current.lsn);
+    current.owner.releaseWriteBuffer(current.buffer);
+  }
+
+  /**
+   * For the log's close (no append can start any more): makes everything
+   * appended durable, waits for every write and sync in flight, and gives
+   * back the open block's buffer. A block holding records is never dropped
+   * unwritten unless the log has fail-stopped (nothing in it was
+   * acknowledged then).
    */
   async drain(): Promise<void> {
-    if (this.#failure === undefined && this.#lastLsn !== Lsn.INVALID) await this.flush(this.#lastLsn);
-    while (this.busy) await new Promise((resolve) => setTimeout(resolve, 1));
+    while (this.#failure === undefined && this.#lastLsn !== Lsn.INVALID && this.#lastLsn !== this.#durableLsn) {
+      await this.flush(this.#lastLsn);
+    }
+    while (this.busy) await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
     const current = this.#current;
     if (current !== undefined) {
+      if (current.count > 0 && this.#failure === undefined) {
+        throw new Error('clfs: internal error: a block with records is left after the log drained');
+      }
       this.#current = undefined;
       this.#blocks.delete(current.lsn);
       current.owner.releaseWriteBuffer(current.buffer);
     }
+  }
+
+  /** Wakes drain() once nothing is in flight. */
+  #notifyIdle(): void {
+    if (this.busy) return;
+    for (const resolve of this.#idleWaiters.splice(0)) resolve();
   }
 
   /** Whether writes or syncs are still in flight. */

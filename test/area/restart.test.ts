@@ -371,3 +371,20 @@ describe('ClfsAdvanceLogBase', () => {
     expect(log.information().baseLsn).toBe(lsns[4]);
   });
 });
+
+describe('a checkpoint while read contexts hold every read buffer', () => {
+  it('ClfsAdvanceLogBase / ClfsWriteRestartArea: need no read buffer (no ERR_CLFS_BLOCKS_EXHAUSTED while a recovery scan holds them all)', async () => {
+    const { log, area } = await makeArea({ maxReadBuffers: 1 });
+    const first = (await area.reserveAndAppend(tag(1), { forceFlush: true })).lsn!;
+    const second = (await area.reserveAndAppend(tag(2), { forceFlush: true })).lsn!;
+    const third = (await area.reserveAndAppend(tag(3))).lsn!;
+    const scan = await area.readLogRecord(first, 'forward');
+    await rejectsWith(area.readLogRecord(first, 'forward'), 'ERR_CLFS_BLOCKS_EXHAUSTED');
+    await area.advanceLogBase(second);
+    const { lsn } = await area.writeRestartArea(tag(9), { newBaseLsn: third });
+    expect(log.information()).toMatchObject({ baseLsn: third, restartLsn: lsn });
+    // The scan kept its buffer and its record.
+    expect(untag(scan.record.data)).toBe(1);
+    scan.terminate();
+  });
+});

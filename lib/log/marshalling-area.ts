@@ -361,7 +361,11 @@ export class MarshallingArea implements BufferOwner, ReadSource {
       // in, so a container that cannot be had fails the batch, not half of it.
       const spans = specs.map((spec) => recordSpan(dataLengthOf(spec.entries, spec.entryAlignment)));
       const reach = this.#log.writer.lastContainerFor(this, spans);
-      for (let id = this.#log.writer.position.logicalId + 1; id <= reach; id++) await this.#log.provideContainer(id);
+      const first = this.#log.writer.position.logicalId + 1;
+      // The caller may change its arrays once the call has returned: take
+      // them before waiting for containers.
+      if (reach >= first) for (let i = 0; i < specs.length; i++) specs[i] = copySpec(specs[i]!);
+      for (let id = first; id <= reach; id++) await this.#log.provideContainer(id);
       const out: Lsn[] = [];
       for (const spec of specs) {
         const appended = this.#log.writer.append(this, spec);
@@ -830,7 +834,10 @@ export class MarshallingArea implements BufferOwner, ReadSource {
     const o = checkOptions('options', options);
     const useReservation = o.useReservation === undefined ? false : this.#flag(o, 'useReservation');
     const newBase = o.newBaseLsn === undefined ? undefined : checkLsn('options.newBaseLsn', o.newBaseLsn);
-    const spec = this.#stable(this.#spec([data], {}, 'restart', newBase ?? Lsn.INVALID));
+    const spec = this.#spec([data], {}, 'restart', newBase ?? Lsn.INVALID);
+    // The call may wait (its turn, the new base's block read) before the
+    // record is placed: its bytes are taken now.
+    spec.entries = [data.slice()];
     this.#log.writer.checkHealthy();
     const before = this.#log.storage.stats.bytesFlushed;
     return this.#track(async () => {

@@ -68,7 +68,9 @@ describe.each(ENGINES)('a restart area racing a close (%s engine)', (engine) => 
     const acknowledged: Lsn[] = [];
     for (let i = 0; i < 20; i++) {
       const area = i % 2 === 0 ? a : b;
-      calls.push(area.reserveAndAppend(tag(10 + i), { forceFlush: i % 3 === 0 }).then((r) => acknowledged.push(r.lsn!)));
+      calls.push(
+        area.reserveAndAppend(tag(10 + i), { forceFlush: i % 3 === 0 }).then((r) => acknowledged.push(r.lsn!)),
+      );
       if (i % 5 === 4) calls.push(area.writeRestartArea(tag(500 + i), { newBaseLsn: log.information().baseLsn }));
     }
     calls.push(log.close());

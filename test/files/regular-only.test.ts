@@ -6,7 +6,7 @@
 // while the opener waited for its lock is not taken (ENOENT: the lock is on
 // the file the path names).
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -152,9 +152,10 @@ describe.skipIf(straceSkip !== undefined)(
       const area = await log.createMarshallingArea({ bufferSize: 4 * KiB });
       await area.reserveAndAppend(text('hello'), { forceFlush: true });
       await log.close();
-      // strace holds the child's flock for 1.5 s; meanwhile the base file is renamed.
+      // strace holds the child's flock for 1.5 s once the child is in it (its
+      // output shows the call's entry); meanwhile the base file is renamed.
+      const straceOut = fresh('strace');
       const source = `import { Log } from 'CLFS';
-        console.log('opening');
         try { const log = await Log.open(ARGS.path); console.log('opened'); await log.close(); }
         catch (e) { console.log('code ' + e.code); }`;
       const library = childLibrary();
@@ -165,7 +166,7 @@ describe.skipIf(straceSkip !== undefined)(
             '-f',
             '-qq',
             '-o',
-            '/dev/null',
+            straceOut,
             '-e',
             'trace=flock',
             '-e',
@@ -186,14 +187,17 @@ describe.skipIf(straceSkip !== undefined)(
           },
         ),
       );
-      await child.waitForLine('opening');
-      await new Promise((resolve) => setTimeout(resolve, 700));
+      const inFlock = (): boolean => existsSync(straceOut) && readFileSync(straceOut, 'utf8').includes('flock(');
+      for (let waited = 0; !inFlock(); waited += 20) {
+        if (waited > 20_000) expect.fail(`the child never reached flock: ${child.stderr()}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
       const moved = fresh('moved');
       mkdirSync(moved);
       renameSync(path.join(logPath, BASE_FILE), path.join(moved, BASE_FILE));
       const exit = await child.exited;
       expect(exit.code, child.stderr()).toBe(0);
-      expect(child.stdout().trim().split('\n').at(-1)).toBe('code ERR_CLFS_NOT_FOUND');
+      expect(child.stdout().trim()).toBe('code ERR_CLFS_NOT_FOUND');
     });
   },
 );

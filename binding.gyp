@@ -7,6 +7,7 @@
         "native/binding/aligned_memory.cc",
         "native/binding/direct_file.cc",
         "native/binding/errors.cc",
+        "native/binding/regular_file.cc",
         "native/crc32c/crc32c.cc",
         "native/crc32c/crc32c_hw.cc",
         "native/io/engine.cc",
@@ -14,6 +15,8 @@
         "native/io/uring_engine.cc",
         "native/platform/common.cc",
         "native/platform/posix.cc",
+        "native/platform/regular_file_posix.cc",
+        "native/platform/regular_file_win32.cc",
         "native/platform/win32.cc"
       ],
       "include_dirs": [

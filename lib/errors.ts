@@ -26,6 +26,10 @@ const CLFS_ERRORS = {
   ERR_CLFS_EXISTS: 'ERROR_ALREADY_EXISTS',
   ERR_CLFS_NOT_FOUND: 'ERROR_FILE_NOT_FOUND',
   ERR_CLFS_ENGINE_UNAVAILABLE: undefined,
+  // A symbolic link, hard link, FIFO, socket, device or directory where a
+  // log's file belongs. CLFS opens its files in the kernel and has no such
+  // error; clfs refuses them rather than write through them.
+  ERR_CLFS_UNSAFE_FILE: undefined,
 } as const;
 
 /** A code of clfs's own (see the README's error table). */

@@ -211,6 +211,9 @@ export class Log {
       );
     }
     storage.setContainerCount(metadata.containers.length);
+    // Before recovery reads any: a container replaced or cut is damage found
+    // now, not wherever a read happens to look.
+    await storage.checkContainers(metadata.containerSize);
     const table = new ContainerTable([...metadata.containers], metadata.containerSize);
     const logId = logIdOf(metadata.identity);
     const tail = await recover(storage, metadata, table, {
@@ -271,18 +274,21 @@ export class Log {
 
   /**
    * Deletes the log at `path` (CLFS's DeleteLogFile). ERR_CLFS_LOCKED while
-   * it is open; ERR_CLFS_NOT_FOUND if there is no log there.
+   * it is open; ERR_CLFS_NOT_FOUND if there is no log there. Once it has
+   * begun, no Log.open succeeds; a delete interrupted by a crash leaves the
+   * log whole, or half-deleted (Log.open: ERR_CLFS_NOT_FOUND), which the
+   * next Log.delete finishes. Files in the directory that are not the log's
+   * are left alone (and the directory with them).
    */
   static async delete(path: string): Promise<void> {
     checkPath('path', path);
-    // It must be a log (valid metadata) and not open anywhere (the lock).
-    const storage = await NativeStorage.open(path, { durability: 'dsync', allowBuffered: true });
-    try {
-      await MetadataStore.read(storage);
-    } finally {
-      await storage.close();
-    }
-    await NativeStorage.remove(path);
+    // It must be a log (valid metadata, which counts its containers) and
+    // not open anywhere (the lock, held until it is gone).
+    await NativeStorage.delete(
+      path,
+      { durability: 'dsync', allowBuffered: true },
+      async (storage) => (await MetadataStore.read(storage)).metadata.containers.length,
+    );
   }
 
   /** @internal */

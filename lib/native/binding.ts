@@ -25,6 +25,7 @@ export interface NativeOpenOptions {
   lock?: boolean;
   allowBuffered?: boolean;
   durability?: 'dsync' | 'fdatasync' | 'none';
+  regularOnly?: boolean;
 }
 
 /** What the addon reports about an open file. */
@@ -97,6 +98,7 @@ export interface NativeBinding {
   crc32c(data: Uint8Array, crc?: number): number;
   crc32cPortable(data: Uint8Array, crc?: number): number;
   crc32cImplementation(): string;
+  regularFileSize(path: string): Promise<number>;
   DirectFile: new (options: NativeEngineOptions) => NativeDirectFile;
   napiVersion: number;
 }

@@ -47,6 +47,16 @@ export interface DirectFileOptions {
   engine?: IoEngine;
   /** How many requests may be in flight at once (default 64). */
   depth?: number;
+  /**
+   * Open only a plain regular file of the directory the path names (default
+   * false): a symbolic link as the last component is not followed, a FIFO,
+   * socket, device or directory is not opened (nothing is done with it
+   * beyond an fstat), and a file with more than one link (a hard link) or on
+   * another device than its directory is refused; all with
+   * `ERR_CLFS_UNSAFE_FILE`. With `lock`, the path must still name the file
+   * once it is locked (`ENOENT` if it was removed or renamed meanwhile).
+   */
+  regularOnly?: boolean;
 }
 
 /** Counters of one open file. */
@@ -95,7 +105,7 @@ export class DirectFile {
   static async open(path: string, options?: DirectFileOptions): Promise<DirectFile> {
     checkPath('path', path);
     const opts = checkOptions('options', options);
-    for (const name of ['create', 'exclusive', 'readOnly', 'lock', 'allowBuffered'] as const) {
+    for (const name of ['create', 'exclusive', 'readOnly', 'lock', 'allowBuffered', 'regularOnly'] as const) {
       if (opts[name] !== undefined) checkBoolean(`options.${name}`, opts[name]);
     }
     const durability =
@@ -110,6 +120,7 @@ export class DirectFile {
       lock: opts.lock ?? true,
       allowBuffered: opts.allowBuffered ?? false,
       durability,
+      regularOnly: opts.regularOnly ?? false,
     });
     return new DirectFile(native, info);
   }
@@ -150,6 +161,10 @@ export class DirectFile {
   }
   get physicalSectorSize(): number {
     return this.#info.physicalSectorSize;
+  }
+  /** The file's size in bytes when it was opened. */
+  get sizeAtOpen(): number {
+    return this.#info.size;
   }
   /** Where the alignment came from: `'statx'`, `'BLKSSZGET'`, `'sysfs'`, `'page-size'` or `'buffered'`. */
   get alignmentSource(): string {
@@ -233,4 +248,14 @@ export class DirectFile {
   async [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+/**
+ * The size of the file at `path`, which must pass the checks of a
+ * `regularOnly` open (`ERR_CLFS_UNSAFE_FILE` otherwise); the file is not
+ * opened. A system error (`ENOENT`, ...) rejects as Node's `fs` errors do.
+ */
+export async function regularFileSize(path: string): Promise<number> {
+  checkPath('path', path);
+  return binding.regularFileSize(path);
 }

@@ -139,6 +139,20 @@ export class MemoryStorage implements LogStorage {
     this.#containerCount = count;
   }
 
+  async checkContainers(size: number): Promise<void> {
+    this.#check();
+    for (let index = 0; index < this.#containerCount; index++) {
+      const actual = this.image.containers[index]!.byteLength;
+      if (actual !== size) {
+        throw new ClfsError(
+          'ERR_CLFS_CORRUPT',
+          `container ${index} (in memory) is ${actual} bytes, but this log's containers are ${size} bytes`,
+          { size: actual, expected: size },
+        );
+      }
+    }
+  }
+
   allocate(size: number): Uint8Array {
     return new Uint8Array(size);
   }

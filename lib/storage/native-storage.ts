@@ -2,14 +2,21 @@
  * LogStorage over real files with direct I/O: a log directory holding the
  * base file (metadata, locked exclusively while the log is open) and the
  * container files.
+ *
+ * Every file of a log is opened `regularOnly` (DirectFile): a symbolic link,
+ * hard link, FIFO, socket, device or directory planted in place of one is
+ * refused with ERR_CLFS_UNSAFE_FILE before anything is read or written, so
+ * nothing outside the directory is ever written through it. File names are
+ * made here, never read from disk.
  * @module
  */
-import { lstat, mkdir, readdir, rename, rm, rmdir, open as fsOpen } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { lstat, mkdir, readdir, rename, rm, rmdir, unlink, open as fsOpen } from 'node:fs/promises';
 import path from 'node:path';
 
 import { ClfsError, fromSystemError } from '../errors.ts';
 import { SLOT_SIZE } from '../format/metadata.ts';
-import { DirectFile, type Durability, type IoEngine } from '../native/direct-file.ts';
+import { DirectFile, regularFileSize, type Durability, type IoEngine } from '../native/direct-file.ts';
 import { alignedBuffer } from '../native/memory.ts';
 import {
   emptyStorageStats,
@@ -20,9 +27,57 @@ import {
 } from './storage.ts';
 
 export const BASE_FILE = 'base.blf';
+/**
+ * The base file's name once a delete has begun (CLFS's pending-delete
+ * state): the log can no longer be opened, and the next Log.delete finishes
+ * what a crash interrupted.
+ */
+export const DELETING_FILE = 'deleting.blf';
 
 export function containerFileName(index: number): string {
   return `container-${String(index).padStart(6, '0')}.clfc`;
+}
+
+/** The index of a container file's name, or -1 for any other name. */
+function containerIndexOf(name: string): number {
+  const match = /^container-(\d{6,})\.clfc$/.exec(name);
+  if (match === null) return -1;
+  const index = Number(match[1]);
+  return containerFileName(index) === name ? index : -1;
+}
+
+/**
+ * Beside the log directory, the base file of a log being deleted whose
+ * containers are gone, while the directory itself is removed: the mark that
+ * lets the next delete finish (the directory may be empty by then).
+ */
+export function deletedMarkerOf(dir: string): string {
+  const full = path.resolve(dir);
+  return path.join(path.dirname(full), `.${path.basename(full)}.clfs-deleted`);
+}
+
+const codeOf = (error: unknown): unknown => (error as NodeJS.ErrnoException | undefined)?.code;
+
+/** Runs `fn`; a system error with one of `codes` (ENOENT: already gone) resolves to `fallback`. */
+async function unless<T>(codes: string[], fallback: T, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (codes.includes(String(codeOf(error)))) return fallback;
+    throw fromSystemError(error);
+  }
+}
+
+function notFound(dir: string, why: string, cause?: unknown): ClfsError {
+  return new ClfsError('ERR_CLFS_NOT_FOUND', `no log at '${dir}': ${why}`, { path: dir, cause });
+}
+
+function wrongSize(file: string, actual: number, expected: number): ClfsError {
+  return new ClfsError(
+    'ERR_CLFS_CORRUPT',
+    `the container file '${file}' is ${actual} bytes, but this log's containers are ${expected} bytes`,
+    { path: file, size: actual, expected },
+  );
 }
 
 /** How the storage opens its files. */
@@ -60,6 +115,8 @@ export class NativeStorage implements LogStorage {
   readonly #containers = new Map<number, OpenContainer>();
   readonly #dirty = new Set<number>();
   #containerCount: number;
+  /** Every container's size, once known (checkContainers, addContainer). */
+  #containerSize: number | undefined;
   #useClock = 0;
   #closed = false;
 
@@ -82,36 +139,48 @@ export class NativeStorage implements LogStorage {
   /**
    * Opens the log directory `dir` and locks its base file (a second opener
    * gets ERR_CLFS_LOCKED). The log then says how many containers it has
-   * (setContainerCount), from its metadata.
+   * (setContainerCount), from its metadata, and checks them
+   * (checkContainers).
    */
   static async open(dir: string, options: NativeStorageOptions): Promise<NativeStorage> {
     let names: string[];
     try {
       names = await readdir(dir);
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR') {
-        throw new ClfsError('ERR_CLFS_NOT_FOUND', `no log at '${dir}'`, { path: dir, cause: error });
-      }
+      const code = codeOf(error);
+      if (code === 'ENOENT' || code === 'ENOTDIR') throw notFound(dir, 'there is no directory there', error);
       throw fromSystemError(error);
     }
-    if (!names.includes(BASE_FILE)) {
-      throw new ClfsError('ERR_CLFS_NOT_FOUND', `'${dir}' is not a clfs log: it has no ${BASE_FILE}`, { path: dir });
+    if (!names.includes(BASE_FILE)) throw notFound(dir, `it has no ${BASE_FILE}`);
+    return NativeStorage.#lock(dir, BASE_FILE, options);
+  }
+
+  /** Opens and locks `name` (the base file, or the renamed one of a log being deleted) as the storage's base. */
+  static async #lock(dir: string, name: string, options: NativeStorageOptions): Promise<NativeStorage> {
+    try {
+      const base = await DirectFile.open(path.join(dir, name), {
+        durability: options.durability === 'none' ? 'none' : 'dsync',
+        allowBuffered: options.allowBuffered,
+        engine: options.engine,
+        depth: 4,
+        regularOnly: true,
+      });
+      return new NativeStorage(dir, base, 0, options);
+    } catch (error) {
+      // Gone since the directory was listed, or while waiting for the lock:
+      // a delete took it (the log is being deleted, or is gone).
+      if (codeOf(error) === 'ENOENT') throw notFound(dir, `its ${name} was removed`, error);
+      throw error;
     }
-    const base = await DirectFile.open(path.join(dir, BASE_FILE), {
-      durability: options.durability === 'none' ? 'none' : 'dsync',
-      allowBuffered: options.allowBuffered,
-      engine: options.engine,
-      depth: 4,
-    });
-    return new NativeStorage(dir, base, 0, options);
   }
 
   /**
    * Creates a log directory at `dir` (which must not exist): the base file
    * and `containers` containers of `size` bytes, preallocated and written.
-   * Everything is built in a temporary sibling and renamed into place, so a
-   * crash never leaves a half-made log under the real name.
+   * Everything is built in a temporary sibling of a name no other create
+   * uses, and renamed into place, so a crash never leaves a half-made log
+   * under the real name, and of concurrent creates exactly one wins
+   * (ERR_CLFS_EXISTS for the others).
    */
   static async create(
     dir: string,
@@ -120,7 +189,8 @@ export class NativeStorage implements LogStorage {
     options: NativeStorageOptions,
     initialize: (storage: NativeStorage) => Promise<void>,
   ): Promise<void> {
-    const temporary = path.join(path.dirname(dir), `.${path.basename(dir)}.creating-${process.pid}-${Date.now()}`);
+    const unique = `${process.pid}-${randomBytes(8).toString('hex')}`;
+    const temporary = path.join(path.dirname(dir), `.${path.basename(dir)}.creating-${unique}`);
     try {
       await mkdir(temporary);
     } catch (error) {
@@ -134,6 +204,7 @@ export class NativeStorage implements LogStorage {
         allowBuffered: options.allowBuffered,
         engine: options.engine,
         depth: 4,
+        regularOnly: true,
       });
       const storage = new NativeStorage(temporary, base, 0, options);
       try {
@@ -147,20 +218,16 @@ export class NativeStorage implements LogStorage {
       await syncDirectory(temporary);
       const exists = (): ClfsError =>
         new ClfsError('ERR_CLFS_EXISTS', `a log (or file) already exists at '${dir}'`, { path: dir });
-      if (
-        await lstat(dir).then(
-          () => true,
-          () => false,
-        )
-      )
-        throw exists();
+      // lstat: a symbolic link (even a dangling one) at the path is something there.
+      if (await unless(['ENOENT'], false, async () => Boolean(await lstat(dir)))) throw exists();
       // One atomic step: a crash leaves either no log or the whole log under
-      // its name. (rename() refuses a non-empty directory or a file there; an
-      // empty directory made since the check above is replaced.)
+      // its name. (rename() refuses a non-empty directory, a file or a
+      // symbolic link there; an empty directory made since the check above
+      // is replaced.)
       try {
         await rename(temporary, dir);
       } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
+        const code = codeOf(error);
         if (code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'ENOTDIR' || code === 'EISDIR') throw exists();
         throw error;
       }
@@ -172,21 +239,113 @@ export class NativeStorage implements LogStorage {
   }
 
   /**
-   * Removes a log's own files (the base file and the container files) and
-   * then the directory if nothing else is in it. Other files are left alone.
+   * Deletes the log at `dir` (CLFS's DeleteLogFile), holding its lock from
+   * before the first change to after the last, in an order that a crash can
+   * stop at any point:
+   * 1. the base file is renamed DELETING_FILE: from then on Log.open finds
+   *    no log (ERR_CLFS_NOT_FOUND), whatever happens next;
+   * 2. the container files are removed;
+   * 3. the renamed base file is moved out, beside the directory
+   *    (deletedMarkerOf), and the directory removed if nothing else is in it;
+   * 4. that file is removed.
+   * A delete finds where an interrupted one stopped (a DELETING_FILE, or the
+   * marker beside the directory) and finishes it. Only the log's own files
+   * are removed: the container files its metadata counts, which must each
+   * be a regular file with one link on the directory's device
+   * (ERR_CLFS_UNSAFE_FILE, before anything is changed, if one is not), and
+   * leftovers of an interrupted addContainer that are. Nothing is removed
+   * through a symbolic link: one at `dir` itself is ERR_CLFS_UNSAFE_FILE.
+   * `containerCount` reads the count from the (locked) base file's metadata.
    */
-  static async remove(dir: string): Promise<void> {
-    try {
-      const names = await readdir(dir);
-      for (const name of names) {
-        if (name === BASE_FILE || /^container-\d{6,}\.clfc$/.test(name))
-          await rm(path.join(dir, name), { force: true });
+  static async delete(
+    dir: string,
+    options: NativeStorageOptions,
+    containerCount: (storage: NativeStorage) => Promise<number>,
+  ): Promise<void> {
+    // Without a trailing separator, which would make lstat follow a symbolic link.
+    dir = path.resolve(dir);
+    const marker = deletedMarkerOf(dir);
+    const entry = await unless(['ENOENT'], undefined, () => lstat(dir));
+    if (entry === undefined) {
+      // A delete that stopped after removing the directory: finish it.
+      if (await NativeStorage.#removeMarker(marker)) return;
+      throw notFound(dir, 'there is nothing there');
+    }
+    if (entry.isSymbolicLink()) {
+      throw new ClfsError(
+        'ERR_CLFS_UNSAFE_FILE',
+        `'${dir}' is a symbolic link: Log.delete removes nothing through one (name the log's directory itself)`,
+        { path: dir },
+      );
+    }
+    if (!entry.isDirectory()) throw notFound(dir, 'it is not a directory');
+    const names = await unless([], [], () => readdir(dir));
+    const live = names.includes(BASE_FILE);
+    if (!live && !names.includes(DELETING_FILE)) {
+      // A delete that stopped after moving the base file out: finish it.
+      if (await unless(['ENOENT'], false, async () => Boolean(await lstat(marker)))) {
+        await NativeStorage.#removeDirectory(dir, marker);
+        return;
       }
-      if ((await readdir(dir)).length === 0) await rmdir(dir);
-      await syncDirectory(path.dirname(dir)).catch(() => undefined);
+      throw notFound(dir, `it has no ${BASE_FILE}`);
+    }
+    const storage = await NativeStorage.#lock(dir, live ? BASE_FILE : DELETING_FILE, options);
+    try {
+      const count = await containerCount(storage);
+      const own = await NativeStorage.#ownContainers(dir, names, count);
+      if (live) {
+        await rename(path.join(dir, BASE_FILE), path.join(dir, DELETING_FILE));
+        await syncDirectory(dir);
+      }
+      for (const name of own) await unless(['ENOENT'], undefined, () => unlink(path.join(dir, name)));
+      await syncDirectory(dir);
+      await rename(path.join(dir, DELETING_FILE), marker);
+      await syncDirectory(dir);
+      await NativeStorage.#removeDirectory(dir, marker);
     } catch (error) {
       throw fromSystemError(error);
+    } finally {
+      await storage.close();
     }
+  }
+
+  /**
+   * The container files of `names` that are the log's: those below `count`,
+   * each of which must be safe (a regular file with one link on the
+   * directory's device), and safe ones above it (left by an interrupted
+   * addContainer). Anything else is not the log's to remove.
+   */
+  static async #ownContainers(dir: string, names: string[], count: number): Promise<string[]> {
+    const own: string[] = [];
+    for (const name of names) {
+      const index = containerIndexOf(name);
+      if (index === -1) continue;
+      try {
+        await regularFileSize(path.join(dir, name));
+      } catch (error) {
+        if (codeOf(error) === 'ENOENT') continue;
+        if (codeOf(error) === 'ERR_CLFS_UNSAFE_FILE' && index >= count) continue;
+        throw error;
+      }
+      own.push(name);
+    }
+    return own;
+  }
+
+  /** The last steps of a delete: the directory, if nothing else is in it, then the marker. */
+  static async #removeDirectory(dir: string, marker: string): Promise<void> {
+    await unless(['ENOENT', 'ENOTEMPTY', 'EEXIST'], undefined, () => rmdir(dir));
+    await syncDirectory(path.dirname(marker));
+    await NativeStorage.#removeMarker(marker);
+  }
+
+  /** Removes a delete's marker if there is one (a regular file); says whether there was. */
+  static async #removeMarker(marker: string): Promise<boolean> {
+    const entry = await unless(['ENOENT'], undefined, () => lstat(marker));
+    if (entry === undefined || !entry.isFile()) return false;
+    await unless(['ENOENT'], undefined, () => unlink(marker));
+    await syncDirectory(path.dirname(marker));
+    return true;
   }
 
   get containerCount(): number {
@@ -208,16 +367,7 @@ export class NativeStorage implements LogStorage {
     }
     let entry = this.#containers.get(index);
     if (entry === undefined) {
-      entry = {
-        file: DirectFile.open(path.join(this.#dir, containerFileName(index)), {
-          durability: this.#options.durability,
-          allowBuffered: this.#options.allowBuffered,
-          engine: this.#options.engine,
-          lock: false, // the base file's lock covers the whole log
-        }),
-        users: 0,
-        lastUse: 0,
-      };
+      entry = { file: this.#openContainer(index), users: 0, lastUse: 0 };
       this.#containers.set(index, entry);
       entry.file.catch(() => this.#containers.delete(index));
     }
@@ -231,6 +381,44 @@ export class NativeStorage implements LogStorage {
       entry.users--;
       throw error;
     }
+  }
+
+  /**
+   * Opens a container file, which must still be a safe file of the size
+   * checkContainers saw (it may have been replaced since).
+   */
+  async #openContainer(index: number): Promise<DirectFile> {
+    const name = path.join(this.#dir, containerFileName(index));
+    const file = await DirectFile.open(name, {
+      durability: this.#options.durability,
+      allowBuffered: this.#options.allowBuffered,
+      engine: this.#options.engine,
+      lock: false, // the base file's lock covers the whole log
+      regularOnly: true,
+    });
+    const expected = this.#containerSize;
+    if (expected !== undefined && file.sizeAtOpen !== expected) {
+      await file.close();
+      throw wrongSize(name, file.sizeAtOpen, expected);
+    }
+    return file;
+  }
+
+  /**
+   * Checks every container file (0..containerCount-1) without opening it:
+   * a regular file with one link on the directory's device
+   * (ERR_CLFS_UNSAFE_FILE otherwise) of `size` bytes (ERR_CLFS_CORRUPT
+   * otherwise). A file of another size was replaced or cut: reading it would
+   * find the damage only where it happens to look.
+   */
+  async checkContainers(size: number): Promise<void> {
+    this.#containerSize = size;
+    const checks = Array.from({ length: this.#containerCount }, async (_, index) => {
+      const name = path.join(this.#dir, containerFileName(index));
+      const actual = await regularFileSize(name);
+      if (actual !== size) throw wrongSize(name, actual, size);
+    });
+    await Promise.all(checks);
   }
 
   #release(index: number): void {
@@ -315,27 +503,32 @@ export class NativeStorage implements LogStorage {
   async addContainer(index: number, size: number): Promise<void> {
     if (index !== this.#containerCount)
       throw new RangeError(`containers are added in order: expected ${this.#containerCount}`);
+    const name = path.join(this.#dir, containerFileName(index));
     // A crash while adding a container leaves a file the metadata does not
-    // count: start it again from nothing.
-    await rm(path.join(this.#dir, containerFileName(index)), { force: true });
-    const file = await DirectFile.open(path.join(this.#dir, containerFileName(index)), {
+    // count: start it again from nothing. (unlink removes a link planted
+    // there, never what it points to; the exclusive create then makes a
+    // file of our own.)
+    await unless(['ENOENT'], undefined, () => unlink(name));
+    const file = await DirectFile.open(name, {
       create: true,
       exclusive: true,
       durability: this.#options.durability,
       allowBuffered: this.#options.allowBuffered,
       engine: this.#options.engine,
       lock: false,
+      regularOnly: true,
     });
     try {
       await file.preallocate(size);
     } catch (error) {
       // A container that could not be made whole (ENOSPC) is not left behind.
       await file.close();
-      await rm(path.join(this.#dir, containerFileName(index)), { force: true });
+      await unless(['ENOENT'], undefined, () => unlink(name));
       throw error;
     }
     await file.close();
     await syncDirectory(this.#dir);
+    this.#containerSize ??= size;
     this.#containerCount++;
   }
 

@@ -52,6 +52,13 @@ export interface LogStorage {
   readonly containerCount: number;
   /** Sets the container count the log's metadata records (on open). */
   setContainerCount(count: number): void;
+  /**
+   * Checks, on open and before any container is read, that every container
+   * (0..containerCount-1) is `size` bytes: ERR_CLFS_CORRUPT naming the
+   * container and both sizes if one is not (for files, also
+   * ERR_CLFS_UNSAFE_FILE if one is not a plain regular file of the log).
+   */
+  checkContainers(size: number): Promise<void>;
 
   /**
    * Writes the buffers end to end at `offset` of physical container

@@ -7,6 +7,7 @@
 #include "aligned_memory.h"
 #include "direct_file.h"
 #include "errors.h"
+#include "regular_file.h"
 #include "util.h"
 
 namespace clfs {
@@ -20,6 +21,7 @@ AddonData::AddonData(Napi::Env env, Napi::Object exports) {
                            InstanceMethod<&AddonData::Crc32cImplementation>("crc32cImplementation"),
                        });
   RegisterAlignedMemory(env, exports);
+  RegisterRegularFile(env, exports);
   Napi::Function direct_file = DirectFile::DefineClass(env);
   direct_file_class = Napi::Persistent(direct_file);
   exports.Set("DirectFile", direct_file);

@@ -299,7 +299,7 @@ void DirectFile::SetLoopReferenced(Napi::Env env, bool referenced) {
   }
 }
 
-// open(path, { create, exclusive, readOnly, lock, allowBuffered, durability })
+// open(path, { create, exclusive, readOnly, lock, allowBuffered, durability, regularOnly })
 Napi::Value DirectFile::Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (state_ != State::kNew) Throw(env, "ERR_CLFS_CLOSED", "open() may be called once");
@@ -319,6 +319,7 @@ Napi::Value DirectFile::Open(const Napi::CallbackInfo& info) {
   open.read_only = BoolOption(options, "readOnly", false);
   open.lock = BoolOption(options, "lock", true);
   open.allow_buffered = BoolOption(options, "allowBuffered", false);
+  open.regular_only = BoolOption(options, "regularOnly", false);
   const std::string durability = StringOption(options, "durability", "dsync");
   if (durability == "dsync") {
     open.durability = platform::Durability::kDsync;

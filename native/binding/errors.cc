@@ -47,6 +47,17 @@ Napi::Error MakeSystemError(Napi::Env env, const platform::SysError& error,
                            "direct I/O is not available for '" + path + "': " + error.detail +
                                " (pass allowBuffered: true to open it buffered)",
                            details);
+    case platform::ErrorKind::kUnsafeFile:
+      details.Set("reason", Napi::String::New(env, error.detail));
+      if (error.code != 0) {
+        details.Set("systemCode", Napi::String::New(env, platform::ErrnoName(error.code)));
+      }
+      return MakeClfsError(env, "ERR_CLFS_UNSAFE_FILE",
+                           "'" + path +
+                               "' is not a plain regular file of its directory (one link, on "
+                               "the directory's device): it is " +
+                               error.detail + "; refused without following or using it",
+                           details);
     case platform::ErrorKind::kSystem:
       break;
   }

@@ -17,7 +17,8 @@ Napi::Error MakeClfsError(Napi::Env env, const char* code, const std::string& me
 
 // A system error shaped like Node's fs errors: code "EIO", errno -5,
 // syscall, path, and message "EIO: i/o error, pwritev '/path'".
-// Locked and direct-I/O-unsupported failures get their ERR_CLFS_* codes.
+// Locked, direct-I/O-unsupported and unsafe-file failures get their
+// ERR_CLFS_* codes.
 Napi::Error MakeSystemError(Napi::Env env, const platform::SysError& error,
                             const std::string& path);
 

@@ -25,6 +25,7 @@ enum class ErrorKind : uint8_t {
   kSystem,             // a system call failed: `code` is a positive errno value
   kLocked,             // another handle holds the file's exclusive lock
   kDirectUnsupported,  // the filesystem refuses (or silently ignores) direct I/O
+  kUnsafeFile,         // regular_only: the path names something else (`detail` says what)
 };
 
 struct SysError {
@@ -56,6 +57,15 @@ struct OpenOptions {
   bool lock = true;             // take an exclusive lock, held until CloseFile
   bool allow_buffered = false;  // where direct I/O is refused, open buffered
   Durability durability = Durability::kDsync;
+  // Open only a plain regular file of the directory the path names: never
+  // follow a symbolic link (or, on Windows, a reparse point) as the last
+  // component, never open a FIFO, socket or device (POSIX: O_NONBLOCK |
+  // O_NOCTTY | O_NOFOLLOW, and fstat before anything else is done with the
+  // descriptor), and refuse a file with more than one link or on another
+  // device than its directory. With `lock`, the path must still name the
+  // locked file once the lock is held (ENOENT if it was removed or renamed
+  // meanwhile). Refusals are kUnsafeFile.
+  bool regular_only = false;
 };
 
 // What direct I/O on this file requires. Every address handed to the kernel
@@ -79,6 +89,9 @@ struct OpenedFile {
 
 SysError OpenFile(const std::string& path, const OpenOptions& options, OpenedFile* out);
 SysError CloseFile(NativeHandle handle);
+// The size of the file at `path`, which must pass the checks of a
+// regular_only open (kUnsafeFile otherwise); it is not opened.
+SysError RegularFileSize(const std::string& path, uint64_t* size);
 
 // One contiguous piece of memory taking part in a vectored transfer.
 struct IoSlice {

@@ -31,6 +31,7 @@
 
 #include "../util/assert.h"
 #include "platform.h"
+#include "regular_file.h"
 
 #if defined(__linux__)
 #include <linux/fs.h>  // BLKSSZGET, BLKPBSZGET
@@ -239,12 +240,11 @@ void BufferedGeometry(int fd, Geometry* geometry) {
   geometry->source = "buffered";
 }
 
-// `reopen`: the file exists now (this call may have created it): no O_CREAT/O_EXCL.
-int OpenFlags(const OpenOptions& options, bool direct, bool reopen) {
+int OpenFlags(const OpenOptions& options, bool direct) {
   int flags = O_CLOEXEC;
   flags |= options.read_only ? O_RDONLY : O_RDWR;
-  if (options.create && !reopen) flags |= O_CREAT;
-  if (options.create && options.exclusive && !reopen) flags |= O_EXCL;
+  if (options.create) flags |= O_CREAT;
+  if (options.create && options.exclusive) flags |= O_EXCL;
   if (!options.read_only && options.durability == Durability::kDsync) flags |= O_DSYNC;
 #if defined(__linux__)
   if (direct) flags |= O_DIRECT;
@@ -280,44 +280,78 @@ SysError TakeLock(int fd) {
 
 SysError OpenFile(const std::string& path, const OpenOptions& options, OpenedFile* out) {
   CLFS_ASSERT(out != nullptr);
+  // regular_only: the name is looked up in its directory, opened once (see
+  // regular_file_posix.cc).
+  regular::Directory directory;
+  if (options.regular_only) {
+    SysError error = directory.Open(path);
+    if (error.failed()) return error;
+  }
+  const auto open_path = [&](int flags) {
+    return options.regular_only ? directory.OpenFile(flags) : OpenRetrying(path, flags);
+  };
+  const auto open_failure = [&](int err) {
+    return options.regular_only ? directory.OpenFailure(err) : MakeError(err, "open");
+  };
+  const auto remove_created = [&]() {
+    if (options.regular_only) {
+      directory.Unlink();
+    } else {
+      unlink(path.c_str());
+    }
+  };
+
   bool created = false;
   bool opened_buffered = false;
   FdGuard fd(-1);
   // With O_EXCL we know whether this call created the file, and can remove it
   // again if direct I/O turns out to be refused.
-  int flags = OpenFlags(options, true, false);
-  fd.reset(OpenRetrying(path, flags));
+  fd.reset(open_path(OpenFlags(options, true)));
   if (fd.get() < 0) {
-    int err = errno;
+    const int err = errno;
+    // A FIFO or a device refuses O_DIRECT with EINVAL too: that is no reason
+    // to try it buffered.
+    SysError failure = open_failure(err);
+    if (failure.kind == ErrorKind::kUnsafeFile) return failure;
 #if defined(__linux__)
     if (err == EINVAL) {
       // The filesystem refused O_DIRECT at open.
-      if (options.create && options.exclusive) unlink(path.c_str());
+      if (options.create && options.exclusive) remove_created();
       if (!options.allow_buffered) {
         SysError error = MakeError(EINVAL, "open");
         error.kind = ErrorKind::kDirectUnsupported;
         error.detail = "open(O_DIRECT) was refused with EINVAL";
         return error;
       }
-      fd.reset(OpenRetrying(path, OpenFlags(options, false, false)));
-      if (fd.get() < 0) return MakeError(errno, "open");
+      fd.reset(open_path(OpenFlags(options, false)));
+      if (fd.get() < 0) return open_failure(errno);
       out->direct = false;
       out->reason = "buffered: open(O_DIRECT) was refused with EINVAL";
-      BufferedGeometry(fd.get(), &out->geometry);
       opened_buffered = true;
     } else {
-      return MakeError(err, "open");
+      return failure;
     }
 #else
-    return MakeError(err, "open");
+    return failure;
 #endif
   } else {
     created = options.create && options.exclusive;
   }
 
+  if (options.regular_only) {
+    // Before anything else is done with the descriptor.
+    SysError error = directory.CheckOpened(fd.get());
+    if (error.failed()) return error;
+  }
+  if (opened_buffered) BufferedGeometry(fd.get(), &out->geometry);
+
   if (options.lock) {
     SysError error = TakeLock(fd.get());
     if (error.failed()) return error;
+    if (options.regular_only) {
+      error = directory.CheckStillNamed(fd.get());
+      if (error.failed()) return error;
+    }
   }
 
   if (!opened_buffered) {
@@ -329,19 +363,19 @@ SysError OpenFile(const std::string& path, const OpenOptions& options, OpenedFil
       out->direct = true;
       out->reason = reason;
     } else if (options.allow_buffered) {
-      // Reopen without O_DIRECT; the lock moves to the new descriptor.
-      int buffered = OpenRetrying(path, OpenFlags(options, false, true));
-      if (buffered < 0) return MakeError(errno, "open");
-      fd.reset(buffered);
-      if (options.lock) {
-        SysError error = TakeLock(fd.get());
-        if (error.failed()) return error;
+#if defined(__linux__)
+      // Turn O_DIRECT off on this descriptor (F_SETFL may change it): no
+      // second open, so the file and its lock stay the ones checked above.
+      const int flags = fcntl(fd.get(), F_GETFL);
+      if (flags < 0 || fcntl(fd.get(), F_SETFL, flags & ~O_DIRECT) != 0) {
+        return MakeError(errno, "fcntl");
       }
+#endif
       out->direct = false;
       out->reason = "buffered: " + reason;
       BufferedGeometry(fd.get(), &out->geometry);
     } else {
-      if (created) unlink(path.c_str());
+      if (created) remove_created();
       SysError error = MakeError(EINVAL, "open");
       error.kind = ErrorKind::kDirectUnsupported;
       error.detail = reason;

@@ -10,25 +10,9 @@
 // place, ErrnoFromWin32, so the binding sees the same codes on every platform.
 #if defined(_WIN32)
 
-#if !defined(WIN32_LEAN_AND_MEAN)
-#define WIN32_LEAN_AND_MEAN 1
-#endif
-#if !defined(NOMINMAX)
-#define NOMINMAX 1
-#endif
-
-// FILE_STORAGE_INFO and FileStorageInfo are declared from Windows 8 on.
-#if defined(_WIN32_WINNT) && _WIN32_WINNT < 0x0602
-#error "win32.cc needs _WIN32_WINNT >= 0x0602 (Windows 8) for FILE_STORAGE_INFO"
-#endif
-#if !defined(_WIN32_WINNT)
-#define _WIN32_WINNT 0x0602
-#endif
-
 #include <errno.h>
 #include <malloc.h>  // _aligned_malloc
 #include <string.h>
-#include <windows.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -37,6 +21,8 @@
 
 #include "../util/assert.h"
 #include "platform.h"
+#include "regular_file.h"
+#include "win32.h"
 
 namespace clfs {
 namespace platform {
@@ -52,29 +38,7 @@ std::string ErrnoMessage(int code) {
   return std::string(buffer);
 }
 
-namespace {
-
-// The most one ReadFile or WriteFile is asked to move: the length is a DWORD,
-// and 1 GiB is a multiple of every sector size, so a capped transfer keeps the
-// next offset aligned for FILE_FLAG_NO_BUFFERING.
-constexpr size_t kMaxTransfer = size_t{1} << 30;
-
-// The exclusive lock is one byte at the highest offset a file can have.
-// Windows byte-range locks are mandatory, not advisory like flock(): while a
-// handle holds an exclusive lock on a range, ReadFile and WriteFile on that
-// range through every other handle fail with ERROR_LOCK_VIOLATION
-// (https://learn.microsoft.com/en-us/windows/win32/api/fileapi/nf-fileapi-lockfileex,
-// https://learn.microsoft.com/en-us/windows/win32/fileio/locking-and-unlocking-byte-ranges-in-files).
-// Locking the data would shut out readers that open without the lock. File
-// sizes and offsets are signed 64-bit (LARGE_INTEGER): no file has a byte at
-// 2^63 - 1, so no transfer touches it (NTFS's own size limit is far lower).
-// The range also stays clear of offsets that are negative as a LARGE_INTEGER
-// and cannot wrap past 2^64, which filesystems may refuse
-// (ERROR_INVALID_LOCK_RANGE). Locking beyond the end of the file is allowed.
-constexpr uint64_t kLockOffset = 0x7FFFFFFFFFFFFFFFull;
-constexpr DWORD kLockLength = 1;
-
-bool IsPowerOfTwo(uint64_t value) { return value != 0 && (value & (value - 1)) == 0; }
+namespace win32 {
 
 // Windows system error codes
 // (https://learn.microsoft.com/en-us/windows/win32/debug/system-error-codes) as
@@ -142,42 +106,6 @@ SysError Win32Error(DWORD error, const char* syscall) {
 
 SysError LastError(const char* syscall) { return Win32Error(GetLastError(), syscall); }
 
-// The handle closes when this goes out of scope unless released.
-class HandleGuard {
- public:
-  explicit HandleGuard(HANDLE handle) : handle_(handle) {}
-  ~HandleGuard() {
-    if (valid()) CloseHandle(handle_);
-  }
-  HandleGuard(const HandleGuard&) = delete;
-  HandleGuard& operator=(const HandleGuard&) = delete;
-  bool valid() const { return handle_ != INVALID_HANDLE_VALUE && handle_ != nullptr; }
-  HANDLE get() const { return handle_; }
-  HANDLE release() {
-    HANDLE handle = handle_;
-    handle_ = INVALID_HANDLE_VALUE;
-    return handle;
-  }
-  void reset(HANDLE handle) {
-    if (valid()) CloseHandle(handle_);
-    handle_ = handle;
-  }
-
- private:
-  HANDLE handle_;
-};
-
-// On a handle opened without FILE_FLAG_OVERLAPPED, the OVERLAPPED offset makes
-// ReadFile and WriteFile positional, and they return only when the transfer is
-// done (https://learn.microsoft.com/en-us/windows/win32/api/fileapi/nf-fileapi-writefile).
-OVERLAPPED AtOffset(uint64_t offset) {
-  OVERLAPPED overlapped;
-  memset(&overlapped, 0, sizeof overlapped);
-  overlapped.Offset = static_cast<DWORD>(offset & 0xFFFFFFFFu);
-  overlapped.OffsetHigh = static_cast<DWORD>(offset >> 32);
-  return overlapped;
-}
-
 SysError Utf8ToWide(const std::string& path, std::wstring* wide) {
   // Length -1: the path ends at its first NUL, as open() sees it on POSIX.
   int count = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, path.c_str(), -1, nullptr, 0);
@@ -189,6 +117,49 @@ SysError Utf8ToWide(const std::string& path, std::wstring* wide) {
   }
   wide->resize(static_cast<size_t>(count) - 1);  // drop the terminator counted above
   return SysError();
+}
+
+}  // namespace win32
+
+using win32::ErrnoFromWin32;
+using win32::HandleGuard;
+using win32::LastError;
+using win32::Utf8ToWide;
+using win32::Win32Error;
+
+namespace {
+
+// The most one ReadFile or WriteFile is asked to move: the length is a DWORD,
+// and 1 GiB is a multiple of every sector size, so a capped transfer keeps the
+// next offset aligned for FILE_FLAG_NO_BUFFERING.
+constexpr size_t kMaxTransfer = size_t{1} << 30;
+
+// The exclusive lock is one byte at the highest offset a file can have.
+// Windows byte-range locks are mandatory, not advisory like flock(): while a
+// handle holds an exclusive lock on a range, ReadFile and WriteFile on that
+// range through every other handle fail with ERROR_LOCK_VIOLATION
+// (https://learn.microsoft.com/en-us/windows/win32/api/fileapi/nf-fileapi-lockfileex,
+// https://learn.microsoft.com/en-us/windows/win32/fileio/locking-and-unlocking-byte-ranges-in-files).
+// Locking the data would shut out readers that open without the lock. File
+// sizes and offsets are signed 64-bit (LARGE_INTEGER): no file has a byte at
+// 2^63 - 1, so no transfer touches it (NTFS's own size limit is far lower).
+// The range also stays clear of offsets that are negative as a LARGE_INTEGER
+// and cannot wrap past 2^64, which filesystems may refuse
+// (ERROR_INVALID_LOCK_RANGE). Locking beyond the end of the file is allowed.
+constexpr uint64_t kLockOffset = 0x7FFFFFFFFFFFFFFFull;
+constexpr DWORD kLockLength = 1;
+
+bool IsPowerOfTwo(uint64_t value) { return value != 0 && (value & (value - 1)) == 0; }
+
+// On a handle opened without FILE_FLAG_OVERLAPPED, the OVERLAPPED offset makes
+// ReadFile and WriteFile positional, and they return only when the transfer is
+// done (https://learn.microsoft.com/en-us/windows/win32/api/fileapi/nf-fileapi-writefile).
+OVERLAPPED AtOffset(uint64_t offset) {
+  OVERLAPPED overlapped;
+  memset(&overlapped, 0, sizeof overlapped);
+  overlapped.Offset = static_cast<DWORD>(offset & 0xFFFFFFFFu);
+  overlapped.OffsetHigh = static_cast<DWORD>(offset >> 32);
+  return overlapped;
 }
 
 HANDLE CreateWithOptions(const std::wstring& path, const OpenOptions& options, bool direct) {
@@ -203,6 +174,9 @@ HANDLE CreateWithOptions(const std::wstring& path, const OpenOptions& options, b
   if (options.create) disposition = options.exclusive ? CREATE_NEW : OPEN_ALWAYS;
   DWORD flags = FILE_ATTRIBUTE_NORMAL;
   if (direct) flags |= FILE_FLAG_NO_BUFFERING;
+  // A reparse point (symbolic link, junction) is opened itself, not followed:
+  // CheckRegular then refuses it.
+  if (options.regular_only) flags |= FILE_FLAG_OPEN_REPARSE_POINT;
   // With FILE_FLAG_NO_BUFFERING, write-through also asks the drive to put the
   // data on persistent media before the write completes: the O_DSYNC of
   // posix.cc. See "Caching Behavior" in
@@ -328,6 +302,10 @@ SysError OpenFile(const std::string& path, const OpenOptions& options, OpenedFil
   HandleGuard file(CreateWithOptions(wide, options, true));
   if (!file.valid()) {
     const DWORD err = GetLastError();
+    if (options.regular_only) {
+      SysError failure = regular::OpenFailure(wide, err);
+      if (failure.kind == ErrorKind::kUnsafeFile) return failure;
+    }
     if (!RefusesNoBuffering(err)) return Win32Error(err, "CreateFileW");
     char text[120];
     snprintf(text, sizeof text,
@@ -342,14 +320,28 @@ SysError OpenFile(const std::string& path, const OpenOptions& options, OpenedFil
     // If the error was not about the flag after all, this open fails the same
     // way and reports it.
     file.reset(CreateWithOptions(wide, options, false));
-    if (!file.valid()) return LastError("CreateFileW");
+    if (!file.valid()) {
+      const DWORD retry = GetLastError();
+      return options.regular_only ? regular::OpenFailure(wide, retry)
+                                  : Win32Error(retry, "CreateFileW");
+    }
     direct = false;
     out->reason = std::string("buffered: ") + text;
+  }
+
+  if (options.regular_only) {
+    // Before anything else is done with the handle.
+    error = regular::CheckOpened(file.get(), wide);
+    if (error.failed()) return error;
   }
 
   if (options.lock) {
     error = TakeLock(file.get());
     if (error.failed()) return error;
+    if (options.regular_only) {
+      error = regular::CheckStillNamed(file.get(), wide);
+      if (error.failed()) return error;
+    }
   }
 
   if (direct) {

@@ -116,12 +116,15 @@ describe('hostile lengths', () => {
     }
   });
 
-  it('below the tail (closed log), a container file cut short in the middle of a block: reading it is ERR_CLFS_CORRUPT, not ERR_CLFS_RECORD_TOO_LARGE', async () => {
+  it('below the tail (closed log), a container file cut short in the middle of a block while the log is open: reading it is ERR_CLFS_CORRUPT, not ERR_CLFS_RECORD_TOO_LARGE', async () => {
+    // (Cut before the open, it is ERR_CLFS_CORRUPT at open: test/files/container-size.test.ts.)
     const b = await LogBuilder.create({ seed: 74, bufferSize: 16 * KiB });
     const blocks = await b.flushedBlocks(6);
     const image = await b.close();
-    image.containers[0] = image.containers[0]!.slice(0, Lsn.blockOffset(blocks[3]![0]!) + 4096);
-    const log = await Log.openStorage('hostile', new HostileStorage(image), 'strict');
+    const storage = new HostileStorage(image);
+    const log = await Log.openStorage('hostile', storage, 'strict');
+    const containers = storage.inner.image.containers;
+    containers[0] = containers[0]!.slice(0, Lsn.blockOffset(blocks[3]![0]!) + 4096);
     try {
       const { records, error } = await readForward(log, undefined, 16 * KiB);
       expect(records.map((r) => r.lsn)).toEqual(blocks.slice(0, 3).flat());

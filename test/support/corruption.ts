@@ -457,6 +457,14 @@ export class HostileStorage implements LogStorage {
     this.#count = count;
     this.inner.setContainerCount(Math.min(count, this.inner.image.containers.length));
   }
+  /** As the native storage checks them at open: a missing container is ENOENT, one of another size ERR_CLFS_CORRUPT. */
+  async checkContainers(size: number): Promise<void> {
+    this.#checkBudget();
+    for (let index = 0; index < this.#count; index++) {
+      if (this.#missing(index)) throw this.#enoent(index);
+    }
+    await this.inner.checkContainers(size);
+  }
   #missing(container: number): boolean {
     return container >= this.inner.image.containers.length && container < this.#count;
   }

@@ -102,7 +102,8 @@ export function makeLsn(containerId: number, blockOffset: number, recordSequence
  * does not fit the 32 offset bits, and would carry into the container id.
  */
 export function positionLsn(containerId: number, offset: number, containerSize: number): Lsn {
-  if (offset > containerSize) throw new Error(`clfs: internal error: offset ${offset} past a ${containerSize}-byte container`);
+  if (offset > containerSize)
+    throw new Error(`clfs: internal error: offset ${offset} past a ${containerSize}-byte container`);
   return offset === containerSize ? makeLsn(containerId + 1, 0) : makeLsn(containerId, offset);
 }
 

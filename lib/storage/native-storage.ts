@@ -11,13 +11,14 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, readdir, rename, rm, rmdir, unlink, open as fsOpen } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rename, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
 
 import { ClfsError, fromSystemError } from '../errors.ts';
 import { SLOT_SIZE } from '../format/metadata.ts';
 import { DirectFile, regularFileSize, type Durability, type IoEngine } from '../native/direct-file.ts';
 import { alignedBuffer } from '../native/memory.ts';
+import { BASE_FILE, codeOf, containerFileName, deleteLog, notFound, syncDirectory, unless } from './log-directory.ts';
 import {
   emptyStorageStats,
   type ChecksumRange,
@@ -25,52 +26,6 @@ import {
   type StorageGeometry,
   type StorageStats,
 } from './storage.ts';
-
-export const BASE_FILE = 'base.blf';
-/**
- * The base file's name once a delete has begun (CLFS's pending-delete
- * state): the log can no longer be opened, and the next Log.delete finishes
- * what a crash interrupted.
- */
-export const DELETING_FILE = 'deleting.blf';
-
-export function containerFileName(index: number): string {
-  return `container-${String(index).padStart(6, '0')}.clfc`;
-}
-
-/** The index of a container file's name, or -1 for any other name. */
-function containerIndexOf(name: string): number {
-  const match = /^container-(\d{6,})\.clfc$/.exec(name);
-  if (match === null) return -1;
-  const index = Number(match[1]);
-  return containerFileName(index) === name ? index : -1;
-}
-
-/**
- * Beside the log directory, the base file of a log being deleted whose
- * containers are gone, while the directory itself is removed: the mark that
- * lets the next delete finish (the directory may be empty by then).
- */
-export function deletedMarkerOf(dir: string): string {
-  const full = path.resolve(dir);
-  return path.join(path.dirname(full), `.${path.basename(full)}.clfs-deleted`);
-}
-
-const codeOf = (error: unknown): unknown => (error as NodeJS.ErrnoException | undefined)?.code;
-
-/** Runs `fn`; a system error with one of `codes` (ENOENT: already gone) resolves to `fallback`. */
-async function unless<T>(codes: string[], fallback: T, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (error) {
-    if (codes.includes(String(codeOf(error)))) return fallback;
-    throw fromSystemError(error);
-  }
-}
-
-function notFound(dir: string, why: string, cause?: unknown): ClfsError {
-  return new ClfsError('ERR_CLFS_NOT_FOUND', `no log at '${dir}': ${why}`, { path: dir, cause });
-}
 
 function wrongSize(file: string, actual: number, expected: number): ClfsError {
   return new ClfsError(
@@ -94,16 +49,6 @@ interface OpenContainer {
   file: Promise<DirectFile>;
   users: number;
   lastUse: number;
-}
-
-/** Makes a directory entry durable (fsync on the directory). */
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await fsOpen(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 export class NativeStorage implements LogStorage {
@@ -239,113 +184,16 @@ export class NativeStorage implements LogStorage {
   }
 
   /**
-   * Deletes the log at `dir` (CLFS's DeleteLogFile), holding its lock from
-   * before the first change to after the last, in an order that a crash can
-   * stop at any point:
-   * 1. the base file is renamed DELETING_FILE: from then on Log.open finds
-   *    no log (ERR_CLFS_NOT_FOUND), whatever happens next;
-   * 2. the container files are removed;
-   * 3. the renamed base file is moved out, beside the directory
-   *    (deletedMarkerOf), and the directory removed if nothing else is in it;
-   * 4. that file is removed.
-   * A delete finds where an interrupted one stopped (a DELETING_FILE, or the
-   * marker beside the directory) and finishes it. Only the log's own files
-   * are removed: the container files its metadata counts, which must each
-   * be a regular file with one link on the directory's device
-   * (ERR_CLFS_UNSAFE_FILE, before anything is changed, if one is not), and
-   * leftovers of an interrupted addContainer that are. Nothing is removed
-   * through a symbolic link: one at `dir` itself is ERR_CLFS_UNSAFE_FILE.
-   * `containerCount` reads the count from the (locked) base file's metadata.
+   * Deletes the log at `dir` (CLFS's DeleteLogFile) holding its lock
+   * throughout, crash-safely: see deleteLog. `containerCount` reads the
+   * count from the locked base file's metadata.
    */
-  static async delete(
+  static delete(
     dir: string,
     options: NativeStorageOptions,
     containerCount: (storage: NativeStorage) => Promise<number>,
   ): Promise<void> {
-    // Without a trailing separator, which would make lstat follow a symbolic link.
-    dir = path.resolve(dir);
-    const marker = deletedMarkerOf(dir);
-    const entry = await unless(['ENOENT'], undefined, () => lstat(dir));
-    if (entry === undefined) {
-      // A delete that stopped after removing the directory: finish it.
-      if (await NativeStorage.#removeMarker(marker)) return;
-      throw notFound(dir, 'there is nothing there');
-    }
-    if (entry.isSymbolicLink()) {
-      throw new ClfsError(
-        'ERR_CLFS_UNSAFE_FILE',
-        `'${dir}' is a symbolic link: Log.delete removes nothing through one (name the log's directory itself)`,
-        { path: dir },
-      );
-    }
-    if (!entry.isDirectory()) throw notFound(dir, 'it is not a directory');
-    const names = await unless([], [], () => readdir(dir));
-    const live = names.includes(BASE_FILE);
-    if (!live && !names.includes(DELETING_FILE)) {
-      // A delete that stopped after moving the base file out: finish it.
-      if (await unless(['ENOENT'], false, async () => Boolean(await lstat(marker)))) {
-        await NativeStorage.#removeDirectory(dir, marker);
-        return;
-      }
-      throw notFound(dir, `it has no ${BASE_FILE}`);
-    }
-    const storage = await NativeStorage.#lock(dir, live ? BASE_FILE : DELETING_FILE, options);
-    try {
-      const count = await containerCount(storage);
-      const own = await NativeStorage.#ownContainers(dir, names, count);
-      if (live) {
-        await rename(path.join(dir, BASE_FILE), path.join(dir, DELETING_FILE));
-        await syncDirectory(dir);
-      }
-      for (const name of own) await unless(['ENOENT'], undefined, () => unlink(path.join(dir, name)));
-      await syncDirectory(dir);
-      await rename(path.join(dir, DELETING_FILE), marker);
-      await syncDirectory(dir);
-      await NativeStorage.#removeDirectory(dir, marker);
-    } catch (error) {
-      throw fromSystemError(error);
-    } finally {
-      await storage.close();
-    }
-  }
-
-  /**
-   * The container files of `names` that are the log's: those below `count`,
-   * each of which must be safe (a regular file with one link on the
-   * directory's device), and safe ones above it (left by an interrupted
-   * addContainer). Anything else is not the log's to remove.
-   */
-  static async #ownContainers(dir: string, names: string[], count: number): Promise<string[]> {
-    const own: string[] = [];
-    for (const name of names) {
-      const index = containerIndexOf(name);
-      if (index === -1) continue;
-      try {
-        await regularFileSize(path.join(dir, name));
-      } catch (error) {
-        if (codeOf(error) === 'ENOENT') continue;
-        if (codeOf(error) === 'ERR_CLFS_UNSAFE_FILE' && index >= count) continue;
-        throw error;
-      }
-      own.push(name);
-    }
-    return own;
-  }
-
-  /** The last steps of a delete: the directory, if nothing else is in it, then the marker. */
-  static async #removeDirectory(dir: string, marker: string): Promise<void> {
-    await unless(['ENOENT', 'ENOTEMPTY', 'EEXIST'], undefined, () => rmdir(dir));
-    await syncDirectory(path.dirname(marker));
-    await NativeStorage.#removeMarker(marker);
-  }
-
-  /** Removes a delete's marker if there is one (a regular file); says whether there was. */
-  static async #removeMarker(marker: string): Promise<boolean> {
-    const entry = await unless(['ENOENT'], undefined, () => lstat(marker));
-    if (entry === undefined || !entry.isFile()) return false;
-    await unless(['ENOENT'], undefined, () => unlink(marker));
-    await syncDirectory(path.dirname(marker));
-    return true;
+    return deleteLog(dir, (resolved, name) => NativeStorage.#lock(resolved, name, options), containerCount);
   }
 
   get containerCount(): number {

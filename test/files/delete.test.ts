@@ -19,7 +19,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { Log } from '../../lib/index.ts';
-import { DELETING_FILE, deletedMarkerOf } from '../../lib/storage/native-storage.ts';
+import { DELETING_FILE, deletedMarkerOf } from '../../lib/storage/log-directory.ts';
 import { scratchDir } from '../support/helpers.ts';
 import { BASE_FILE, KiB, containerFileName, createLog, readAll, text, textOf } from '../support/log.ts';
 import { prng } from '../support/random.ts';

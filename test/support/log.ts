@@ -10,7 +10,7 @@ import { expect } from 'vitest';
 import { crc32c, Log, Lsn, type CreateLogOptions } from '../../lib/index.ts';
 import { parseBlockHeader, type BlockHeader } from '../../lib/format/block.ts';
 import { decodeMetadata, SLOT_SIZE, type Metadata } from '../../lib/format/metadata.ts';
-import { BASE_FILE, containerFileName } from '../../lib/storage/native-storage.ts';
+import { BASE_FILE, containerFileName } from '../../lib/storage/log-directory.ts';
 import { DIST_ENTRY, runChild, type ChildResult } from './helpers.ts';
 
 export { BASE_FILE, containerFileName, SLOT_SIZE };

@@ -378,7 +378,11 @@ export class LogWriter {
     }
     const acquired = owner.acquireWriteBuffer();
     const buffer = acquired instanceof Promise ? await acquired : acquired;
-    this.checkHealthy();
+    if (this.#failure !== undefined) {
+      // Fail-stopped while waiting: the buffer goes back, not to a block.
+      owner.releaseWriteBuffer(buffer);
+      throw this.#failure;
+    }
     const physical = this.#ctx.physicalOf(this.#logicalId);
     if (physical === -1) throw new Error('clfs: internal error: no container for the open block');
     // The area's record limit keeps every record within one buffer and one
@@ -412,9 +416,11 @@ export class LogWriter {
   #seal(block: MemoryBlock): void {
     if (block !== this.#current) throw new Error('clfs: internal error: sealing a block that is not open');
     this.#current = undefined;
-    if (block.count === 0) {
-      // Nothing was appended (the append that opened it failed): give the
-      // buffer back and leave the position where it was.
+    if (block.count === 0 || this.#failure !== undefined) {
+      // Nothing was appended (the append that opened it failed), or the log
+      // has fail-stopped and will write nothing more (nothing in the block
+      // was acknowledged): give the buffer back now, for an append waiting
+      // for one must not wait for ever.
       this.#blocks.delete(block.lsn);
       block.owner.releaseWriteBuffer(block.buffer);
       return;

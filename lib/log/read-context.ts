@@ -157,6 +157,19 @@ export class ReadContext {
 
   /** @internal Positions the context on the record at `lsn`; it must exist and match the filter. */
   async start(lsn: Lsn): Promise<void> {
+    // As next(): a terminate() (the area closing) while it reads gives the
+    // buffer back only once the read is done with it.
+    this.#enter();
+    try {
+      await this.#start(lsn);
+    } finally {
+      this.#busy = false;
+      if (this.#terminated) this.#release();
+    }
+    if (this.#terminated) throw new ClfsError('ERR_CLFS_CLOSED', 'the read context was terminated during the read');
+  }
+
+  async #start(lsn: Lsn): Promise<void> {
     let record = await this.#recordAt(lsn, 'start');
     if (this.#mode === 'forward') {
       // Reading forward: its block must be the one the next block was written after.

@@ -322,6 +322,9 @@ export class Log {
 
   /** @internal Writes metadata with the current base, restart, table and durable tail. */
   async persistMetadata(update: Partial<Metadata> = {}): Promise<void> {
+    // A fail-stopped log records nothing more (invariant 4): a base move or
+    // restart area pending when it failed is not acknowledged.
+    this.writer.checkHealthy();
     try {
       await this.metadata.write({
         baseLsn: this.#baseLsn,
@@ -334,6 +337,9 @@ export class Log {
       this.writer.fail(error, 'writing the log metadata');
       throw this.writer.failure;
     }
+    // Failed while the write was in flight: what it recorded stands or not,
+    // as after a crash, but it is not acknowledged.
+    this.writer.checkHealthy();
   }
 
   /** @internal Makes logical container `logicalId` exist: recycle a free one, or grow. */
@@ -387,6 +393,7 @@ export class Log {
   /** @internal Moves the base (already validated and flushed) and persists it. */
   async setBase(lsn: Lsn, restart?: Lsn): Promise<void> {
     await this.serializeMetadata(async () => {
+      this.writer.checkHealthy();
       if (lsn > this.#baseLsn) this.#baseLsn = lsn;
       // Restart areas settle in LSN order; the newest stays the newest.
       if (restart !== undefined && (this.#restartLsn === Lsn.INVALID || restart > this.#restartLsn)) {

@@ -225,6 +225,20 @@ export class Log {
       clean: metadata.clean && problems.length === 0,
     });
     tail.report.metadataProblems.push(...problems);
+    // The blocks recovery found past the metadata's tail are the log from
+    // now on (the metadata below records them), but an earlier process may
+    // have written them without syncing them ('fdatasync' mode, killed
+    // before its sync): they are made durable first, or a power cut could
+    // take blocks the metadata says are there.
+    if (tail.report.blocksScanned > 0 || tail.report.skipped.length > 0) {
+      const first = Math.max(1, Number(metadata.tailLsn >> 32n) - 1);
+      const containers: number[] = [];
+      for (let id = first; id <= tail.endLogicalId; id++) {
+        const physical = table.physicalOf(id);
+        if (physical !== -1) containers.push(physical);
+      }
+      await storage.syncContainers(containers);
+    }
     const store = new MetadataStore(storage, metadata);
     // The new generation is above every epoch on disk (when the newest
     // metadata copy was lost, blocks of later generations than the surviving

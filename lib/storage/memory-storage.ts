@@ -276,6 +276,12 @@ export class MemoryStorage implements LogStorage {
     this.stats.syncs++;
   }
 
+  /** Nothing to do: an image holds no write of an earlier process that a power cut could still take. */
+  async syncContainers(indices: readonly number[]): Promise<void> {
+    this.#check();
+    for (const index of indices) this.#file(index);
+  }
+
   async writeMetadata(slot: 0 | 1, bytes: Uint8Array, checksum: ChecksumRange): Promise<void> {
     this.#check();
     this.#aligned(0, bytes.byteLength);

@@ -338,6 +338,19 @@ export class NativeStorage implements LogStorage {
     }
   }
 
+  async syncContainers(indices: readonly number[]): Promise<void> {
+    if (this.#options.durability === 'none') return;
+    for (const index of indices) {
+      const file = await this.#acquire(index);
+      try {
+        await file.sync();
+        this.stats.syncs++;
+      } finally {
+        this.#release(index);
+      }
+    }
+  }
+
   async writeMetadata(slot: 0 | 1, bytes: Uint8Array, checksum: ChecksumRange): Promise<void> {
     const written = await this.#base.write(slot * SLOT_SIZE, bytes, { checksums: [checksum] });
     this.stats.metadataFlushes++;

@@ -78,6 +78,13 @@ export interface LogStorage {
   read(container: number, offset: number, into: Uint8Array): Promise<number>;
   /** Makes every write that completed before the call durable. */
   sync(): Promise<void>;
+  /**
+   * Makes durable what physical containers `indices` hold as reads see them
+   * now, including what an earlier process wrote and never synced (after a
+   * process crash it can still sit in a cache a power cut empties).
+   * Recovery calls it before it records the blocks it found as the log.
+   */
+  syncContainers(indices: readonly number[]): Promise<void>;
   /** Writes a metadata slot; it is durable when this resolves (except with durability 'none'). */
   writeMetadata(slot: 0 | 1, bytes: Uint8Array, checksum: ChecksumRange): Promise<void>;
   /** Reads a metadata slot into `into`; resolves with the bytes read. */

@@ -458,6 +458,11 @@ export class HostileStorage implements LogStorage {
     this.inner.setContainerCount(Math.min(count, this.inner.image.containers.length));
   }
   /** As the native storage checks them at open: a missing container is ENOENT, one of another size ERR_CLFS_CORRUPT. */
+  async syncContainers(indices: readonly number[]): Promise<void> {
+    for (const index of indices) if (this.#missing(index)) throw this.#enoent(index);
+    await this.inner.syncContainers(indices);
+  }
+
   async checkContainers(size: number): Promise<void> {
     this.#checkBudget();
     for (let index = 0; index < this.#count; index++) {

@@ -451,6 +451,11 @@ export class Log {
     return this.table.logicalIds.filter((id, index) => id > current || this.table.isFree(index, this.#baseLsn)).length;
   }
 
+  /** @internal Bytes available for new records now, after reservations (for messages too: no open check). */
+  currentAvailable(): number {
+    return Math.max(0, this.#spaceLeft(false) - this.totalReservation());
+  }
+
   /** @internal Bytes reserved by every area. */
   totalReservation(): number {
     let total = 0;
@@ -516,7 +521,7 @@ export class Log {
     const totalReservation = this.totalReservation();
     return {
       totalAvailable: this.table.count * this.table.containerSize,
-      currentAvailable: Math.max(0, this.#spaceLeft(false) - totalReservation),
+      currentAvailable: this.currentAvailable(),
       totalReservation,
       baseFileSize: 2 * SLOT_SIZE,
       containerSize: this.table.containerSize,

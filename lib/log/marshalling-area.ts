@@ -434,7 +434,7 @@ export class MarshallingArea implements BufferOwner, ReadSource {
   #logFull(): ClfsError {
     return new ClfsError(
       'ERR_CLFS_LOG_FULL',
-      `the log has no room for this without eating into reservations (${this.#log.totalReservation()} bytes reserved, ${this.#log.information().currentAvailable} available). Free reservations, advance the base, or add containers`,
+      `the log has no room for this without eating into reservations (${this.#log.totalReservation()} bytes reserved, ${this.#log.currentAvailable()} available). Free reservations, advance the base, or add containers`,
     );
   }
 

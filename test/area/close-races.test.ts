@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 
 import { Lsn, type Log, type MarshallingArea } from '../../lib/index.ts';
 import type { IoEngine } from '../../lib/native/direct-file.ts';
-import { makeArea, readAll, reopenLog, tag, untag } from '../support/area.ts';
+import { makeArea, readAll, rejectsWith, reopenLog, tag, untag } from '../support/area.ts';
 
 const ENGINES: IoEngine[] = ['uring', 'threads'];
 
@@ -114,4 +114,19 @@ describe.each(ENGINES)('a restart area racing a close (%s engine)', (engine) => 
       expect(await restartAreaAfterReopen(path)).toEqual({ data: 300, lsn, base });
     },
   );
+
+  it('ClfsWriteRestartArea: meeting a full log after close() began (it was called before) -> ERR_CLFS_LOG_FULL, not ERR_CLFS_CLOSED', async () => {
+    const { log, area } = await makeArea({ bufferSize: 4096 }, { engine, containerSize: 512 * 1024, containers: 2 });
+    const first = (await area.reserveAndAppend(tag(0))).lsn!;
+    for (let i = 1; ; i++) {
+      const appended = await area.reserveAndAppend(new Uint8Array(3000)).catch((e: unknown) => e);
+      if (appended instanceof Error) break;
+    }
+    await area.flushBuffers();
+    // Its turn comes after the new base's block is read from disk, by when the close has begun.
+    const restart = area.writeRestartArea(new Uint8Array(3000), { newBaseLsn: first });
+    const closed = log.close();
+    await rejectsWith(restart, 'ERR_CLFS_LOG_FULL');
+    await closed;
+  });
 });

@@ -367,9 +367,18 @@ export class MarshallingArea implements BufferOwner, ReadSource {
       if (reach >= first) for (let i = 0; i < specs.length; i++) specs[i] = copySpec(specs[i]!);
       for (let id = first; id <= reach; id++) await this.#log.provideContainer(id);
       const out: Lsn[] = [];
-      for (const spec of specs) {
-        const appended = this.#log.writer.append(this, spec);
-        out.push(appended instanceof Promise ? await appended : appended);
+      let owned = reach >= first;
+      for (let i = 0; i < specs.length; i++) {
+        const appended = this.#log.writer.append(this, specs[i]!);
+        if (!(appended instanceof Promise)) {
+          out.push(appended);
+          continue;
+        }
+        // The batch waits (a write buffer): the records after this one are
+        // taken now (this one the writer took).
+        if (!owned) for (let j = i + 1; j < specs.length; j++) specs[j] = copySpec(specs[j]!);
+        owned = true;
+        out.push(await appended);
       }
       this.#reservation.assign(next);
       this.#lastAppended = out[out.length - 1]!;

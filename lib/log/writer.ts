@@ -290,9 +290,11 @@ export class LogWriter {
     ) {
       return this.#place(block, spec, dataLength, span);
     }
+    const opened = this.#openBlock(owner, span);
+    if (!(opened instanceof Promise)) return this.#place(opened, spec, dataLength, span);
     // The caller may reuse its arrays once the call returns: copy before waiting.
     const stable = { ...spec, entries: spec.entries.map((e) => e.slice()) };
-    return this.#openBlock(owner, span).then((opened) => this.#place(opened, stable, dataLength, span));
+    return opened.then((block) => this.#place(block, stable, dataLength, span));
   }
 
   #place(block: MemoryBlock, spec: RecordSpec, dataLength: number, span: number): Lsn {
@@ -364,20 +366,39 @@ export class LogWriter {
     return bufferSize - BLOCK_HEADER_SIZE - RECORD_HEADER_SIZE;
   }
 
-  async #openBlock(owner: BufferOwner, span: number): Promise<MemoryBlock> {
+  /**
+   * Seals the open block and opens a new one for a record of `span` bytes:
+   * at once when the container exists and the area has a buffer free (no
+   * wait, so a batch placed without waiting reads its callers' arrays at
+   * the call), else once a container and a buffer are had.
+   */
+  #openBlock(owner: BufferOwner, span: number): MemoryBlock | Promise<MemoryBlock> {
     if (this.#current !== undefined) this.#seal(this.#current);
     const needed = BLOCK_HEADER_SIZE + span;
+    let container: Promise<unknown> | undefined;
     if (Math.min(owner.bufferSize, this.#ctx.containerSize - this.#offset) < needed) {
       // Does not fit before the container's end: the next block starts the
       // next container (recovery knows to look there).
-      await this.#ctx.provideContainer(this.#logicalId + 1);
-      this.#logicalId++;
-      this.#offset = 0;
+      container = this.#ctx.provideContainer(this.#logicalId + 1).then(() => {
+        this.#logicalId++;
+        this.#offset = 0;
+      });
     } else if (this.#ctx.physicalOf(this.#logicalId) === -1) {
-      await this.#ctx.provideContainer(this.#logicalId);
+      container = this.#ctx.provideContainer(this.#logicalId);
     }
-    const acquired = owner.acquireWriteBuffer();
-    const buffer = acquired instanceof Promise ? await acquired : acquired;
+    if (container === undefined) {
+      const acquired = owner.acquireWriteBuffer();
+      if (!(acquired instanceof Promise)) return this.#newBlock(owner, acquired, needed);
+      return acquired.then((buffer) => this.#newBlock(owner, buffer, needed));
+    }
+    return container.then(async () => {
+      const acquired = owner.acquireWriteBuffer();
+      return this.#newBlock(owner, acquired instanceof Promise ? await acquired : acquired, needed);
+    });
+  }
+
+  /** The open block, in `buffer`, at the writer's position. */
+  #newBlock(owner: BufferOwner, buffer: Uint8Array, needed: number): MemoryBlock {
     if (this.#failure !== undefined) {
       // Fail-stopped while waiting: the buffer goes back, not to a block.
       owner.releaseWriteBuffer(buffer);

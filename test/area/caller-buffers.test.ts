@@ -80,4 +80,14 @@ describe("records hold the caller's bytes as they were at the call", () => {
     expect(restart.lsn).toBe(lsn);
     expect(sums([restart.data])).toEqual(sums([expected]));
   });
+
+  it('appendBatch: records in blocks after the first hold the bytes passed (the batch opens blocks on its way)', async () => {
+    const { area } = await makeArea({ bufferSize: 8 * KiB, maxWriteBuffers: 3 });
+    const records = [bytes(area.maxRecordSize, 1), bytes(area.maxRecordSize, 2), bytes(100, 3)];
+    const expected = records.map((r) => r.slice());
+    const call = area.appendBatch(records, { forceFlush: true });
+    scribble(...records);
+    await call;
+    expect(sums((await readAll(area)).map((r) => r.data))).toEqual(sums(expected));
+  });
 });

@@ -625,6 +625,12 @@ export class MarshallingArea implements BufferOwner, ReadSource {
         return { ...cached, bytes: into.subarray(0, cached.bytes.byteLength), window: undefined };
       }
     }
+    // A record the log handed out but, having fail-stopped, never wrote:
+    // the failure is the answer (there is nothing on disk to find).
+    const writer = this.#log.writer;
+    if (writer.failure !== undefined && blockLsn >= writer.firstUnwrittenLsn() && blockLsn <= writer.lastLsn) {
+      throw writer.failure;
+    }
     const logicalId = Number(blockLsn >> 32n);
     const physical = this.#log.table.physicalOf(logicalId);
     if (physical === -1) return 'absent';

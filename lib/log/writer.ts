@@ -70,7 +70,8 @@ export interface MemoryBlock {
   readonly recordOffsets: number[];
   /** Set when sealed. */
   length: number;
-  state: 'open' | 'sealed' | 'writing' | 'written' | 'durable';
+  /** 'failed': never to be written (the log fail-stopped first). */
+  state: 'open' | 'sealed' | 'writing' | 'written' | 'durable' | 'failed';
   /** Written with its own fdatasync ('fdatasync' mode): durable once written. */
   synced: boolean;
 }
@@ -193,7 +194,9 @@ export class LogWriter {
 
   /** The first block not yet written to its container: every block before it is on disk for good. */
   firstUnwrittenLsn(): Lsn {
-    for (const block of this.#pending) if (block.state === 'sealed' || block.state === 'writing') return block.lsn;
+    for (const block of this.#pending) {
+      if (block.state === 'sealed' || block.state === 'writing' || block.state === 'failed') return block.lsn;
+    }
     return this.#current?.lsn ?? this.#nextBlockLsn();
   }
 
@@ -653,10 +656,11 @@ export class LogWriter {
     }
     const failure = this.#failure;
     for (const waiter of this.#waiters.splice(0)) waiter.reject(failure);
-    // Blocks never submitted will never be: their buffers go back now.
+    // Blocks never submitted will never be: their buffers go back now (they
+    // stay unwritten: readers must not look for them on disk).
     for (const block of this.#pending) {
       if (block.state === 'sealed') {
-        block.state = 'written';
+        block.state = 'failed';
         this.#blocks.delete(block.lsn);
         block.owner.releaseWriteBuffer(block.buffer);
       }

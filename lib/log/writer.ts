@@ -293,11 +293,11 @@ export class LogWriter {
     ) {
       return this.#place(block, spec, dataLength, span);
     }
-    const opened = this.#openBlock(owner, span);
-    if (!(opened instanceof Promise)) return this.#place(opened, spec, dataLength, span);
+    let stable = spec;
+    const placed = this.#openBlock(owner, span, (block) => this.#place(block, stable, dataLength, span));
     // The caller may reuse its arrays once the call returns: copy before waiting.
-    const stable = { ...spec, entries: spec.entries.map((e) => e.slice()) };
-    return opened.then((block) => this.#place(block, stable, dataLength, span));
+    if (placed instanceof Promise) stable = { ...spec, entries: spec.entries.map((e) => e.slice()) };
+    return placed;
   }
 
   #place(block: MemoryBlock, spec: RecordSpec, dataLength: number, span: number): Lsn {
@@ -370,12 +370,12 @@ export class LogWriter {
   }
 
   /**
-   * Seals the open block and opens a new one for a record of `span` bytes:
-   * at once when the container exists and the area has a buffer free (no
-   * wait, so a batch placed without waiting reads its callers' arrays at
-   * the call), else once a container and a buffer are had.
+   * Seals the open block, opens a new one for a record of `span` bytes and
+   * hands it to `use`: at once when the container exists and the area has a
+   * buffer free (no wait, so a batch placed without waiting reads its
+   * callers' arrays at the call), else once a container and a buffer are had.
    */
-  #openBlock(owner: BufferOwner, span: number): MemoryBlock | Promise<MemoryBlock> {
+  #openBlock<T>(owner: BufferOwner, span: number, use: (block: MemoryBlock) => T): T | Promise<T> {
     if (this.#current !== undefined) this.#seal(this.#current);
     const needed = BLOCK_HEADER_SIZE + span;
     let container: Promise<unknown> | undefined;
@@ -389,14 +389,18 @@ export class LogWriter {
     } else if (this.#ctx.physicalOf(this.#logicalId) === -1) {
       container = this.#ctx.provideContainer(this.#logicalId);
     }
+    // The block is opened and its first record placed in one step: a flush
+    // in between would seal an empty block (dropping it) and the record
+    // would go into a block no longer the log's.
     if (container === undefined) {
       const acquired = owner.acquireWriteBuffer();
-      if (!(acquired instanceof Promise)) return this.#newBlock(owner, acquired, needed);
-      return acquired.then((buffer) => this.#newBlock(owner, buffer, needed));
+      if (!(acquired instanceof Promise)) return use(this.#newBlock(owner, acquired, needed));
+      return acquired.then((buffer) => use(this.#newBlock(owner, buffer, needed)));
     }
     return container.then(async () => {
       const acquired = owner.acquireWriteBuffer();
-      return this.#newBlock(owner, acquired instanceof Promise ? await acquired : acquired, needed);
+      const buffer = acquired instanceof Promise ? await acquired : acquired;
+      return use(this.#newBlock(owner, buffer, needed));
     });
   }
 
@@ -495,7 +499,10 @@ export class LogWriter {
     const limit = this.#linear(watermark) + WRITE_WINDOW;
     for (const block of this.#pending) {
       if (block.state !== 'sealed') continue;
-      if (block.lsn !== watermark && this.#linear(block.lsn) + block.length > limit) break;
+      if (block.lsn !== watermark && this.#linear(block.lsn) + block.length > limit) {
+        this.#maybeSync();
+        break;
+      }
       this.#submit(block, watermark);
     }
   }
@@ -542,20 +549,31 @@ export class LogWriter {
       while (this.#pending[0]?.state === 'written' && this.#pending[0].synced)
         this.#markDurable(this.#pending.shift()!);
     }
-    if (
-      durability === 'fdatasync' &&
-      !this.#syncInFlight &&
-      this.#pending[0]?.state === 'written' &&
-      this.#wantsSync()
-    ) {
-      this.#sync();
-    }
+    this.#maybeSync();
     this.#settle();
     if (this.#flushRequested && this.#current !== undefined && this.#writesInFlight < FLUSH_DEPTH) {
       this.#flushRequested = false;
       this.#seal(this.#current);
     }
     this.#pump();
+  }
+
+  /**
+   * In 'fdatasync' mode, starts a sync when written blocks wait for one and
+   * something waits on them: a flush, or sealed blocks the write window
+   * holds back (the window moves only as blocks become durable, so without
+   * this a log appended to past the window without a flush would stop).
+   */
+  #maybeSync(): void {
+    if (
+      this.#ctx.storage.geometry.durability === 'fdatasync' &&
+      !this.#syncInFlight &&
+      this.#failure === undefined &&
+      this.#pending[0]?.state === 'written' &&
+      this.#wantsSync()
+    ) {
+      this.#sync();
+    }
   }
 
   /** In 'fdatasync' mode: whether anything waits on durability. */

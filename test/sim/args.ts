@@ -72,10 +72,12 @@ export function scribble(buffers: readonly Uint8Array[]): void {
   for (const b of buffers) b.fill(SCRIBBLE);
 }
 
-/** An LSN past every record (names no record; as a chain field, not an older record). */
+/** An LSN far past every record (names no record; as a chain field, not an older one, even once the appends queued now are placed). */
 export function noRecordLsn(model: Model): bigint {
-  const newest = model.newest;
-  return newest < 0n ? Lsn.create(7, 0, 0) : (newest & ~0xffff_ffffn) + (2n << 32n);
+  // Past the writer too: records appended but not yet known to the model are there.
+  const writer = model.writerLast();
+  const newest = writer > model.newest ? writer : model.newest;
+  return newest < 0n ? Lsn.create(4096, 0, 0) : (newest & ~0xffff_ffffn) + (4096n << 32n);
 }
 
 /** The LSN a pick names now, or undefined for NONE (or nothing to pick). */

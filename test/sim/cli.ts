@@ -5,6 +5,7 @@
  *   --seed N            run one seed and print its configuration, plan, trace and violations
  *   --replay FILE       replay a saved plan (a regression file), printing as --seed does
  *   --no-shrink         report failing seeds without shrinking them
+ *   --shrink-seconds N  time to shrink the first failing seed of each kind (default 20)
  *   --save NAME         save the first failure (shrunk) as test/sim/regressions/NAME.json
  * Prints operations/s, schedules (seeds) tried, crashes and faults injected,
  * and each kind of violation found with its first seed and the seconds it
@@ -27,11 +28,13 @@ interface Args {
   replay?: string;
   from?: number;
   shrink: boolean;
+  /** Wall-clock budget for shrinking each kind of failure. */
+  shrinkSeconds: number;
   save?: string;
 }
 
 function parse(argv: string[]): Args {
-  const args: Args = { shrink: true };
+  const args: Args = { shrink: true, shrinkSeconds: 20 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = (): string => {
@@ -47,6 +50,7 @@ function parse(argv: string[]): Args {
     else if (a === '--replay') args.replay = value();
     else if (a === '--from') args.from = Number(value());
     else if (a === '--no-shrink') args.shrink = false;
+    else if (a === '--shrink-seconds') args.shrinkSeconds = Number(value());
     else if (a === '--save') args.save = value();
     else throw new Error(`unknown argument ${a}`);
   }
@@ -161,14 +165,14 @@ async function main(): Promise<number> {
       if (done.has(kind)) continue;
       const failure = failures.find((x) => x.seed === f.seed)!;
       console.log(`\nshrinking seed ${f.seed} (${kind})...`);
-      const shrunk = await shrink(drawPlan(f.seed), { kind, maxMs: 60_000 });
+      const shrunk = await shrink(drawPlan(f.seed), { kind, maxMs: args.shrinkSeconds * 1000 });
       for (const v of shrunk.result.violations) done.add(v.kind);
       console.log(
         `shrunk in ${shrunk.runs} runs to ${shrunk.plan.ops.length} operations (from ${failure.result.ops}):`,
       );
       printRun(shrunk.plan, shrunk.result);
       if (args.save !== undefined) {
-        const file = await save(`${args.save}${firsts.size > 1 ? `-${kind}` : ''}`, shrunk.plan, shrunk.result, {
+        const file = await save(`${args.save}-${kind}`, shrunk.plan, shrunk.result, {
           seed: f.seed,
           seconds: f.seconds,
         });

@@ -168,8 +168,19 @@ export function drawConfig(random: () => number): SimConfig {
     ? pick(random, [MAX_CONTAINERS, int(random, containers, Math.min(MAX_CONTAINERS, containers + 4))])
     : 0;
   const areas: AreaConfig[] = [];
-  const areaCount = Number(weighted(random, { 1: 35, 2: 35, 3: 15, 4: 15 }));
-  for (let n = 0; n < areaCount; n++) areas.push(drawArea(random, unit, containerSize));
+  if (containerSize <= 8 * MiB && chance(random, 0.25)) {
+    // Areas of very different buffers sharing a log: a large one (up to a
+    // container) and one of a few sectors; what one reserves or wastes at a
+    // container's end the other must not eat into.
+    areas.push({
+      ...drawArea(random, unit, containerSize),
+      bufferSize: int(random, containerSize / 2 / 512, Math.min(containerSize, MAX_BUFFER) / 512) * 512,
+    });
+    areas.push({ ...drawArea(random, unit, containerSize), bufferSize: pick(random, [512, 1024, 4096, 8192]) });
+  } else {
+    const areaCount = Number(weighted(random, { 1: 35, 2: 35, 3: 15, 4: 15 }));
+    for (let n = 0; n < areaCount; n++) areas.push(drawArea(random, unit, containerSize));
+  }
   const partial = {
     unit,
     durability: pick(random, ['dsync', 'fdatasync'] as const),

@@ -66,6 +66,8 @@ export interface Instance {
   /** Containers the model expects. */
   containers: number;
   lastInfo: { base: bigint; flushes: number; metadataFlushes: number } | undefined;
+  /** Opened over a disk whose page cache held writes not yet durable (after a process crash or failed close). */
+  fromPageCache: boolean;
 }
 
 export interface Tracker {
@@ -127,8 +129,24 @@ export function checkError(inst: Instance, tracker: Tracker, call: Call, error: 
     }
   }
   if (code === 'ERR_CLFS_IO_FAILED' && inst.storage.writeFaultsDelivered > 0) return;
+  // After a fail-stop, a read of a record whose block never reached the disk finds it damaged.
+  if (code === 'ERR_CLFS_CORRUPT' && allowed.read === true && inst.log.writer.failure !== undefined) return;
   if ((code === 'EIO' || code === 'ENOSPC') && tracker.faults.injected > 0) return;
-  report.add('unexpected-error', `${call.label} failed with ${code}: ${error.message}`);
+  report.add(corruptKind(error.message) ?? 'unexpected-error', `${call.label} failed with ${code}: ${error.message}`);
+}
+
+/**
+ * ERR_CLFS_CORRUPT where the log is not damaged, by its shape: a block
+ * blamed as stale for a follower of an older generation (a leftover after
+ * a crash cut the tail back), or an empty position blamed as vouched-for
+ * damage (the tail at a container's end, the next container's first block
+ * lost).
+ */
+export function corruptKind(message: string): string | undefined {
+  const stale = /generation (\d+), but the block after it \([^)]*, generation (\d+)\)/.exec(message);
+  if (stale !== null && Number(stale[2]) < Number(stale[1])) return 'stale-epoch';
+  if (message.includes('(empty)') && message.includes('shows it had been durable')) return 'vouched-gap';
+  return undefined;
 }
 
 /**

@@ -127,6 +127,8 @@ export class Model {
   /** Bases this instance may have set (targets of calls made), with the one it started with. */
   readonly possibleBases = new Set<bigint>();
   ackedRestart: bigint;
+  /** The library's own last LSN (-1 if none), for LSNs that must be past every record. */
+  writerLast: () => bigint = () => -1n;
   /** LSNs of appends by call, for the call-order rule. */
   readonly #appendCalls: { call: number; min: bigint; max: bigint }[] = [];
 

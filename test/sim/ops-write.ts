@@ -553,8 +553,11 @@ export function advance(env: Env, op: Body<'advance'>): Outcome {
 
 /** Appends until the log is full (or `max` records): the way to the log's limits. */
 export async function fill(env: Env, op: Body<'fill'>): Promise<string | undefined> {
+  const area = env.area(op.area);
+  // Records the area takes (a fill is about the log's space, not the record limit).
+  const largest = area === undefined ? Infinity : maxRecordOf(area.config, env.config.unit);
   for (let i = 0; i < op.max; i++) {
-    const size = typeof op.size === 'number' ? Math.max(0, op.size - (i % 7) * 8) : op.size;
+    const size = typeof op.size === 'number' ? Math.max(0, Math.min(largest, op.size) - (i % 7) * 8) : op.size;
     const code = await append(env, {
       k: 'append',
       area: op.area,

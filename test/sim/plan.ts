@@ -14,6 +14,7 @@
  */
 import { chance, fork, int, pick, prng, weighted } from '../support/random.ts';
 import { drawArea, drawConfig, maxRecordOf, MiB, type AreaConfig, type SimConfig } from './config.ts';
+import { drawMotif } from './motifs.ts';
 
 /**
  * A record size, resolved when the call is made: bytes, or 'max' (the
@@ -141,8 +142,8 @@ const WEIGHTS: Record<OpKind, number> = {
   closeArea: 2,
   closeLog: 1.5,
   open: 0,
-  crash: 3,
-  kill: 1.5,
+  crash: 2.5,
+  kill: 1,
   info: 2,
   fill: 2.5,
   bad: 1.5,
@@ -319,22 +320,32 @@ export function drawPlan(seed: number): Plan {
   let budget = BYTE_BUDGET;
   const largest = Math.max(...config.areas.map((a) => maxRecordOf(a, config.unit)));
   let closed = false;
-  for (let i = 0; i < length; i++) {
-    let kind = weighted(random, WEIGHTS);
-    if (closed && (chance(random, 0.5) || i === length - 1)) kind = 'open';
-    if (kind === 'closeLog') closed = true;
-    if (kind === 'open' || kind === 'crash' || kind === 'kill') closed = false;
-    const body = drawBody(random, kind, config);
+  const cost = (body: OpBody): number =>
+    'size' in body
+      ? (body.k === 'batch' ? body.count : body.k === 'fill' ? body.max : 1) *
+        estimate(body.size, largest, config.containerSize)
+      : 0;
+  const push = (body: OpBody, timing: Timing): void => {
+    if (body.k === 'closeLog') closed = true;
+    if (body.k === 'open' || body.k === 'crash' || body.k === 'kill') closed = false;
     // Keep the run's memory bounded: past the budget, records are small.
-    if ('size' in body) {
-      const count = body.k === 'batch' ? body.count : body.k === 'fill' ? body.max : 1;
-      const cost = count * estimate(body.size, largest, config.containerSize);
-      if (cost > budget) body.size = int(random, 0, 4096);
-      budget -= Math.min(cost, budget);
-      if (body.k === 'fill' && typeof body.size === 'number')
-        body.max = Math.min(body.max, 1 + Math.floor(budget / (body.size + 128)));
+    if ('size' in body && cost(body) > budget) {
+      body.size = int(random, 0, 4096);
+      if (body.k === 'fill') body.max = Math.min(body.max, 1 + Math.floor(budget / (body.size + 128)));
     }
-    ops.push({ ...drawTiming(random), ...body });
+    budget -= Math.min(cost(body), budget);
+    ops.push({ ...timing, ...body });
+  };
+  while (ops.length < length) {
+    if (closed && (chance(random, 0.5) || ops.length === length - 1)) {
+      push({ k: 'open' }, drawTiming(random));
+      continue;
+    }
+    const motif = chance(random, 0.05) ? drawMotif(random, config) : [];
+    // A motif comes whole or not at all (shrunk sizes would make it pointless).
+    if (motif.length > 0 && motif.reduce((n, step) => n + cost(step.body), 0) <= budget) {
+      for (const step of motif) push(step.body, step.timing);
+    } else push(drawBody(random, weighted(random, WEIGHTS), config), drawTiming(random));
   }
   return { seed, config, ops };
 }

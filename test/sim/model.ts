@@ -1,0 +1,364 @@
+/**
+ * The reference model: what the log holds and has promised, kept outside
+ * the library from what its calls returned, and the rules its answers must
+ * follow.
+ *
+ * - Records by LSN, with their bytes as given *at call time* (the driver
+ *   scribbles over the caller's buffers once a call returns). No LSN may
+ *   name two records. LSNs of appends follow call order, and every LSN a
+ *   call gets is above every LSN known when it was made.
+ * - Attempts: records whose call has not told their LSN yet (pending, or
+ *   failed after the record may have been placed). A record read or
+ *   recovered with an LSN the model does not know must be one of them.
+ * - Acknowledgement: a resolved flush (or forceFlush append, restart area,
+ *   base move, close) makes every record up to its bound acknowledged;
+ *   acknowledged records must survive any crash (I1).
+ * - The base (only forward; a read below it is ERR_CLFS_START_OF_LOG) and
+ *   the restart areas.
+ * - Reservations per area, folded in call order (appends, reservations and
+ *   frees are serialised in call order by the library).
+ * One model covers one log instance; after a crash or reopen it restarts
+ * from what recovery found (test/sim/checker.ts).
+ * @module
+ */
+import { Lsn } from '../../lib/lsn.ts';
+import { BLOCK_HEADER, RECORD_HEADER, alignUp } from './config.ts';
+
+export interface Violation {
+  kind: string;
+  detail: string;
+}
+
+/** Collects violations (the run fails on the first kinds it meets; all are reported). */
+export class Report {
+  readonly violations: Violation[] = [];
+  add(kind: string, detail: string): void {
+    if (this.violations.length < 50) this.violations.push({ kind, detail });
+  }
+}
+
+export type RecordType = 'data' | 'restart';
+
+export interface ModelRecord {
+  lsn: bigint;
+  type: RecordType;
+  data: Uint8Array;
+  undoNextLsn: bigint;
+  /** UNKNOWN for a restart record until read: the library chains it to the restart area before it. */
+  previousLsn: bigint;
+}
+
+/** A chain field the model does not know (a restart record's previous LSN before it is read). */
+export const UNKNOWN = -1n;
+
+export interface Attempt {
+  call: number;
+  type: RecordType;
+  data: Uint8Array;
+  undoNextLsn: bigint;
+  previousLsn: bigint;
+}
+
+export const fmt = (lsn: bigint | undefined): string =>
+  lsn === undefined ? '?' : lsn === Lsn.INVALID ? 'INVALID' : `${lsn >> 32n}:${(lsn & 0xffff_ffffn).toString(16)}`;
+
+const bytes = (a: Uint8Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.byteLength === b.byteLength && bytes(a).equals(bytes(b));
+}
+
+/** The scribble the driver writes over a caller's buffers once a call returned (args.ts). */
+export const SCRIBBLE = 0xa5;
+
+/** Bytes that are the caller's buffer as scribbled after the call returned: the library read it late. */
+export function scribbled(data: Uint8Array): boolean {
+  if (data.byteLength === 0 || data[0] !== SCRIBBLE) return false;
+  if (scribbles.byteLength < data.byteLength) scribbles = Buffer.alloc(data.byteLength, SCRIBBLE);
+  return bytes(data).equals(scribbles.subarray(0, data.byteLength));
+}
+let scribbles = Buffer.alloc(0);
+
+/** The bytes reserving a record of `dataLength` takes: a whole block of its own (lib/log/reservations.ts states why). */
+export function reservedSize(dataLength: number, unit: number): number {
+  return alignUp(BLOCK_HEADER + RECORD_HEADER + alignUp(dataLength, 8), unit);
+}
+
+/** A change to an area's reservation, as a call asks it. */
+export type ReservationChange =
+  | { kind: 'reserve'; bytes: number }
+  | { kind: 'free'; bytes: number }
+  | { kind: 'use'; bytes: number }
+  | { kind: 'alloc'; count: number; bytes: number }
+  | { kind: 'freeMany'; count: number; bytes: number }
+  | { kind: 'close' };
+
+export interface ReservationCall {
+  call: number;
+  label: string;
+  changes: ReservationChange[];
+  /** Whether the call may fail with ERR_CLFS_LOG_FULL (it asks for new space). */
+  mayBeFull: boolean;
+  outcome?: { ok: boolean; code: string | undefined };
+}
+
+/** An area's reservation as the model folds it. */
+export class AreaReservation {
+  records = 0;
+  bytes = 0;
+  /** Unknown after a call failed past the point where it changed the reservation (fail-stop). */
+  uncertain = false;
+  readonly queue: ReservationCall[] = [];
+}
+
+export class Model {
+  readonly report: Report;
+  readonly records = new Map<bigint, ModelRecord>();
+  /** LSNs of `records`, ascending. */
+  readonly lsns: bigint[] = [];
+  readonly attempts = new Map<number, Attempt[]>();
+  /** LSNs of records the base passed, for picks that want one. */
+  readonly belowBase: bigint[] = [];
+  /** Every record up to this is acknowledged (-1: none). */
+  ackBound = -1n;
+  /** LSNs of this instance must be above this: the recovered end. */
+  readonly floor: bigint;
+  ackedBase: bigint;
+  /** Bases this instance may have set (targets of calls made), with the one it started with. */
+  readonly possibleBases = new Set<bigint>();
+  ackedRestart: bigint;
+  /** The library's own last LSN (-1 if none), for LSNs that must be past every record. */
+  writerLast: () => bigint = () => -1n;
+  /** LSNs of appends by call, for the call-order rule. */
+  readonly #appendCalls: { call: number; min: bigint; max: bigint }[] = [];
+
+  /**
+   * `acked`: up to where the recovered records are known durable. After a
+   * power cut everything recovered is on stable storage (the image is the
+   * disk); after a process crash or a failed close, recovery may have read
+   * records from the page cache that a power cut can still take: only what
+   * was acknowledged before is.
+   */
+  constructor(
+    report: Report,
+    start: { base: bigint; restartLsn: bigint; records: ModelRecord[]; belowBase?: bigint[]; acked?: bigint },
+  ) {
+    this.report = report;
+    this.ackedBase = start.base;
+    this.possibleBases.add(start.base);
+    this.ackedRestart = start.restartLsn;
+    let floor = -1n;
+    for (const r of start.records) {
+      this.records.set(r.lsn, r);
+      this.lsns.push(r.lsn);
+      if (r.lsn > floor) floor = r.lsn;
+    }
+    this.lsns.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    this.floor = floor;
+    this.ackBound = start.acked !== undefined && start.acked < floor ? start.acked : floor;
+    this.belowBase.push(...(start.belowBase ?? []));
+  }
+
+  /** The newest known LSN (-1 if none). */
+  get newest(): bigint {
+    return this.lsns.length === 0 ? -1n : this.lsns[this.lsns.length - 1]!;
+  }
+
+  /** A record the log now holds: its LSN must be new and above `knownAtCall`. */
+  addRecord(record: ModelRecord, knownAtCall: bigint, what: string): void {
+    const existing = this.records.get(record.lsn);
+    if (existing !== undefined) {
+      this.report.add(
+        'lsn-two-records',
+        `${what} got LSN ${fmt(record.lsn)}, which already names a ${existing.type} record (${existing.data.byteLength} bytes)`,
+      );
+      return;
+    }
+    if (record.lsn <= knownAtCall || record.lsn <= this.floor) {
+      this.report.add(
+        'lsn-order',
+        `${what} got LSN ${fmt(record.lsn)}, not above ${fmt(knownAtCall > this.floor ? knownAtCall : this.floor)} (known when it was called / the recovered end)`,
+      );
+    }
+    this.records.set(record.lsn, record);
+    let i = this.lsns.length;
+    while (i > 0 && this.lsns[i - 1]! > record.lsn) i--;
+    this.lsns.splice(i, 0, record.lsn);
+  }
+
+  /** Appends get LSNs in call order (API.md): checked against every other append call. */
+  appendOrder(call: number, lsns: readonly bigint[], what: string): void {
+    if (lsns.length === 0) return;
+    const min = lsns.reduce((a, b) => (b < a ? b : a));
+    const max = lsns.reduce((a, b) => (b > a ? b : a));
+    for (let i = 1; i < lsns.length; i++) {
+      if (lsns[i]! <= lsns[i - 1]!) this.report.add('lsn-order', `${what}: LSNs not increasing within the call`);
+    }
+    for (const other of this.#appendCalls) {
+      if ((other.call < call && other.max >= min) || (other.call > call && other.min <= max)) {
+        this.report.add(
+          'lsn-order',
+          `${what} (call ${call}) got ${fmt(min)}..${fmt(max)}; call ${other.call} got ${fmt(other.min)}..${fmt(other.max)}: not in call order`,
+        );
+        break;
+      }
+    }
+    this.#appendCalls.push({ call, min, max });
+  }
+
+  acknowledge(bound: bigint): void {
+    if (bound > this.ackBound) this.ackBound = bound;
+  }
+
+  isAcked(lsn: bigint): boolean {
+    return lsn <= this.ackBound;
+  }
+
+  /** A base move was acknowledged (it is durable and the base cannot be older after any crash). */
+  baseAcked(lsn: bigint): void {
+    if (lsn > this.ackedBase) this.ackedBase = lsn;
+    this.possibleBases.add(lsn);
+  }
+
+  /** The highest base any call so far may have set. */
+  get maxPossibleBase(): bigint {
+    let max = this.ackedBase;
+    for (const b of this.possibleBases) if (b > max) max = b;
+    return max;
+  }
+
+  /** Known records of the type filter, ascending, above `after`, below `before`. */
+  recordsBetween(after: bigint, before: bigint, filter: 'data' | 'restart' | 'client'): ModelRecord[] {
+    const out: ModelRecord[] = [];
+    for (const lsn of this.lsns) {
+      if (lsn <= after) continue;
+      if (lsn >= before) break;
+      const r = this.records.get(lsn)!;
+      if (filter === 'client' || r.type === filter) out.push(r);
+    }
+    return out;
+  }
+
+  /** The restart records known, ascending. */
+  restartLsns(): bigint[] {
+    return this.lsns.filter((l) => this.records.get(l)!.type === 'restart');
+  }
+
+  /** Every attempt not yet resolved to a record (for matching records the model has no LSN for). */
+  openAttempts(): Attempt[] {
+    return [...this.attempts.values()].flat();
+  }
+
+  /** A record with an LSN the model does not know: it must be an attempt's; that attempt is used up. */
+  claimAttempt(record: ModelRecord): boolean {
+    for (const [call, list] of this.attempts) {
+      const i = list.findIndex(
+        (a) =>
+          a.type === record.type &&
+          sameBytes(a.data, record.data) &&
+          a.undoNextLsn === record.undoNextLsn &&
+          (a.type === 'restart' || a.previousLsn === record.previousLsn),
+      );
+      if (i >= 0) {
+        list.splice(i, 1);
+        if (list.length === 0) this.attempts.delete(call);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // Reservations --------------------------------------------------------
+
+  /** Queues a reservation-changing call of an area, in call order. */
+  reservationCall(
+    area: AreaReservation,
+    call: number,
+    label: string,
+    changes: ReservationChange[],
+    mayBeFull: boolean,
+  ): ReservationCall {
+    const entry: ReservationCall = { call, label, changes, mayBeFull };
+    area.queue.push(entry);
+    return entry;
+  }
+
+  /**
+   * A queued call settled: folds every settled call at the head of the
+   * queue (call order) and checks each outcome against the reservation it
+   * met. `current` reads the library's totals for the final comparison.
+   */
+  settleReservations(
+    area: AreaReservation,
+    current: () => { records: number; bytes: number } | undefined,
+    name: string,
+  ): void {
+    while (area.queue.length > 0 && area.queue[0]!.outcome !== undefined) {
+      const entry = area.queue.shift()!;
+      const { ok, code } = entry.outcome!;
+      let records = area.records;
+      let bytes = area.bytes;
+      let valid = true;
+      for (const change of entry.changes) {
+        switch (change.kind) {
+          case 'reserve':
+            records++;
+            bytes += change.bytes;
+            break;
+          case 'alloc':
+            records += change.count;
+            bytes += change.bytes;
+            break;
+          case 'free':
+          case 'use':
+            if (records < 1 || bytes < change.bytes) valid = false;
+            records--;
+            bytes -= change.bytes;
+            break;
+          case 'freeMany':
+            if (change.count > records || change.bytes > bytes) valid = false;
+            records -= change.count;
+            bytes -= change.bytes;
+            break;
+          case 'close':
+            records = 0;
+            bytes = 0;
+            break;
+        }
+      }
+      // No bytes stay reserved for no records (CLFS's reservations are records and their sizes).
+      if (records <= 0) bytes = 0;
+      if (area.uncertain) continue;
+      if (ok && !valid) {
+        this.report.add(
+          'reservation',
+          `${name}: ${entry.label} succeeded, but the area's reservation (${area.records} records, ${area.bytes} bytes) does not cover it`,
+        );
+      }
+      if (!ok && code === 'ERR_CLFS_RESERVATION_INVALID' && valid) {
+        this.report.add(
+          'reservation',
+          `${name}: ${entry.label} failed with ERR_CLFS_RESERVATION_INVALID, but the reservation (${area.records} records, ${area.bytes} bytes) covers it`,
+        );
+      }
+      if (ok) {
+        area.records = records;
+        area.bytes = bytes;
+      } else if (code === 'ERR_CLFS_IO_FAILED') {
+        // It may have changed the reservation before the flush failed.
+        area.uncertain = true;
+      }
+    }
+    if (area.queue.length === 0 && !area.uncertain) {
+      const now = current();
+      if (now !== undefined && (now.records !== area.records || now.bytes !== area.bytes)) {
+        this.report.add(
+          'reservation',
+          `${name}: the area reports ${now.records} records / ${now.bytes} bytes reserved; the calls made add up to ${area.records} records / ${area.bytes} bytes`,
+        );
+        area.records = now.records;
+        area.bytes = now.bytes;
+      }
+    }
+  }
+}

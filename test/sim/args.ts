@@ -13,7 +13,7 @@ import { SCRIBBLE, type Model } from './model.ts';
 import { BELOW_BASE, NEWEST, NONE, NO_RECORD, RESTART, type Pick, type Size } from './plan.ts';
 
 export function resolveSize(size: Size, area: AreaHandle, config: SimConfig, random: () => number): number {
-  const max = maxRecordOf(area.config, config.unit);
+  const max = maxRecordOf(area.config, config);
   switch (size) {
     case 'max':
       return max;

@@ -58,8 +58,9 @@ export function realBufferSize(area: AreaConfig, unit: number): number {
 }
 
 /** The largest record an area takes: its buffer less the block and record headers. */
-export function maxRecordOf(area: AreaConfig, unit: number): number {
-  return realBufferSize(area, unit) - BLOCK_HEADER - RECORD_HEADER;
+export function maxRecordOf(area: AreaConfig, log: { unit: number; containerSize: number }): number {
+  // A block never crosses a container's end (issue 7, defect 3).
+  return Math.min(realBufferSize(area, log.unit), log.containerSize) - BLOCK_HEADER - RECORD_HEADER;
 }
 
 function drawContainerSize(random: () => number): number {

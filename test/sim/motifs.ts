@@ -62,7 +62,7 @@ export function drawMotif(random: () => number, config: SimConfig): Step[] {
       // library keep more slack: the reservation would not fit at all),
       // after moving the base up to free the log; the area with the
       // smallest buffers then fills the log.
-      const sizes = config.areas.map((area) => maxRecordOf(area, config.unit));
+      const sizes = config.areas.map((area) => maxRecordOf(area, config));
       const fits = sizes.map((max, i) => ({ max, i })).filter((x) => x.max >= config.containerSize * 0.15);
       if (fits.length === 0) return drawMotif(random, { ...config, maxContainers: 1 });
       const reserver = fits.reduce((x, y) => (y.max < x.max ? y : x)).i;

@@ -59,7 +59,7 @@ export function append(env: Env, op: Body<'append'>): Outcome {
   const area = env.area(op.area);
   if (area === undefined) return Promise.resolve('no area');
   const { model, config, random } = env;
-  const max = maxRecordOf(area.config, config.unit);
+  const max = maxRecordOf(area.config, config);
   const reserveOnly = op.mode === 'reserve';
   const useReservation = op.mode === 'use';
   const res = useReservation ? [] : op.res.map((r) => (r.free ? -1 : 1) * resolveSize(r.size, area, config, random));
@@ -155,8 +155,7 @@ export function append(env: Env, op: Body<'append'>): Outcome {
       r > 0 ? { kind: 'reserve', bytes: r } : { kind: 'free', bytes: -r },
     );
     if (useReservation) changes.push({ kind: 'use', bytes: reservedSize(record!.byteLength, config.unit) });
-    if (changes.length > 0)
-      entry = model.reservationCall(area.reservation, call.id, call.label, changes, !useReservation);
+    if (changes.length > 0) entry = model.reservationCall(area.reservation, call.id, call.label, changes);
   }
   if (entries !== null) scribble(entries);
   return outcome(done, code);
@@ -166,7 +165,7 @@ export function batch(env: Env, op: Body<'batch'>): Outcome {
   const area = env.area(op.area);
   if (area === undefined) return Promise.resolve('no area');
   const { model, config, random } = env;
-  const max = maxRecordOf(area.config, config.unit);
+  const max = maxRecordOf(area.config, config);
   const size = resolveSize(op.size, area, config, random);
   const records = Array.from({ length: op.count }, (_, i) =>
     env.payload(i % 3 === 2 ? Math.max(0, size - (i % 17)) : size),
@@ -242,7 +241,7 @@ export function batch(env: Env, op: Body<'batch'>): Outcome {
       kind: 'use',
       bytes: reservedSize(r.byteLength, config.unit),
     }));
-    entry = model.reservationCall(area.reservation, call.id, call.label, changes, false);
+    entry = model.reservationCall(area.reservation, call.id, call.label, changes);
   }
   for (const g of given) scribble(Array.isArray(g) ? g : [g]);
   return outcome(done, code);
@@ -254,7 +253,7 @@ export function alloc(env: Env, op: Body<'alloc'>): Outcome {
   const { model, config } = env;
   const size = resolveSize(op.size, area, config, env.random);
   const sizes = Array.from({ length: op.count }, () => size);
-  const bad = size <= 0 || size > maxRecordOf(area.config, config.unit);
+  const bad = size <= 0 || size > maxRecordOf(area.config, config);
   let bytes: number;
   try {
     bytes = area.area.alignReservedLog(sizes);
@@ -276,7 +275,7 @@ export function alloc(env: Env, op: Body<'alloc'>): Outcome {
     model.report.add('reservation', `alignReservedLog([${sizes.join(',')}]) = ${bytes}, expected ${expected}`);
   const code: { value: string | undefined } = { value: undefined };
   // Queued now, in call order (the call is made just below).
-  const entry = model.reservationCall(area.reservation, 0, 'alloc', [{ kind: 'alloc', count: op.count, bytes }], true);
+  const entry = model.reservationCall(area.reservation, 0, 'alloc', [{ kind: 'alloc', count: op.count, bytes }]);
   const { call, done } = track(
     env.inst,
     env.tracker,
@@ -302,7 +301,7 @@ export function align(env: Env, op: Body<'align'>): Outcome {
   if (area === undefined) return Promise.resolve('no area');
   const { model, config } = env;
   const sizes = op.sizes.map((s) => resolveSize(s, area, config, env.random));
-  const bad = sizes.some((s) => s <= 0 || s > maxRecordOf(area.config, config.unit));
+  const bad = sizes.some((s) => s <= 0 || s > maxRecordOf(area.config, config));
   try {
     const bytes = area.area.alignReservedLog(sizes);
     const expected = sizes.reduce((n, s) => n + reservedSize(s, config.unit), 0);
@@ -330,13 +329,7 @@ export function free(env: Env, op: Body<'free'>): Outcome {
   const { model } = env;
   const bytes = Math.max(1, Math.round(area.reservation.bytes * op.fraction));
   const code: { value: string | undefined } = { value: undefined };
-  const entry = model.reservationCall(
-    area.reservation,
-    0,
-    'free',
-    [{ kind: 'freeMany', count: op.count, bytes }],
-    false,
-  );
+  const entry = model.reservationCall(area.reservation, 0, 'free', [{ kind: 'freeMany', count: op.count, bytes }]);
   const { call, done } = track(
     env.inst,
     env.tracker,
@@ -405,7 +398,7 @@ export function restart(env: Env, op: Body<'restart'>): Outcome {
   const area = env.area(op.area);
   if (area === undefined) return Promise.resolve('no area');
   const { model, config } = env;
-  const max = maxRecordOf(area.config, config.unit);
+  const max = maxRecordOf(area.config, config);
   const data = env.payload(resolveSize(op.size, area, config, env.random));
   const given = data.slice();
   // A base move is checked (with a read buffer) before the append takes its turn: with a reservation it would race it.
@@ -494,13 +487,9 @@ export function restart(env: Env, op: Body<'restart'>): Outcome {
     { call: call.id, type: 'restart', data, undoNextLsn: Lsn.INVALID, previousLsn: UNKNOWN },
   ]);
   if (op.use && !tooLarge) {
-    entry = model.reservationCall(
-      area.reservation,
-      call.id,
-      call.label,
-      [{ kind: 'use', bytes: reservedSize(data.byteLength, config.unit) }],
-      false,
-    );
+    entry = model.reservationCall(area.reservation, call.id, call.label, [
+      { kind: 'use', bytes: reservedSize(data.byteLength, config.unit) },
+    ]);
   }
   scribble([given]);
   return outcome(done, code);
@@ -555,7 +544,7 @@ export function advance(env: Env, op: Body<'advance'>): Outcome {
 export async function fill(env: Env, op: Body<'fill'>): Promise<string | undefined> {
   const area = env.area(op.area);
   // Records the area takes (a fill is about the log's space, not the record limit).
-  const largest = area === undefined ? Infinity : maxRecordOf(area.config, env.config.unit);
+  const largest = area === undefined ? Infinity : maxRecordOf(area.config, env.config);
   for (let i = 0; i < op.max; i++) {
     const size = typeof op.size === 'number' ? Math.max(0, Math.min(largest, op.size) - (i % 7) * 8) : op.size;
     const code = await append(env, {

@@ -318,7 +318,7 @@ export function drawPlan(seed: number): Plan {
   const length = pick(random, [int(random, 5, 30), int(random, 20, 80), int(random, 60, 160)]);
   const ops: Op[] = [];
   let budget = BYTE_BUDGET;
-  const largest = Math.max(...config.areas.map((a) => maxRecordOf(a, config.unit)));
+  const largest = Math.max(...config.areas.map((a) => maxRecordOf(a, config)));
   let closed = false;
   const cost = (body: OpBody): number =>
     'size' in body

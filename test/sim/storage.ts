@@ -266,6 +266,38 @@ export class SimStorage implements LogStorage {
     });
   }
 
+  /** fdatasync of those containers alone: their unsynced writes (an earlier process's too) become durable. */
+  syncContainers(indices: readonly number[]): Promise<void> {
+    const refused = this.#refuse('sync', 0, 0);
+    if (refused !== undefined) return Promise.reject(refused);
+    const point = this.disk.syncPoint();
+    const fault = this.#options.faults?.decide('sync');
+    return this.#request('sync', () => {
+      if (fault !== undefined) {
+        this.writeFaultsDelivered++;
+        throw injected(fault);
+      }
+      this.disk.syncCompleted(point, new Set<FileId>(indices));
+      this.stats.syncs++;
+    });
+  }
+
+  /** As the native storage checks them at open: every container of the log's size. */
+  checkContainers(size: number): Promise<void> {
+    for (let index = 0; index < this.containerCount; index++) {
+      const actual = this.disk.files.get(index)?.size;
+      if (actual !== size) {
+        return Promise.reject(
+          new ClfsError('ERR_CLFS_CORRUPT', `container ${index} is ${actual} bytes, not ${size}`, {
+            size: actual,
+            expected: size,
+          }),
+        );
+      }
+    }
+    return Promise.resolve();
+  }
+
   writeMetadata(slot: 0 | 1, bytes: Uint8Array, checksum: ChecksumRange): Promise<void> {
     const offset = slot * SLOT_SIZE;
     const what = `metadata slot ${slot}`;

@@ -6,7 +6,8 @@
  *   --replay FILE       replay a saved plan (a regression file), printing as --seed does
  *   --no-shrink         report failing seeds without shrinking them
  *   --shrink-seconds N  time to shrink the first failing seed of each kind (default 20)
- *   --save NAME         save the first failure (shrunk) as test/sim/regressions/NAME.json
+ *   --save NAME         save each kind's shrunk failure as test/sim/regressions/NAME-KIND.json
+ *   --kind KIND         shrink (and save) only failures of this kind
  * Prints operations/s, schedules (seeds) tried, crashes and faults injected,
  * and each kind of violation found with its first seed and the seconds it
  * took to find. Exits 1 if anything failed.
@@ -31,6 +32,8 @@ interface Args {
   /** Wall-clock budget for shrinking each kind of failure. */
   shrinkSeconds: number;
   save?: string;
+  /** Shrink and save only failures of this kind. */
+  kind?: string;
 }
 
 function parse(argv: string[]): Args {
@@ -52,6 +55,7 @@ function parse(argv: string[]): Args {
     else if (a === '--no-shrink') args.shrink = false;
     else if (a === '--shrink-seconds') args.shrinkSeconds = Number(value());
     else if (a === '--save') args.save = value();
+    else if (a === '--kind') args.kind = value();
     else throw new Error(`unknown argument ${a}`);
   }
   return args;
@@ -162,7 +166,7 @@ async function main(): Promise<number> {
     // Shrink the first failing seed of each kind.
     const done = new Set<string>();
     for (const [kind, f] of firsts) {
-      if (done.has(kind)) continue;
+      if (done.has(kind) || (args.kind !== undefined && kind !== args.kind)) continue;
       const failure = failures.find((x) => x.seed === f.seed)!;
       console.log(`\nshrinking seed ${f.seed} (${kind})...`);
       const shrunk = await shrink(drawPlan(f.seed), { kind, maxMs: args.shrinkSeconds * 1000 });

@@ -33,11 +33,6 @@ export class SparseFile {
     return new SparseFile(this.size, new Map(this.#pages));
   }
 
-  /** Bytes of pages held (what the file costs). */
-  get footprint(): number {
-    return this.#pages.size * PAGE;
-  }
-
   /** Copies [offset, offset + into.length) into `into`, zeros where never written; the caller bounds it by size. */
   readInto(offset: number, into: Uint8Array): void {
     let at = 0;
@@ -114,24 +109,10 @@ export class SimDisk {
     return disk;
   }
 
-  /** Everything made durable: the unsynced writes applied (a clean shutdown's disk). */
-  settled(): SimDisk {
-    const disk = this.clone();
-    for (const w of disk.unsynced) disk.files.get(w.file)?.write(w.offset, w.data);
-    disk.unsynced = [];
-    return disk;
-  }
-
   get containerCount(): number {
     let n = 0;
     while (this.files.has(n)) n++;
     return n;
-  }
-
-  footprint(): number {
-    let total = 0;
-    for (const file of this.files.values()) total += file.footprint;
-    return total + this.unsynced.reduce((n, w) => n + w.data.byteLength, 0);
   }
 
   /** Reads as the page cache would serve it: durable bytes with unsynced writes laid over them. */
@@ -185,8 +166,6 @@ export interface CrashChoice {
   label: string;
   disk: SimDisk;
 }
-
-export type Fill = 'old' | 'zero' | 'garbage';
 
 /**
  * The disk as a power cut now could leave it: durable files; unsynced

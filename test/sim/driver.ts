@@ -312,7 +312,6 @@ class Driver {
       calls: [],
       closedAt: undefined,
       closeCall: undefined,
-      containers: config.containers,
       lastInfo: undefined,
     };
     this.env = new Env(this.inst, this.tracker, this.argRandom, config, this.state);

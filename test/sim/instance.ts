@@ -63,8 +63,6 @@ export interface Instance {
   /** When log.close() was called (call id). */
   closedAt: number | undefined;
   closeCall: Call | undefined;
-  /** Containers the model expects. */
-  containers: number;
   lastInfo: { base: bigint; flushes: number; metadataFlushes: number } | undefined;
   /** Opened over a disk whose page cache held writes not yet durable (after a process crash or failed close). */
   fromPageCache: boolean;

@@ -97,8 +97,6 @@ export interface ReservationCall {
   call: number;
   label: string;
   changes: ReservationChange[];
-  /** Whether the call may fail with ERR_CLFS_LOG_FULL (it asks for new space). */
-  mayBeFull: boolean;
   outcome?: { ok: boolean; code: string | undefined };
 }
 
@@ -271,14 +269,8 @@ export class Model {
   // Reservations --------------------------------------------------------
 
   /** Queues a reservation-changing call of an area, in call order. */
-  reservationCall(
-    area: AreaReservation,
-    call: number,
-    label: string,
-    changes: ReservationChange[],
-    mayBeFull: boolean,
-  ): ReservationCall {
-    const entry: ReservationCall = { call, label, changes, mayBeFull };
+  reservationCall(area: AreaReservation, call: number, label: string, changes: ReservationChange[]): ReservationCall {
+    const entry: ReservationCall = { call, label, changes };
     area.queue.push(entry);
     return entry;
   }

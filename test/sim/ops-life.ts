@@ -113,7 +113,7 @@ export function closeArea(env: Env, op: Body<'closeArea'>): Outcome {
     },
   });
   area.closedAt ??= call.id;
-  const entry = model.reservationCall(area.reservation, call.id, call.label, [{ kind: 'close' }], false);
+  const entry = model.reservationCall(area.reservation, call.id, call.label, [{ kind: 'close' }]);
   return done.then(() => code.value);
 }
 
@@ -149,13 +149,7 @@ export function closeLog(env: Env): Outcome {
     area.closedAt ??= call.id;
     entries.set(
       area,
-      model.reservationCall(
-        area.reservation,
-        call.id,
-        `${call.label} (area ${area.index})`,
-        [{ kind: 'close' }],
-        false,
-      ),
+      model.reservationCall(area.reservation, call.id, `${call.label} (area ${area.index})`, [{ kind: 'close' }]),
     );
   }
   return done.then(() => code.value);

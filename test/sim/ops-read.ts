@@ -157,6 +157,7 @@ export function next(env: Env, handle: ContextHandle, userPick: number): Outcome
           model.ackedBase,
         );
   const endedBefore = handle.ended && user === undefined;
+  const terminatedAtCall = handle.terminated;
   const allowed: Allowed = {
     codes: [
       ...(busy ? ['ERR_CLFS_CONTEXT_BUSY'] : []),
@@ -203,7 +204,7 @@ export function next(env: Env, handle: ContextHandle, userPick: number): Outcome
       const report = model.report;
       // (A next() made while another is pending may still succeed: the library
       // frees the context a few microtasks before the caller hears of it.)
-      if (handle.terminated) report.add('accepted', `${call.label} succeeded on a terminated context`);
+      if (terminatedAtCall) report.add('accepted', `${call.label} succeeded on a terminated context`);
       if (badUser) report.add('accepted', `${call.label}: userLsn on a forward context was accepted`);
       let got = r === null ? null : copyOf(r);
       if (got !== null && handle.restart) {

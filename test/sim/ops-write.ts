@@ -155,8 +155,7 @@ export function append(env: Env, op: Body<'append'>): Outcome {
       r > 0 ? { kind: 'reserve', bytes: r } : { kind: 'free', bytes: -r },
     );
     if (useReservation) changes.push({ kind: 'use', bytes: reservedSize(record!.byteLength, config.unit) });
-    if (changes.length > 0)
-      entry = model.reservationCall(area.reservation, call.id, call.label, changes, !useReservation);
+    if (changes.length > 0) entry = model.reservationCall(area.reservation, call.id, call.label, changes);
   }
   if (entries !== null) scribble(entries);
   return outcome(done, code);
@@ -242,7 +241,7 @@ export function batch(env: Env, op: Body<'batch'>): Outcome {
       kind: 'use',
       bytes: reservedSize(r.byteLength, config.unit),
     }));
-    entry = model.reservationCall(area.reservation, call.id, call.label, changes, false);
+    entry = model.reservationCall(area.reservation, call.id, call.label, changes);
   }
   for (const g of given) scribble(Array.isArray(g) ? g : [g]);
   return outcome(done, code);
@@ -276,7 +275,7 @@ export function alloc(env: Env, op: Body<'alloc'>): Outcome {
     model.report.add('reservation', `alignReservedLog([${sizes.join(',')}]) = ${bytes}, expected ${expected}`);
   const code: { value: string | undefined } = { value: undefined };
   // Queued now, in call order (the call is made just below).
-  const entry = model.reservationCall(area.reservation, 0, 'alloc', [{ kind: 'alloc', count: op.count, bytes }], true);
+  const entry = model.reservationCall(area.reservation, 0, 'alloc', [{ kind: 'alloc', count: op.count, bytes }]);
   const { call, done } = track(
     env.inst,
     env.tracker,
@@ -330,13 +329,7 @@ export function free(env: Env, op: Body<'free'>): Outcome {
   const { model } = env;
   const bytes = Math.max(1, Math.round(area.reservation.bytes * op.fraction));
   const code: { value: string | undefined } = { value: undefined };
-  const entry = model.reservationCall(
-    area.reservation,
-    0,
-    'free',
-    [{ kind: 'freeMany', count: op.count, bytes }],
-    false,
-  );
+  const entry = model.reservationCall(area.reservation, 0, 'free', [{ kind: 'freeMany', count: op.count, bytes }]);
   const { call, done } = track(
     env.inst,
     env.tracker,
@@ -494,13 +487,9 @@ export function restart(env: Env, op: Body<'restart'>): Outcome {
     { call: call.id, type: 'restart', data, undoNextLsn: Lsn.INVALID, previousLsn: UNKNOWN },
   ]);
   if (op.use && !tooLarge) {
-    entry = model.reservationCall(
-      area.reservation,
-      call.id,
-      call.label,
-      [{ kind: 'use', bytes: reservedSize(data.byteLength, config.unit) }],
-      false,
-    );
+    entry = model.reservationCall(area.reservation, call.id, call.label, [
+      { kind: 'use', bytes: reservedSize(data.byteLength, config.unit) },
+    ]);
   }
   scribble([given]);
   return outcome(done, code);

@@ -251,6 +251,16 @@ export class SimStorage implements LogStorage {
   }
 
   sync(): Promise<void> {
+    return this.#sync(undefined);
+  }
+
+  /** fdatasync of those containers alone: their unsynced writes (an earlier process's too) become durable. */
+  syncContainers(indices: readonly number[]): Promise<void> {
+    return this.#sync(new Set<FileId>(indices));
+  }
+
+  /** A sync of `files` (every container when undefined). */
+  #sync(files: ReadonlySet<FileId> | undefined): Promise<void> {
     const refused = this.#refuse('sync', 0, 0);
     if (refused !== undefined) return Promise.reject(refused);
     const point = this.disk.syncPoint();
@@ -261,23 +271,7 @@ export class SimStorage implements LogStorage {
         this.writeFaultsDelivered++;
         throw injected(fault);
       }
-      this.disk.syncCompleted(point);
-      this.stats.syncs++;
-    });
-  }
-
-  /** fdatasync of those containers alone: their unsynced writes (an earlier process's too) become durable. */
-  syncContainers(indices: readonly number[]): Promise<void> {
-    const refused = this.#refuse('sync', 0, 0);
-    if (refused !== undefined) return Promise.reject(refused);
-    const point = this.disk.syncPoint();
-    const fault = this.#options.faults?.decide('sync');
-    return this.#request('sync', () => {
-      if (fault !== undefined) {
-        this.writeFaultsDelivered++;
-        throw injected(fault);
-      }
-      this.disk.syncCompleted(point, new Set<FileId>(indices));
+      this.disk.syncCompleted(point, files);
       this.stats.syncs++;
     });
   }

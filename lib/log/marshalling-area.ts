@@ -905,8 +905,10 @@ export class MarshallingArea implements BufferOwner, ReadSource {
     if (this.#log.writer.lastLsn === Lsn.INVALID || lsn > this.#log.writer.lastLsn) {
       throw this.#tailInvalid(lsn, `is beyond the last record ${Lsn.format(this.#log.writer.lastLsn)}`);
     }
-    const block = await this.probeBlock(blockLsnOf(lsn), true);
-    const records = typeof block === 'string' || !block.whole ? 0 : block.recordCount;
+    const queued = this.#log.writer.queuedRecordCount(blockLsnOf(lsn));
+    const block = queued === undefined ? await this.probeBlock(blockLsnOf(lsn), true) : undefined;
+    const records =
+      queued ?? (block === undefined || typeof block === 'string' || !block.whole ? 0 : block.recordCount);
     if (Number(lsn & 0x1ffn) >= records) throw this.#tailInvalid(lsn, 'names no record');
   }
 

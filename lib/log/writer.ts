@@ -214,6 +214,17 @@ export class LogWriter {
     return block.previousBlockLsn === this.#generationPredecessor;
   }
 
+  /**
+   * The records of the block at `blockLsn` while it is in the write queue
+   * (sealed, in flight, or written but not yet durable: a write may
+   * complete before an earlier one, so a written block can lie past
+   * firstUnwrittenLsn), or undefined.
+   */
+  queuedRecordCount(blockLsn: Lsn): number | undefined {
+    for (const block of this.#pending) if (block.lsn === blockLsn) return block.count;
+    return undefined;
+  }
+
   /** The block holding `blockLsn` if it is still in memory. */
   blockInMemory(blockLsn: Lsn): MemoryBlock | undefined {
     return this.#blocks.get(blockLsn);

@@ -406,6 +406,10 @@ export class ReadContext {
       if (typeof whole === 'string' || whole.previousBlockLsn !== current.lsn || epochFollows(current, whole)) {
         return current;
       }
+      // A block of an older generation naming this one is a leftover of an
+      // earlier crash (the log may go on in the next container), as
+      // #nextBlock has it: look at the next candidate.
+      if (whole.epoch < current.epoch) continue;
       throw this.#stale(current, whole);
     }
     return current;

@@ -39,11 +39,6 @@ const DAMAGE = [
 ];
 
 export const KNOWN_OPEN: Readonly<Record<string, KnownDefect>> = {
-  'stale-epoch': {
-    defect:
-      'new: a forward read blames the last block of a container as stale when a leftover block of an older generation after it names it (the log goes on in the next container)',
-    consequences: DAMAGE,
-  },
   'vouched-gap': {
     defect:
       "new: recovery blames the empty end of a container as vouched-for damage when the next container's first block was lost and a later block landed",

@@ -418,31 +418,30 @@ export class Log {
   }
 
   /**
-   * The room new blocks can still take, container by container, without any
-   * base move: the rest of the container being written (after the open
-   * block, as if sealed now), then the containers given later ids but not
-   * written yet and the free ones, then (with growth) what autoGrow may
-   * add. A container counts as free only once the base move that freed it
-   * is durable: the writer recycles by the persisted base.
+   * The room new blocks can still take without any base move: the rest of
+   * the container being written (after the open block, as if sealed now),
+   * and how many whole containers follow it (those given later ids but not
+   * written yet, the free ones, and with growth what autoGrow may add). A
+   * container counts as free only once the base move that freed it is
+   * durable: the writer recycles by the persisted base.
    */
-  #bins(withGrowth: boolean): number[] {
+  #room(withGrowth: boolean): { current: number; containers: number } {
     const { logicalId, offset } = this.writer.sealedPosition();
-    const size = this.table.containerSize;
     const base = this.metadata.current.baseLsn;
     let current = 0;
-    const others: number[] = [];
+    let containers = 0;
     this.table.logicalIds.forEach((id, index) => {
-      if (id === logicalId) current = Math.max(0, size - offset);
-      else if (id > logicalId || this.table.isFree(index, base)) others.push(size);
+      if (id === logicalId) current = Math.max(0, this.table.containerSize - offset);
+      else if (id > logicalId || this.table.isFree(index, base)) containers++;
     });
-    const growth = withGrowth ? Math.max(0, this.metadata.current.maxContainers - this.table.count) : 0;
-    for (let i = 0; i < growth; i++) others.push(size);
-    return [current, ...others];
+    if (withGrowth) containers += Math.max(0, this.metadata.current.maxContainers - this.table.count);
+    return { current, containers };
   }
 
   /** Bytes obtainable for new blocks without any base move. */
   #spaceLeft(withGrowth: boolean): number {
-    return this.#bins(withGrowth).reduce((a, b) => a + b, 0);
+    const { current, containers } = this.#room(withGrowth);
+    return current + containers * this.table.containerSize;
   }
 
   /** Containers holding no record at or above the base. */
@@ -477,7 +476,8 @@ export class Log {
    * block less a sector unused: only what lies before that counts for them.
    */
   hasRoomFor(request: { blocks: readonly number[]; reserve: number; largest: number }): boolean {
-    const bins = this.#bins(true);
+    const size = this.table.containerSize;
+    let { current: rest, containers } = this.#room(true);
     let reserved = request.reserve;
     let largest = request.largest;
     for (const area of this.#areas) {
@@ -489,17 +489,18 @@ export class Log {
       // it cannot have is ERR_CLFS_LOG_FULL then); this only refuses what
       // cannot fit at all.
       const cost = request.blocks.reduce((a, b) => a + b, 0);
-      return bins.reduce((a, b) => a + b, 0) >= cost;
+      return rest + containers * size >= cost;
     }
-    let bin = 0;
     for (const block of request.blocks) {
-      while (bin < bins.length && bins[bin]! < block) bin++;
-      if (bin === bins.length) return false;
-      bins[bin] = bins[bin]! - block;
+      if (rest < block) {
+        if (containers === 0 || size < block) return false;
+        containers--;
+        rest = size;
+      }
+      rest -= block;
     }
-    let room = 0;
-    for (let i = bin; i < bins.length; i++) room += Math.max(0, bins[i]! - (largest - this.unit));
-    return room >= reserved;
+    const waste = Math.max(0, largest - this.unit);
+    return Math.max(0, rest - waste) + containers * Math.max(0, size - waste) >= reserved;
   }
 
   /** Creates a marshalling area on this log (CLFS's CreateLogMarshallingArea). */

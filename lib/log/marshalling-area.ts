@@ -40,7 +40,7 @@ import {
 } from './read-context.ts';
 import { MAX_BLOCK_SIZE } from './recovery.ts';
 import { Reservation, reservedSize } from './reservations.ts';
-import { LogWriter, dataLengthOf, type BufferOwner, type RecordSpec } from './writer.ts';
+import { LogWriter, copySpec, dataLengthOf, type BufferOwner, type RecordSpec } from './writer.ts';
 
 export type { BufferAllocator } from './buffer-pool.ts';
 
@@ -105,11 +105,6 @@ function normalizeEntries(name: string, entries: Entries): readonly Uint8Array[]
     return entries;
   }
   throw invalidArgType(name, 'a Uint8Array, an array of them, or null', entries);
-}
-
-/** The spec with its own copy of the entries' bytes. */
-function copySpec(spec: RecordSpec): RecordSpec {
-  return { ...spec, entries: spec.entries.map((e) => e.slice()) };
 }
 
 function checkChainLsn(name: string, value: unknown): Lsn {

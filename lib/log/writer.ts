@@ -87,6 +87,11 @@ export interface RecordSpec {
   newBaseLsn: Lsn;
 }
 
+/** The spec with its own copy of the entries' bytes (the caller may reuse its arrays once a call returns). */
+export function copySpec(spec: RecordSpec): RecordSpec {
+  return { ...spec, entries: spec.entries.map((e) => e.slice()) };
+}
+
 /** Data length of a record once its entries are laid out with their alignment. */
 export function dataLengthOf(entries: readonly Uint8Array[], entryAlignment: number): number {
   let length = 0;
@@ -307,7 +312,7 @@ export class LogWriter {
     let stable = spec;
     const placed = this.#openBlock(owner, span, (block) => this.#place(block, stable, dataLength, span));
     // The caller may reuse its arrays once the call returns: copy before waiting.
-    if (placed instanceof Promise) stable = { ...spec, entries: spec.entries.map((e) => e.slice()) };
+    if (placed instanceof Promise) stable = copySpec(spec);
     return placed;
   }
 

@@ -145,3 +145,19 @@ export function outOfRange(name: string, range: string, actual: unknown): ClfsEr
     `The value of "${name}" is out of range. It must be ${range}. Received ${shown}`,
   );
 }
+
+/**
+ * A state the code makes impossible was reached: a bug in clfs, never a
+ * user's error (no `code`; the message starts `clfs: internal error:`).
+ */
+export class InternalError extends Error {
+  override name = 'InternalError';
+  constructor(what: string) {
+    super(`clfs: internal error: ${what}`);
+  }
+}
+
+/** Asserts an impossible state is not reached; `what` (or its thunk) names it. */
+export function invariant(condition: unknown, what: string | (() => string)): asserts condition {
+  if (!condition) throw new InternalError(typeof what === 'string' ? what : what());
+}

@@ -5,7 +5,7 @@
  * (bits 8..0). LSNs of one log compare with `<` and `===`.
  * @module
  */
-import { invalidArgType, outOfRange } from './errors.ts';
+import { invalidArgType, invariant, outOfRange } from './errors.ts';
 
 /** A CLFS log sequence number: a `bigint` holding the 64-bit value. */
 export type Lsn = bigint;
@@ -86,6 +86,21 @@ export const Lsn = {
   },
 } as const;
 
+/** Internal, unchecked: the logical container id of an LSN. */
+export function containerOf(lsn: Lsn): number {
+  return Number(lsn >> 32n);
+}
+
+/** Internal, unchecked: the low 32 bits of an LSN as a number (a block's or position's byte offset). */
+export function offsetOf(lsn: Lsn): number {
+  return Number(lsn & 0xffff_ffffn);
+}
+
+/** Internal, unchecked: the record sequence (index in its block) of an LSN. */
+export function sequenceOf(lsn: Lsn): number {
+  return Number(lsn & 0x1ffn);
+}
+
 /** Internal: the block LSN (record sequence 0) of an LSN. */
 export function blockLsnOf(lsn: Lsn): Lsn {
   return lsn & ~0x1ffn;
@@ -102,8 +117,7 @@ export function makeLsn(containerId: number, blockOffset: number, recordSequence
  * does not fit the 32 offset bits, and would carry into the container id.
  */
 export function positionLsn(containerId: number, offset: number, containerSize: number): Lsn {
-  if (offset > containerSize)
-    throw new Error(`clfs: internal error: offset ${offset} past a ${containerSize}-byte container`);
+  invariant(offset <= containerSize, () => `offset ${offset} past a ${containerSize}-byte container`);
   return offset === containerSize ? makeLsn(containerId + 1, 0) : makeLsn(containerId, offset);
 }
 

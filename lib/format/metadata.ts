@@ -30,7 +30,8 @@
  * one. Every field is bounds-checked on read.
  * @module
  */
-import type { Lsn } from '../lsn.ts';
+import { invariant } from '../errors.ts';
+import { type Lsn, containerOf, offsetOf } from '../lsn.ts';
 
 export const METADATA_MAGIC = 0x4d4c4643;
 export const METADATA_VERSION = 1;
@@ -87,7 +88,7 @@ function bytesToUuid(bytes: Uint8Array): string {
  */
 export function encodeMetadata(slot: Uint8Array, m: Metadata): number {
   const used = metadataLength(m.containers.length);
-  if (used > slot.byteLength) throw new RangeError('metadata does not fit its slot');
+  invariant(used <= slot.byteLength, 'metadata does not fit its slot');
   slot.fill(0);
   const v = new DataView(slot.buffer, slot.byteOffset, slot.byteLength);
   v.setUint32(0, METADATA_MAGIC, true);
@@ -157,8 +158,8 @@ export function decodeMetadata(slot: Uint8Array, crc: (bytes: Uint8Array) => num
   // unusable as a damaged one.
   const size = Number(containerSize);
   const tailLsn = v.getBigUint64(80, true);
-  const tailId = Number(tailLsn >> 32n);
-  const tailOffset = Number(tailLsn & 0xffff_ffffn);
+  const tailId = containerOf(tailLsn);
+  const tailOffset = offsetOf(tailLsn);
   // A tail at the end of the newest container is stored as the next one's
   // start (a 4 GiB container's end does not fit an LSN's offset): that
   // container may not have been taken yet.
@@ -166,14 +167,14 @@ export function decodeMetadata(slot: Uint8Array, crc: (bytes: Uint8Array) => num
   const tailPrevious = v.getBigUint64(88, true);
   const invalid = 0xffff_ffff_0000_0000n;
   const atNextContainer =
-    tailId === newestId + 1 && tailOffset === 0 && tailPrevious !== invalid && Number(tailPrevious >> 32n) === newestId;
+    tailId === newestId + 1 && tailOffset === 0 && tailPrevious !== invalid && containerOf(tailPrevious) === newestId;
   if ((!inUse.includes(tailId) && !atNextContainer) || tailOffset % sectorUnit !== 0 || tailOffset > size) {
     return 'fields';
   }
   const last = v.getBigUint64(96, true);
   const base = v.getBigUint64(64, true);
   const restart = v.getBigUint64(72, true);
-  if (tailPrevious !== invalid && (tailPrevious >= tailLsn || Number(tailPrevious & 0xffff_ffffn) % sectorUnit !== 0)) {
+  if (tailPrevious !== invalid && (tailPrevious >= tailLsn || offsetOf(tailPrevious) % sectorUnit !== 0)) {
     return 'fields';
   }
   if (last !== invalid && (last >= tailLsn || (tailPrevious !== invalid && last < tailPrevious))) return 'fields';
@@ -183,7 +184,7 @@ export function decodeMetadata(slot: Uint8Array, crc: (bytes: Uint8Array) => num
   // ids are handed out in order, and a container is recycled only once it is
   // below the base. A table with a gap was never written (the writer would
   // ask for an id the table cannot give).
-  const baseId = Math.max(1, Number(base >> 32n));
+  const baseId = Math.max(1, containerOf(base));
   if (inUse.filter((id) => id >= baseId).length !== newestId - baseId + 1) return 'fields';
   return {
     dumpCount: v.getBigUint64(16, true),

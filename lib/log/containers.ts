@@ -9,7 +9,7 @@
  * id (CLFS's recycling).
  * @module
  */
-import { makeLsn, type Lsn } from '../lsn.ts';
+import { type Lsn, containerOf, makeLsn } from '../lsn.ts';
 
 export class ContainerTable {
   /** Logical id of each physical container; 0 = free. */
@@ -39,7 +39,7 @@ export class ContainerTable {
   /** Whether physical container `index` holds nothing at or above the base. */
   isFree(index: number, baseLsn: Lsn): boolean {
     const id = this.logicalIds[index]!;
-    return id === 0 || BigInt(id) < baseLsn >> 32n;
+    return id === 0 || id < containerOf(baseLsn);
   }
 
   /**

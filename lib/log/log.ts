@@ -6,10 +6,10 @@
  */
 import { randomUUID } from 'node:crypto';
 
-import { ClfsError } from '../errors.ts';
+import { ClfsError, invariant } from '../errors.ts';
 import { logIdOf } from '../format/block.ts';
 import { MAX_CONTAINERS, MAX_EPOCH, SLOT_SIZE, type Metadata } from '../format/metadata.ts';
-import { Lsn, makeLsn, positionLsn } from '../lsn.ts';
+import { Lsn, containerOf, makeLsn, positionLsn } from '../lsn.ts';
 import type { Durability } from '../native/direct-file.ts';
 import { NativeStorage } from '../storage/native-storage.ts';
 import type { LogStorage, StorageStats } from '../storage/storage.ts';
@@ -18,6 +18,7 @@ import { ContainerTable } from './containers.ts';
 import { MarshallingArea, type MarshallingAreaOptions } from './marshalling-area.ts';
 import { MetadataStore } from './metadata-store.ts';
 import { resolveCreateOptions, resolveOpenOptions, type CreateLogOptions, type OpenLogOptions } from './options.ts';
+import { BlockSource } from './read/block-source.ts';
 import { recover, type RecoveryReport } from './recovery.ts';
 import { LogWriter } from './writer.ts';
 
@@ -81,6 +82,8 @@ export class Log {
   readonly writer: LogWriter;
   /** @internal */
   readonly logId: bigint;
+  /** @internal The log's blocks as readers see them. */
+  readonly blocks: BlockSource;
   /** @internal */
   readonly unit: number;
   /** @internal The newest restart record appended (durable or not): the next one's previous LSN. */
@@ -111,6 +114,7 @@ export class Log {
     this.recoveryReport = report;
     this.logId = logIdOf(metadata.current.identity);
     this.unit = metadata.current.sectorUnit;
+    this.blocks = new BlockSource(storage, table, writer, this.logId, this.unit);
     this.#baseLsn = metadata.current.baseLsn;
     this.#restartLsn = metadata.current.restartLsn;
     this.lastRestartAppended = this.#restartLsn;
@@ -231,7 +235,7 @@ export class Log {
     // before its sync): they are made durable first, or a power cut could
     // take blocks the metadata says are there.
     if (tail.report.blocksScanned > 0 || tail.report.skipped.length > 0) {
-      const first = Math.max(1, Number(metadata.tailLsn >> 32n) - 1);
+      const first = Math.max(1, containerOf(metadata.tailLsn) - 1);
       const containers: number[] = [];
       for (let id = first; id <= tail.endLogicalId; id++) {
         const physical = table.physicalOf(id);
@@ -374,9 +378,10 @@ export class Log {
           )}. Advance the base (advanceLogBase or writeRestartArea), add containers, or enable autoGrow`,
         );
       }
-      if (this.table.logicalIds[physical] !== logicalId) {
-        throw new Error(`clfs: internal error: container ${logicalId} recycled as ${this.table.logicalIds[physical]}`);
-      }
+      invariant(
+        this.table.logicalIds[physical] === logicalId,
+        () => `container ${logicalId} recycled as ${this.table.logicalIds[physical]}`,
+      );
       await this.persistMetadata();
       return physical;
     });

@@ -5,15 +5,8 @@
  * @module
  */
 import { ClfsError, invalidArgType, invalidArgValue } from '../errors.ts';
-import {
-  BLOCK_HEADER_SIZE,
-  MAX_RECORDS_PER_BLOCK,
-  alignUp,
-  parseBlockHeader,
-  recordSpan,
-  type BlockProblem,
-} from '../format/block.ts';
-import { Lsn, blockLsnOf, checkLsn, makeLsn } from '../lsn.ts';
+import { BLOCK_HEADER_SIZE, MAX_RECORDS_PER_BLOCK, alignUp, recordSpan, type BlockProblem } from '../format/block.ts';
+import { Lsn, blockLsnOf, checkLsn, sequenceOf } from '../lsn.ts';
 import type { Pool } from '../native/memory.ts';
 import {
   checkBoolean,
@@ -23,14 +16,11 @@ import {
   checkOptions,
   checkUint8Array,
 } from '../validate.ts';
-import { probeBlockBytes, type ProbedBlock } from './block-check.ts';
+import type { ProbedBlock } from './block-check.ts';
 import { BufferPool, type BufferAllocator } from './buffer-pool.ts';
 import type { Log } from './log.ts';
 import {
   ReadContext,
-  blockTooLarge,
-  loadFromContainer,
-  recordsOfMemoryBlock,
   type LoadedBlock,
   type LogRecord,
   type ReadMode,
@@ -43,9 +33,6 @@ import { Reservation, reservedSize } from './reservations.ts';
 import { LogWriter, copySpec, dataLengthOf, type BufferOwner, type RecordSpec } from './writer.ts';
 
 export type { BufferAllocator } from './buffer-pool.ts';
-
-/** How much findBlockAfter reads at a time. */
-const SCAN_CHUNK = 64 * 1024;
 
 /** Options of {@link Log.createMarshallingArea}. */
 export interface MarshallingAreaOptions {
@@ -132,8 +119,6 @@ export class MarshallingArea implements BufferOwner, ReadSource {
   readonly #operations = new Set<Promise<unknown>>();
   #closing: Promise<void> | undefined;
   #closed = false;
-  /** A sector buffer for probeBlock's header reads, kept between them (taken while one runs). */
-  #probeScratch: Uint8Array | undefined;
 
   /** @internal Use log.createMarshallingArea(). */
   constructor(log: Log, options: MarshallingAreaOptions) {
@@ -593,167 +578,24 @@ export class MarshallingArea implements BufferOwner, ReadSource {
     this.#reads.release(buffer);
   }
 
-  /** @internal Loads a block for a read context: from the writer, another context, or the container. */
-  async loadBlock(blockLsn: Lsn, into: Uint8Array): Promise<LoadedBlock | BlockProblem | 'absent'> {
-    const memory = this.#log.writer.blockInMemory(blockLsn);
-    if (memory !== undefined) {
-      const used = memory.used;
-      if (used > into.byteLength) throw blockTooLarge(blockLsn, into.byteLength);
-      into.set(memory.buffer.subarray(0, used));
-      return {
-        lsn: blockLsn,
-        previousBlockLsn: memory.previousBlockLsn,
-        epoch: this.#log.writer.epoch,
-        newEpoch: this.#log.writer.isNewEpoch(memory),
-        memory: true,
-        length: memory.state === 'open' ? 0 : memory.length,
-        bytes: into.subarray(0, used),
-        records: recordsOfMemoryBlock(into, memory.recordOffsets, used),
-      };
-    }
-    for (const context of this.#contexts) {
-      const cached = context.cached(blockLsn);
-      if (cached !== undefined && cached.bytes !== into.subarray(0, cached.bytes.byteLength)) {
-        if (cached.bytes.byteLength > into.byteLength) break;
-        into.set(cached.bytes);
-        // Only the block itself was copied: no read window comes with it.
-        return { ...cached, bytes: into.subarray(0, cached.bytes.byteLength), window: undefined };
-      }
-    }
-    // A record the log handed out but, having fail-stopped, never wrote:
-    // the failure is the answer (there is nothing on disk to find).
-    const writer = this.#log.writer;
-    if (writer.failure !== undefined && blockLsn >= writer.firstUnwrittenLsn() && blockLsn <= writer.lastLsn) {
-      throw writer.failure;
-    }
-    const logicalId = Number(blockLsn >> 32n);
-    const physical = this.#log.table.physicalOf(logicalId);
-    if (physical === -1) return 'absent';
-    // Bytes at or past the first unwritten block may be stale: a read window
-    // must not serve them later.
-    const unwritten = this.#log.writer.firstUnwrittenLsn();
-    const size = this.#log.table.containerSize;
-    const trustedEnd = Number(unwritten >> 32n) === logicalId ? Number(unwritten & 0xffff_ffffn) : size;
-    return loadFromContainer((offset, buffer) => this.#log.storage.read(physical, offset, buffer), blockLsn, into, {
-      logId: this.#log.logId,
-      unit: this.#log.unit,
-      containerSize: size,
-      trustedEnd,
-      allocate: (length) => this.#log.storage.allocate(length),
-    });
-  }
-
   /** @internal */
   skippedRanges(): readonly { fromLsn: Lsn; toLsn: Lsn }[] {
     return this.#log.recoveryReport.skipped;
   }
 
-  /** @internal The writer's block at `blockLsn`, as a probe. */
-  #probeMemory(blockLsn: Lsn): ProbedBlock | undefined {
-    const memory = this.#log.writer.blockInMemory(blockLsn);
-    if (memory === undefined) return undefined;
-    return {
-      lsn: blockLsn,
-      previousBlockLsn: memory.previousBlockLsn,
-      epoch: this.#log.writer.epoch,
-      newEpoch: this.#log.writer.isNewEpoch(memory),
-      recordCount: memory.count,
-      whole: true,
-    };
+  /** @internal Loads a block for a read context: from the writer, another context, or the container. */
+  loadBlock(blockLsn: Lsn, into: Uint8Array): Promise<LoadedBlock | BlockProblem | 'absent'> {
+    return this.#log.blocks.loadBlock(blockLsn, into, this.#contexts);
   }
 
-  /** The physical container holding `blockLsn` on disk, or -1: none, or the writer has not written there yet. */
-  #physicalOnDisk(blockLsn: Lsn): number {
-    if (blockLsn >= this.#log.writer.firstUnwrittenLsn()) return -1;
-    return this.#log.table.physicalOf(Number(blockLsn >> 32n));
+  /** @internal */
+  probeBlock(blockLsn: Lsn, whole: boolean): Promise<ProbedBlock | BlockProblem | 'absent'> {
+    return this.#log.blocks.probeBlock(blockLsn, whole);
   }
 
-  /** `bytes` (read from `blockLsn`'s place) checked as a block, or its header alone when it is longer. */
-  #probeBytes(blockLsn: Lsn, bytes: Uint8Array): ProbedBlock | BlockProblem {
-    const maxLength = this.#log.table.containerSize - Number(blockLsn & 0xffff_ffffn);
-    return probeBlockBytes(bytes, { lsn: blockLsn, logId: this.#log.logId, unit: this.#log.unit, maxLength });
-  }
-
-  /**
-   * `length` bytes of `blockLsn`'s place (reads that do not use a read
-   * buffer), in a buffer allocated for them, or in `into` when it is large
-   * enough.
-   */
-  async #readRaw(physical: number, blockLsn: Lsn, length: number, into?: Uint8Array): Promise<Uint8Array> {
-    const offset = Number(blockLsn & 0xffff_ffffn);
-    const want = Math.min(length, this.#log.table.containerSize - offset);
-    const buffer = into !== undefined && into.byteLength >= want ? into : this.#log.storage.allocate(want);
-    const bytes = buffer.subarray(0, want);
-    const got = await this.#log.storage.read(physical, offset, bytes);
-    return bytes.subarray(0, got);
-  }
-
-  /**
-   * @internal The block at `blockLsn` without a read buffer: from the
-   * writer's memory, or its first sector (`whole`: all of it) read from its
-   * container into a buffer of its own.
-   */
-  async probeBlock(blockLsn: Lsn, whole: boolean): Promise<ProbedBlock | BlockProblem | 'absent'> {
-    const memory = this.#probeMemory(blockLsn);
-    if (memory !== undefined) return memory;
-    const physical = this.#physicalOnDisk(blockLsn);
-    if (physical === -1) return 'absent';
-    const unit = this.#log.unit;
-    // One sector buffer kept for these reads (forward reads look at the
-    // next block's header this way when their buffer did not bring it in).
-    const scratch = this.#probeScratch ?? this.#log.storage.allocate(unit);
-    this.#probeScratch = undefined;
-    let first: Uint8Array;
-    let probed: ProbedBlock | BlockProblem;
-    try {
-      first = await this.#readRaw(physical, blockLsn, unit, scratch);
-      probed = this.#probeBytes(blockLsn, first);
-    } finally {
-      this.#probeScratch = scratch;
-    }
-    if (typeof probed === 'string' || probed.whole || !whole) return probed;
-    if (first.byteLength < unit) return 'short';
-    const header = parseBlockHeader(first, unit, this.#log.table.containerSize - Number(blockLsn & 0xffff_ffffn));
-    if (typeof header === 'string') return header;
-    const all = await this.#readRaw(physical, blockLsn, header.blockLength);
-    if (all.byteLength < header.blockLength) return 'short';
-    return this.#probeBytes(blockLsn, all);
-  }
-
-  /**
-   * @internal The first block after `position` that passes every check:
-   * each sector unit up to MAX_BLOCK_SIZE on in its container (read 64 KiB
-   * at a time; a longer block is read whole to be checked), then the next
-   * container's first block. Bounded: at most MAX_BLOCK_SIZE read plus two
-   * blocks. Used only to explain a read that failed.
-   */
-  async findBlockAfter(position: Lsn): Promise<ProbedBlock | undefined> {
-    const unit = this.#log.unit;
-    const size = this.#log.table.containerSize;
-    const id = Number(position >> 32n);
-    const start = Number(position & 0xffff_ffffn);
-    const end = Math.min(size, start + MAX_BLOCK_SIZE + unit);
-    const physical = this.#log.table.physicalOf(id);
-    let chunk: { at: number; bytes: Uint8Array } | undefined;
-    for (let at = alignUp(start + 1, unit); physical !== -1 && at + unit <= end; at += unit) {
-      const candidate = makeLsn(id, at);
-      const memory = this.#probeMemory(candidate);
-      if (memory !== undefined) return memory;
-      // Past what the writer has written: nothing more on disk.
-      if (this.#physicalOnDisk(candidate) === -1) break;
-      if (chunk === undefined || at + BLOCK_HEADER_SIZE > chunk.at + chunk.bytes.byteLength) {
-        chunk = { at, bytes: await this.#readRaw(physical, candidate, SCAN_CHUNK) };
-        // The container file ends here (cut short): nothing more to find in it.
-        if (chunk.bytes.byteLength < BLOCK_HEADER_SIZE) break;
-      }
-      const probed = this.#probeBytes(candidate, chunk.bytes.subarray(at - chunk.at));
-      if (typeof probed === 'string') continue;
-      if (probed.whole) return probed;
-      const whole = await this.probeBlock(candidate, true);
-      if (typeof whole !== 'string' && whole.whole) return whole;
-    }
-    const next = await this.probeBlock(makeLsn(id + 1, 0), true);
-    return typeof next === 'string' || !next.whole ? undefined : next;
+  /** @internal */
+  findBlockAfter(position: Lsn): Promise<ProbedBlock | undefined> {
+    return this.#log.blocks.findBlockAfter(position);
   }
 
   #blocksExhausted(): ClfsError {
@@ -904,7 +746,7 @@ export class MarshallingArea implements BufferOwner, ReadSource {
     const block = queued === undefined ? await this.probeBlock(blockLsnOf(lsn), true) : undefined;
     const records =
       queued ?? (block === undefined || typeof block === 'string' || !block.whole ? 0 : block.recordCount);
-    if (Number(lsn & 0x1ffn) >= records) throw this.#tailInvalid(lsn, 'names no record');
+    if (sequenceOf(lsn) >= records) throw this.#tailInvalid(lsn, 'names no record');
   }
 
   /**

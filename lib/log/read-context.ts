@@ -27,7 +27,7 @@
  * sector read. Stretches that salvage recovery skipped are never served.
  * @module
  */
-import { ClfsError, invalidArgValue } from '../errors.ts';
+import { ClfsError, invalidArgValue, invariant } from '../errors.ts';
 import {
   BLOCK_HEADER_SIZE,
   type BlockProblem,
@@ -35,7 +35,7 @@ import {
   parseBlockHeader,
   parseRecordAt,
 } from '../format/block.ts';
-import { Lsn, blockLsnOf, checkLsn, makeLsn } from '../lsn.ts';
+import { Lsn, blockLsnOf, checkLsn, containerOf, makeLsn, offsetOf } from '../lsn.ts';
 import { checkOptions } from '../validate.ts';
 import { checkBlock, probeBlockBytes, type CheckedBlock, type ProbedBlock } from './block-check.ts';
 
@@ -326,8 +326,8 @@ export class ReadContext {
       this.#block = loaded;
       if (loaded.window !== undefined) {
         this.#window = {
-          logicalId: Number(blockLsn >> 32n),
-          start: Number(blockLsn & 0xffff_ffffn),
+          logicalId: containerOf(blockLsn),
+          start: offsetOf(blockLsn),
           length: loaded.window,
         };
       }
@@ -338,8 +338,8 @@ export class ReadContext {
   /** A block that the last container read already brought into the buffer: checked, without I/O. */
   #fromWindow(blockLsn: Lsn): LoadedBlock | undefined {
     const w = this.#window;
-    if (w === undefined || Number(blockLsn >> 32n) !== w.logicalId) return undefined;
-    const offset = Number(blockLsn & 0xffff_ffffn);
+    if (w === undefined || containerOf(blockLsn) !== w.logicalId) return undefined;
+    const offset = offsetOf(blockLsn);
     if (offset < w.start || offset >= w.start + w.length) return undefined;
     const bytes = this.#buffer.subarray(offset - w.start, w.length);
     const expect = this.#source.blockExpectation();
@@ -361,8 +361,8 @@ export class ReadContext {
    */
   #probeInWindow(blockLsn: Lsn): ProbedBlock | undefined {
     const w = this.#window;
-    if (w === undefined || Number(blockLsn >> 32n) !== w.logicalId) return undefined;
-    const offset = Number(blockLsn & 0xffff_ffffn);
+    if (w === undefined || containerOf(blockLsn) !== w.logicalId) return undefined;
+    const offset = offsetOf(blockLsn);
     if (offset < w.start || offset + BLOCK_HEADER_SIZE > w.start + w.length) return undefined;
     const bytes = this.#buffer.subarray(offset - w.start, w.length);
     const expect = this.#source.blockExpectation();
@@ -424,9 +424,9 @@ export class ReadContext {
   #canSlide(block: LoadedBlock, candidate: Lsn): boolean {
     const w = this.#window;
     if (w === undefined || w.length !== this.#buffer.byteLength) return false;
-    const id = Number(block.lsn >> 32n);
-    const offset = Number(block.lsn & 0xffff_ffffn);
-    return w.logicalId === id && Number(candidate >> 32n) === id && offset > w.start;
+    const id = containerOf(block.lsn);
+    const offset = offsetOf(block.lsn);
+    return w.logicalId === id && containerOf(candidate) === id && offset > w.start;
   }
 
   /** Reads `block` again into the buffer from its own start (see #confirm). */
@@ -440,8 +440,8 @@ export class ReadContext {
 
   /** Where the block after `block` can start: right after it, or at the next container's start. */
   #followerCandidates(block: LoadedBlock): Lsn[] {
-    const id = Number(block.lsn >> 32n);
-    const offset = Number(block.lsn & 0xffff_ffffn) + block.length;
+    const id = containerOf(block.lsn);
+    const offset = offsetOf(block.lsn) + block.length;
     return offset < this.#source.containerSize() ? [makeLsn(id, offset), makeLsn(id + 1, 0)] : [makeLsn(id + 1, 0)];
   }
 
@@ -480,7 +480,7 @@ export class ReadContext {
       });
     // No container holds it, or it is not on a sector unit: no block starts there.
     if (problem === 'absent') return notABlock('');
-    if ((blockLsn & 0xffff_ffffn) % BigInt(this.#source.blockExpectation().unit) !== 0n) {
+    if (offsetOf(blockLsn) % this.#source.blockExpectation().unit !== 0) {
       return notABlock(': blocks start on sector-unit boundaries');
     }
     // Its header names this position; its contents are wrong, or its
@@ -488,7 +488,7 @@ export class ReadContext {
     if (problem === 'checksum' || problem === 'records' || problem === 'short') return damaged('');
     const restart = this.#source.restartLsn();
     if (
-      (blockLsn & 0xffff_ffffn) === 0n ||
+      offsetOf(blockLsn) === 0 ||
       blockLsn === blockLsnOf(this.#source.lastLsn()) ||
       blockLsn === blockLsnOf(this.#source.baseLsn()) ||
       (restart !== Lsn.INVALID && blockLsn === blockLsnOf(restart))
@@ -664,7 +664,7 @@ export async function loadFromContainer(
     allocate?: (size: number) => Uint8Array;
   },
 ): Promise<LoadedBlock | BlockProblem> {
-  const offset = Number(blockLsn & 0xffff_ffffn);
+  const offset = offsetOf(blockLsn);
   const room = expect.containerSize - offset;
   if (room < expect.unit) return 'length';
   const want = Math.min(into.byteLength, room);
@@ -707,7 +707,7 @@ export function recordsOfMemoryBlock(bytes: Uint8Array, offsets: readonly number
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   return offsets.map((offset) => {
     const entry = parseRecordAt(view, offset, used);
-    if (entry === 'records') throw new Error('clfs: internal error: a record in memory does not parse');
+    invariant(entry !== 'records', 'a record in memory does not parse');
     return entry;
   });
 }

@@ -51,7 +51,7 @@ import {
   type BlockProblem,
 } from '../format/block.ts';
 import type { Metadata } from '../format/metadata.ts';
-import { Lsn, makeLsn, positionLsn } from '../lsn.ts';
+import { Lsn, containerOf, makeLsn, offsetOf, positionLsn } from '../lsn.ts';
 import type { LogStorage } from '../storage/storage.ts';
 import { checkBlock, claimedHeader, type CheckedBlock } from './block-check.ts';
 import type { ContainerTable } from './containers.ts';
@@ -245,8 +245,8 @@ export async function recover(
     if (result !== 'lsn') return result;
     const header = parseBlockHeader(await reader.view(physical, offset, BLOCK_HEADER_SIZE), unit, size - offset);
     if (typeof header === 'string') return result;
-    const id = Number(header.lsn >> 32n);
-    return Number(header.lsn & 0xffff_ffffn) === offset && id >= 1 && id < logicalId ? 'lap' : result;
+    const id = containerOf(header.lsn);
+    return offsetOf(header.lsn) === offset && id >= 1 && id < logicalId ? 'lap' : result;
   };
 
   /**
@@ -282,13 +282,13 @@ export async function recover(
     return classify(result, physical, logicalId, offset);
   };
 
-  let logicalId = Number(metadata.tailLsn >> 32n);
-  let offset = Number(metadata.tailLsn & 0xffff_ffffn);
+  let logicalId = containerOf(metadata.tailLsn);
+  let offset = offsetOf(metadata.tailLsn);
   let previous = metadata.tailPreviousLsn;
   // A tail at a container's end is stored as the next container's start
   // (positionLsn): scan from the end of the container the last block is in,
   // so the next container is looked for as the writer would have taken it.
-  if (offset === 0 && previous !== Lsn.INVALID && Number(previous >> 32n) === logicalId - 1) {
+  if (offset === 0 && previous !== Lsn.INVALID && containerOf(previous) === logicalId - 1) {
     logicalId--;
     offset = size;
   }
@@ -354,8 +354,8 @@ export async function recover(
   // in the table (a container is only rewritten once recycled); a damaged one
   // proves nothing either way (reading it reports the damage).
   if (previous !== Lsn.INVALID) {
-    const id = Number(previous >> 32n);
-    const at = Number(previous & 0xffff_ffffn);
+    const id = containerOf(previous);
+    const at = offsetOf(previous);
     const before = at % unit === 0 && table.physicalOf(id) !== -1 ? await read(id, at) : 'absent';
     if (typeof before !== 'string' && (id !== logicalId || at + before.header.blockLength !== offset)) {
       throw new ClfsError(
@@ -457,8 +457,8 @@ export async function recover(
     };
     let budget = 2 * WRITE_WINDOW + MAX_BLOCK_SIZE;
     const checkedBefore = checkedBytes;
-    const startId = Number(position >> 32n);
-    let at = Number(position & 0xffff_ffffn) + unit;
+    const startId = containerOf(position);
+    let at = offsetOf(position) + unit;
     for (let id = startId; id <= startId + 1 && budget > 0; id++, at = 0) {
       const physical = table.physicalOf(id);
       if (physical === -1) break;

@@ -23,7 +23,7 @@
  * operation rejects with ERR_CLFS_IO_FAILED (invariant 4).
  * @module
  */
-import { ClfsError } from '../errors.ts';
+import { ClfsError, invariant } from '../errors.ts';
 import {
   BLOCK_HEADER_SIZE,
   CHECKSUM_OFFSET,
@@ -35,7 +35,7 @@ import {
   writeRecordHeader,
   type RecordTypeName,
 } from '../format/block.ts';
-import { Lsn, makeLsn, positionLsn } from '../lsn.ts';
+import { Lsn, containerOf, makeLsn, offsetOf, positionLsn } from '../lsn.ts';
 import type { LogStorage } from '../storage/storage.ts';
 import { Fifo } from '../util/fifo.ts';
 import { WRITE_WINDOW } from './recovery.ts';
@@ -428,12 +428,13 @@ export class LogWriter {
       throw this.#failure;
     }
     const physical = this.#ctx.physicalOf(this.#logicalId);
-    if (physical === -1) throw new Error('clfs: internal error: no container for the open block');
+    invariant(physical !== -1, 'no container for the open block');
     // The area's record limit keeps every record within one buffer and one
     // container: a block that cannot hold it would be written past the end.
-    if (Math.min(owner.bufferSize, this.#ctx.containerSize - this.#offset) < needed) {
-      throw new Error(`clfs: internal error: a ${needed}-byte block does not fit at ${this.#offset} of a container`);
-    }
+    invariant(
+      Math.min(owner.bufferSize, this.#ctx.containerSize - this.#offset) >= needed,
+      () => `a ${needed}-byte block does not fit at ${this.#offset} of a container`,
+    );
     const block: MemoryBlock = {
       lsn: makeLsn(this.#logicalId, this.#offset),
       owner,
@@ -458,7 +459,7 @@ export class LogWriter {
 
   /** Seals a block: fixes its length and header and queues it for writing. */
   #seal(block: MemoryBlock): void {
-    if (block !== this.#current) throw new Error('clfs: internal error: sealing a block that is not open');
+    invariant(block === this.#current, 'sealing a block that is not open');
     this.#current = undefined;
     if (block.count === 0 || this.#failure !== undefined) {
       // Nothing was appended (the append that opened it failed), or the log
@@ -493,7 +494,7 @@ export class LogWriter {
 
   /** Linear position of an LSN across containers, for the write window. */
   #linear(lsn: Lsn): number {
-    return (Number(lsn >> 32n) - 1) * this.#ctx.containerSize + Number(lsn & 0xffff_ffffn);
+    return (containerOf(lsn) - 1) * this.#ctx.containerSize + offsetOf(lsn);
   }
 
   /** The first block not yet durable: everything below it is. */
@@ -739,9 +740,10 @@ export class LogWriter {
     while (this.busy) await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
     const current = this.#current;
     if (current !== undefined) {
-      if (current.count > 0 && this.#failure === undefined) {
-        throw new Error('clfs: internal error: a block with records is left after the log drained');
-      }
+      invariant(
+        current.count === 0 || this.#failure !== undefined,
+        'a block with records is left after the log drained',
+      );
       this.#current = undefined;
       this.#blocks.delete(current.lsn);
       current.owner.releaseWriteBuffer(current.buffer);

@@ -18,7 +18,7 @@
  * that never completed, so crash images treat them as unsynced.
  * @module
  */
-import { ClfsError } from '../errors.ts';
+import { ClfsError, invariant } from '../errors.ts';
 import { SLOT_SIZE } from '../format/metadata.ts';
 import type { Durability } from '../native/direct-file.ts';
 import { crc32c } from '../native/crc32c.ts';
@@ -135,7 +135,7 @@ export class MemoryStorage implements LogStorage {
   }
 
   setContainerCount(count: number): void {
-    if (count > this.image.containers.length) throw new RangeError('the image has fewer containers');
+    invariant(count <= this.image.containers.length, 'the image has fewer containers');
     this.#containerCount = count;
   }
 
@@ -176,9 +176,10 @@ export class MemoryStorage implements LogStorage {
 
   #file(file: FileId): Uint8Array {
     if (file === 'base') return this.image.base;
-    if (!Number.isInteger(file) || file < 0 || file >= this.#containerCount) {
-      throw new RangeError(`container ${file} does not exist`);
-    }
+    invariant(
+      Number.isInteger(file) && file >= 0 && file < this.#containerCount,
+      () => `container ${file} does not exist`,
+    );
     return this.image.containers[file]!;
   }
 
@@ -207,7 +208,7 @@ export class MemoryStorage implements LogStorage {
     const length = buffers.reduce((n, b) => n + b.byteLength, 0);
     this.#aligned(offset, length);
     const file = this.#file(container);
-    if (offset + length > file.byteLength) throw new RangeError('write past the end of the container');
+    invariant(offset + length <= file.byteLength, 'write past the end of the container');
     const fault = this.#fault('write', container, offset, length);
     const data = new Uint8Array(length);
     let at = 0;
@@ -311,8 +312,7 @@ export class MemoryStorage implements LogStorage {
 
   async addContainer(index: number, size: number): Promise<void> {
     this.#check();
-    if (index !== this.#containerCount)
-      throw new RangeError(`containers are added in order: expected ${this.#containerCount}`);
+    invariant(index === this.#containerCount, () => `containers are added in order: expected ${this.#containerCount}`);
     this.#aligned(0, size);
     const fault = this.#fault('add', index, 0, size);
     if (fault !== undefined) {

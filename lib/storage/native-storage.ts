@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, readdir, rename, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
 
-import { ClfsError, fromSystemError } from '../errors.ts';
+import { ClfsError, fromSystemError, invariant } from '../errors.ts';
 import { SLOT_SIZE } from '../format/metadata.ts';
 import { DirectFile, regularFileSize, type Durability, type IoEngine } from '../native/direct-file.ts';
 import { alignedBuffer } from '../native/memory.ts';
@@ -210,9 +210,10 @@ export class NativeStorage implements LogStorage {
 
   async #acquire(index: number): Promise<DirectFile> {
     if (this.#closed) throw new ClfsError('ERR_CLFS_CLOSED', 'the log storage is closed');
-    if (!Number.isInteger(index) || index < 0 || index >= this.#containerCount) {
-      throw new RangeError(`container ${index} does not exist`);
-    }
+    invariant(
+      Number.isInteger(index) && index >= 0 && index < this.#containerCount,
+      () => `container ${index} does not exist`,
+    );
     let entry = this.#containers.get(index);
     if (entry === undefined) {
       entry = { file: this.#openContainer(index), users: 0, lastUse: 0 };
@@ -362,8 +363,7 @@ export class NativeStorage implements LogStorage {
   }
 
   async addContainer(index: number, size: number): Promise<void> {
-    if (index !== this.#containerCount)
-      throw new RangeError(`containers are added in order: expected ${this.#containerCount}`);
+    invariant(index === this.#containerCount, () => `containers are added in order: expected ${this.#containerCount}`);
     const name = path.join(this.#dir, containerFileName(index));
     // A crash while adding a container leaves a file the metadata does not
     // count: start it again from nothing. (unlink removes a link planted

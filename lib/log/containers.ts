@@ -11,6 +11,11 @@
  */
 import { type Lsn, containerOf, makeLsn } from '../lsn.ts';
 
+/** Whether a container of logical id `id` (0: never used) holds nothing at or above `baseLsn`. */
+export function isFreeLogicalId(id: number, baseLsn: Lsn): boolean {
+  return id === 0 || id < containerOf(baseLsn);
+}
+
 export class ContainerTable {
   /** Logical id of each physical container; 0 = free. */
   readonly logicalIds: number[];
@@ -38,8 +43,7 @@ export class ContainerTable {
 
   /** Whether physical container `index` holds nothing at or above the base. */
   isFree(index: number, baseLsn: Lsn): boolean {
-    const id = this.logicalIds[index]!;
-    return id === 0 || id < containerOf(baseLsn);
+    return isFreeLogicalId(this.logicalIds[index]!, baseLsn);
   }
 
   /**

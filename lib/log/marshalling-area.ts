@@ -1,118 +1,70 @@
 /**
  * A marshalling area (CLFS's CreateLogMarshallingArea and everything done
  * through its context): log I/O buffers all of one size, reservations,
- * appends, flushes, read contexts, restart areas and base moves.
+ * appends, flushes, read contexts, restart areas and base moves. The area
+ * holds its buffers, its reservation and its read contexts; what all areas
+ * of a log share (the writer, the space ledger, the base manager, the block
+ * source) is the log's core (core.ts).
  * @module
  */
 import { ClfsError, invalidArgType, invalidArgValue } from '../errors.ts';
-import { BLOCK_HEADER_SIZE, MAX_RECORDS_PER_BLOCK, alignUp, recordSpan, type BlockProblem } from '../format/block.ts';
-import { Lsn, blockLsnOf, checkLsn, sequenceOf } from '../lsn.ts';
+import { recordSpan } from '../format/block.ts';
+import { Lsn, checkLsn } from '../lsn.ts';
 import type { Pool } from '../native/memory.ts';
+import { checkBoolean, checkInteger, checkOneOf, checkOptions, checkUint8Array } from '../validate.ts';
 import {
-  checkBoolean,
-  checkCountOrInfinity,
-  checkInteger,
-  checkOneOf,
-  checkOptions,
-  checkUint8Array,
-} from '../validate.ts';
-import type { ProbedBlock } from './block-check.ts';
-import { BufferPool, type BufferAllocator } from './buffer-pool.ts';
-import type { Log } from './log.ts';
+  FILTERS,
+  MODES,
+  checkChainLsn,
+  checkFlag,
+  checkReservationSizes,
+  normalizeEntries,
+  resolveAreaOptions,
+  type AppendOptions,
+  type AppendResult,
+  type Entries,
+  type MarshallingAreaOptions,
+} from './area-options.ts';
+import { BufferPool } from './buffer-pool.ts';
+import type { LogCore } from './core.ts';
 import {
   ReadContext,
-  type LoadedBlock,
   type LogRecord,
   type ReadMode,
   type ReadOptions,
   type ReadSource,
   type RecordTypeFilter,
 } from './read-context.ts';
-import { MAX_BLOCK_SIZE } from './recovery.ts';
-import { Reservation, reservedSize } from './reservations.ts';
+import {
+  Reservation,
+  largestOfAllocation,
+  planReservation,
+  reservationInvalid,
+  reservedSize,
+  type ReservationPlan,
+} from './reservations.ts';
+import { packedBlocks } from './space.ts';
 import { LogWriter, copySpec, dataLengthOf, type BufferOwner, type RecordSpec } from './writer.ts';
 
 export type { BufferAllocator } from './buffer-pool.ts';
+export type { AppendOptions, AppendResult, Entries, MarshallingAreaOptions } from './area-options.ts';
 
-/** Options of {@link Log.createMarshallingArea}. */
-export interface MarshallingAreaOptions {
-  /** Size of every log I/O buffer, rounded up to the log's sector size (at most 4 MiB). It bounds the largest record. */
-  bufferSize: number;
-  /** `'paged'` (default) or `'nonPaged'` (pinned in RAM). */
-  pool?: Pool;
-  /** Most buffers allocated for writing at once: a positive integer or Infinity (default). Appends wait when all are in use. */
-  maxWriteBuffers?: number;
-  /** Most buffers allocated for reading at once (one per open read context): a positive integer or Infinity (default). */
-  maxReadBuffers?: number;
-  /** Your own buffer allocator; both functions are called one to one. */
-  allocator?: BufferAllocator;
-  /** Appended records are written to stable storage at least this often even if nobody asks; 0 disables. Default 200. */
-  flushIntervalMs?: number;
-}
-
-/** Options of {@link MarshallingArea.reserveAndAppend}. */
-export interface AppendOptions {
-  /** Stored in the record (ARIES undo-next); must be older than the record, or Lsn.INVALID (default). */
-  undoNextLsn?: Lsn;
-  /** Stored in the record (previous record of the chain); older than the record, or Lsn.INVALID (default). */
-  previousLsn?: Lsn;
-  /** Data sizes of records to reserve (positive) or to free (negative: one record of that size). */
-  reservations?: readonly number[];
-  /** Queue the record's block for writing now, without waiting for it (CLFS_FLAG_FORCE_APPEND). */
-  forceAppend?: boolean;
-  /** Resolve only when the record is durable (CLFS_FLAG_FORCE_FLUSH). */
-  forceFlush?: boolean;
-  /** Append into space reserved earlier (CLFS_FLAG_USE_RESERVATION). */
-  useReservation?: boolean;
-  /** Each entry starts at a multiple of this within the record, gaps zeroed (ReserveAndAppendLogAligned). Default 1. */
-  entryAlignment?: number;
-}
-
-/** Result of {@link MarshallingArea.reserveAndAppend}. */
-export interface AppendResult {
-  /** The record's LSN; undefined when nothing was appended. */
-  lsn: Lsn | undefined;
-  /** The real size (header and alignment included) of each reservation made (negative: freed), in the order given. */
-  reservations: number[];
-}
-
-/** The record data of one append: bytes, pieces to concatenate, or null to only reserve. */
-export type Entries = Uint8Array | readonly Uint8Array[] | null;
-
-const POOLS: readonly Pool[] = ['paged', 'nonPaged'];
-const MODES: readonly ReadMode[] = ['forward', 'previous', 'undoNext'];
-const FILTERS: readonly RecordTypeFilter[] = ['data', 'restart', 'client'];
-
-function normalizeEntries(name: string, entries: Entries): readonly Uint8Array[] | null {
-  if (entries === null) return null;
-  if (entries instanceof Uint8Array) return [entries];
-  if (Array.isArray(entries)) {
-    // An index loop: forEach would skip the holes of a sparse array.
-    for (let i = 0; i < entries.length; i++) checkUint8Array(`${name}[${i}]`, entries[i]);
-    return entries;
-  }
-  throw invalidArgType(name, 'a Uint8Array, an array of them, or null', entries);
-}
-
-function checkChainLsn(name: string, value: unknown): Lsn {
-  if (value === undefined) return Lsn.INVALID;
-  const lsn = checkLsn(name, value);
-  if (lsn > Lsn.INVALID)
-    throw new ClfsError('ERR_CLFS_INVALID_LSN', `${name} ${Lsn.format(lsn)} is not an LSN`, { lsn });
-  return lsn;
-}
-
-export class MarshallingArea implements BufferOwner, ReadSource {
+export class MarshallingArea {
   readonly bufferSize: number;
   readonly pool: Pool;
   readonly maxWriteBuffers: number;
   readonly maxReadBuffers: number;
   readonly flushIntervalMs: number;
-  readonly #log: Log;
+  readonly #core: LogCore;
   readonly #writes: BufferPool;
   readonly #reads: BufferPool;
+  /** What the writer takes this area's buffers through (its identity marks the area's blocks). */
+  readonly #owner: BufferOwner;
+  /** What this area's read contexts read through. */
+  readonly #source: ReadSource;
   readonly #reservation = new Reservation();
   readonly #contexts = new Set<ReadContext>();
+  readonly #onClosed: () => void;
   #lastAppended: Lsn = Lsn.INVALID;
   #timer: ReturnType<typeof setTimeout> | undefined;
   /** Calls past their turn among appends, still running (close waits for them). */
@@ -120,34 +72,31 @@ export class MarshallingArea implements BufferOwner, ReadSource {
   #closing: Promise<void> | undefined;
   #closed = false;
 
-  /** @internal Use log.createMarshallingArea(). */
-  constructor(log: Log, options: MarshallingAreaOptions) {
-    const o = checkOptions('options', options);
-    if (o.bufferSize === undefined) throw invalidArgType('options.bufferSize', 'of type number', undefined);
-    const requested = checkInteger('options.bufferSize', o.bufferSize, 1, MAX_BLOCK_SIZE);
-    const unit = log.unit;
-    this.bufferSize = Math.ceil(requested / unit) * unit;
-    this.pool = o.pool === undefined ? 'paged' : checkOneOf('options.pool', o.pool, POOLS);
-    this.maxWriteBuffers =
-      o.maxWriteBuffers === undefined ? Infinity : checkCountOrInfinity('options.maxWriteBuffers', o.maxWriteBuffers);
-    this.maxReadBuffers =
-      o.maxReadBuffers === undefined ? Infinity : checkCountOrInfinity('options.maxReadBuffers', o.maxReadBuffers);
-    this.flushIntervalMs =
-      o.flushIntervalMs === undefined
-        ? 200
-        : checkInteger('options.flushIntervalMs', o.flushIntervalMs, 0, 2 ** 31 - 1);
-    let allocator: BufferAllocator | undefined;
-    if (o.allocator !== undefined) {
-      const a = o.allocator;
-      if (a === null || typeof a !== 'object' || typeof a.allocate !== 'function' || typeof a.free !== 'function') {
-        throw invalidArgType('options.allocator', 'an object with allocate() and free() functions', a);
-      }
-      allocator = a;
-    }
-    const alignment = Math.max(log.storage.geometry.memoryAlignment, unit);
-    this.#log = log;
-    this.#writes = new BufferPool(this.bufferSize, this.maxWriteBuffers, alignment, this.pool, allocator);
-    this.#reads = new BufferPool(this.bufferSize, this.maxReadBuffers, alignment, this.pool, allocator);
+  private constructor(core: LogCore, options: MarshallingAreaOptions, onClosed: () => void) {
+    const settings = resolveAreaOptions(options, core.unit);
+    this.bufferSize = settings.bufferSize;
+    this.pool = settings.pool;
+    this.maxWriteBuffers = settings.maxWriteBuffers;
+    this.maxReadBuffers = settings.maxReadBuffers;
+    this.flushIntervalMs = settings.flushIntervalMs;
+    const alignment = Math.max(core.storage.geometry.memoryAlignment, core.unit);
+    const { bufferSize, pool, allocator } = settings;
+    this.#core = core;
+    this.#onClosed = onClosed;
+    this.#writes = new BufferPool(bufferSize, this.maxWriteBuffers, alignment, pool, allocator);
+    this.#reads = new BufferPool(bufferSize, this.maxReadBuffers, alignment, pool, allocator);
+    this.#owner = {
+      bufferSize,
+      acquireWriteBuffer: () => this.#writes.acquire(),
+      releaseWriteBuffer: (buffer) => this.#writes.release(buffer),
+    };
+    this.#source = this.#readSource();
+    core.space.register(this.#reservation);
+  }
+
+  /** @internal Use log.createMarshallingArea(); `onClosed` runs when the area has closed. */
+  static create(core: LogCore, options: MarshallingAreaOptions, onClosed: () => void): MarshallingArea {
+    return new MarshallingArea(core, options, onClosed);
   }
 
   /** Records reserved in this area. */
@@ -160,18 +109,13 @@ export class MarshallingArea implements BufferOwner, ReadSource {
     return this.#reservation.bytes;
   }
 
-  /** @internal The largest block one of this area's reserved records may need (0: none reserved). */
-  get reservedLargest(): number {
-    return this.#reservation.largest;
-  }
-
   /**
    * The largest record data this area can append: its buffer (or the
    * container, when that is smaller: a block never crosses a container's
    * end) less the block and record headers.
    */
   get maxRecordSize(): number {
-    return LogWriter.maxDataLength(Math.min(this.bufferSize, this.#log.table.containerSize));
+    return LogWriter.maxDataLength(Math.min(this.bufferSize, this.#core.table.containerSize));
   }
 
   /** Write buffers allocated now, and read buffers. */
@@ -183,23 +127,13 @@ export class MarshallingArea implements BufferOwner, ReadSource {
   #checkUsable(): void {
     if (this.#closed || this.#closing !== undefined)
       throw new ClfsError('ERR_CLFS_CLOSED', 'the marshalling area is closed');
-    this.#log.checkOpen();
+    this.#core.checkOpen();
   }
 
   /** Inside a call's turn: calls made before close() still run (close waits for them). */
   #checkAlive(): void {
     if (this.#closed) throw new ClfsError('ERR_CLFS_CLOSED', 'the marshalling area is closed');
-    this.#log.checkAlive();
-  }
-
-  // BufferOwner
-  /** @internal */
-  acquireWriteBuffer(): Uint8Array | Promise<Uint8Array> {
-    return this.#writes.acquire();
-  }
-  /** @internal */
-  releaseWriteBuffer(buffer: Uint8Array): void {
-    this.#writes.release(buffer);
+    this.#core.checkAlive();
   }
 
   #spec(entries: readonly Uint8Array[], options: AppendOptions, type: 'data' | 'restart', newBaseLsn: Lsn): RecordSpec {
@@ -212,8 +146,8 @@ export class MarshallingArea implements BufferOwner, ReadSource {
       throw new ClfsError(
         'ERR_CLFS_RECORD_TOO_LARGE',
         `a record of ${dataLength} bytes does not fit: this area's ${this.bufferSize}-byte buffers${
-          this.bufferSize > this.#log.table.containerSize
-            ? ` in the log's ${this.#log.table.containerSize}-byte containers`
+          this.bufferSize > this.#core.table.containerSize
+            ? ` in the log's ${this.#core.table.containerSize}-byte containers`
             : ''
         } take records of at most ${this.maxRecordSize} bytes`,
         { limit: this.maxRecordSize, size: dataLength },
@@ -235,7 +169,7 @@ export class MarshallingArea implements BufferOwner, ReadSource {
       ['undoNextLsn', spec.undoNextLsn],
       ['previousLsn', spec.previousLsn],
     ] as const) {
-      if (lsn !== Lsn.INVALID && (this.#log.writer.lastLsn === Lsn.INVALID || lsn > this.#log.writer.lastLsn)) {
+      if (lsn !== Lsn.INVALID && (this.#core.writer.lastLsn === Lsn.INVALID || lsn > this.#core.writer.lastLsn)) {
         throw new ClfsError('ERR_CLFS_INVALID_LSN', `options.${name} ${Lsn.format(lsn)} must name an older record`, {
           lsn,
         });
@@ -245,7 +179,7 @@ export class MarshallingArea implements BufferOwner, ReadSource {
 
   /** A copy of entries the caller might change while the append waits its turn. */
   #stable(spec: RecordSpec): RecordSpec {
-    return this.#log.writer.contended ? copySpec(spec) : spec;
+    return this.#core.writer.contended ? copySpec(spec) : spec;
   }
 
   /**
@@ -267,10 +201,10 @@ export class MarshallingArea implements BufferOwner, ReadSource {
     this.#checkUsable();
     const o = checkOptions('options', options);
     const list = normalizeEntries('entries', entries);
-    const sizes = this.#reservationSizes(o.reservations);
-    const useReservation = this.#flag(o, 'useReservation');
-    const forceAppend = this.#flag(o, 'forceAppend');
-    const forceFlush = this.#flag(o, 'forceFlush');
+    const sizes = checkReservationSizes(o.reservations, this.maxRecordSize);
+    const useReservation = checkFlag(o, 'useReservation');
+    const forceAppend = checkFlag(o, 'forceAppend');
+    const forceFlush = checkFlag(o, 'forceFlush');
     if (useReservation && (list === null || sizes.length > 0)) {
       throw invalidArgValue(
         'options.useReservation',
@@ -279,24 +213,24 @@ export class MarshallingArea implements BufferOwner, ReadSource {
       );
     }
     const spec = list === null ? undefined : this.#stable(this.#spec(list, o, 'data', Lsn.INVALID));
-    const real = sizes.map((s) => Math.sign(s) * reservedSize(Math.abs(s), this.#log.unit));
+    const real = sizes.map((s) => Math.sign(s) * reservedSize(Math.abs(s), this.#core.unit));
 
-    const lsn = await this.#log.writer.exclusive(() => {
+    const lsn = await this.#core.writer.exclusive(() => {
       this.#checkAlive();
       if (spec !== undefined) this.#checkChains(spec);
       const change = this.#planReservation(real, spec, useReservation);
       const finish = (appended: Lsn | undefined): Lsn | undefined => {
-        this.#reservation.assign(change);
+        this.#reservation.assign(change.next);
         if (appended !== undefined) this.#lastAppended = appended;
-        if (forceAppend) this.#log.writer.forceAppend();
+        if (forceAppend) this.#core.writer.forceAppend();
         return appended;
       };
       if (spec === undefined) return finish(undefined);
-      const appended = this.#log.writer.append(this, spec);
+      const appended = this.#core.writer.append(this.#owner, spec);
       return appended instanceof Promise ? appended.then(finish) : finish(appended);
     });
     if (lsn !== undefined) {
-      if (forceFlush) await this.#log.writer.flush(lsn);
+      if (forceFlush) await this.#core.writer.flush(lsn);
       else this.#armTimer();
     }
     return { lsn, reservations: real };
@@ -311,9 +245,9 @@ export class MarshallingArea implements BufferOwner, ReadSource {
     this.#checkUsable();
     if (!Array.isArray(records)) throw invalidArgType('records', 'an array', records);
     const o = checkOptions('options', options);
-    const useReservation = this.#flag(o, 'useReservation');
-    const forceAppend = this.#flag(o, 'forceAppend');
-    const forceFlush = this.#flag(o, 'forceFlush');
+    const useReservation = checkFlag(o, 'useReservation');
+    const forceAppend = checkFlag(o, 'forceAppend');
+    const forceFlush = checkFlag(o, 'forceFlush');
     const specs: RecordSpec[] = [];
     for (let i = 0; i < records.length; i++) {
       const list = normalizeEntries(`records[${i}]`, records[i] as Entries);
@@ -321,35 +255,35 @@ export class MarshallingArea implements BufferOwner, ReadSource {
       specs.push(this.#stable(this.#spec(list, o, 'data', Lsn.INVALID)));
     }
     if (specs.length === 0) return [];
-    const lsns = await this.#log.writer.exclusive(async () => {
+    const lsns = await this.#core.writer.exclusive(async () => {
       this.#checkAlive();
       this.#checkChains(specs[0]!);
       // Check the whole batch first, so it is appended entirely or not at all.
       const next = this.#reservation.copy();
       if (useReservation) {
         for (const spec of specs) {
-          const size = reservedSize(dataLengthOf(spec.entries, spec.entryAlignment), this.#log.unit);
-          if (next.records < 1 || next.bytes < size) throw this.#reservationInvalid(size);
+          const size = reservedSize(dataLengthOf(spec.entries, spec.entryAlignment), this.#core.unit);
+          if (next.records < 1 || next.bytes < size) throw reservationInvalid(this.#reservation, size);
           next.records--;
           next.bytes -= size;
         }
         next.settle();
-      } else if (!this.#log.hasRoomFor({ blocks: this.#packedBlocks(specs), reserve: 0, largest: 0 })) {
+      } else if (!this.#core.space.hasRoomFor({ blocks: this.#packedBlocks(specs), reserve: 0, largest: 0 })) {
         throw this.#logFull();
       }
       // Every container the batch will reach exists before any record goes
       // in, so a container that cannot be had fails the batch, not half of it.
       const spans = specs.map((spec) => recordSpan(dataLengthOf(spec.entries, spec.entryAlignment)));
-      const reach = this.#log.writer.lastContainerFor(this, spans);
-      const first = this.#log.writer.position.logicalId + 1;
+      const reach = this.#core.writer.lastContainerFor(this.#owner, spans);
+      const first = this.#core.writer.position.logicalId + 1;
       // The caller may change its arrays once the call has returned: take
       // them before waiting for containers.
       if (reach >= first) for (let i = 0; i < specs.length; i++) specs[i] = copySpec(specs[i]!);
-      for (let id = first; id <= reach; id++) await this.#log.provideContainer(id);
+      for (let id = first; id <= reach; id++) await this.#core.bases.provideContainer(id);
       const out: Lsn[] = [];
       let owned = reach >= first;
       for (let i = 0; i < specs.length; i++) {
-        const appended = this.#log.writer.append(this, specs[i]!);
+        const appended = this.#core.writer.append(this.#owner, specs[i]!);
         if (!(appended instanceof Promise)) {
           out.push(appended);
           continue;
@@ -362,109 +296,36 @@ export class MarshallingArea implements BufferOwner, ReadSource {
       }
       this.#reservation.assign(next);
       this.#lastAppended = out[out.length - 1]!;
-      if (forceAppend) this.#log.writer.forceAppend();
+      if (forceAppend) this.#core.writer.forceAppend();
       return out;
     });
-    if (forceFlush) await this.#log.writer.flush(lsns[lsns.length - 1]!);
+    if (forceFlush) await this.#core.writer.flush(lsns[lsns.length - 1]!);
     else this.#armTimer();
     return lsns;
-  }
-
-  /** The blocks records take packed into fresh blocks of this area's buffers: their lengths. */
-  #packedBlocks(specs: readonly RecordSpec[]): number[] {
-    const unit = this.#log.unit;
-    const blocks: number[] = [];
-    let fill = BLOCK_HEADER_SIZE;
-    let count = 0;
-    for (const spec of specs) {
-      const span = recordSpan(dataLengthOf(spec.entries, spec.entryAlignment));
-      if (fill + span > Math.min(this.bufferSize, this.#log.table.containerSize) || count >= MAX_RECORDS_PER_BLOCK) {
-        blocks.push(alignUp(fill, unit));
-        fill = BLOCK_HEADER_SIZE;
-        count = 0;
-      }
-      fill += span;
-      count++;
-    }
-    blocks.push(alignUp(fill, unit));
-    return blocks;
-  }
-
-  #flag(o: Partial<AppendOptions>, name: 'useReservation' | 'forceAppend' | 'forceFlush'): boolean {
-    const value = o[name];
-    if (value === undefined) return false;
-    if (typeof value !== 'boolean') throw invalidArgType(`options.${name}`, 'of type boolean', value);
-    return value;
-  }
-
-  #reservationSizes(value: unknown): number[] {
-    if (value === undefined) return [];
-    if (!Array.isArray(value)) throw invalidArgType('options.reservations', 'an array of numbers', value);
-    return value.map((s: unknown, i) => {
-      if (typeof s !== 'number') throw invalidArgType(`options.reservations[${i}]`, 'of type number', s);
-      if (!Number.isInteger(s) || s === 0 || Math.abs(s) > this.maxRecordSize) {
-        throw new ClfsError(
-          'ERR_OUT_OF_RANGE',
-          `options.reservations[${i}] must be a non-zero integer of magnitude at most ${this.maxRecordSize} (the largest record). Received ${s}`,
-        );
-      }
-      return s;
-    });
-  }
-
-  #reservationInvalid(size: number): ClfsError {
-    return new ClfsError(
-      'ERR_CLFS_RESERVATION_INVALID',
-      `the area's reservation (${this.#reservation.records} records, ${this.#reservation.bytes} bytes) does not cover a ${size}-byte record`,
-      { records: this.#reservation.records, bytes: this.#reservation.bytes },
-    );
   }
 
   #logFull(): ClfsError {
     return new ClfsError(
       'ERR_CLFS_LOG_FULL',
-      `the log has no room for this without eating into reservations (${this.#log.totalReservation()} bytes reserved, ${this.#log.currentAvailable()} available). Free reservations, advance the base, or add containers`,
+      `the log has no room for this without eating into reservations (${this.#core.space.totalReservation()} bytes reserved, ${this.#core.space.currentAvailable()} available). Free reservations, advance the base, or add containers`,
     );
   }
 
-  /** Checks a reservation change (and the append it comes with); returns the new totals. */
-  #planReservation(real: readonly number[], spec: RecordSpec | undefined, useReservation: boolean): Reservation {
-    const next = this.#reservation.copy();
-    let added = 0;
-    for (const size of real) {
-      if (size > 0) {
-        next.records++;
-        next.bytes += size;
-        next.largest = Math.max(next.largest, size);
-        added += size;
-      } else {
-        if (next.records < 1 || next.bytes < -size) throw this.#reservationInvalid(-size);
-        next.records--;
-        next.bytes += size;
-        added += size;
-      }
-    }
-    let cost = 0;
-    if (spec !== undefined) {
-      const size = reservedSize(dataLengthOf(spec.entries, spec.entryAlignment), this.#log.unit);
-      if (useReservation) {
-        if (next.records < 1 || next.bytes < size) throw this.#reservationInvalid(size);
-        next.records--;
-        next.bytes -= size;
-        added -= size;
-      } else {
-        cost = size;
-      }
-    }
-    // A smaller record written into a worst-case reservation: the bytes
-    // left over go back with the last record (Reservation.settle).
-    next.settle();
-    if (
-      (cost > 0 || added > 0) &&
-      !this.#log.hasRoomFor({ blocks: cost > 0 ? [cost] : [], reserve: Math.max(0, added), largest: next.largest })
-    )
-      throw this.#logFull();
-    return next;
+  /** Checks a reservation change (and the append it comes with) against the reservation and the log's space. */
+  #planReservation(real: readonly number[], spec: RecordSpec | undefined, useReservation: boolean): ReservationPlan {
+    const appendSize =
+      spec === undefined ? undefined : reservedSize(dataLengthOf(spec.entries, spec.entryAlignment), this.#core.unit);
+    const plan = planReservation(this.#reservation, real, appendSize, useReservation);
+    const { cost, added, next } = plan;
+    const request = { blocks: cost > 0 ? [cost] : [], reserve: Math.max(0, added), largest: next.largest };
+    if ((cost > 0 || added > 0) && !this.#core.space.hasRoomFor(request)) throw this.#logFull();
+    return plan;
+  }
+
+  /** The blocks records take packed into fresh blocks of this area's buffers: their lengths. */
+  #packedBlocks(specs: readonly RecordSpec[]): number[] {
+    const spans = specs.map((spec) => recordSpan(dataLengthOf(spec.entries, spec.entryAlignment)));
+    return packedBlocks(spans, Math.min(this.bufferSize, this.#core.table.containerSize), this.#core.unit);
   }
 
   /** The real size of reserving records of these data sizes, together (CLFS's AlignReservedLog). Pure. */
@@ -473,7 +334,7 @@ export class MarshallingArea implements BufferOwner, ReadSource {
     if (!Array.isArray(sizes) || sizes.length === 0)
       throw invalidArgType('sizes', 'a non-empty array of numbers', sizes);
     return sizes.reduce<number>(
-      (total, s, i) => total + reservedSize(checkInteger(`sizes[${i}]`, s, 1, this.maxRecordSize), this.#log.unit),
+      (total, s, i) => total + reservedSize(checkInteger(`sizes[${i}]`, s, 1, this.maxRecordSize), this.#core.unit),
       0,
     );
   }
@@ -483,14 +344,9 @@ export class MarshallingArea implements BufferOwner, ReadSource {
     this.#checkUsable();
     checkInteger('count', count, 1);
     checkInteger('bytes', bytes, 1);
-    await this.#log.writer.exclusive(() => {
-      // The records' sizes are not known: one of them may take all the bytes
-      // but a sector for each other, up to the largest record's block.
-      const largest = Math.min(
-        Math.max(this.#log.unit, bytes - (count - 1) * this.#log.unit),
-        reservedSize(this.maxRecordSize, this.#log.unit),
-      );
-      if (!this.#log.hasRoomFor({ blocks: [], reserve: bytes, largest })) throw this.#logFull();
+    await this.#core.writer.exclusive(() => {
+      const largest = largestOfAllocation(count, bytes, this.#core.unit, this.maxRecordSize);
+      if (!this.#core.space.hasRoomFor({ blocks: [], reserve: bytes, largest })) throw this.#logFull();
       this.#reservation.records += count;
       this.#reservation.bytes += bytes;
       this.#reservation.largest = Math.max(this.#reservation.largest, largest);
@@ -502,7 +358,7 @@ export class MarshallingArea implements BufferOwner, ReadSource {
     this.#checkUsable();
     checkInteger('count', count, 1);
     checkInteger('bytes', bytes, 1);
-    await this.#log.writer.exclusive(() => {
+    await this.#core.writer.exclusive(() => {
       if (count > this.#reservation.records || bytes > this.#reservation.bytes) {
         throw new ClfsError(
           'ERR_CLFS_RESERVATION_INVALID',
@@ -528,8 +384,8 @@ export class MarshallingArea implements BufferOwner, ReadSource {
         throw new ClfsError('ERR_CLFS_INVALID_LSN', `${Lsn.format(lsn)} is not an LSN to flush to`, { lsn });
     }
     // As in CLFS, Lsn.NULL means every record.
-    const target = lsn === undefined || lsn === Lsn.NULL ? this.#log.writer.lastLsn : lsn;
-    return this.#log.writer.flush(target);
+    const target = lsn === undefined || lsn === Lsn.NULL ? this.#core.writer.lastLsn : lsn;
+    return this.#core.writer.flush(target);
   }
 
   /** Flushes every record appended so far (CLFS's FlushLogBuffers). */
@@ -541,61 +397,32 @@ export class MarshallingArea implements BufferOwner, ReadSource {
     if (this.flushIntervalMs === 0 || this.#timer !== undefined) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      if (this.#closed || this.#closing !== undefined || this.#log.writer.failure !== undefined) return;
-      this.#log.writer.flush(this.#lastAppended).catch(() => undefined);
+      if (this.#closed || this.#closing !== undefined || this.#core.writer.failure !== undefined) return;
+      this.#core.writer.flush(this.#lastAppended).catch(() => undefined);
     }, this.flushIntervalMs);
     this.#timer.unref();
   }
 
-  // ReadSource
-  /** @internal */
-  baseLsn(): Lsn {
-    return this.#log.baseLsn;
-  }
-  /** @internal */
-  lastLsn(): Lsn {
-    return this.#log.writer.lastLsn;
-  }
-  /** @internal */
-  restartLsn(): Lsn {
-    return this.#log.restartLsn;
-  }
-  /** @internal */
-  containerSize(): number {
-    return this.#log.table.containerSize;
-  }
-  /** @internal */
-  checkOpen(): void {
-    this.#checkUsable();
-  }
-  /** @internal */
-  blockExpectation(): { logId: bigint; unit: number } {
-    return { logId: this.#log.logId, unit: this.#log.unit };
-  }
-  /** @internal */
-  releaseReadBuffer(context: ReadContext, buffer: Uint8Array): void {
-    this.#contexts.delete(context);
-    this.#reads.release(buffer);
-  }
-
-  /** @internal */
-  skippedRanges(): readonly { fromLsn: Lsn; toLsn: Lsn }[] {
-    return this.#log.recoveryReport.skipped;
-  }
-
-  /** @internal Loads a block for a read context: from the writer, another context, or the container. */
-  loadBlock(blockLsn: Lsn, into: Uint8Array): Promise<LoadedBlock | BlockProblem | 'absent'> {
-    return this.#log.blocks.loadBlock(blockLsn, into, this.#contexts);
-  }
-
-  /** @internal */
-  probeBlock(blockLsn: Lsn, whole: boolean): Promise<ProbedBlock | BlockProblem | 'absent'> {
-    return this.#log.blocks.probeBlock(blockLsn, whole);
-  }
-
-  /** @internal */
-  findBlockAfter(position: Lsn): Promise<ProbedBlock | undefined> {
-    return this.#log.blocks.findBlockAfter(position);
+  /** The read contexts' view of this area and its log. */
+  #readSource(): ReadSource {
+    const core = this.#core;
+    return {
+      bufferSize: this.bufferSize,
+      baseLsn: () => core.bases.baseLsn,
+      lastLsn: () => core.writer.lastLsn,
+      restartLsn: () => core.bases.restartLsn,
+      containerSize: () => core.table.containerSize,
+      checkOpen: () => this.#checkUsable(),
+      blockExpectation: () => ({ logId: core.logId, unit: core.unit }),
+      releaseReadBuffer: (context, buffer) => {
+        this.#contexts.delete(context);
+        this.#reads.release(buffer);
+      },
+      loadBlock: (blockLsn, into) => core.blocks.loadBlock(blockLsn, into, this.#contexts),
+      probeBlock: (blockLsn, whole) => core.blocks.probeBlock(blockLsn, whole),
+      findBlockAfter: (position) => core.blocks.findBlockAfter(position),
+      skippedRanges: () => core.recoveryReport.skipped,
+    };
   }
 
   #blocksExhausted(): ClfsError {
@@ -608,7 +435,7 @@ export class MarshallingArea implements BufferOwner, ReadSource {
   #openContext(mode: ReadMode, filter: RecordTypeFilter, view: boolean): ReadContext {
     const buffer = this.#reads.tryAcquire();
     if (buffer === undefined) throw this.#blocksExhausted();
-    const context = new ReadContext(this, buffer, mode, filter, view);
+    const context = new ReadContext(this.#source, buffer, mode, filter, view);
     this.#contexts.add(context);
     return context;
   }
@@ -651,12 +478,12 @@ export class MarshallingArea implements BufferOwner, ReadSource {
     options?: ReadOptions,
   ): AsyncGenerator<LogRecord, void, undefined> {
     this.#checkUsable();
-    const start = fromLsn === undefined ? this.#log.baseLsn : checkLsn('fromLsn', fromLsn);
+    const start = fromLsn === undefined ? this.#core.bases.baseLsn : checkLsn('fromLsn', fromLsn);
     checkOneOf('mode', mode, MODES);
     const o = checkOptions('options', options);
     const filter = o.type === undefined ? 'data' : checkOneOf('options.type', o.type, FILTERS);
     if (o.view !== undefined) checkBoolean('options.view', o.view);
-    const last = this.#log.writer.lastLsn;
+    const last = this.#core.writer.lastLsn;
     if (last === Lsn.INVALID || (fromLsn === undefined && start > last)) return;
     const context = await this.readLogRecord(start, mode, { ...o, type: 'client' });
     try {
@@ -684,33 +511,34 @@ export class MarshallingArea implements BufferOwner, ReadSource {
     this.#checkUsable();
     checkUint8Array('data', data);
     const o = checkOptions('options', options);
-    const useReservation = o.useReservation === undefined ? false : this.#flag(o, 'useReservation');
+    const useReservation = checkFlag(o, 'useReservation');
     const newBase = o.newBaseLsn === undefined ? undefined : checkLsn('options.newBaseLsn', o.newBaseLsn);
     const spec = this.#spec([data], {}, 'restart', newBase ?? Lsn.INVALID);
     // The call may wait (its turn, the new base's block read) before the
     // record is placed: its bytes are taken now.
     spec.entries = [data.slice()];
-    this.#log.writer.checkHealthy();
-    const before = this.#log.storage.stats.bytesFlushed;
+    const { writer, bases, storage } = this.#core;
+    writer.checkHealthy();
+    const before = storage.stats.bytesFlushed;
     return this.#track(async () => {
       // The call takes its turn among appends at once (a close called after
       // it waits for it), and checks the new base there: against the records
       // appended before it, not those of when it was called.
-      const lsn = await this.#log.writer.exclusive(async () => {
+      const lsn = await writer.exclusive(() => {
         this.#checkAlive();
-        if (newBase !== undefined) await this.#checkNewBase(newBase);
-        spec.previousLsn = this.#log.lastRestartAppended;
-        const change = this.#planReservation([], spec, useReservation);
-        const pending = this.#log.writer.append(this, spec);
-        const appended = pending instanceof Promise ? await pending : pending;
-        this.#reservation.assign(change);
-        this.#log.lastRestartAppended = appended;
-        this.#lastAppended = appended;
-        return appended;
+        return bases.appendRestart(newBase, async (previousLsn) => {
+          spec.previousLsn = previousLsn;
+          const change = this.#planReservation([], spec, useReservation);
+          const pending = writer.append(this.#owner, spec);
+          const appended = pending instanceof Promise ? await pending : pending;
+          this.#reservation.assign(change.next);
+          this.#lastAppended = appended;
+          return appended;
+        });
       });
-      await this.#log.writer.flush(lsn);
-      await this.#log.setBase(newBase ?? this.#log.baseLsn, lsn);
-      return { lsn, bytesWritten: this.#log.storage.stats.bytesFlushed - before };
+      await writer.flush(lsn);
+      await bases.setBase(newBase ?? bases.baseLsn, lsn);
+      return { lsn, bytesWritten: storage.stats.bytesFlushed - before };
     });
   }
 
@@ -721,32 +549,10 @@ export class MarshallingArea implements BufferOwner, ReadSource {
    */
   async readRestartArea(): Promise<{ data: Uint8Array; lsn: Lsn; context: ReadContext }> {
     this.#checkUsable();
-    const lsn = this.#log.restartLsn;
+    const lsn = this.#core.bases.restartLsn;
     if (lsn === Lsn.INVALID) throw new ClfsError('ERR_CLFS_NO_RESTART', 'the log has no restart area');
     const context = await this.readLogRecord(lsn, 'previous', { type: 'restart' });
     return { data: context.record.data, lsn, context };
-  }
-
-  #tailInvalid(lsn: Lsn, why: string): ClfsError {
-    return new ClfsError('ERR_CLFS_TAIL_INVALID', `LSN ${Lsn.format(lsn)} cannot be the base: it ${why}`, { lsn });
-  }
-
-  /**
-   * A new base must be a record in [base, last]. Its block is looked at
-   * through a buffer of its own, not one of the area's read buffers: CLFS's
-   * AdvanceLogBase cannot fail for want of them (a checkpoint during a
-   * recovery scan that holds them all).
-   */
-  async #checkNewBase(lsn: Lsn): Promise<void> {
-    if (lsn < this.#log.baseLsn) throw this.#tailInvalid(lsn, `is below the base LSN ${Lsn.format(this.#log.baseLsn)}`);
-    if (this.#log.writer.lastLsn === Lsn.INVALID || lsn > this.#log.writer.lastLsn) {
-      throw this.#tailInvalid(lsn, `is beyond the last record ${Lsn.format(this.#log.writer.lastLsn)}`);
-    }
-    const queued = this.#log.writer.queuedRecordCount(blockLsnOf(lsn));
-    const block = queued === undefined ? await this.probeBlock(blockLsnOf(lsn), true) : undefined;
-    const records =
-      queued ?? (block === undefined || typeof block === 'string' || !block.whole ? 0 : block.recordCount);
-    if (sequenceOf(lsn) >= records) throw this.#tailInvalid(lsn, 'names no record');
   }
 
   /**
@@ -758,11 +564,12 @@ export class MarshallingArea implements BufferOwner, ReadSource {
   async advanceLogBase(lsn: Lsn): Promise<void> {
     this.#checkUsable();
     checkLsn('lsn', lsn);
-    this.#log.writer.checkHealthy();
+    const { writer, bases } = this.#core;
+    writer.checkHealthy();
     return this.#track(async () => {
-      await this.#checkNewBase(lsn);
-      await this.#log.writer.flush(lsn);
-      await this.#log.setBase(lsn);
+      await bases.checkNewBase(lsn);
+      await writer.flush(lsn);
+      await bases.setBase(lsn);
     });
   }
 
@@ -782,7 +589,7 @@ export class MarshallingArea implements BufferOwner, ReadSource {
    * move): close() waits for it, the area's and the log's.
    */
   #track<T>(run: () => Promise<T>): Promise<T> {
-    const promise = this.#log.track(run());
+    const promise = this.#core.track(run());
     this.#operations.add(promise);
     const forget = (): void => void this.#operations.delete(promise);
     promise.then(forget, forget);
@@ -797,9 +604,9 @@ export class MarshallingArea implements BufferOwner, ReadSource {
       // Calls made before close() finish first: those still in their turn
       // among appends, and those past it (a restart area's flush and base move).
       await Promise.allSettled([...this.#operations]);
-      await this.#log.writer.exclusive(() => undefined).catch(() => undefined);
-      if (this.#lastAppended !== Lsn.INVALID && this.#log.writer.failure === undefined) {
-        await this.#log.writer.flush(this.#lastAppended);
+      await this.#core.writer.exclusive(() => undefined).catch(() => undefined);
+      if (this.#lastAppended !== Lsn.INVALID && this.#core.writer.failure === undefined) {
+        await this.#core.writer.flush(this.#lastAppended);
       }
     } catch (error) {
       failure = error;
@@ -808,13 +615,14 @@ export class MarshallingArea implements BufferOwner, ReadSource {
     for (const context of [...this.#contexts]) context.terminate();
     // Only this area's own open block, if any: another area's records are
     // not this close's to drop.
-    this.#log.writer.releaseOwner(this);
+    this.#core.writer.releaseOwner(this.#owner);
     const writeFailure = this.#writes.drain();
     const readFailure = this.#reads.drain();
     failure ??= writeFailure ?? readFailure;
     this.#reservation.assign(new Reservation());
     this.#closed = true;
-    this.#log.forgetArea(this);
+    this.#core.space.forget(this.#reservation);
+    this.#onClosed();
     if (failure !== undefined) throw failure;
   }
 }

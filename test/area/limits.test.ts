@@ -42,7 +42,7 @@ describe('4 GiB containers (the documented maximum)', () => {
     expect(Lsn.containerId(lsn!)).toBe(1);
     expect(Lsn.blockOffset(lsn!)).toBe(MAX_CONTAINER_SIZE - 8 * KiB);
     // The durable tail is the start of container 2, not container 1 + 4 GiB.
-    expect(log.writer.durableTail().tailLsn).toBe(makeLsn(2, 0));
+    expect(log.core.writer.durableTail().tailLsn).toBe(makeLsn(2, 0));
     const next = await area.reserveAndAppend(bytes(100, 8), { forceFlush: true });
     expect(next.lsn).toBe(makeLsn(2, 0));
     await log.close();

@@ -107,7 +107,7 @@ export class Harness {
 
   /** Marks every record now durable as acknowledged (a flush resolved). */
   #acknowledge(): void {
-    const durable = this.log.writer.durableLsn;
+    const durable = this.log.core.writer.durableLsn;
     if (durable === Lsn.INVALID) return;
     const at = this.storage.events.length;
     for (const record of this.#records.values()) {
@@ -158,7 +158,7 @@ export class Harness {
   }
 
   async restart(area: MarshallingArea, data: Uint8Array, newBaseLsn?: Lsn): Promise<Lsn> {
-    const previous = this.log.lastRestartAppended;
+    const previous = this.log.core.bases.restartAppended;
     const { lsn } = await area.writeRestartArea(data, newBaseLsn === undefined ? {} : { newBaseLsn });
     this.#records.set(lsn, {
       lsn,

@@ -147,7 +147,7 @@ describe('defects found by the fault tiers', () => {
     const { log, image, faults } = await memoryLog({ containers: 2, maxContainers: 3 });
     const area = await log.createMarshallingArea({ bufferSize: 64 * KiB, flushIntervalMs: 0 });
     // Fill to within ~150 KiB of the end of the second container.
-    while (!(log.writer.position.logicalId === 2 && log.writer.position.offset > 512 * KiB - 150 * KiB)) {
+    while (!(log.core.writer.position.logicalId === 2 && log.core.writer.position.offset > 512 * KiB - 150 * KiB)) {
       await area.reserveAndAppend(new Uint8Array(60_000), { forceFlush: true });
     }
     const before = (await readBack(copyImage(image))).length;

@@ -28,7 +28,7 @@ async function closedLog(): Promise<string> {
   const log = await createLog(logPath, { containerSize: 512 * KiB, containers: 3 });
   const area = await log.createMarshallingArea({ bufferSize: 4 * KiB });
   await area.reserveAndAppend(text('hello'), { forceFlush: true });
-  expect(log.table.logicalIds, 'container 0 holds the records, 1 and 2 are free').toEqual([1, 0, 0]);
+  expect(log.core.table.logicalIds, 'container 0 holds the records, 1 and 2 are free').toEqual([1, 0, 0]);
   await log.close();
   return logPath;
 }

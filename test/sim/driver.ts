@@ -207,7 +207,7 @@ class Driver {
    * restart area or base move, or appends alone.
    */
   hangKind(inst: Instance): string {
-    if (inst.log.writer.failure !== undefined) return 'hang-fail-stop';
+    if (inst.log.core.writer.failure !== undefined) return 'hang-fail-stop';
     // A close or restart area among the stuck calls, or appends alone.
     const open = inst.calls.filter((c) => !c.settled && !c.crashed);
     return open.some((c) => /^(restart|closeLog|closeArea|advance)/.test(c.label)) ? 'hang' : 'hang-appends';
@@ -300,7 +300,7 @@ class Driver {
       belowBase,
       ...(durable || previous === undefined ? {} : { acked: previous.ackBound }),
     });
-    model.writerLast = () => (log.writer.lastLsn === Lsn.INVALID ? -1n : log.writer.lastLsn);
+    model.writerLast = () => (log.core.writer.lastLsn === Lsn.INVALID ? -1n : log.core.writer.lastLsn);
     this.inst = {
       n,
       log,
@@ -353,7 +353,7 @@ class Driver {
       const a = area.allocations;
       if (a !== undefined && area.closedAt !== undefined && a.allocate !== a.free && inst.closeCall?.settled === true) {
         this.report.add(
-          inst.log.writer.failure !== undefined ? 'allocator-fail-stop' : 'allocator',
+          inst.log.core.writer.failure !== undefined ? 'allocator-fail-stop' : 'allocator',
           `area ${area.index}: ${a.allocate} buffers allocated, ${a.free} freed after close`,
         );
       }
@@ -427,7 +427,7 @@ class Driver {
         this.hangKind(old),
         `after close, with the storage idle, calls never settled: ${this.unsettled(old)}`,
       );
-    if (old.storage.writeFaultsDelivered > 0 && old.log.writer.failure === undefined) {
+    if (old.storage.writeFaultsDelivered > 0 && old.log.core.writer.failure === undefined) {
       this.report.add(
         'I6',
         `instance ${old.n} saw ${old.storage.writeFaultsDelivered} failed writes/syncs and did not fail-stop`,

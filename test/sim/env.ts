@@ -63,13 +63,13 @@ export class Env {
 
   /** The youngest record appended now (the library's own view; -1 if none). */
   lastLsn(): bigint {
-    const last = this.inst.log.writer.lastLsn;
+    const last = this.inst.log.core.writer.lastLsn;
     return last === Lsn.INVALID ? -1n : last;
   }
 
   /** Whether the instance has fail-stopped (a failed write or sync it has seen). */
   failStopped(): boolean {
-    return this.inst.log.writer.failure !== undefined;
+    return this.inst.log.core.writer.failure !== undefined;
   }
 
   /** Read buffers available to a new context of `area` now, by the model's count. */

@@ -128,7 +128,7 @@ export function checkError(inst: Instance, tracker: Tracker, call: Call, error: 
   }
   if (code === 'ERR_CLFS_IO_FAILED' && inst.storage.writeFaultsDelivered > 0) return;
   // After a fail-stop, a read of a record whose block never reached the disk finds it damaged.
-  if (code === 'ERR_CLFS_CORRUPT' && allowed.read === true && inst.log.writer.failure !== undefined) return;
+  if (code === 'ERR_CLFS_CORRUPT' && allowed.read === true && inst.log.core.writer.failure !== undefined) return;
   if ((code === 'EIO' || code === 'ENOSPC') && tracker.faults.injected > 0) return;
   report.add(corruptKind(error.message) ?? 'unexpected-error', `${call.label} failed with ${code}: ${error.message}`);
 }

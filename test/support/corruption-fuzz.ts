@@ -833,7 +833,7 @@ export async function runImage(
   }
   let outcome = 'opened';
   let recordsRead = 0;
-  const physicalOf = (lsn: Lsn): number => log.table.physicalOf(Number(lsn >> 32n));
+  const physicalOf = (lsn: Lsn): number => log.core.table.physicalOf(Number(lsn >> 32n));
   const exempt = (r: LogRecord): boolean => forged.has(`${physicalOf(r.lsn)}:${Number(r.lsn & 0xffff_fe00n)}`);
   const checkRecords = (records: LogRecord[], how: string): void => {
     for (const p of checkAgainst(
@@ -847,7 +847,7 @@ export async function runImage(
     const bufferSize = 64 * KiB;
     const area = await log.createMarshallingArea({ bufferSize, flushIntervalMs: 0 });
     // Forward from the base. A forward read can hold at most every block the containers can.
-    const cap = ((log.table.count * log.table.containerSize) / log.unit) * 512 + 1;
+    const cap = ((log.core.table.count * log.core.table.containerSize) / log.core.unit) * 512 + 1;
     const forward: LogRecord[] = [];
     try {
       await step(

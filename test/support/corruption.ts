@@ -165,7 +165,7 @@ export class LogBuilder {
   }
 
   #acknowledge(): void {
-    const durable = this.log.writer.durableLsn;
+    const durable = this.log.core.writer.durableLsn;
     if (durable === Lsn.INVALID) return;
     for (const r of this.records) if (r.lsn <= durable && r.generation === this.generation) r.acked = true;
   }
@@ -230,7 +230,7 @@ export class LogBuilder {
     const lsns = await this.area.appendBatch(datas, { forceAppend: true });
     lsns.forEach((lsn, k) => this.#track(lsn, datas[k]!, Lsn.INVALID, Lsn.INVALID));
     const last = lsns[lsns.length - 1]!;
-    while (this.log.writer.durableLsn === Lsn.INVALID || this.log.writer.durableLsn < last) {
+    while (this.log.core.writer.durableLsn === Lsn.INVALID || this.log.core.writer.durableLsn < last) {
       await new Promise((resolve) => setImmediate(resolve));
     }
     this.#collect();
@@ -249,7 +249,7 @@ export class LogBuilder {
 
   /** Writes a restart area (optionally moving the base). */
   async restart(data: Uint8Array, newBaseLsn?: Lsn): Promise<Lsn> {
-    const previous = this.log.lastRestartAppended;
+    const previous = this.log.core.bases.restartAppended;
     const { lsn } = await this.area.writeRestartArea(data, newBaseLsn === undefined ? {} : { newBaseLsn });
     this.#track(lsn, data, previous, Lsn.INVALID, 'restart');
     this.#acknowledge();

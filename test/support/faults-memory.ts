@@ -153,9 +153,9 @@ export class FaultHarness {
     if (plan === undefined || request.op !== plan.op) return undefined;
     if (request.n < plan.n || (!plan.persistent && request.n !== plan.n)) return undefined;
     this.injections++;
-    this.durableAtFault ??= this.log === undefined ? -1n : none(this.log.writer.durableLsn);
+    this.durableAtFault ??= this.log === undefined ? -1n : none(this.log.core.writer.durableLsn);
     if (request.op === 'write' && this.log !== undefined) {
-      const logical = this.log.table.logicalIds[request.file as number]!;
+      const logical = this.log.core.table.logicalIds[request.file as number]!;
       this.failedBlocks.push(Lsn.create(logical, request.offset, 0));
     }
     const error = this.error!;
@@ -177,7 +177,7 @@ export class FaultHarness {
     const op: OpRecord = {
       kind,
       flushing,
-      startedAfterFailure: this.log?.writer.failure !== undefined,
+      startedAfterFailure: this.log?.core.writer.failure !== undefined,
       status: 'pending',
     };
     for (const a of attempts) a.op = op;
@@ -321,7 +321,7 @@ export class FaultHarness {
     const log = this.log;
     if (log === undefined) return;
     const area = this.areas[this.areas.length - 1];
-    if (log.writer.failure !== undefined && area !== undefined) {
+    if (log.core.writer.failure !== undefined && area !== undefined) {
       const known = this.#newestKnown();
       await this.append(area, 40);
       await this.append(area, 40, { forceFlush: true });
@@ -330,7 +330,7 @@ export class FaultHarness {
       await this.restart(area, 30);
       if (known !== undefined) await this.advance(area, known);
     }
-    const healthy = log.writer.failure === undefined;
+    const healthy = log.core.writer.failure === undefined;
     const target = this.#newestKnown();
     await this.#track(
       'close',
@@ -353,12 +353,12 @@ export class FaultHarness {
         : String(e);
     const open = this.ops[0]!;
     const close = this.ops.find((op) => op.kind === 'close');
-    if (injected && close?.status === 'resolved' && close.flushing && this.log?.writer.failure !== undefined) {
+    if (injected && close?.status === 'resolved' && close.flushing && this.log?.core.writer.failure !== undefined) {
       // close() began on a healthy log, its flush failed, and it resolved:
       // known defect; count it as the rejection it should have been.
       this.known.add('close-resolves-after-failed-flush');
       close.status = 'rejected';
-      close.error = this.log.writer.failure;
+      close.error = this.log.core.writer.failure;
     }
     for (const op of this.ops) {
       const code = (op.error as { code?: string } | undefined)?.code;
@@ -368,7 +368,7 @@ export class FaultHarness {
         code === 'ERR_CLFS_TAIL_INVALID'
       ) {
         this.known.add('base-move-after-failure-tail-invalid');
-        op.error = this.log!.writer.failure;
+        op.error = this.log!.core.writer.failure;
       }
     }
 

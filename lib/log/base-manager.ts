@@ -1,0 +1,185 @@
+/**
+ * The base manager: the log's base and restart LSNs, the metadata that
+ * records them, and the containers the log writes into (CLFS's
+ * AdvanceLogBase, WriteLogRestartArea's base move, AddLogContainer, and
+ * container recycling).
+ *
+ * Every change here is one metadata write, made one at a time
+ * (`serializeMetadata`): the base only moves forward, the newest restart
+ * area stays the newest, and a container is recycled (given the next
+ * logical id) only once the table that says so is durable.
+ * @module
+ */
+import { ClfsError, invariant } from '../errors.ts';
+import { MAX_CONTAINERS, type Metadata } from '../format/metadata.ts';
+import { Lsn, blockLsnOf, sequenceOf } from '../lsn.ts';
+import type { LogStorage } from '../storage/storage.ts';
+import type { ContainerTable } from './containers.ts';
+import type { MetadataStore } from './metadata-store.ts';
+import type { BlockSource } from './read/block-source.ts';
+import type { LogWriter } from './writer.ts';
+
+export class BaseManager {
+  readonly #storage: LogStorage;
+  readonly #table: ContainerTable;
+  readonly #metadata: MetadataStore;
+  readonly #writer: LogWriter;
+  readonly #blocks: BlockSource;
+  #baseLsn: Lsn;
+  #restartLsn: Lsn;
+  /** The newest restart record appended (durable or not): the next one's previous LSN. */
+  #restartAppended: Lsn;
+  /** Serialises base moves and container changes with their metadata writes. */
+  #metadataLock: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    storage: LogStorage,
+    table: ContainerTable,
+    metadata: MetadataStore,
+    writer: LogWriter,
+    blocks: BlockSource,
+  ) {
+    this.#storage = storage;
+    this.#table = table;
+    this.#metadata = metadata;
+    this.#writer = writer;
+    this.#blocks = blocks;
+    this.#baseLsn = metadata.current.baseLsn;
+    this.#restartLsn = metadata.current.restartLsn;
+    this.#restartAppended = this.#restartLsn;
+  }
+
+  /** The base: every record below it may be gone. */
+  get baseLsn(): Lsn {
+    return this.#baseLsn;
+  }
+
+  /** The newest durable restart record, or INVALID. */
+  get restartLsn(): Lsn {
+    return this.#restartLsn;
+  }
+
+  /** The newest restart record appended (durable or not), or INVALID. */
+  get restartAppended(): Lsn {
+    return this.#restartAppended;
+  }
+
+  /** Runs `fn` after earlier metadata changes, one at a time. */
+  serializeMetadata<T>(fn: () => Promise<T>): Promise<T> {
+    const result = this.#metadataLock.then(fn);
+    this.#metadataLock = result.catch(() => undefined);
+    return result;
+  }
+
+  /** Writes metadata with the current base, restart, table and durable tail. */
+  async persistMetadata(update: Partial<Metadata> = {}): Promise<void> {
+    // A fail-stopped log records nothing more (invariant 4): a base move or
+    // restart area pending when it failed is not acknowledged.
+    this.#writer.checkHealthy();
+    try {
+      await this.#metadata.write({
+        baseLsn: this.#baseLsn,
+        restartLsn: this.#restartLsn,
+        containers: [...this.#table.logicalIds],
+        ...this.#writer.durableTail(),
+        ...update,
+      });
+    } catch (error) {
+      this.#writer.fail(error, 'writing the log metadata');
+      throw this.#writer.failure;
+    }
+    // Failed while the write was in flight: what it recorded stands or not,
+    // as after a crash, but it is not acknowledged.
+    this.#writer.checkHealthy();
+  }
+
+  /** Makes logical container `logicalId` exist: recycle a free one, or grow. */
+  async provideContainer(logicalId: number): Promise<number> {
+    return this.serializeMetadata(async () => {
+      const existing = this.#table.physicalOf(logicalId);
+      if (existing !== -1) return existing;
+      let physical = this.#table.recycle(this.#metadata.current.baseLsn);
+      if (physical === -1 && this.#table.count < this.#metadata.current.maxContainers) {
+        await this.#grow(1);
+        physical = this.#table.recycle(this.#metadata.current.baseLsn);
+      }
+      if (physical === -1) {
+        throw new ClfsError(
+          'ERR_CLFS_LOG_FULL',
+          `the log is full: all ${this.#table.count} containers hold records at or above the base LSN ${Lsn.format(
+            this.#baseLsn,
+          )}. Advance the base (advanceLogBase or writeRestartArea), add containers, or enable autoGrow`,
+        );
+      }
+      invariant(
+        this.#table.logicalIds[physical] === logicalId,
+        () => `container ${logicalId} recycled as ${this.#table.logicalIds[physical]}`,
+      );
+      await this.persistMetadata();
+      return physical;
+    });
+  }
+
+  async #grow(count: number): Promise<void> {
+    for (let i = 0; i < count; i++) {
+      const index = this.#table.count;
+      await this.#storage.addContainer(index, this.#table.containerSize);
+      this.#table.logicalIds.push(0);
+    }
+    await this.persistMetadata({ containers: [...this.#table.logicalIds] });
+  }
+
+  /** Adds `count` containers (CLFS's AddLogContainer; `count` already checked as an integer >= 1). */
+  addContainers(count: number): Promise<void> {
+    if (this.#table.count + count > MAX_CONTAINERS) {
+      throw new ClfsError('ERR_OUT_OF_RANGE', `a log has at most ${MAX_CONTAINERS} containers`);
+    }
+    return this.serializeMetadata(() => this.#grow(count));
+  }
+
+  /**
+   * Appends a restart record in the caller's turn among appends (inside
+   * `writer.exclusive`): checks the new base against the records appended
+   * before it, and hands `append` the previous restart record's LSN.
+   */
+  async appendRestart(newBase: Lsn | undefined, append: (previousLsn: Lsn) => Promise<Lsn>): Promise<Lsn> {
+    if (newBase !== undefined) await this.checkNewBase(newBase);
+    const lsn = await append(this.#restartAppended);
+    this.#restartAppended = lsn;
+    return lsn;
+  }
+
+  /** Moves the base (already checked and flushed) and the restart LSN if given, and persists them. */
+  async setBase(lsn: Lsn, restart?: Lsn): Promise<void> {
+    await this.serializeMetadata(async () => {
+      this.#writer.checkHealthy();
+      if (lsn > this.#baseLsn) this.#baseLsn = lsn;
+      // Restart areas settle in LSN order; the newest stays the newest.
+      if (restart !== undefined && (this.#restartLsn === Lsn.INVALID || restart > this.#restartLsn)) {
+        this.#restartLsn = restart;
+      }
+      await this.persistMetadata();
+    });
+  }
+
+  /**
+   * A new base must be a record in [base, last]. Its block is looked at
+   * through a buffer of its own, not one of an area's read buffers: CLFS's
+   * AdvanceLogBase cannot fail for want of them (a checkpoint during a
+   * recovery scan that holds them all).
+   */
+  async checkNewBase(lsn: Lsn): Promise<void> {
+    if (lsn < this.#baseLsn) throw tailInvalid(lsn, `is below the base LSN ${Lsn.format(this.#baseLsn)}`);
+    const last = this.#writer.lastLsn;
+    if (last === Lsn.INVALID || lsn > last) throw tailInvalid(lsn, `is beyond the last record ${Lsn.format(last)}`);
+    const queued = this.#writer.queuedRecordCount(blockLsnOf(lsn));
+    const block = queued === undefined ? await this.#blocks.probeBlock(blockLsnOf(lsn), true) : undefined;
+    const records =
+      queued ?? (block === undefined || typeof block === 'string' || !block.whole ? 0 : block.recordCount);
+    if (sequenceOf(lsn) >= records) throw tailInvalid(lsn, 'names no record');
+  }
+}
+
+function tailInvalid(lsn: Lsn, why: string): ClfsError {
+  return new ClfsError('ERR_CLFS_TAIL_INVALID', `LSN ${Lsn.format(lsn)} cannot be the base: it ${why}`, { lsn });
+}

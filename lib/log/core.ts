@@ -1,0 +1,124 @@
+/**
+ * The core of an open log: the parts a `Log` builds once when it opens and
+ * hands to each marshalling area. The log keeps its lifecycle's public face
+ * (`close()`, `information()`); an area keeps the CLFS surface and its own
+ * buffers; everything they share lives here, each part in its own file:
+ *
+ * - `storage`: the containers and the base file (lib/storage);
+ * - `table`: which physical container holds which logical one;
+ * - `writer`: appends, blocks and their way to stable storage (lib/log/write);
+ * - `blocks`: the log's blocks as readers see them (lib/log/read);
+ * - `bases`: base and restart LSNs, metadata, containers (base-manager.ts);
+ * - `space`: room and reservations (space.ts).
+ * @module
+ */
+import { ClfsError } from '../errors.ts';
+import type { LogStorage } from '../storage/storage.ts';
+import { BaseManager } from './base-manager.ts';
+import type { ContainerTable } from './containers.ts';
+import type { MetadataStore } from './metadata-store.ts';
+import { BlockSource } from './read/block-source.ts';
+import type { RecoveryReport } from './recovery.ts';
+import { SpaceLedger } from './space.ts';
+import type { LogWriter } from './writer.ts';
+
+/** What opening a log produced, to build its core from. */
+export interface OpenedParts {
+  path: string;
+  storage: LogStorage;
+  metadata: MetadataStore;
+  table: ContainerTable;
+  writer: LogWriter;
+  logId: bigint;
+  report: RecoveryReport;
+}
+
+export class LogCore {
+  readonly path: string;
+  readonly storage: LogStorage;
+  readonly table: ContainerTable;
+  readonly metadata: MetadataStore;
+  readonly writer: LogWriter;
+  readonly blocks: BlockSource;
+  readonly bases: BaseManager;
+  readonly space: SpaceLedger;
+  /** The log's id, carried by every block it writes. */
+  readonly logId: bigint;
+  /** The sector unit blocks are laid out in. */
+  readonly unit: number;
+  /** What recovery found when the log was opened. */
+  readonly recoveryReport: RecoveryReport;
+  /** Calls still running that close() waits for (see track()). */
+  readonly #operations = new Set<Promise<unknown>>();
+  #closing = false;
+  #closed = false;
+
+  constructor(parts: OpenedParts) {
+    this.path = parts.path;
+    this.storage = parts.storage;
+    this.table = parts.table;
+    this.metadata = parts.metadata;
+    this.writer = parts.writer;
+    this.logId = parts.logId;
+    this.recoveryReport = parts.report;
+    this.unit = parts.metadata.current.sectorUnit;
+    this.blocks = new BlockSource(parts.storage, parts.table, parts.writer, parts.logId, this.unit);
+    this.bases = new BaseManager(parts.storage, parts.table, parts.metadata, parts.writer, this.blocks);
+    this.space = new SpaceLedger(
+      () => ({
+        containerSize: this.table.containerSize,
+        logicalIds: this.table.logicalIds,
+        position: this.writer.sealedPosition(),
+        persistedBase: this.metadata.current.baseLsn,
+        maxContainers: this.metadata.current.maxContainers,
+      }),
+      this.unit,
+    );
+  }
+
+  /** Throws ERR_CLFS_CLOSED once close() has begun. */
+  checkOpen(): void {
+    if (this.#closed || this.#closing) throw this.#closedError();
+  }
+
+  /** Throws ERR_CLFS_CLOSED once close() has finished (work queued before it still runs). */
+  checkAlive(): void {
+    if (this.#closed) throw this.#closedError();
+  }
+
+  #closedError(): ClfsError {
+    return new ClfsError('ERR_CLFS_CLOSED', `the log '${this.path}' is closed`);
+  }
+
+  /** Whether close() has finished. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** close() has begun: new calls are refused. */
+  beginClose(): void {
+    this.#closing = true;
+  }
+
+  /** close() has finished: calls queued before it are refused too. */
+  endClose(): void {
+    this.#closed = true;
+  }
+
+  /**
+   * Registers a call that goes on past its turn among appends (a restart
+   * area's flush and base move, a container being added): close() waits
+   * for it before it drains the writer and writes the last metadata.
+   */
+  track<T>(promise: Promise<T>): Promise<T> {
+    this.#operations.add(promise);
+    const forget = (): void => void this.#operations.delete(promise);
+    promise.then(forget, forget);
+    return promise;
+  }
+
+  /** Settles once every tracked call running now has. */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.#operations]);
+  }
+}

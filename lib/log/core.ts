@@ -13,6 +13,7 @@
  * @module
  */
 import { ClfsError } from '../errors.ts';
+import { Tracker } from '../util/tracker.ts';
 import type { LogStorage } from '../storage/storage.ts';
 import { BaseManager } from './base-manager.ts';
 import type { ContainerTable } from './containers.ts';
@@ -49,7 +50,7 @@ export class LogCore {
   /** What recovery found when the log was opened. */
   readonly recoveryReport: RecoveryReport;
   /** Calls still running that close() waits for (see track()). */
-  readonly #operations = new Set<Promise<unknown>>();
+  readonly #operations = new Tracker();
   #closing = false;
   #closed = false;
 
@@ -111,14 +112,11 @@ export class LogCore {
    * for it before it drains the writer and writes the last metadata.
    */
   track<T>(promise: Promise<T>): Promise<T> {
-    this.#operations.add(promise);
-    const forget = (): void => void this.#operations.delete(promise);
-    promise.then(forget, forget);
-    return promise;
+    return this.#operations.track(promise);
   }
 
   /** Settles once every tracked call running now has. */
-  async settled(): Promise<void> {
-    await Promise.allSettled([...this.#operations]);
+  settled(): Promise<void> {
+    return this.#operations.settled();
   }
 }

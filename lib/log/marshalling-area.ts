@@ -8,14 +8,14 @@
  * @module
  */
 import { ClfsError, invalidArgType, invalidArgValue } from '../errors.ts';
-import { recordSpan } from '../format/block.ts';
 import { Lsn, checkLsn } from '../lsn.ts';
 import type { Pool } from '../native/memory.ts';
+import { Tracker } from '../util/tracker.ts';
 import { checkBoolean, checkInteger, checkOneOf, checkOptions, checkUint8Array } from '../validate.ts';
+import { AreaAppender } from './appender.ts';
 import {
   FILTERS,
   MODES,
-  checkChainLsn,
   checkFlag,
   checkReservationSizes,
   normalizeEntries,
@@ -35,16 +35,8 @@ import {
   type ReadSource,
   type RecordTypeFilter,
 } from './read-context.ts';
-import {
-  Reservation,
-  largestOfAllocation,
-  planReservation,
-  reservationInvalid,
-  reservedSize,
-  type ReservationPlan,
-} from './reservations.ts';
-import { packedBlocks } from './space.ts';
-import { LogWriter, copySpec, dataLengthOf, type BufferOwner, type RecordSpec } from './writer.ts';
+import { reservedSize } from './reservations.ts';
+import type { RecordSpec } from './writer.ts';
 
 export type { BufferAllocator } from './buffer-pool.ts';
 export type { AppendOptions, AppendResult, Entries, MarshallingAreaOptions } from './area-options.ts';
@@ -56,19 +48,17 @@ export class MarshallingArea {
   readonly maxReadBuffers: number;
   readonly flushIntervalMs: number;
   readonly #core: LogCore;
-  readonly #writes: BufferPool;
-  readonly #reads: BufferPool;
-  /** What the writer takes this area's buffers through (its identity marks the area's blocks). */
-  readonly #owner: BufferOwner;
+  readonly #appender: AreaAppender;
+  readonly #readBuffers: BufferPool;
+  /** Reads of the area's contexts in progress (close waits for them). */
+  readonly #reads = new Tracker();
+  #readsStopped = false;
   /** What this area's read contexts read through. */
   readonly #source: ReadSource;
-  readonly #reservation = new Reservation();
   readonly #contexts = new Set<ReadContext>();
   readonly #onClosed: () => void;
-  #lastAppended: Lsn = Lsn.INVALID;
-  #timer: ReturnType<typeof setTimeout> | undefined;
   /** Calls past their turn among appends, still running (close waits for them). */
-  readonly #operations = new Set<Promise<unknown>>();
+  readonly #operations = new Tracker();
   #closing: Promise<void> | undefined;
   #closed = false;
 
@@ -83,15 +73,11 @@ export class MarshallingArea {
     const { bufferSize, pool, allocator } = settings;
     this.#core = core;
     this.#onClosed = onClosed;
-    this.#writes = new BufferPool(bufferSize, this.maxWriteBuffers, alignment, pool, allocator);
-    this.#reads = new BufferPool(bufferSize, this.maxReadBuffers, alignment, pool, allocator);
-    this.#owner = {
-      bufferSize,
-      acquireWriteBuffer: () => this.#writes.acquire(),
-      releaseWriteBuffer: (buffer) => this.#writes.release(buffer),
-    };
+    const writes = new BufferPool(bufferSize, this.maxWriteBuffers, alignment, pool, allocator);
+    this.#readBuffers = new BufferPool(bufferSize, this.maxReadBuffers, alignment, pool, allocator);
+    const stopped = (): boolean => this.#closed || this.#closing !== undefined;
+    this.#appender = new AreaAppender(core, writes, this.flushIntervalMs, stopped);
     this.#source = this.#readSource();
-    core.space.register(this.#reservation);
   }
 
   /** @internal Use log.createMarshallingArea(); `onClosed` runs when the area has closed. */
@@ -101,12 +87,12 @@ export class MarshallingArea {
 
   /** Records reserved in this area. */
   get reservedRecords(): number {
-    return this.#reservation.records;
+    return this.#appender.reservation.records;
   }
 
   /** Bytes reserved in this area (real sizes). */
   get reservedBytes(): number {
-    return this.#reservation.bytes;
+    return this.#appender.reservation.bytes;
   }
 
   /**
@@ -115,12 +101,12 @@ export class MarshallingArea {
    * end) less the block and record headers.
    */
   get maxRecordSize(): number {
-    return LogWriter.maxDataLength(Math.min(this.bufferSize, this.#core.table.containerSize));
+    return this.#appender.maxRecordSize;
   }
 
   /** Write buffers allocated now, and read buffers. */
   get buffersAllocated(): { write: number; read: number } {
-    return { write: this.#writes.allocated, read: this.#reads.allocated };
+    return { write: this.#appender.buffersAllocated, read: this.#readBuffers.allocated };
   }
 
   /** At a call's start: refused once close() has begun. */
@@ -134,52 +120,6 @@ export class MarshallingArea {
   #checkAlive(): void {
     if (this.#closed) throw new ClfsError('ERR_CLFS_CLOSED', 'the marshalling area is closed');
     this.#core.checkAlive();
-  }
-
-  #spec(entries: readonly Uint8Array[], options: AppendOptions, type: 'data' | 'restart', newBaseLsn: Lsn): RecordSpec {
-    const entryAlignment =
-      options.entryAlignment === undefined
-        ? 1
-        : checkInteger('options.entryAlignment', options.entryAlignment, 1, this.bufferSize);
-    const dataLength = dataLengthOf(entries, entryAlignment);
-    if (dataLength > this.maxRecordSize) {
-      throw new ClfsError(
-        'ERR_CLFS_RECORD_TOO_LARGE',
-        `a record of ${dataLength} bytes does not fit: this area's ${this.bufferSize}-byte buffers${
-          this.bufferSize > this.#core.table.containerSize
-            ? ` in the log's ${this.#core.table.containerSize}-byte containers`
-            : ''
-        } take records of at most ${this.maxRecordSize} bytes`,
-        { limit: this.maxRecordSize, size: dataLength },
-      );
-    }
-    return {
-      type,
-      entries,
-      entryAlignment,
-      undoNextLsn: checkChainLsn('options.undoNextLsn', options.undoNextLsn),
-      previousLsn: checkChainLsn('options.previousLsn', options.previousLsn),
-      newBaseLsn,
-    };
-  }
-
-  /** Chain fields must point to older records: before anything appended now. */
-  #checkChains(spec: RecordSpec): void {
-    for (const [name, lsn] of [
-      ['undoNextLsn', spec.undoNextLsn],
-      ['previousLsn', spec.previousLsn],
-    ] as const) {
-      if (lsn !== Lsn.INVALID && (this.#core.writer.lastLsn === Lsn.INVALID || lsn > this.#core.writer.lastLsn)) {
-        throw new ClfsError('ERR_CLFS_INVALID_LSN', `options.${name} ${Lsn.format(lsn)} must name an older record`, {
-          lsn,
-        });
-      }
-    }
-  }
-
-  /** A copy of entries the caller might change while the append waits its turn. */
-  #stable(spec: RecordSpec): RecordSpec {
-    return this.#core.writer.contended ? copySpec(spec) : spec;
   }
 
   /**
@@ -212,27 +152,11 @@ export class MarshallingArea {
         'appends one record into reserved space: it needs entries and no reservations',
       );
     }
-    const spec = list === null ? undefined : this.#stable(this.#spec(list, o, 'data', Lsn.INVALID));
-    const real = sizes.map((s) => Math.sign(s) * reservedSize(Math.abs(s), this.#core.unit));
-
-    const lsn = await this.#core.writer.exclusive(() => {
-      this.#checkAlive();
-      if (spec !== undefined) this.#checkChains(spec);
-      const change = this.#planReservation(real, spec, useReservation);
-      const finish = (appended: Lsn | undefined): Lsn | undefined => {
-        this.#reservation.assign(change.next);
-        if (appended !== undefined) this.#lastAppended = appended;
-        if (forceAppend) this.#core.writer.forceAppend();
-        return appended;
-      };
-      if (spec === undefined) return finish(undefined);
-      const appended = this.#core.writer.append(this.#owner, spec);
-      return appended instanceof Promise ? appended.then(finish) : finish(appended);
-    });
-    if (lsn !== undefined) {
-      if (forceFlush) await this.#core.writer.flush(lsn);
-      else this.#armTimer();
-    }
+    const appender = this.#appender;
+    const spec = list === null ? undefined : appender.spec(list, o, 'data', Lsn.INVALID);
+    const real = appender.realSizes(sizes);
+    const flags = { forceAppend, forceFlush };
+    const lsn = await appender.reserveAndAppend(spec, real, useReservation, flags, () => this.#checkAlive());
     return { lsn, reservations: real };
   }
 
@@ -252,80 +176,11 @@ export class MarshallingArea {
     for (let i = 0; i < records.length; i++) {
       const list = normalizeEntries(`records[${i}]`, records[i] as Entries);
       if (list === null) throw invalidArgValue(`records[${i}]`, null, 'must hold data: appendBatch does not reserve');
-      specs.push(this.#stable(this.#spec(list, o, 'data', Lsn.INVALID)));
+      specs.push(this.#appender.spec(list, o, 'data', Lsn.INVALID));
     }
     if (specs.length === 0) return [];
-    const lsns = await this.#core.writer.exclusive(async () => {
-      this.#checkAlive();
-      this.#checkChains(specs[0]!);
-      // Check the whole batch first, so it is appended entirely or not at all.
-      const next = this.#reservation.copy();
-      if (useReservation) {
-        for (const spec of specs) {
-          const size = reservedSize(dataLengthOf(spec.entries, spec.entryAlignment), this.#core.unit);
-          if (next.records < 1 || next.bytes < size) throw reservationInvalid(this.#reservation, size);
-          next.records--;
-          next.bytes -= size;
-        }
-        next.settle();
-      } else if (!this.#core.space.hasRoomFor({ blocks: this.#packedBlocks(specs), reserve: 0, largest: 0 })) {
-        throw this.#logFull();
-      }
-      // Every container the batch will reach exists before any record goes
-      // in, so a container that cannot be had fails the batch, not half of it.
-      const spans = specs.map((spec) => recordSpan(dataLengthOf(spec.entries, spec.entryAlignment)));
-      const reach = this.#core.writer.lastContainerFor(this.#owner, spans);
-      const first = this.#core.writer.position.logicalId + 1;
-      // The caller may change its arrays once the call has returned: take
-      // them before waiting for containers.
-      if (reach >= first) for (let i = 0; i < specs.length; i++) specs[i] = copySpec(specs[i]!);
-      for (let id = first; id <= reach; id++) await this.#core.bases.provideContainer(id);
-      const out: Lsn[] = [];
-      let owned = reach >= first;
-      for (let i = 0; i < specs.length; i++) {
-        const appended = this.#core.writer.append(this.#owner, specs[i]!);
-        if (!(appended instanceof Promise)) {
-          out.push(appended);
-          continue;
-        }
-        // The batch waits (a write buffer): the records after this one are
-        // taken now (this one the writer took).
-        if (!owned) for (let j = i + 1; j < specs.length; j++) specs[j] = copySpec(specs[j]!);
-        owned = true;
-        out.push(await appended);
-      }
-      this.#reservation.assign(next);
-      this.#lastAppended = out[out.length - 1]!;
-      if (forceAppend) this.#core.writer.forceAppend();
-      return out;
-    });
-    if (forceFlush) await this.#core.writer.flush(lsns[lsns.length - 1]!);
-    else this.#armTimer();
-    return lsns;
-  }
-
-  #logFull(): ClfsError {
-    return new ClfsError(
-      'ERR_CLFS_LOG_FULL',
-      `the log has no room for this without eating into reservations (${this.#core.space.totalReservation()} bytes reserved, ${this.#core.space.currentAvailable()} available). Free reservations, advance the base, or add containers`,
-    );
-  }
-
-  /** Checks a reservation change (and the append it comes with) against the reservation and the log's space. */
-  #planReservation(real: readonly number[], spec: RecordSpec | undefined, useReservation: boolean): ReservationPlan {
-    const appendSize =
-      spec === undefined ? undefined : reservedSize(dataLengthOf(spec.entries, spec.entryAlignment), this.#core.unit);
-    const plan = planReservation(this.#reservation, real, appendSize, useReservation);
-    const { cost, added, next } = plan;
-    const request = { blocks: cost > 0 ? [cost] : [], reserve: Math.max(0, added), largest: next.largest };
-    if ((cost > 0 || added > 0) && !this.#core.space.hasRoomFor(request)) throw this.#logFull();
-    return plan;
-  }
-
-  /** The blocks records take packed into fresh blocks of this area's buffers: their lengths. */
-  #packedBlocks(specs: readonly RecordSpec[]): number[] {
-    const spans = specs.map((spec) => recordSpan(dataLengthOf(spec.entries, spec.entryAlignment)));
-    return packedBlocks(spans, Math.min(this.bufferSize, this.#core.table.containerSize), this.#core.unit);
+    const flags = { forceAppend, forceFlush };
+    return this.#appender.appendBatch(specs, useReservation, flags, () => this.#checkAlive());
   }
 
   /** The real size of reserving records of these data sizes, together (CLFS's AlignReservedLog). Pure. */
@@ -344,13 +199,7 @@ export class MarshallingArea {
     this.#checkUsable();
     checkInteger('count', count, 1);
     checkInteger('bytes', bytes, 1);
-    await this.#core.writer.exclusive(() => {
-      const largest = largestOfAllocation(count, bytes, this.#core.unit, this.maxRecordSize);
-      if (!this.#core.space.hasRoomFor({ blocks: [], reserve: bytes, largest })) throw this.#logFull();
-      this.#reservation.records += count;
-      this.#reservation.bytes += bytes;
-      this.#reservation.largest = Math.max(this.#reservation.largest, largest);
-    });
+    await this.#appender.allocate(count, bytes);
   }
 
   /** Frees `count` reserved records totalling `bytes` (CLFS's FreeReservedLog, positive numbers). */
@@ -358,17 +207,7 @@ export class MarshallingArea {
     this.#checkUsable();
     checkInteger('count', count, 1);
     checkInteger('bytes', bytes, 1);
-    await this.#core.writer.exclusive(() => {
-      if (count > this.#reservation.records || bytes > this.#reservation.bytes) {
-        throw new ClfsError(
-          'ERR_CLFS_RESERVATION_INVALID',
-          `cannot free ${count} records / ${bytes} bytes: the area has ${this.#reservation.records} records / ${this.#reservation.bytes} bytes reserved`,
-        );
-      }
-      this.#reservation.records -= count;
-      this.#reservation.bytes -= bytes;
-      this.#reservation.settle();
-    });
+    await this.#appender.free(count, bytes);
   }
 
   /**
@@ -393,19 +232,20 @@ export class MarshallingArea {
     await this.flushToLsn();
   }
 
-  #armTimer(): void {
-    if (this.flushIntervalMs === 0 || this.#timer !== undefined) return;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      if (this.#closed || this.#closing !== undefined || this.#core.writer.failure !== undefined) return;
-      this.#core.writer.flush(this.#lastAppended).catch(() => undefined);
-    }, this.flushIntervalMs);
-    this.#timer.unref();
-  }
-
-  /** The read contexts' view of this area and its log. */
+  /**
+   * The read contexts' view of this area and its log. Their reads are
+   * tracked, and once close() has terminated the contexts no new one starts
+   * (a read in progress then rejects with ERR_CLFS_CLOSED): the log closes
+   * its storage only after every read of its areas has settled.
+   */
   #readSource(): ReadSource {
     const core = this.#core;
+    const read = <T>(io: () => Promise<T>): Promise<T> => {
+      if (this.#readsStopped) {
+        return Promise.reject(new ClfsError('ERR_CLFS_CLOSED', 'the read context was terminated during the read'));
+      }
+      return this.#reads.track(io());
+    };
     return {
       bufferSize: this.bufferSize,
       baseLsn: () => core.bases.baseLsn,
@@ -416,11 +256,11 @@ export class MarshallingArea {
       blockExpectation: () => ({ logId: core.logId, unit: core.unit }),
       releaseReadBuffer: (context, buffer) => {
         this.#contexts.delete(context);
-        this.#reads.release(buffer);
+        this.#readBuffers.release(buffer);
       },
-      loadBlock: (blockLsn, into) => core.blocks.loadBlock(blockLsn, into, this.#contexts),
-      probeBlock: (blockLsn, whole) => core.blocks.probeBlock(blockLsn, whole),
-      findBlockAfter: (position) => core.blocks.findBlockAfter(position),
+      loadBlock: (blockLsn, into) => read(() => core.blocks.loadBlock(blockLsn, into, this.#contexts)),
+      probeBlock: (blockLsn, whole) => read(() => core.blocks.probeBlock(blockLsn, whole)),
+      findBlockAfter: (position) => read(() => core.blocks.findBlockAfter(position)),
       skippedRanges: () => core.recoveryReport.skipped,
     };
   }
@@ -433,7 +273,7 @@ export class MarshallingArea {
   }
 
   #openContext(mode: ReadMode, filter: RecordTypeFilter, view: boolean): ReadContext {
-    const buffer = this.#reads.tryAcquire();
+    const buffer = this.#readBuffers.tryAcquire();
     if (buffer === undefined) throw this.#blocksExhausted();
     const context = new ReadContext(this.#source, buffer, mode, filter, view);
     this.#contexts.add(context);
@@ -513,7 +353,7 @@ export class MarshallingArea {
     const o = checkOptions('options', options);
     const useReservation = checkFlag(o, 'useReservation');
     const newBase = o.newBaseLsn === undefined ? undefined : checkLsn('options.newBaseLsn', o.newBaseLsn);
-    const spec = this.#spec([data], {}, 'restart', newBase ?? Lsn.INVALID);
+    const spec: RecordSpec = this.#appender.spec([data], {}, 'restart', newBase ?? Lsn.INVALID);
     // The call may wait (its turn, the new base's block read) before the
     // record is placed: its bytes are taken now.
     spec.entries = [data.slice()];
@@ -526,14 +366,9 @@ export class MarshallingArea {
       // appended before it, not those of when it was called.
       const lsn = await writer.exclusive(() => {
         this.#checkAlive();
-        return bases.appendRestart(newBase, async (previousLsn) => {
+        return bases.appendRestart(newBase, (previousLsn) => {
           spec.previousLsn = previousLsn;
-          const change = this.#planReservation([], spec, useReservation);
-          const pending = writer.append(this.#owner, spec);
-          const appended = pending instanceof Promise ? await pending : pending;
-          this.#reservation.assign(change.next);
-          this.#lastAppended = appended;
-          return appended;
+          return this.#appender.appendRestart(spec, useReservation);
         });
       });
       await writer.flush(lsn);
@@ -589,39 +424,29 @@ export class MarshallingArea {
    * move): close() waits for it, the area's and the log's.
    */
   #track<T>(run: () => Promise<T>): Promise<T> {
-    const promise = this.#core.track(run());
-    this.#operations.add(promise);
-    const forget = (): void => void this.#operations.delete(promise);
-    promise.then(forget, forget);
-    return promise;
+    return this.#operations.track(this.#core.track(run()));
   }
 
   async #close(): Promise<void> {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#appender.stopTimer();
     let failure: unknown;
     try {
       // Calls made before close() finish first: those still in their turn
       // among appends, and those past it (a restart area's flush and base move).
-      await Promise.allSettled([...this.#operations]);
+      await this.#operations.settled();
       await this.#core.writer.exclusive(() => undefined).catch(() => undefined);
-      if (this.#lastAppended !== Lsn.INVALID && this.#core.writer.failure === undefined) {
-        await this.#core.writer.flush(this.#lastAppended);
-      }
+      await this.#appender.flushForClose();
     } catch (error) {
       failure = error;
     }
     // The rest happens whatever failed above; the first failure is reported.
     for (const context of [...this.#contexts]) context.terminate();
-    // Only this area's own open block, if any: another area's records are
-    // not this close's to drop.
-    this.#core.writer.releaseOwner(this.#owner);
-    const writeFailure = this.#writes.drain();
-    const readFailure = this.#reads.drain();
+    this.#readsStopped = true;
+    await this.#reads.settled();
+    const writeFailure = this.#appender.release();
+    const readFailure = this.#readBuffers.drain();
     failure ??= writeFailure ?? readFailure;
-    this.#reservation.assign(new Reservation());
     this.#closed = true;
-    this.#core.space.forget(this.#reservation);
     this.#onClosed();
     if (failure !== undefined) throw failure;
   }

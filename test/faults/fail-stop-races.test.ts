@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { ClfsError } from '../../lib/errors.ts';
+import type { Lsn } from '../../lib/lsn.ts';
 import { Log } from '../../lib/log/log.ts';
 import { MemoryStorage, emptyImage, type FaultAction, type FaultRequest } from '../../lib/storage/memory-storage.ts';
 import { countingAllocator, tag } from '../support/area.ts';
@@ -86,4 +87,52 @@ describe('an area closing in the middle of a read', () => {
     }
     await log.close();
   });
+});
+
+describe('a read in progress when the log closes', () => {
+  /** A memory storage whose reads are slow (a close overtakes them), noting any read asked after it closed. */
+  class Watched extends MemoryStorage {
+    closed = false;
+    afterClose: string[] = [];
+    override async read(container: number, offset: number, into: Uint8Array): Promise<number> {
+      if (this.closed) this.afterClose.push(`read c${container}@${offset}`);
+      const got = await super.read(container, offset, into);
+      for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+      return got;
+    }
+    override async close(): Promise<void> {
+      this.closed = true;
+      return super.close();
+    }
+  }
+
+  it.each([0, 1, 2, 3, 4, 5, 6, 7])(
+    'ReadLogRecord then CloseLogFileObject at once (%i turns apart): no read reaches the storage after it closed, and the read settles typed',
+    async (turns) => {
+      const image = emptyImage();
+      for (let i = 0; i < 2; i++) image.containers.push(new Uint8Array(512 * KiB));
+      await Log.initializeStorage(new MemoryStorage(image), 512 * KiB, 2, 0);
+      const writer = await Log.openStorage('memory', new MemoryStorage(image), 'strict');
+      const w = await writer.createMarshallingArea({ bufferSize: 4096, flushIntervalMs: 0 });
+      // Blocks that fill a buffer each, on disk: a forward read then reads
+      // the next block's header on its own.
+      const lsns: Lsn[] = [];
+      for (let i = 0; i < 4; i++) {
+        lsns.push((await w.reserveAndAppend(new Uint8Array(3900).fill(i), { forceFlush: true })).lsn!);
+      }
+      await writer.close();
+      const storage = new Watched(image);
+      const log = await Log.openStorage('memory', storage, 'strict');
+      const area = await log.createMarshallingArea({ bufferSize: 4096, flushIntervalMs: 0 });
+      const read = area.readLogRecord(lsns[1]!, 'forward');
+      const settled = read.then(
+        () => 'resolved',
+        (error: unknown) => (error as { code?: string }).code ?? `untyped: ${String(error)}`,
+      );
+      for (let i = 0; i < turns; i++) await new Promise((resolve) => setImmediate(resolve));
+      await log.close();
+      expect(['resolved', 'ERR_CLFS_CLOSED']).toContain(await settled);
+      expect(storage.afterClose).toEqual([]);
+    },
+  );
 });

@@ -1,0 +1,315 @@
+/**
+ * The writing half of a marshalling area: its write buffers, its
+ * reservation, and the appends it makes in its turn among the log's appends
+ * (the area's public methods check arguments and call these). Reservation
+ * arithmetic is reservations.ts's, room the space ledger's, placement the
+ * writer's.
+ * @module
+ */
+import { ClfsError } from '../errors.ts';
+import { recordSpan } from '../format/block.ts';
+import { Lsn } from '../lsn.ts';
+import { checkInteger } from '../validate.ts';
+import { checkChainLsn, type AppendOptions } from './area-options.ts';
+import type { BufferPool } from './buffer-pool.ts';
+import type { LogCore } from './core.ts';
+import {
+  Reservation,
+  largestOfAllocation,
+  planReservation,
+  reservationInvalid,
+  reservedSize,
+  type ReservationPlan,
+} from './reservations.ts';
+import { packedBlocks } from './space.ts';
+import { LogWriter, copySpec, dataLengthOf, type BufferOwner, type RecordSpec } from './writer.ts';
+
+/** What happens after an append: queue its block now, or wait until it is durable. */
+export interface AppendFlags {
+  forceAppend: boolean;
+  forceFlush: boolean;
+}
+
+export class AreaAppender {
+  readonly #core: LogCore;
+  readonly #writes: BufferPool;
+  readonly #flushIntervalMs: number;
+  /** Whether the area is closing or closed (the timer then does nothing). */
+  readonly #stopped: () => boolean;
+  /** What the writer takes this area's buffers through (its identity marks the area's blocks). */
+  readonly owner: BufferOwner;
+  readonly reservation = new Reservation();
+  #lastAppended: Lsn = Lsn.INVALID;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(core: LogCore, writes: BufferPool, flushIntervalMs: number, stopped: () => boolean) {
+    this.#core = core;
+    this.#writes = writes;
+    this.#flushIntervalMs = flushIntervalMs;
+    this.#stopped = stopped;
+    this.owner = {
+      bufferSize: writes.size,
+      acquireWriteBuffer: () => writes.acquire(),
+      releaseWriteBuffer: (buffer) => writes.release(buffer),
+    };
+    core.space.register(this.reservation);
+  }
+
+  /** The largest record data the area's buffers take in the log's containers. */
+  get maxRecordSize(): number {
+    return LogWriter.maxDataLength(Math.min(this.owner.bufferSize, this.#core.table.containerSize));
+  }
+
+  /** Write buffers allocated now. */
+  get buffersAllocated(): number {
+    return this.#writes.allocated;
+  }
+
+  /** The youngest record this area appended, or INVALID. */
+  get lastAppended(): Lsn {
+    return this.#lastAppended;
+  }
+
+  /** A record of `entries`, checked against the area's limits; copied if it must wait its turn. */
+  spec(entries: readonly Uint8Array[], options: AppendOptions, type: 'data' | 'restart', newBaseLsn: Lsn): RecordSpec {
+    const bufferSize = this.owner.bufferSize;
+    const entryAlignment =
+      options.entryAlignment === undefined
+        ? 1
+        : checkInteger('options.entryAlignment', options.entryAlignment, 1, bufferSize);
+    const dataLength = dataLengthOf(entries, entryAlignment);
+    const limit = this.maxRecordSize;
+    if (dataLength > limit) {
+      const containerSize = this.#core.table.containerSize;
+      throw new ClfsError(
+        'ERR_CLFS_RECORD_TOO_LARGE',
+        `a record of ${dataLength} bytes does not fit: this area's ${bufferSize}-byte buffers${
+          bufferSize > containerSize ? ` in the log's ${containerSize}-byte containers` : ''
+        } take records of at most ${limit} bytes`,
+        { limit, size: dataLength },
+      );
+    }
+    const spec: RecordSpec = {
+      type,
+      entries,
+      entryAlignment,
+      undoNextLsn: checkChainLsn('options.undoNextLsn', options.undoNextLsn),
+      previousLsn: checkChainLsn('options.previousLsn', options.previousLsn),
+      newBaseLsn,
+    };
+    // The caller may change its arrays while the append waits its turn.
+    return this.#core.writer.contended ? copySpec(spec) : spec;
+  }
+
+  /** Chain fields must point to older records: before anything appended now. */
+  #checkChains(spec: RecordSpec): void {
+    const last = this.#core.writer.lastLsn;
+    for (const [name, lsn] of [
+      ['undoNextLsn', spec.undoNextLsn],
+      ['previousLsn', spec.previousLsn],
+    ] as const) {
+      if (lsn !== Lsn.INVALID && (last === Lsn.INVALID || lsn > last)) {
+        throw new ClfsError('ERR_CLFS_INVALID_LSN', `options.${name} ${Lsn.format(lsn)} must name an older record`, {
+          lsn,
+        });
+      }
+    }
+  }
+
+  /** Real (reserved) sizes of reservation changes given as data sizes (negative: free one). */
+  realSizes(sizes: readonly number[]): number[] {
+    return sizes.map((s) => Math.sign(s) * reservedSize(Math.abs(s), this.#core.unit));
+  }
+
+  /**
+   * In the caller's turn among appends (`inTurn` checks the area is still
+   * alive there): changes the reservation by `real` and appends `spec`, if
+   * any, atomically. Resolves with the record's LSN.
+   */
+  async reserveAndAppend(
+    spec: RecordSpec | undefined,
+    real: readonly number[],
+    useReservation: boolean,
+    flags: AppendFlags,
+    inTurn: () => void,
+  ): Promise<Lsn | undefined> {
+    const writer = this.#core.writer;
+    const lsn = await writer.exclusive(() => {
+      inTurn();
+      if (spec !== undefined) this.#checkChains(spec);
+      const change = this.#plan(real, spec, useReservation);
+      const finish = (appended: Lsn | undefined): Lsn | undefined => {
+        this.reservation.assign(change.next);
+        if (appended !== undefined) this.#lastAppended = appended;
+        if (flags.forceAppend) writer.forceAppend();
+        return appended;
+      };
+      if (spec === undefined) return finish(undefined);
+      const appended = writer.append(this.owner, spec);
+      return appended instanceof Promise ? appended.then(finish) : finish(appended);
+    });
+    if (lsn !== undefined) await this.#afterAppend(lsn, flags.forceFlush);
+    return lsn;
+  }
+
+  /** Appends `specs` (non-empty) in one turn, entirely or not at all. */
+  async appendBatch(
+    specs: RecordSpec[],
+    useReservation: boolean,
+    flags: AppendFlags,
+    inTurn: () => void,
+  ): Promise<Lsn[]> {
+    const { writer, bases, space, unit } = this.#core;
+    const lsns = await writer.exclusive(async () => {
+      inTurn();
+      this.#checkChains(specs[0]!);
+      // Check the whole batch first, so it is appended entirely or not at all.
+      const next = this.reservation.copy();
+      if (useReservation) {
+        for (const spec of specs) {
+          const size = reservedSize(dataLengthOf(spec.entries, spec.entryAlignment), unit);
+          if (next.records < 1 || next.bytes < size) throw reservationInvalid(this.reservation, size);
+          next.records--;
+          next.bytes -= size;
+        }
+        next.settle();
+      }
+      const spans = specs.map((spec) => recordSpan(dataLengthOf(spec.entries, spec.entryAlignment)));
+      const capacity = Math.min(this.owner.bufferSize, this.#core.table.containerSize);
+      if (
+        !useReservation &&
+        !space.hasRoomFor({ blocks: packedBlocks(spans, capacity, unit), reserve: 0, largest: 0 })
+      ) {
+        throw this.#logFull();
+      }
+      // Every container the batch will reach exists before any record goes
+      // in, so a container that cannot be had fails the batch, not half of it.
+      const reach = writer.lastContainerFor(this.owner, spans);
+      const first = writer.position.logicalId + 1;
+      // The caller may change its arrays once the call has returned: take
+      // them before waiting for containers.
+      if (reach >= first) for (let i = 0; i < specs.length; i++) specs[i] = copySpec(specs[i]!);
+      for (let id = first; id <= reach; id++) await bases.provideContainer(id);
+      const out: Lsn[] = [];
+      let owned = reach >= first;
+      for (let i = 0; i < specs.length; i++) {
+        const appended = writer.append(this.owner, specs[i]!);
+        if (!(appended instanceof Promise)) {
+          out.push(appended);
+          continue;
+        }
+        // The batch waits (a write buffer): the records after this one are
+        // taken now (this one the writer took).
+        if (!owned) for (let j = i + 1; j < specs.length; j++) specs[j] = copySpec(specs[j]!);
+        owned = true;
+        out.push(await appended);
+      }
+      this.reservation.assign(next);
+      this.#lastAppended = out[out.length - 1]!;
+      if (flags.forceAppend) writer.forceAppend();
+      return out;
+    });
+    await this.#afterAppend(lsns[lsns.length - 1]!, flags.forceFlush);
+    return lsns;
+  }
+
+  /**
+   * Appends a restart record (in the caller's turn, inside the base
+   * manager's appendRestart, which supplies its previous LSN).
+   */
+  async appendRestart(spec: RecordSpec, useReservation: boolean): Promise<Lsn> {
+    const change = this.#plan([], spec, useReservation);
+    const pending = this.#core.writer.append(this.owner, spec);
+    const appended = pending instanceof Promise ? await pending : pending;
+    this.reservation.assign(change.next);
+    this.#lastAppended = appended;
+    return appended;
+  }
+
+  /** Reserves `count` records totalling `bytes` (in its turn). */
+  allocate(count: number, bytes: number): Promise<void> {
+    return this.#core.writer.exclusive(() => {
+      const largest = largestOfAllocation(count, bytes, this.#core.unit, this.maxRecordSize);
+      if (!this.#core.space.hasRoomFor({ blocks: [], reserve: bytes, largest })) throw this.#logFull();
+      this.reservation.records += count;
+      this.reservation.bytes += bytes;
+      this.reservation.largest = Math.max(this.reservation.largest, largest);
+    });
+  }
+
+  /** Frees `count` reserved records totalling `bytes` (in its turn). */
+  free(count: number, bytes: number): Promise<void> {
+    return this.#core.writer.exclusive(() => {
+      const r = this.reservation;
+      if (count > r.records || bytes > r.bytes) {
+        throw new ClfsError(
+          'ERR_CLFS_RESERVATION_INVALID',
+          `cannot free ${count} records / ${bytes} bytes: the area has ${r.records} records / ${r.bytes} bytes reserved`,
+        );
+      }
+      r.records -= count;
+      r.bytes -= bytes;
+      r.settle();
+    });
+  }
+
+  /** Checks a reservation change (and the append it comes with) against the reservation and the log's space. */
+  #plan(real: readonly number[], spec: RecordSpec | undefined, useReservation: boolean): ReservationPlan {
+    const appendSize =
+      spec === undefined ? undefined : reservedSize(dataLengthOf(spec.entries, spec.entryAlignment), this.#core.unit);
+    const plan = planReservation(this.reservation, real, appendSize, useReservation);
+    const { cost, added, next } = plan;
+    const request = { blocks: cost > 0 ? [cost] : [], reserve: Math.max(0, added), largest: next.largest };
+    if ((cost > 0 || added > 0) && !this.#core.space.hasRoomFor(request)) throw this.#logFull();
+    return plan;
+  }
+
+  #logFull(): ClfsError {
+    const { space } = this.#core;
+    return new ClfsError(
+      'ERR_CLFS_LOG_FULL',
+      `the log has no room for this without eating into reservations (${space.totalReservation()} bytes reserved, ${space.currentAvailable()} available). Free reservations, advance the base, or add containers`,
+    );
+  }
+
+  /** After an append: wait until it is durable, or make sure the flush timer runs. */
+  async #afterAppend(lsn: Lsn, forceFlush: boolean): Promise<void> {
+    if (forceFlush) await this.#core.writer.flush(lsn);
+    else this.#armTimer();
+  }
+
+  /** Appended records are written at least every flushIntervalMs even if nobody asks. */
+  #armTimer(): void {
+    if (this.#flushIntervalMs === 0 || this.#timer !== undefined) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      if (this.#stopped() || this.#core.writer.failure !== undefined) return;
+      this.#core.writer.flush(this.#lastAppended).catch(() => undefined);
+    }, this.#flushIntervalMs);
+    this.#timer.unref();
+  }
+
+  /** For the area's close, first: the flush timer stops. */
+  stopTimer(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** For the area's close: flushes what the area appended (unless the log fail-stopped). */
+  async flushForClose(): Promise<void> {
+    if (this.#lastAppended !== Lsn.INVALID && this.#core.writer.failure === undefined) {
+      await this.#core.writer.flush(this.#lastAppended);
+    }
+  }
+
+  /** For the area's close, last: the open block if it is the area's, the buffers, the reservation. */
+  release(): unknown {
+    // Only this area's own open block, if any: another area's records are
+    // not this close's to drop.
+    this.#core.writer.releaseOwner(this.owner);
+    const failure = this.#writes.drain();
+    this.reservation.assign(new Reservation());
+    this.#core.space.forget(this.reservation);
+    return failure;
+  }
+}

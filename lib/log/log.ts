@@ -65,6 +65,7 @@ export interface LogIoStatistics extends StorageStats {
  * ```
  */
 export class Log {
+  /** The log's directory, as given to create() or open(). */
   readonly path: string;
   /** What recovery found when the log was opened. */
   readonly recoveryReport: RecoveryReport;

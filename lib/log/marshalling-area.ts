@@ -41,11 +41,28 @@ import type { RecordSpec } from './writer.ts';
 export type { BufferAllocator } from './buffer-pool.ts';
 export type { AppendOptions, AppendResult, Entries, MarshallingAreaOptions } from './area-options.ts';
 
+/**
+ * A marshalling area: appends, reservations, flushes, reads and restart
+ * areas through buffers of one size (CLFS's marshalling context). Made by
+ * {@link Log.createMarshallingArea}.
+ *
+ * @example
+ * ```ts
+ * const area = await log.createMarshallingArea({ bufferSize: 64 * 1024 });
+ * const { lsn } = await area.reserveAndAppend(new TextEncoder().encode('hello'), { forceFlush: true });
+ * for await (const record of area.records()) console.log(record.lsn, record.data);
+ * ```
+ */
 export class MarshallingArea {
+  /** Size of every log I/O buffer: the requested size rounded up to the log's sector size. */
   readonly bufferSize: number;
+  /** Where the buffers live: `'paged'` or `'nonPaged'` (pinned in RAM). */
   readonly pool: Pool;
+  /** Most write buffers allocated at once (Infinity: no limit). */
   readonly maxWriteBuffers: number;
+  /** Most read buffers allocated at once, one per open read context (Infinity: no limit). */
   readonly maxReadBuffers: number;
+  /** How often appended records are written even if nobody asks, in ms (0: never). */
   readonly flushIntervalMs: number;
   readonly #core: LogCore;
   readonly #appender: AreaAppender;

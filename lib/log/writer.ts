@@ -29,6 +29,7 @@ import {
   CHECKSUM_OFFSET,
   MAX_RECORDS_PER_BLOCK,
   RECORD_HEADER_SIZE,
+  VOUCHED_LSN_OFFSET,
   alignUp,
   recordSpan,
   writeBlockHeader,
@@ -72,8 +73,6 @@ export interface MemoryBlock {
   length: number;
   /** 'failed': never to be written (the log fail-stopped first). */
   state: 'open' | 'sealed' | 'writing' | 'written' | 'durable' | 'failed';
-  /** Written with its own fdatasync ('fdatasync' mode): durable once written. */
-  synced: boolean;
 }
 
 /** One record to append. */
@@ -450,7 +449,6 @@ export class LogWriter {
       recordOffsets: [],
       length: 0,
       state: 'open',
-      synced: false,
     };
     this.#current = block;
     this.#blocks.set(block.lsn, block);
@@ -526,7 +524,7 @@ export class LogWriter {
 
   #submit(block: MemoryBlock, watermark: Lsn): void {
     block.state = 'writing';
-    block.view.setBigUint64(40, watermark, true); // vouchedLsn
+    block.view.setBigUint64(VOUCHED_LSN_OFFSET, watermark, true);
     this.#writesInFlight++;
     this.#ctx.storage
       .write(
@@ -559,12 +557,9 @@ export class LogWriter {
   /** Moves the durable watermark and settles what it allows. */
   #advance(): void {
     if (this.#failure !== undefined) return;
-    const durability = this.#ctx.storage.geometry.durability;
-    if (durability !== 'fdatasync') {
+    // With 'fdatasync' a written block becomes durable only through a sync (#sync).
+    if (this.#ctx.storage.geometry.durability !== 'fdatasync') {
       while (this.#pending[0]?.state === 'written') this.#markDurable(this.#pending.shift()!);
-    } else {
-      while (this.#pending[0]?.state === 'written' && this.#pending[0].synced)
-        this.#markDurable(this.#pending.shift()!);
     }
     this.#maybeSync();
     this.#settle();

@@ -20,7 +20,7 @@ import { MetadataStore } from './metadata-store.ts';
 import { resolveCreateOptions, resolveOpenOptions, type CreateLogOptions, type OpenLogOptions } from './options.ts';
 import { BlockSource } from './read/block-source.ts';
 import { recover, type RecoveryReport } from './recovery.ts';
-import { LogWriter } from './writer.ts';
+import { LogWriter } from './write/writer.ts';
 
 /** `log.information()`: CLFS_INFORMATION, in bytes and bigint LSNs. */
 export interface LogInformation {

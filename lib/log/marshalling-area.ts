@@ -30,7 +30,7 @@ import {
 } from './read-context.ts';
 import { MAX_BLOCK_SIZE } from './recovery.ts';
 import { Reservation, reservedSize } from './reservations.ts';
-import { LogWriter, copySpec, dataLengthOf, type BufferOwner, type RecordSpec } from './writer.ts';
+import { LogWriter, copySpec, dataLengthOf, type BufferOwner, type RecordSpec } from './write/writer.ts';
 
 export type { BufferAllocator } from './buffer-pool.ts';
 

@@ -11,14 +11,7 @@
  * @module
  */
 import { type ClfsError, invariant } from '../../errors.ts';
-import {
-  BLOCK_HEADER_SIZE,
-  RECORD_HEADER_SIZE,
-  alignUp,
-  recordSpan,
-  writeBlockHeader,
-  writeRecordHeader,
-} from '../../format/block.ts';
+import { BLOCK_HEADER_SIZE, alignUp, recordSpan, writeBlockHeader } from '../../format/block.ts';
 import { type Lsn, makeLsn } from '../../lsn.ts';
 import type { BufferOwner, MemoryBlock, WriterContext, WriterStart } from './context.ts';
 import {
@@ -29,7 +22,7 @@ import {
   newBlockAt,
   placeRecords,
 } from './placement.ts';
-import { type RecordSpec, copySpec, dataLengthOf } from './record-spec.ts';
+import { type RecordSpec, copySpec, dataLengthOf, writeRecord } from './record-spec.ts';
 
 /** Where sealed blocks go (the write pipeline), and whether the log has fail-stopped. */
 export interface SealedBlockQueue {
@@ -144,17 +137,8 @@ export class BlockBuilder {
 
   #place(block: MemoryBlock, spec: RecordSpec, dataLength: number, span: number): Lsn {
     const at = block.used;
-    writeRecordHeader(block.view, at, dataLength, spec.type, spec.undoNextLsn, spec.previousLsn, spec.newBaseLsn);
-    let cursor = at + RECORD_HEADER_SIZE;
-    const dataStart = cursor;
-    for (const entry of spec.entries) {
-      const aligned = dataStart + alignUp(cursor - dataStart, spec.entryAlignment);
-      if (aligned > cursor) block.buffer.fill(0, cursor, aligned);
-      block.buffer.set(entry, aligned);
-      cursor = aligned + entry.byteLength;
-    }
+    writeRecord(block, at, spec, dataLength, span);
     const end = at + span;
-    if (end > cursor) block.buffer.fill(0, cursor, end);
     block.used = end;
     block.recordOffsets.push(at);
     const lsn = block.lsn + BigInt(block.count);

@@ -21,6 +21,7 @@ import { CHECKSUM_OFFSET, VOUCHED_LSN_OFFSET } from '../../format/block.ts';
 import { Lsn, containerOf, offsetOf, positionLsn } from '../../lsn.ts';
 import { WRITE_WINDOW } from '../recovery.ts';
 import type { MemoryBlock, WriterContext, WriterStart } from './context.ts';
+import { FlushWaiters } from './flush-waiters.ts';
 
 /** Partly filled blocks sealed for flushes while this many writes are in flight; more wait and batch. */
 const FLUSH_DEPTH = 2;
@@ -35,12 +36,6 @@ export interface OpenBlockSide {
   firstUnsealedLsn(): Lsn;
   /** Seals the open block (it comes back through enqueue()). */
   sealOpenBlock(): void;
-}
-
-interface FlushWaiter {
-  target: Lsn;
-  resolve: (firstNotFlushed: Lsn) => void;
-  reject: (error: Error) => void;
 }
 
 /** Sealed blocks in, durable records out: the write queue, the durable watermark and the flushes waiting on it. */
@@ -58,7 +53,7 @@ export class WritePipeline {
   #writesInFlight = 0;
   #syncInFlight = false;
   #flushRequested = false;
-  readonly #waiters: FlushWaiter[] = [];
+  readonly #waiters = new FlushWaiters();
   /** drain() waiting for the writes and syncs in flight to end. */
   readonly #idleWaiters: (() => void)[] = [];
   #failure: ClfsError | undefined;
@@ -262,15 +257,7 @@ export class WritePipeline {
   }
 
   #settle(): void {
-    if (this.#waiters.length === 0) return;
-    const durable = this.#durableLsn;
-    const remaining: FlushWaiter[] = [];
-    for (const waiter of this.#waiters) {
-      if (durable !== Lsn.INVALID && waiter.target <= durable) waiter.resolve(this.#firstNotDurable());
-      else remaining.push(waiter);
-    }
-    this.#waiters.length = 0;
-    this.#waiters.push(...remaining);
+    this.#waiters.settle(this.#durableLsn, () => this.#firstNotDurable());
   }
 
   /**
@@ -288,7 +275,7 @@ export class WritePipeline {
     if (last === Lsn.INVALID || (durable !== Lsn.INVALID && effective <= durable) || effective < this.#watermark()) {
       return Promise.resolve(this.#firstNotDurable());
     }
-    const promise = new Promise<Lsn>((resolve, reject) => this.#waiters.push({ target: effective, resolve, reject }));
+    const promise = this.#waiters.wait(effective);
     const open = this.#open.openBlockLsn;
     if (open !== undefined && effective >= open) {
       if (this.#writesInFlight < FLUSH_DEPTH) this.#open.sealOpenBlock();
@@ -309,7 +296,7 @@ export class WritePipeline {
       );
     }
     const failure = this.#failure;
-    for (const waiter of this.#waiters.splice(0)) waiter.reject(failure);
+    this.#waiters.rejectAll(failure);
     // Blocks never submitted will never be: their buffers go back now (they
     // stay unwritten: readers must not look for them on disk).
     for (const block of this.#pending) {

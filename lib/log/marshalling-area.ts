@@ -5,7 +5,7 @@
  * @module
  */
 import { ClfsError, invalidArgType, invalidArgValue } from '../errors.ts';
-import { BLOCK_HEADER_SIZE, MAX_RECORDS_PER_BLOCK, alignUp, recordSpan, type BlockProblem } from '../format/block.ts';
+import { recordSpan, type BlockProblem } from '../format/block.ts';
 import { Lsn, blockLsnOf, checkLsn, sequenceOf } from '../lsn.ts';
 import type { Pool } from '../native/memory.ts';
 import {
@@ -30,6 +30,7 @@ import {
 } from './read-context.ts';
 import { MAX_BLOCK_SIZE } from './recovery.ts';
 import { Reservation, reservedSize } from './reservations.ts';
+import { packedBlockLengths } from './write/placement.ts';
 import { LogWriter, copySpec, dataLengthOf, type BufferOwner, type RecordSpec } from './write/writer.ts';
 
 export type { BufferAllocator } from './buffer-pool.ts';
@@ -372,22 +373,8 @@ export class MarshallingArea implements BufferOwner, ReadSource {
 
   /** The blocks records take packed into fresh blocks of this area's buffers: their lengths. */
   #packedBlocks(specs: readonly RecordSpec[]): number[] {
-    const unit = this.#log.unit;
-    const blocks: number[] = [];
-    let fill = BLOCK_HEADER_SIZE;
-    let count = 0;
-    for (const spec of specs) {
-      const span = recordSpan(dataLengthOf(spec.entries, spec.entryAlignment));
-      if (fill + span > Math.min(this.bufferSize, this.#log.table.containerSize) || count >= MAX_RECORDS_PER_BLOCK) {
-        blocks.push(alignUp(fill, unit));
-        fill = BLOCK_HEADER_SIZE;
-        count = 0;
-      }
-      fill += span;
-      count++;
-    }
-    blocks.push(alignUp(fill, unit));
-    return blocks;
+    const spans = specs.map((spec) => recordSpan(dataLengthOf(spec.entries, spec.entryAlignment)));
+    return packedBlockLengths(spans, Math.min(this.bufferSize, this.#log.table.containerSize), this.#log.unit);
   }
 
   #flag(o: Partial<AppendOptions>, name: 'useReservation' | 'forceAppend' | 'forceFlush'): boolean {

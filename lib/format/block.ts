@@ -62,6 +62,8 @@ export const RECORD_ALIGNMENT = 8;
 /** Records per block: the 9-bit record sequence of an LSN. */
 export const MAX_RECORDS_PER_BLOCK = 512;
 export const CHECKSUM_OFFSET = 8;
+/** Where the header's vouchedLsn sits: filled in when the block's write is submitted, after the header is built. */
+export const VOUCHED_LSN_OFFSET = 40;
 /** Header flag: the first block written in its generation (its predecessor has a lower epoch). */
 export const BLOCK_FLAG_NEW_EPOCH = 1;
 /**

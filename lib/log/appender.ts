@@ -21,8 +21,8 @@ import {
   reservedSize,
   type ReservationPlan,
 } from './reservations.ts';
-import { packedBlocks } from './space.ts';
-import { LogWriter, copySpec, dataLengthOf, type BufferOwner, type RecordSpec } from './writer.ts';
+import { packedBlockLengths } from './write/placement.ts';
+import { LogWriter, copySpec, dataLengthOf, type BufferOwner, type RecordSpec } from './write/writer.ts';
 
 /** What happens after an append: queue its block now, or wait until it is durable. */
 export interface AppendFlags {
@@ -178,7 +178,7 @@ export class AreaAppender {
       const capacity = Math.min(this.owner.bufferSize, this.#core.table.containerSize);
       if (
         !useReservation &&
-        !space.hasRoomFor({ blocks: packedBlocks(spans, capacity, unit), reserve: 0, largest: 0 })
+        !space.hasRoomFor({ blocks: packedBlockLengths(spans, capacity, unit), reserve: 0, largest: 0 })
       ) {
         throw this.#logFull();
       }

@@ -17,7 +17,7 @@ import type { LogStorage } from '../storage/storage.ts';
 import type { ContainerTable } from './containers.ts';
 import type { MetadataStore } from './metadata-store.ts';
 import type { BlockSource } from './read/block-source.ts';
-import type { LogWriter } from './writer.ts';
+import type { LogWriter } from './write/writer.ts';
 
 export class BaseManager {
   readonly #storage: LogStorage;

@@ -21,7 +21,7 @@ import type { MetadataStore } from './metadata-store.ts';
 import { BlockSource } from './read/block-source.ts';
 import type { RecoveryReport } from './recovery.ts';
 import { SpaceLedger } from './space.ts';
-import type { LogWriter } from './writer.ts';
+import type { LogWriter } from './write/writer.ts';
 
 /** What opening a log produced, to build its core from. */
 export interface OpenedParts {

@@ -36,7 +36,7 @@ import {
   type RecordTypeFilter,
 } from './read-context.ts';
 import { reservedSize } from './reservations.ts';
-import type { RecordSpec } from './writer.ts';
+import type { RecordSpec } from './write/writer.ts';
 
 export type { BufferAllocator } from './buffer-pool.ts';
 export type { AppendOptions, AppendResult, Entries, MarshallingAreaOptions } from './area-options.ts';

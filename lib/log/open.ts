@@ -15,7 +15,7 @@ import { ContainerTable } from './containers.ts';
 import { LogCore } from './core.ts';
 import { MetadataStore } from './metadata-store.ts';
 import { recover } from './recovery.ts';
-import { LogWriter } from './writer.ts';
+import { LogWriter } from './write/writer.ts';
 
 /**
  * Writes the first metadata of a new log onto `storage`, whose

@@ -7,7 +7,6 @@
  * tested without I/O; `SpaceLedger` binds it to a log's live state.
  * @module
  */
-import { BLOCK_HEADER_SIZE, MAX_RECORDS_PER_BLOCK, alignUp } from '../format/block.ts';
 import type { Lsn } from '../lsn.ts';
 import { isFreeLogicalId } from './containers.ts';
 
@@ -60,28 +59,6 @@ export function roomBytes(room: Room, containerSize: number): number {
 /** Containers holding no record at or above `base`, or not reached yet by the writer at `writingId`. */
 export function freeContainerCount(logicalIds: readonly number[], writingId: number, base: Lsn): number {
   return logicalIds.filter((id) => id > writingId || isFreeLogicalId(id, base)).length;
-}
-
-/**
- * The lengths of the blocks records of these spans take, packed in order
- * into fresh blocks of at most `capacity` bytes (MAX_RECORDS_PER_BLOCK
- * records at most), each rounded up to `unit`.
- */
-export function packedBlocks(spans: readonly number[], capacity: number, unit: number): number[] {
-  const blocks: number[] = [];
-  let fill = BLOCK_HEADER_SIZE;
-  let count = 0;
-  for (const span of spans) {
-    if (fill + span > capacity || count >= MAX_RECORDS_PER_BLOCK) {
-      blocks.push(alignUp(fill, unit));
-      fill = BLOCK_HEADER_SIZE;
-      count = 0;
-    }
-    fill += span;
-    count++;
-  }
-  blocks.push(alignUp(fill, unit));
-  return blocks;
 }
 
 /** What an append or a reservation asks of the log's space. */

@@ -197,13 +197,7 @@ export class MemoryStorage implements LogStorage {
     for (let i = 0; i < turns; i++) await turn();
   }
 
-  async write(
-    container: number,
-    offset: number,
-    buffers: Uint8Array[],
-    checksums: ChecksumRange[],
-    sync = false,
-  ): Promise<void> {
+  async write(container: number, offset: number, buffers: Uint8Array[], checksums: ChecksumRange[]): Promise<void> {
     this.#check();
     const length = buffers.reduce((n, b) => n + b.byteLength, 0);
     this.#aligned(offset, length);
@@ -219,7 +213,7 @@ export class MemoryStorage implements LogStorage {
     applyChecksums(data, checksums);
     if (fault !== undefined) return this.#failLate(fault, container, offset, data);
     const id = this.#nextId++;
-    const dsync = sync || this.geometry.durability === 'dsync';
+    const dsync = this.geometry.durability === 'dsync';
     this.events.push({ kind: 'write', id, file: container, offset, data, dsync });
     await this.#delay();
     this.#check();

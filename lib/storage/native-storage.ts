@@ -287,20 +287,13 @@ export class NativeStorage implements LogStorage {
     }
   }
 
-  async write(
-    container: number,
-    offset: number,
-    buffers: Uint8Array[],
-    checksums: ChecksumRange[],
-    sync = false,
-  ): Promise<void> {
+  async write(container: number, offset: number, buffers: Uint8Array[], checksums: ChecksumRange[]): Promise<void> {
     const file = await this.#acquire(container);
     try {
-      const written = await file.write(offset, buffers, { checksums, sync });
+      const written = await file.write(offset, buffers, { checksums });
       this.stats.flushes++;
       this.stats.bytesFlushed += written;
-      if (sync) this.stats.syncs++;
-      else if (this.#options.durability === 'fdatasync') this.#dirty.add(container);
+      if (this.#options.durability === 'fdatasync') this.#dirty.add(container);
     } finally {
       this.#release(container);
     }

@@ -64,16 +64,9 @@ export interface LogStorage {
    * Writes the buffers end to end at `offset` of physical container
    * `container`, first computing the listed CRC32Cs into them. With
    * durability 'dsync' the data is durable when this resolves; with
-   * 'fdatasync' after the next sync(), or when it resolves if `sync` is set
-   * (the write then carries its own fdatasync).
+   * 'fdatasync' after the next sync().
    */
-  write(
-    container: number,
-    offset: number,
-    buffers: Uint8Array[],
-    checksums: ChecksumRange[],
-    sync?: boolean,
-  ): Promise<void>;
+  write(container: number, offset: number, buffers: Uint8Array[], checksums: ChecksumRange[]): Promise<void>;
   /** Reads into `into` from `offset` of a container; resolves with the bytes read. */
   read(container: number, offset: number, into: Uint8Array): Promise<number>;
   /** Makes every write that completed before the call durable. */

@@ -42,7 +42,7 @@ function membersOf(text: string, className: string): Member[] {
   if (found === undefined) throw new Error(`no class ${className}`);
   return found.members
     .filter((m) => !(ts.isPropertyDeclaration(m) && ts.isPrivateIdentifier(m.name)))
-    .filter((m) => !m.modifiers?.some((mod) => mod.kind === ts.SyntaxKind.PrivateKeyword))
+    .filter((m) => (ts.getCombinedModifierFlags(m) & ts.ModifierFlags.Private) === 0)
     .map((m) => {
       const docs = ts.getJSDocCommentsAndTags(m);
       const name = ts.isConstructorDeclaration(m) ? 'constructor' : (m.name?.getText(source) ?? '?');

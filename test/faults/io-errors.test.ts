@@ -7,7 +7,7 @@
 // each); `npm run test:faults` (CLFS_FAULTS_FULL=1) runs every combination.
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { LogWriter } from '../../lib/log/writer.ts';
+import { LogWriter } from '../../lib/log/write/writer.ts';
 import type { Lsn } from '../../lib/lsn.ts';
 import { MemoryStorage } from '../../lib/storage/memory-storage.ts';
 

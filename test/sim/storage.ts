@@ -194,13 +194,7 @@ export class SimStorage implements LogStorage {
     return undefined;
   }
 
-  write(
-    container: number,
-    offset: number,
-    buffers: Uint8Array[],
-    checksums: ChecksumRange[],
-    sync = false,
-  ): Promise<void> {
+  write(container: number, offset: number, buffers: Uint8Array[], checksums: ChecksumRange[]): Promise<void> {
     const length = buffers.reduce((n, b) => n + b.byteLength, 0);
     const what = `write c${container}@${offset}+${length}`;
     const refused = this.#refuse(what, offset, length) ?? this.#container(container, what);
@@ -217,7 +211,7 @@ export class SimStorage implements LogStorage {
     }
     const id = this.#scheduler.nextId();
     this.#inFlight.set(id, { file: container, offset, buffers });
-    const durable = sync || this.geometry.durability === 'dsync';
+    const durable = this.geometry.durability === 'dsync';
     return this.#request(what, () => {
       this.#inFlight.delete(id);
       const data = concat(buffers);

@@ -491,13 +491,7 @@ export class HostileStorage implements LogStorage {
     }
     return this.inner.allocate(size);
   }
-  write(
-    container: number,
-    offset: number,
-    buffers: Uint8Array[],
-    checksums: ChecksumRange[],
-    sync?: boolean,
-  ): Promise<void> {
+  write(container: number, offset: number, buffers: Uint8Array[], checksums: ChecksumRange[]): Promise<void> {
     if (this.#missing(container)) return Promise.reject(this.#enoent(container));
     // A write past the end of a (truncated) file extends it, as on a real disk.
     const length = buffers.reduce((n, b) => n + b.byteLength, 0);
@@ -507,7 +501,7 @@ export class HostileStorage implements LogStorage {
       grown.set(file);
       this.inner.image.containers[container] = grown;
     }
-    return this.inner.write(container, offset, buffers, checksums, sync);
+    return this.inner.write(container, offset, buffers, checksums);
   }
   read(container: number, offset: number, into: Uint8Array): Promise<number> {
     try {

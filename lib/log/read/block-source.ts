@@ -11,7 +11,7 @@ import type { LogStorage } from '../../storage/storage.ts';
 import { probeBlockBytes, type ProbedBlock } from '../block-check.ts';
 import type { ContainerTable } from '../containers.ts';
 import { blockTooLarge, loadFromContainer, recordsOfMemoryBlock, type LoadedBlock } from '../read-context.ts';
-import type { LogWriter } from '../writer.ts';
+import type { LogWriter } from '../write/writer.ts';
 
 /** How much findBlockAfter reads at a time. */
 const SCAN_CHUNK = 64 * 1024;

@@ -1,0 +1,65 @@
+/**
+ * The append lock: serialises appends so LSNs follow call order. A holder
+ * runs to completion before the next in line starts, first in, first out.
+ * @module
+ */
+import { Fifo } from '../../util/fifo.ts';
+
+/** A first-in first-out lock whose uncontended holder runs at once, synchronously. */
+export class AppendLock {
+  #held = false;
+  /** Set while #leave lets waiters in, so a waiter that finishes at once does not recurse. */
+  #draining = false;
+  readonly #waiting = new Fifo<() => void>();
+
+  /** Whether a holder runs or waiters are queued. */
+  get contended(): boolean {
+    return this.#held || this.#waiting.length > 0;
+  }
+
+  /**
+   * Runs `fn` holding the lock, after those queued before it. When nothing
+   * holds the lock and `fn` does not need to wait, it runs to completion at
+   * once, synchronously.
+   */
+  run<T>(fn: () => Promise<T> | T): Promise<T> {
+    if (this.contended) {
+      return new Promise<T>((resolve, reject) => this.#waiting.push(() => this.#enter(fn).then(resolve, reject)));
+    }
+    return this.#enter(fn);
+  }
+
+  #enter<T>(fn: () => Promise<T> | T): Promise<T> {
+    this.#held = true;
+    let out: Promise<T> | T;
+    try {
+      out = fn();
+    } catch (error) {
+      this.#leave();
+      return Promise.reject(error);
+    }
+    if (!(out instanceof Promise)) {
+      this.#leave();
+      return Promise.resolve(out);
+    }
+    return out.then(
+      (value) => {
+        this.#leave();
+        return value;
+      },
+      (error: unknown) => {
+        this.#leave();
+        throw error;
+      },
+    );
+  }
+
+  /** Lets the next waiter in; a loop, not recursion, however many are queued. */
+  #leave(): void {
+    this.#held = false;
+    if (this.#draining) return;
+    this.#draining = true;
+    while (!this.#held && this.#waiting.length > 0) this.#waiting.shift()!();
+    this.#draining = false;
+  }
+}

@@ -1,0 +1,324 @@
+/**
+ * The block builder: where appended records go.
+ *
+ * Records are written straight into the open block's buffer (a marshalling
+ * area's write buffer). A block is sealed when the next record does not fit,
+ * when a flush needs it, or when another area appends; a sealed block covers
+ * only the units it uses and the next block starts after it, so no write
+ * ever touches a sector holding an acknowledged record (invariant 2). Where
+ * a record goes is placement.ts's rule; a sealed block goes to the write
+ * pipeline, which owns its buffer from then on.
+ * @module
+ */
+import { type ClfsError, invariant } from '../../errors.ts';
+import { BLOCK_HEADER_SIZE, alignUp, recordSpan, writeBlockHeader } from '../../format/block.ts';
+import { type Lsn, makeLsn } from '../../lsn.ts';
+import type { BufferOwner, MemoryBlock, WriterContext, WriterStart } from './context.ts';
+import {
+  type Placement,
+  type PlacementGeometry,
+  blockCapacity,
+  joinsBlock,
+  newBlockAt,
+  placeRecords,
+} from './placement.ts';
+import { type RecordSpec, copySpec, dataLengthOf, writeRecord } from './record-spec.ts';
+
+/** Where sealed blocks go (the write pipeline), and whether the log has fail-stopped. */
+export interface SealedBlockQueue {
+  readonly failure: ClfsError | undefined;
+  /** Takes a sealed block to write; its buffer is the queue's to give back from then on. */
+  enqueue(block: MemoryBlock): void;
+}
+
+/** The open block and the position of the next: records in, sealed blocks out. */
+export class BlockBuilder {
+  readonly #ctx: WriterContext;
+  readonly #queue: SealedBlockQueue;
+  #logicalId: number;
+  #offset: number;
+  #previousBlockLsn: Lsn;
+  /** The block this generation's first block follows (written by an earlier one, or INVALID). */
+  readonly #generationPredecessor: Lsn;
+  #lastLsn: Lsn;
+  #current: MemoryBlock | undefined;
+  #recordsAppended = 0;
+  #blocksSealed = 0;
+
+  constructor(ctx: WriterContext, start: WriterStart, queue: SealedBlockQueue) {
+    this.#ctx = ctx;
+    this.#queue = queue;
+    this.#logicalId = start.logicalId;
+    this.#offset = start.offset;
+    this.#previousBlockLsn = start.previousBlockLsn;
+    this.#generationPredecessor = start.previousBlockLsn;
+    this.#lastLsn = start.lastLsn;
+  }
+
+  /** The youngest record appended, or INVALID. */
+  get lastLsn(): Lsn {
+    return this.#lastLsn;
+  }
+
+  get recordsAppended(): number {
+    return this.#recordsAppended;
+  }
+
+  get blocksSealed(): number {
+    return this.#blocksSealed;
+  }
+
+  /** Where the next block would start. */
+  get position(): { logicalId: number; offset: number } {
+    return { logicalId: this.#logicalId, offset: this.#offset };
+  }
+
+  /** Where the next block would start if the open block were sealed now. */
+  sealedPosition(): { logicalId: number; offset: number } {
+    const block = this.#current;
+    if (block === undefined) return this.position;
+    return { logicalId: block.logicalId, offset: block.offset + alignUp(block.used, this.#ctx.unit) };
+  }
+
+  /** The open block's LSN, or undefined when none is open. */
+  get openBlockLsn(): Lsn | undefined {
+    return this.#current?.lsn;
+  }
+
+  /** The open block's owner, if any. */
+  get currentOwner(): BufferOwner | undefined {
+    return this.#current?.owner;
+  }
+
+  /** The first block not yet sealed: the open block, or where the next block will start. */
+  firstUnsealedLsn(): Lsn {
+    return this.#current?.lsn ?? this.#nextBlockLsn();
+  }
+
+  /** Where the next block will start: here, or the next container once this one is full. */
+  #nextBlockLsn(): Lsn {
+    return this.#offset + this.#ctx.unit > this.#ctx.containerSize
+      ? makeLsn(this.#logicalId + 1, 0)
+      : makeLsn(this.#logicalId, this.#offset);
+  }
+
+  /**
+   * Whether `block` is the first block this generation writes (its header's
+   * BLOCK_FLAG_NEW_EPOCH): the one that follows the block recovery ended at.
+   * (An opened block that got no record is dropped, and the next takes its place.)
+   */
+  isNewEpoch(block: MemoryBlock): boolean {
+    return block.previousBlockLsn === this.#generationPredecessor;
+  }
+
+  /** The open block if it is the one at `blockLsn`. */
+  openBlockAt(blockLsn: Lsn): MemoryBlock | undefined {
+    return this.#current?.lsn === blockLsn ? this.#current : undefined;
+  }
+
+  /**
+   * Appends one record (inside the append lock) and returns its LSN: at once
+   * when the open block has room, else once a write buffer (and perhaps a
+   * container) is available.
+   */
+  append(owner: BufferOwner, spec: RecordSpec): Lsn | Promise<Lsn> {
+    const dataLength = dataLengthOf(spec.entries, spec.entryAlignment);
+    const span = recordSpan(dataLength);
+    const block = this.#current;
+    if (block !== undefined && block.owner === owner && joinsBlock(block, span)) {
+      return this.#place(block, spec, dataLength, span);
+    }
+    let stable = spec;
+    const placed = this.#openBlock(owner, span, (block) => this.#place(block, stable, dataLength, span));
+    // The caller may reuse its arrays once the call returns: copy before waiting.
+    if (placed instanceof Promise) stable = copySpec(spec);
+    return placed;
+  }
+
+  #place(block: MemoryBlock, spec: RecordSpec, dataLength: number, span: number): Lsn {
+    const at = block.used;
+    writeRecord(block, at, spec, dataLength, span);
+    const end = at + span;
+    block.used = end;
+    block.recordOffsets.push(at);
+    const lsn = block.lsn + BigInt(block.count);
+    block.count++;
+    this.#lastLsn = lsn;
+    this.#recordsAppended++;
+    return lsn;
+  }
+
+  /**
+   * The highest logical container records of these spans would reach if
+   * `owner` appended them now (placement as append() does it).
+   */
+  lastContainerFor(owner: BufferOwner, spans: readonly number[]): number {
+    return placeRecords(this.#placement(owner), spans, this.#geometry(owner)).logicalId;
+  }
+
+  /** Where writing stands for `owner`: its open block to fill, or where its next block would start. */
+  #placement(owner: BufferOwner): Placement {
+    const current = this.#current;
+    if (current !== undefined && current.owner === owner) {
+      return { logicalId: this.#logicalId, offset: current.offset, open: current };
+    }
+    // Another area's open block would be sealed first.
+    return { ...this.sealedPosition(), open: undefined };
+  }
+
+  #geometry(owner: BufferOwner): PlacementGeometry {
+    return { bufferSize: owner.bufferSize, containerSize: this.#ctx.containerSize, unit: this.#ctx.unit };
+  }
+
+  /**
+   * Seals the open block, opens a new one for a record of `span` bytes and
+   * hands it to `use`: at once when the container exists and the area has a
+   * buffer free (no wait, so a batch placed without waiting reads its
+   * callers' arrays at the call), else once a container and a buffer are had.
+   */
+  #openBlock<T>(owner: BufferOwner, span: number, use: (block: MemoryBlock) => T): T | Promise<T> {
+    if (this.#current !== undefined) this.#seal(this.#current);
+    const needed = BLOCK_HEADER_SIZE + span;
+    const at = newBlockAt(this.#logicalId, this.#offset, span, this.#geometry(owner));
+    let container: Promise<unknown> | undefined;
+    if (at.logicalId !== this.#logicalId) {
+      // Does not fit before the container's end: the next block starts the
+      // next container (recovery knows to look there).
+      container = this.#ctx.provideContainer(at.logicalId).then(() => {
+        this.#logicalId = at.logicalId;
+        this.#offset = at.offset;
+      });
+    } else if (this.#ctx.physicalOf(this.#logicalId) === -1) {
+      container = this.#ctx.provideContainer(this.#logicalId);
+    }
+    // The block is opened and its first record placed in one step: a flush
+    // in between would seal an empty block (dropping it) and the record
+    // would go into a block no longer the log's.
+    if (container === undefined) {
+      const acquired = owner.acquireWriteBuffer();
+      if (!(acquired instanceof Promise)) return use(this.#newBlock(owner, acquired, needed));
+      return acquired.then((buffer) => use(this.#newBlock(owner, buffer, needed)));
+    }
+    return container.then(async () => {
+      const acquired = owner.acquireWriteBuffer();
+      const buffer = acquired instanceof Promise ? await acquired : acquired;
+      return use(this.#newBlock(owner, buffer, needed));
+    });
+  }
+
+  /** The open block, in `buffer`, at the writer's position. */
+  #newBlock(owner: BufferOwner, buffer: Uint8Array, needed: number): MemoryBlock {
+    const failure = this.#queue.failure;
+    if (failure !== undefined) {
+      // Fail-stopped while waiting: the buffer goes back, not to a block.
+      owner.releaseWriteBuffer(buffer);
+      throw failure;
+    }
+    const physical = this.#ctx.physicalOf(this.#logicalId);
+    invariant(physical !== -1, 'no container for the open block');
+    // The area's record limit keeps every record within one buffer and one
+    // container: a block that cannot hold it would be written past the end.
+    const capacity = blockCapacity(this.#geometry(owner), this.#offset);
+    invariant(capacity >= needed, () => `a ${needed}-byte block does not fit at ${this.#offset} of a container`);
+    const block: MemoryBlock = {
+      lsn: makeLsn(this.#logicalId, this.#offset),
+      owner,
+      buffer,
+      view: new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength),
+      logicalId: this.#logicalId,
+      physical,
+      offset: this.#offset,
+      previousBlockLsn: this.#previousBlockLsn,
+      capacity,
+      used: BLOCK_HEADER_SIZE,
+      count: 0,
+      recordOffsets: [],
+      length: 0,
+      state: 'open',
+    };
+    this.#current = block;
+    return block;
+  }
+
+  /** Seals the open block, if there is one (a flush wants it written). */
+  sealOpenBlock(): void {
+    if (this.#current !== undefined) this.#seal(this.#current);
+  }
+
+  /** Seals the open block so it is queued for writing now (FORCE_APPEND), without waiting. */
+  forceAppend(): void {
+    if (this.#current !== undefined && this.#queue.failure === undefined) this.#seal(this.#current);
+  }
+
+  /** Seals a block: fixes its length and header and queues it for writing. */
+  #seal(block: MemoryBlock): void {
+    invariant(block === this.#current, 'sealing a block that is not open');
+    if (block.count === 0 || this.#queue.failure !== undefined) {
+      // Nothing was appended (the append that opened it failed), or the log
+      // has fail-stopped and will write nothing more (nothing in the block
+      // was acknowledged): give the buffer back now, for an append waiting
+      // for one must not wait for ever.
+      this.#drop(block);
+      return;
+    }
+    this.#current = undefined;
+    const length = alignUp(block.used, this.#ctx.unit);
+    block.buffer.fill(0, block.used, length);
+    block.length = length;
+    block.state = 'sealed';
+    writeBlockHeader(block.buffer, {
+      blockLength: length,
+      lsn: block.lsn,
+      previousBlockLsn: block.previousBlockLsn,
+      epoch: this.#ctx.epoch,
+      vouchedLsn: block.lsn, // set for real when the write is submitted
+      recordCount: block.count,
+      usedLength: block.used,
+      logId: this.#ctx.logId,
+      newEpoch: this.isNewEpoch(block),
+    });
+    this.#previousBlockLsn = block.lsn;
+    this.#offset = block.offset + length;
+    this.#blocksSealed++;
+    this.#queue.enqueue(block);
+  }
+
+  /** The open block goes, unwritten, its buffer back to its area. */
+  #drop(block: MemoryBlock): void {
+    this.#current = undefined;
+    block.owner.releaseWriteBuffer(block.buffer);
+  }
+
+  /**
+   * For a marshalling area's close: its open block, if the open block is
+   * its own, is sealed (queued for writing) or, holding no record, given
+   * back. Another area's open block is left alone.
+   */
+  releaseOwner(owner: BufferOwner): void {
+    const current = this.#current;
+    if (current === undefined || current.owner !== owner) return;
+    if (current.count > 0 && this.#queue.failure === undefined) {
+      this.#seal(current);
+      return;
+    }
+    // Empty (the append that opened it failed), or the log fail-stopped:
+    // nothing in it was acknowledged.
+    this.#drop(current);
+  }
+
+  /**
+   * For the log's close, once everything appended is durable and nothing is
+   * in flight: gives back the open block's buffer. A block holding records
+   * is never dropped unwritten unless the log has fail-stopped (nothing in
+   * it was acknowledged then).
+   */
+  discardOpenBlock(): void {
+    const current = this.#current;
+    if (current === undefined) return;
+    invariant(
+      current.count === 0 || this.#queue.failure !== undefined,
+      'a block with records is left after the log drained',
+    );
+    this.#drop(current);
+  }
+}

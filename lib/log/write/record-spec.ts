@@ -1,0 +1,57 @@
+/**
+ * A record as an append hands it to the writer: its header fields and its
+ * data pieces, and how they are laid out in a block (entries at their
+ * alignment, gaps and the tail zero-filled).
+ * @module
+ */
+import { RECORD_HEADER_SIZE, alignUp, writeRecordHeader, type RecordTypeName } from '../../format/block.ts';
+import type { Lsn } from '../../lsn.ts';
+
+/** One record to append. */
+export interface RecordSpec {
+  type: RecordTypeName;
+  /** Data pieces, concatenated (each starting at a multiple of entryAlignment). */
+  entries: readonly Uint8Array[];
+  entryAlignment: number;
+  undoNextLsn: Lsn;
+  previousLsn: Lsn;
+  newBaseLsn: Lsn;
+}
+
+/** The spec with its own copy of the entries' bytes (the caller may reuse its arrays once a call returns). */
+export function copySpec(spec: RecordSpec): RecordSpec {
+  return { ...spec, entries: spec.entries.map((e) => e.slice()) };
+}
+
+/** Data length of a record once its entries are laid out with their alignment. */
+export function dataLengthOf(entries: readonly Uint8Array[], entryAlignment: number): number {
+  let length = 0;
+  for (const entry of entries) length = alignUp(length, entryAlignment) + entry.byteLength;
+  return length;
+}
+
+/**
+ * Writes a record's header and data into a block's buffer (and its view) at `at`, filling
+ * its `span` bytes (recordSpan of `dataLength`): every byte is written, the
+ * buffer may hold an older block's bytes.
+ */
+export function writeRecord(
+  block: { readonly buffer: Uint8Array; readonly view: DataView },
+  at: number,
+  spec: RecordSpec,
+  dataLength: number,
+  span: number,
+): void {
+  const buffer = block.buffer;
+  writeRecordHeader(block.view, at, dataLength, spec.type, spec.undoNextLsn, spec.previousLsn, spec.newBaseLsn);
+  let cursor = at + RECORD_HEADER_SIZE;
+  const dataStart = cursor;
+  for (const entry of spec.entries) {
+    const aligned = dataStart + alignUp(cursor - dataStart, spec.entryAlignment);
+    if (aligned > cursor) buffer.fill(0, cursor, aligned);
+    buffer.set(entry, aligned);
+    cursor = aligned + entry.byteLength;
+  }
+  const end = at + span;
+  if (end > cursor) buffer.fill(0, cursor, end);
+}

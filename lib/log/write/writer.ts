@@ -1,0 +1,207 @@
+/**
+ * The block writer: where appended records go and how they reach stable
+ * storage. Three parts, composed here:
+ *
+ * - the append lock (append-lock.ts): appends one at a time, in call order;
+ * - the block builder (block-builder.ts): records into the open block, at
+ *   the place placement.ts computes, and sealed blocks out;
+ * - the write pipeline (pipeline.ts): sealed blocks written in order, the
+ *   durable watermark, flushes, and the fail-stop.
+ *
+ * The log, its marshalling areas and the block source for readers see only
+ * this class.
+ * @module
+ */
+import type { ClfsError } from '../../errors.ts';
+import type { Lsn } from '../../lsn.ts';
+import { AppendLock } from './append-lock.ts';
+import { BlockBuilder } from './block-builder.ts';
+import type { BufferOwner, MemoryBlock, WriterContext, WriterStart } from './context.ts';
+import { WritePipeline } from './pipeline.ts';
+import { maxDataLength } from './placement.ts';
+import type { RecordSpec } from './record-spec.ts';
+
+export type { BufferOwner, MemoryBlock, WriterContext, WriterStart } from './context.ts';
+export { type RecordSpec, copySpec, dataLengthOf } from './record-spec.ts';
+
+/** The log's writer: the append lock, the block builder and the write pipeline behind one face. */
+export class LogWriter {
+  readonly #ctx: WriterContext;
+  readonly #lock = new AppendLock();
+  readonly #builder: BlockBuilder;
+  readonly #pipeline: WritePipeline;
+
+  constructor(ctx: WriterContext, start: WriterStart) {
+    this.#ctx = ctx;
+    // The builder hands sealed blocks to the pipeline; the pipeline seals the
+    // open block for flushes. Each sees the other through a small interface.
+    const queue = {
+      get failure(): ClfsError | undefined {
+        return pipeline.failure;
+      },
+      enqueue: (block: MemoryBlock): void => pipeline.enqueue(block),
+    };
+    this.#builder = new BlockBuilder(ctx, start, queue);
+    const pipeline = new WritePipeline(ctx, start, this.#builder);
+    this.#pipeline = pipeline;
+  }
+
+  /** The youngest record appended, or INVALID. */
+  get lastLsn(): Lsn {
+    return this.#builder.lastLsn;
+  }
+
+  /** The youngest durable record, or INVALID. */
+  get durableLsn(): Lsn {
+    return this.#pipeline.durableLsn;
+  }
+
+  /** The fail-stop error, once the writer has failed. */
+  get failure(): ClfsError | undefined {
+    return this.#pipeline.failure;
+  }
+
+  /** Records appended since the log was opened. */
+  get recordsAppended(): number {
+    return this.#builder.recordsAppended;
+  }
+
+  /** Blocks sealed (queued for writing) since the log was opened. */
+  get blocksSealed(): number {
+    return this.#builder.blocksSealed;
+  }
+
+  /** Where the next block would start. */
+  get position(): { logicalId: number; offset: number } {
+    return this.#builder.position;
+  }
+
+  /** Where the next block would start if the open block were sealed now. */
+  sealedPosition(): { logicalId: number; offset: number } {
+    return this.#builder.sealedPosition();
+  }
+
+  /** The durable tail, for metadata: the position after the last durable block. */
+  durableTail(): { tailLsn: Lsn; tailPreviousLsn: Lsn; lastLsn: Lsn } {
+    return this.#pipeline.durableTail();
+  }
+
+  /** The first block not yet written to its container: every block before it is on disk for good. */
+  firstUnwrittenLsn(): Lsn {
+    return this.#pipeline.firstUnwrittenLsn();
+  }
+
+  /** The generation blocks are written with now. */
+  get epoch(): bigint {
+    return this.#ctx.epoch;
+  }
+
+  /** Whether `block` is the first block this generation writes (its header's BLOCK_FLAG_NEW_EPOCH). */
+  isNewEpoch(block: MemoryBlock): boolean {
+    return this.#builder.isNewEpoch(block);
+  }
+
+  /** The records of the block at `blockLsn` while it is in the write queue, or undefined. */
+  queuedRecordCount(blockLsn: Lsn): number | undefined {
+    return this.#pipeline.queuedRecordCount(blockLsn);
+  }
+
+  /** The block holding `blockLsn` if it is still in memory: open, or queued and not yet written. */
+  blockInMemory(blockLsn: Lsn): MemoryBlock | undefined {
+    return this.#builder.openBlockAt(blockLsn) ?? this.#pipeline.heldBlock(blockLsn);
+  }
+
+  /** Whether appends are queued behind one in progress. */
+  get contended(): boolean {
+    return this.#lock.contended;
+  }
+
+  /** Throws the fail-stop error if the writer has failed. */
+  checkHealthy(): void {
+    this.#pipeline.checkHealthy();
+  }
+
+  /**
+   * Runs `fn` with appends to this log excluded, in call order. `fn` may
+   * append any number of records. When nothing else holds the log and `fn`
+   * does not need to wait, it runs to completion at once, synchronously.
+   */
+  exclusive<T>(fn: () => Promise<T> | T): Promise<T> {
+    return this.#lock.run(() => {
+      this.checkHealthy();
+      return fn();
+    });
+  }
+
+  /**
+   * Appends one record (inside exclusive()) and returns its LSN: at once
+   * when the open block has room, else once a write buffer (and perhaps a
+   * container) is available.
+   */
+  append(owner: BufferOwner, spec: RecordSpec): Lsn | Promise<Lsn> {
+    return this.#builder.append(owner, spec);
+  }
+
+  /**
+   * The highest logical container records of these spans would reach if
+   * `owner` appended them now (placement as append() does it).
+   */
+  lastContainerFor(owner: BufferOwner, spans: readonly number[]): number {
+    return this.#builder.lastContainerFor(owner, spans);
+  }
+
+  /** Bytes of a record's span that fit in a fresh block of `bufferSize`. */
+  static maxDataLength(bufferSize: number): number {
+    return maxDataLength(bufferSize);
+  }
+
+  /**
+   * Resolves once every record up to `target` (every record appended so far
+   * when `target` is beyond them) is durable, with the LSN of the first
+   * record not durable then.
+   */
+  flush(target: Lsn): Promise<Lsn> {
+    return this.#pipeline.flush(target);
+  }
+
+  /** Seals the open block so it is queued for writing now (FORCE_APPEND), without waiting. */
+  forceAppend(): void {
+    this.#builder.forceAppend();
+  }
+
+  /** The open block's owner, if any. */
+  get currentOwner(): BufferOwner | undefined {
+    return this.#builder.currentOwner;
+  }
+
+  /** Fail-stops the writer from outside (e.g. a failed metadata write). */
+  fail(cause: unknown, what: string): void {
+    this.#pipeline.fail(cause, what);
+  }
+
+  /**
+   * For a marshalling area's close: its open block, if the open block is
+   * its own, is sealed (queued for writing) or, holding no record, given
+   * back. Another area's open block is left alone.
+   */
+  releaseOwner(owner: BufferOwner): void {
+    this.#builder.releaseOwner(owner);
+  }
+
+  /**
+   * For the log's close (no append can start any more): makes everything
+   * appended durable, waits for every write and sync in flight, and gives
+   * back the open block's buffer. A block holding records is never dropped
+   * unwritten unless the log has fail-stopped (nothing in it was
+   * acknowledged then).
+   */
+  async drain(): Promise<void> {
+    await this.#pipeline.drain();
+    this.#builder.discardOpenBlock();
+  }
+
+  /** Whether writes or syncs are still in flight. */
+  get busy(): boolean {
+    return this.#pipeline.busy;
+  }
+}

@@ -16,18 +16,19 @@ import {
   checkOptions,
   checkUint8Array,
 } from '../validate.ts';
-import type { ProbedBlock } from './block-check.ts';
 import { BufferPool, type BufferAllocator } from './buffer-pool.ts';
 import type { Log } from './log.ts';
+import type { ProbedBlock } from './read/block-check.ts';
+import type { LoadedBlock } from './read/loaded-block.ts';
+import type { ReadProblems } from './read/problems.ts';
 import {
   ReadContext,
-  type LoadedBlock,
   type LogRecord,
   type ReadMode,
   type ReadOptions,
   type ReadSource,
   type RecordTypeFilter,
-} from './read-context.ts';
+} from './read/read-context.ts';
 import { MAX_BLOCK_SIZE } from './recovery.ts';
 import { Reservation, reservedSize } from './reservations.ts';
 import { LogWriter, copySpec, dataLengthOf, type BufferOwner, type RecordSpec } from './writer.ts';
@@ -596,6 +597,11 @@ export class MarshallingArea implements BufferOwner, ReadSource {
   /** @internal */
   findBlockAfter(position: Lsn): Promise<ProbedBlock | undefined> {
     return this.#log.blocks.findBlockAfter(position);
+  }
+
+  /** @internal */
+  problems(): ReadProblems {
+    return this.#log.blocks.problems;
   }
 
   #blocksExhausted(): ClfsError {

@@ -53,7 +53,7 @@ import {
 import type { Metadata } from '../format/metadata.ts';
 import { Lsn, containerOf, makeLsn, offsetOf, positionLsn } from '../lsn.ts';
 import type { LogStorage } from '../storage/storage.ts';
-import { checkBlock, claimedHeader, type CheckedBlock } from './block-check.ts';
+import { checkBlock, claimedHeader, type CheckedBlock } from './read/block-check.ts';
 import type { ContainerTable } from './containers.ts';
 
 /** The largest block (and marshalling buffer) a log can have (defined with the block format). */

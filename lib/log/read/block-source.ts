@@ -8,10 +8,11 @@
 import { BLOCK_HEADER_SIZE, MAX_BLOCK_SIZE, alignUp, parseBlockHeader, type BlockProblem } from '../../format/block.ts';
 import { Lsn, containerOf, makeLsn, offsetOf } from '../../lsn.ts';
 import type { LogStorage } from '../../storage/storage.ts';
-import { probeBlockBytes, type ProbedBlock } from '../block-check.ts';
 import type { ContainerTable } from '../containers.ts';
-import { blockTooLarge, loadFromContainer, recordsOfMemoryBlock, type LoadedBlock } from '../read-context.ts';
 import type { LogWriter } from '../writer.ts';
+import { probeBlockBytes, type ProbedBlock } from './block-check.ts';
+import { blockTooLarge, loadFromContainer, recordsOfMemoryBlock, type LoadedBlock } from './loaded-block.ts';
+import { ReadProblems } from './problems.ts';
 
 /** How much findBlockAfter reads at a time. */
 const SCAN_CHUNK = 64 * 1024;
@@ -22,6 +23,8 @@ export class BlockSource {
   readonly #writer: LogWriter;
   readonly #logId: bigint;
   readonly #unit: number;
+  /** The problems this log's readers met, by reason (internal: for tests and diagnostics). */
+  readonly problems = new ReadProblems();
   /** A sector buffer for probeBlock's header reads, kept between them (taken while one runs). */
   #probeScratch: Uint8Array | undefined;
 

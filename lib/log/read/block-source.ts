@@ -11,6 +11,7 @@ import type { LogStorage } from '../../storage/storage.ts';
 import type { ContainerTable } from '../containers.ts';
 import type { LogWriter } from '../writer.ts';
 import { probeBlockBytes, type ProbedBlock } from './block-check.ts';
+import { ContainerWindow } from './container-window.ts';
 import { blockTooLarge, loadFromContainer, recordsOfMemoryBlock, type LoadedBlock } from './loaded-block.ts';
 import { ReadProblems } from './problems.ts';
 
@@ -179,19 +180,22 @@ export class BlockSource {
     const start = offsetOf(position);
     const end = Math.min(size, start + MAX_BLOCK_SIZE + unit);
     const physical = this.#table.physicalOf(id);
-    let chunk: { at: number; bytes: Uint8Array } | undefined;
+    // A window of its own: the block source is shared by every reader, and
+    // several may be explaining a failed read at once.
+    const window = new ContainerWindow(this.#storage, size, { chunk: SCAN_CHUNK, max: SCAN_CHUNK });
     for (let at = alignUp(start + 1, unit); physical !== -1 && at + unit <= end; at += unit) {
       const candidate = makeLsn(id, at);
       const memory = this.#probeMemory(candidate);
       if (memory !== undefined) return memory;
       // Past what the writer has written: nothing more on disk.
       if (this.#physicalOnDisk(candidate) === -1) break;
-      if (chunk === undefined || at + BLOCK_HEADER_SIZE > chunk.at + chunk.bytes.byteLength) {
-        chunk = { at, bytes: await this.#readRaw(physical, candidate, SCAN_CHUNK) };
+      let bytes = window.held(physical, at);
+      if (bytes.byteLength < BLOCK_HEADER_SIZE) {
+        bytes = await window.view(physical, at, SCAN_CHUNK);
         // The container file ends here (cut short): nothing more to find in it.
-        if (chunk.bytes.byteLength < BLOCK_HEADER_SIZE) break;
+        if (bytes.byteLength < BLOCK_HEADER_SIZE) break;
       }
-      const probed = this.#probeBytes(candidate, chunk.bytes.subarray(at - chunk.at));
+      const probed = this.#probeBytes(candidate, bytes);
       if (typeof probed === 'string') continue;
       if (probed.whole) return probed;
       const whole = await this.probeBlock(candidate, true);

@@ -42,5 +42,5 @@ export {
   type ReadMode,
   type ReadOptions,
   type RecordTypeFilter,
-} from './log/read-context.ts';
+} from './log/read/read-context.ts';
 export type { RecoveryReport, SkippedRange } from './log/recovery.ts';

@@ -10,7 +10,7 @@ import type { Pool } from '../native/memory.ts';
 import { checkCountOrInfinity, checkInteger, checkOneOf, checkOptions, checkUint8Array } from '../validate.ts';
 import type { BufferAllocator } from './buffer-pool.ts';
 import { MAX_BLOCK_SIZE } from '../format/block.ts';
-import type { ReadMode, RecordTypeFilter } from './read-context.ts';
+import type { ReadMode, RecordTypeFilter } from './read/read-context.ts';
 
 /** Options of {@link Log.createMarshallingArea}. */
 export interface MarshallingAreaOptions {

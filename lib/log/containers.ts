@@ -47,17 +47,28 @@ export class ContainerTable {
   }
 
   /**
-   * Gives the next logical id to a free physical container and returns its
-   * index, or -1 if none is free. The caller persists the table before
-   * anything is written there.
+   * The physical container `recycle` would give the next logical id to with
+   * the base at `baseLsn`, or -1 if none is free; changes nothing. Recovery
+   * asks it too, to find where the writer went when the metadata copy that
+   * recorded a recycling was lost.
    */
-  recycle(baseLsn: Lsn): number {
+  nextRecycled(baseLsn: Lsn): number {
     // Reuse the free container that has been free longest (lowest id).
     let chosen = -1;
     for (let i = 0; i < this.count; i++) {
       if (!this.isFree(i, baseLsn)) continue;
       if (chosen === -1 || this.logicalIds[i]! < this.logicalIds[chosen]!) chosen = i;
     }
+    return chosen;
+  }
+
+  /**
+   * Gives the next logical id to a free physical container and returns its
+   * index, or -1 if none is free. The caller persists the table before
+   * anything is written there.
+   */
+  recycle(baseLsn: Lsn): number {
+    const chosen = this.nextRecycled(baseLsn);
     if (chosen !== -1) this.logicalIds[chosen] = this.newestLogicalId() + 1;
     return chosen;
   }

@@ -34,7 +34,7 @@ import {
   type ReadOptions,
   type ReadSource,
   type RecordTypeFilter,
-} from './read-context.ts';
+} from './read/read-context.ts';
 import { reservedSize } from './reservations.ts';
 import type { RecordSpec } from './write/writer.ts';
 
@@ -279,6 +279,7 @@ export class MarshallingArea {
       probeBlock: (blockLsn, whole) => read(() => core.blocks.probeBlock(blockLsn, whole)),
       findBlockAfter: (position) => read(() => core.blocks.findBlockAfter(position)),
       skippedRanges: () => core.recoveryReport.skipped,
+      problems: () => core.blocks.problems,
     };
   }
 

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 
 import { Log, Lsn, type MarshallingArea } from '../../lib/index.ts';
+import { ContainerTable } from '../../lib/log/containers.ts';
 import { scratchDir } from '../support/helpers.ts';
 import { fillSeeded } from '../support/native.ts';
 import {
@@ -119,6 +120,17 @@ describe('container recycling', () => {
     }
     await w.area.flushToLsn();
     expect(Lsn.containerId(w.lsns[w.lsns.length - 1]!)).toBeGreaterThanOrEqual(5);
+  });
+
+  it('Container recycling: nextRecycled names the container recycle takes (the lowest logical id below the base) and changes nothing', () => {
+    const table = new ContainerTable([3, 0, 2, 4], 64 * KiB);
+    const base = Lsn.create(4, 0, 0);
+    expect(table.nextRecycled(base)).toBe(1);
+    expect(table.logicalIds).toEqual([3, 0, 2, 4]);
+    expect(table.recycle(base)).toBe(1);
+    expect(table.logicalIds).toEqual([3, 5, 2, 4]);
+    expect(table.nextRecycled(base)).toBe(2);
+    expect(table.nextRecycled(Lsn.create(2, 0, 0))).toBe(-1);
   });
 
   it('Container recycling: LSNs keep increasing through the recycled container', async () => {

@@ -188,6 +188,14 @@ describe('torn tail', () => {
     expect(log.recoveryReport.tailReason).toMatch(/torn/);
   });
 
+  it('Recovery: a cut torn tail is counted once in recoveryReport.problems, under the reason tailReason names', async () => {
+    const { logPath } = await tornLog(flip);
+    const log = await track(openLog(logPath));
+    const { problems, tailReason } = log.recoveryReport;
+    expect(Object.values(problems)).toEqual([1]);
+    expect(tailReason).toBe(`torn tail (${Object.keys(problems)[0]})`);
+  });
+
   it('Recovery: after a cut, new appends continue where the tail was cut', async () => {
     const { logPath, acks } = await tornLog(flip);
     const log = await track(openLog(logPath));
@@ -269,6 +277,21 @@ describe('corruption before the durable watermark (invariant 6)', () => {
       { fromLsn: acks[5]![0], toLsn: acks[6]![0], reason: expect.any(String) as string },
     ]);
     expect(log.information().lastLsn).toBe(acks[11]![2]);
+  });
+
+  it('Recovery (salvage): each skipped stretch is counted in recoveryReport.problems under its reason', async () => {
+    const { logPath } = await damagedLog();
+    const log = await track(openLog(logPath, { recovery: 'salvage' }));
+    const [skipped] = log.recoveryReport.skipped;
+    expect(log.recoveryReport.problems).toEqual({ [skipped!.reason]: 1 });
+  });
+
+  it("Recovery (salvage): a read refused in a skipped stretch is counted in the log's reader problems", async () => {
+    const { logPath, acks } = await damagedLog();
+    const log = await track(openLog(logPath, { recovery: 'salvage' }));
+    const area = await log.createMarshallingArea({ bufferSize: 4 * KiB });
+    expect((await rejectionOf(area.readLogRecord(acks[5]![0]!, 'forward'))).code).toBe('ERR_CLFS_CORRUPT');
+    expect(log.core.blocks.problems.counts()).toEqual({ 'skipped by salvage recovery': 1 });
   });
 
   it('Recovery (salvage): the records after the damage are readable, byte-exact', async () => {

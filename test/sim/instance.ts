@@ -9,7 +9,7 @@
 import { ClfsError } from '../../lib/errors.ts';
 import type { Log } from '../../lib/log/log.ts';
 import type { MarshallingArea } from '../../lib/log/marshalling-area.ts';
-import type { ReadContext } from '../../lib/log/read-context.ts';
+import type { ReadContext } from '../../lib/log/read/read-context.ts';
 import type { AreaConfig } from './config.ts';
 import type { AreaReservation, Model, ModelRecord } from './model.ts';
 import type { Filter, Mode } from './plan.ts';

@@ -9,7 +9,7 @@
  * contexts than read buffers is ERR_CLFS_BLOCKS_EXHAUSTED, and only then.
  * @module
  */
-import type { LogRecord, ReadContext } from '../../lib/log/read-context.ts';
+import type { LogRecord, ReadContext } from '../../lib/log/read/read-context.ts';
 import { Lsn } from '../../lib/lsn.ts';
 import { noRecordLsn, resolvePick } from './args.ts';
 import type { Env } from './env.ts';

@@ -16,7 +16,7 @@ import { ClfsError } from '../../lib/errors.ts';
 import { BLOCK_HEADER_SIZE, RECORD_HEADER_SIZE, parseRecords, type BlockHeader } from '../../lib/format/block.ts';
 import { METADATA_HEADER_SIZE, SLOT_SIZE, encodeMetadata, type Metadata } from '../../lib/format/metadata.ts';
 import { Log } from '../../lib/log/log.ts';
-import type { LogRecord } from '../../lib/log/read-context.ts';
+import type { LogRecord } from '../../lib/log/read/read-context.ts';
 import { Lsn } from '../../lib/lsn.ts';
 import {
   HostileStorage,

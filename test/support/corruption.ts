@@ -15,7 +15,7 @@ import {
 import { ClfsError } from '../../lib/errors.ts';
 import { Log } from '../../lib/log/log.ts';
 import type { MarshallingArea } from '../../lib/log/marshalling-area.ts';
-import type { LogRecord } from '../../lib/log/read-context.ts';
+import type { LogRecord } from '../../lib/log/read/read-context.ts';
 import { Lsn } from '../../lib/lsn.ts';
 import type { Durability } from '../../lib/native/direct-file.ts';
 import { crc32c } from '../../lib/native/crc32c.ts';

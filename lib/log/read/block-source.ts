@@ -8,10 +8,12 @@
 import { BLOCK_HEADER_SIZE, MAX_BLOCK_SIZE, alignUp, parseBlockHeader, type BlockProblem } from '../../format/block.ts';
 import { Lsn, containerOf, makeLsn, offsetOf } from '../../lsn.ts';
 import type { LogStorage } from '../../storage/storage.ts';
-import { probeBlockBytes, type ProbedBlock } from '../block-check.ts';
 import type { ContainerTable } from '../containers.ts';
-import { blockTooLarge, loadFromContainer, recordsOfMemoryBlock, type LoadedBlock } from '../read-context.ts';
 import type { LogWriter } from '../write/writer.ts';
+import { probeBlockBytes, type ProbedBlock } from './block-check.ts';
+import { ContainerWindow } from './container-window.ts';
+import { blockTooLarge, loadFromContainer, recordsOfMemoryBlock, type LoadedBlock } from './loaded-block.ts';
+import { ReadProblems } from './problems.ts';
 
 /** How much findBlockAfter reads at a time. */
 const SCAN_CHUNK = 64 * 1024;
@@ -22,6 +24,8 @@ export class BlockSource {
   readonly #writer: LogWriter;
   readonly #logId: bigint;
   readonly #unit: number;
+  /** The problems this log's readers met, by reason (internal: for tests and diagnostics). */
+  readonly problems = new ReadProblems();
   /** A sector buffer for probeBlock's header reads, kept between them (taken while one runs). */
   #probeScratch: Uint8Array | undefined;
 
@@ -176,19 +180,22 @@ export class BlockSource {
     const start = offsetOf(position);
     const end = Math.min(size, start + MAX_BLOCK_SIZE + unit);
     const physical = this.#table.physicalOf(id);
-    let chunk: { at: number; bytes: Uint8Array } | undefined;
+    // A window of its own: the block source is shared by every reader, and
+    // several may be explaining a failed read at once.
+    const window = new ContainerWindow(this.#storage, size, { chunk: SCAN_CHUNK, max: SCAN_CHUNK });
     for (let at = alignUp(start + 1, unit); physical !== -1 && at + unit <= end; at += unit) {
       const candidate = makeLsn(id, at);
       const memory = this.#probeMemory(candidate);
       if (memory !== undefined) return memory;
       // Past what the writer has written: nothing more on disk.
       if (this.#physicalOnDisk(candidate) === -1) break;
-      if (chunk === undefined || at + BLOCK_HEADER_SIZE > chunk.at + chunk.bytes.byteLength) {
-        chunk = { at, bytes: await this.#readRaw(physical, candidate, SCAN_CHUNK) };
+      let bytes = window.held(physical, at);
+      if (bytes.byteLength < BLOCK_HEADER_SIZE) {
+        bytes = await window.view(physical, at, SCAN_CHUNK);
         // The container file ends here (cut short): nothing more to find in it.
-        if (chunk.bytes.byteLength < BLOCK_HEADER_SIZE) break;
+        if (bytes.byteLength < BLOCK_HEADER_SIZE) break;
       }
-      const probed = this.#probeBytes(candidate, chunk.bytes.subarray(at - chunk.at));
+      const probed = this.#probeBytes(candidate, bytes);
       if (typeof probed === 'string') continue;
       if (probed.whole) return probed;
       const whole = await this.probeBlock(candidate, true);

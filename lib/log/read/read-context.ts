@@ -27,19 +27,17 @@
  * sector read. Stretches that salvage recovery skipped are never served.
  * @module
  */
-import { ClfsError, invalidArgValue, invariant } from '../errors.ts';
-import {
-  BLOCK_HEADER_SIZE,
-  type BlockProblem,
-  type RecordEntry,
-  parseBlockHeader,
-  parseRecordAt,
-} from '../format/block.ts';
-import { Lsn, blockLsnOf, checkLsn, containerOf, makeLsn, offsetOf } from '../lsn.ts';
-import { checkOptions } from '../validate.ts';
-import { checkBlock, probeBlockBytes, type CheckedBlock, type ProbedBlock } from './block-check.ts';
+import { ClfsError, invalidArgValue } from '../../errors.ts';
+import type { BlockProblem } from '../../format/block.ts';
+import { follows, newEpochAgrees } from '../../format/chain.ts';
+import { Lsn, blockLsnOf, checkLsn, containerOf, makeLsn, offsetOf } from '../../lsn.ts';
+import { checkOptions } from '../../validate.ts';
+import type { ProbedBlock } from './block-check.ts';
+import type { LoadedBlock } from './loaded-block.ts';
+import type { ReadProblem } from './problems.ts';
+import { ReadBuffer, type BlockLoader } from './read-buffer.ts';
+import { belowBase, unreadable, type ChainView } from './unreadable.ts';
 
-export type { ProbedBlock };
 /** `'data'`, `'restart'`, or `'client'` (either). */
 export type RecordTypeFilter = 'data' | 'restart' | 'client';
 /** How next() moves: the next record in the log, or along a record's previous or undo-next LSN. */
@@ -58,63 +56,16 @@ export interface LogRecord {
   previousLsn: Lsn;
 }
 
-/** A block loaded into a read buffer. */
-export interface LoadedBlock {
-  lsn: Lsn;
-  previousBlockLsn: Lsn;
-  /** The generation it was written in. */
-  epoch: bigint;
-  /** The first block its generation wrote (BLOCK_FLAG_NEW_EPOCH): its predecessor has a lower epoch. */
-  newEpoch: boolean;
-  /** Served from the writer's memory (written by this log instance, so never stale). */
-  memory?: boolean;
-  /** 0 while the block is still open in the writer (it is then the last block). */
-  length: number;
-  bytes: Uint8Array;
-  records: RecordEntry[];
-  /**
-   * For a block read from its container: how many bytes from the block's
-   * start the read brought in that can be trusted for later blocks too (it
-   * stops where the writer had not written yet, so no stale bytes are served).
-   */
-  window?: number;
-}
-
-/** A block looked at without loading it into a read buffer: where it sits in the chain. */
-
-/**
- * Whether `next` (which names `previous` as its predecessor) was written
- * after `previous` as it is now: a block that is not the first of its
- * generation follows a block of its own epoch, the first one an older epoch.
- */
-export function epochFollows(previous: { epoch: bigint }, next: { epoch: bigint; newEpoch: boolean }): boolean {
-  return next.newEpoch ? next.epoch > previous.epoch : next.epoch === previous.epoch;
-}
-
 /** What a read context needs of its marshalling area and log. */
-export interface ReadSource {
+export interface ReadSource extends ChainView, BlockLoader {
   readonly bufferSize: number;
-  baseLsn(): Lsn;
-  lastLsn(): Lsn;
-  restartLsn(): Lsn;
-  containerSize(): number;
-  /** Loads the block at `blockLsn` into `into`, or says why not. */
-  loadBlock(blockLsn: Lsn, into: Uint8Array): Promise<LoadedBlock | BlockProblem | 'absent'>;
   /**
    * The block at `blockLsn` without a read buffer: from the writer's memory,
    * or its container (`whole`: the whole block checked, else its header).
    */
   probeBlock(blockLsn: Lsn, whole: boolean): Promise<ProbedBlock | BlockProblem | 'absent'>;
-  /**
-   * The first block after `position` that passes every check, at most
-   * MAX_BLOCK_SIZE on in its container or at the next container's start
-   * (where a block at `position` would be followed); undefined if none.
-   */
-  findBlockAfter(position: Lsn): Promise<ProbedBlock | undefined>;
   /** Stretches salvage recovery skipped: never served. */
   skippedRanges(): readonly { fromLsn: Lsn; toLsn: Lsn }[];
-  /** What blocks read from containers must carry. */
-  blockExpectation(): { logId: bigint; unit: number };
   releaseReadBuffer(context: ReadContext, buffer: Uint8Array): void;
   checkOpen(): void;
 }
@@ -126,6 +77,16 @@ export interface ReadOptions {
   view?: boolean;
 }
 
+/**
+ * The reader's rule for `next` (which names `block` as its predecessor)
+ * following `block` as it is now: the chain rule, and a
+ * BLOCK_FLAG_NEW_EPOCH that agrees with the epochs (a block of an earlier
+ * generation left where a later one was written fails it).
+ */
+function followsAsWritten(block: LoadedBlock, next: ProbedBlock | LoadedBlock): boolean {
+  return follows(block, next) && newEpochAgrees(block, next);
+}
+
 function matches(filter: RecordTypeFilter, type: 'data' | 'restart'): boolean {
   return filter === 'client' || filter === type;
 }
@@ -133,13 +94,10 @@ function matches(filter: RecordTypeFilter, type: 'data' | 'restart'): boolean {
 /** A cursor over records; holds one read buffer until terminated. */
 export class ReadContext {
   readonly #source: ReadSource;
-  readonly #buffer: Uint8Array;
+  readonly #buffer: ReadBuffer;
   readonly #mode: ReadMode;
   readonly #filter: RecordTypeFilter;
   readonly #view: boolean;
-  #block: LoadedBlock | undefined;
-  /** Container bytes in the buffer from the last container read: [start, start + length) of a logical container. */
-  #window: { logicalId: number; start: number; length: number } | undefined;
   #index = 0;
   #record!: LogRecord;
   #busy = false;
@@ -149,7 +107,7 @@ export class ReadContext {
   /** @internal */
   constructor(source: ReadSource, buffer: Uint8Array, mode: ReadMode, filter: RecordTypeFilter, view: boolean) {
     this.#source = source;
-    this.#buffer = buffer;
+    this.#buffer = new ReadBuffer(source, buffer);
     this.#mode = mode;
     this.#filter = filter;
     this.#view = view;
@@ -173,7 +131,7 @@ export class ReadContext {
     let record = await this.#recordAt(lsn, 'start');
     if (this.#mode === 'forward') {
       // Reading forward: its block must be the one the next block was written after.
-      const block = this.#block!;
+      const block = this.#buffer.block!;
       const confirmed = await this.#confirm(block);
       if (confirmed !== block) record = this.#toRecord(confirmed, this.#index);
     }
@@ -199,7 +157,7 @@ export class ReadContext {
 
   /** @internal The block in this context's buffer, if it is `blockLsn`. */
   cached(blockLsn: Lsn): LoadedBlock | undefined {
-    return this.#block?.lsn === blockLsn && this.#block.length > 0 ? this.#block : undefined;
+    return this.#buffer.cached(blockLsn);
   }
 
   /**
@@ -278,9 +236,8 @@ export class ReadContext {
   }
 
   #release(): void {
-    this.#block = undefined;
-    this.#window = undefined;
-    this.#source.releaseReadBuffer(this, this.#buffer);
+    this.#buffer.clear();
+    this.#source.releaseReadBuffer(this, this.#buffer.bytes);
   }
 
   /** Terminates the context (for `await using`). */
@@ -314,63 +271,6 @@ export class ReadContext {
     };
   }
 
-  /** Loads a block into this context's buffer (if not there already). */
-  async #load(blockLsn: Lsn): Promise<LoadedBlock | BlockProblem | 'absent'> {
-    if (this.#block?.lsn === blockLsn && this.#block.length > 0) return this.#block;
-    const windowed = this.#fromWindow(blockLsn);
-    if (windowed !== undefined) return (this.#block = windowed);
-    this.#block = undefined;
-    this.#window = undefined;
-    const loaded = await this.#source.loadBlock(blockLsn, this.#buffer);
-    if (typeof loaded !== 'string') {
-      this.#block = loaded;
-      if (loaded.window !== undefined) {
-        this.#window = {
-          logicalId: containerOf(blockLsn),
-          start: offsetOf(blockLsn),
-          length: loaded.window,
-        };
-      }
-    }
-    return loaded;
-  }
-
-  /** A block that the last container read already brought into the buffer: checked, without I/O. */
-  #fromWindow(blockLsn: Lsn): LoadedBlock | undefined {
-    const w = this.#window;
-    if (w === undefined || containerOf(blockLsn) !== w.logicalId) return undefined;
-    const offset = offsetOf(blockLsn);
-    if (offset < w.start || offset >= w.start + w.length) return undefined;
-    const bytes = this.#buffer.subarray(offset - w.start, w.length);
-    const expect = this.#source.blockExpectation();
-    const checked = checkBlock(bytes, {
-      lsn: blockLsn,
-      logId: expect.logId,
-      unit: expect.unit,
-      maxLength: this.#source.containerSize() - offset,
-    });
-    if (typeof checked === 'string') return undefined;
-    if (offset + checked.header.blockLength > w.start + w.length) return undefined;
-    return loadedBlock(blockLsn, checked);
-  }
-
-  /**
-   * The block at `blockLsn` from the last container read's bytes, without
-   * I/O: whole when all of it is there, its header when only that is;
-   * undefined when the bytes are not there or do not hold it.
-   */
-  #probeInWindow(blockLsn: Lsn): ProbedBlock | undefined {
-    const w = this.#window;
-    if (w === undefined || containerOf(blockLsn) !== w.logicalId) return undefined;
-    const offset = offsetOf(blockLsn);
-    if (offset < w.start || offset + BLOCK_HEADER_SIZE > w.start + w.length) return undefined;
-    const bytes = this.#buffer.subarray(offset - w.start, w.length);
-    const expect = this.#source.blockExpectation();
-    const maxLength = this.#source.containerSize() - offset;
-    const probed = probeBlockBytes(bytes, { lsn: blockLsn, logId: expect.logId, unit: expect.unit, maxLength });
-    return typeof probed === 'string' ? undefined : probed;
-  }
-
   /**
    * Makes sure `block` (just entered by a forward read) is the block the
    * block after it was written after: a block of an earlier generation left
@@ -392,50 +292,27 @@ export class ReadContext {
     let current = block;
     for (const candidate of this.#followerCandidates(current)) {
       if (this.#inSkipped(candidate)) return current;
-      let probed = this.#probeInWindow(candidate);
-      if (probed === undefined && this.#canSlide(current, candidate)) {
-        current = await this.#slide(current);
-        probed = this.#probeInWindow(candidate);
+      let probed = this.#buffer.probe(candidate);
+      if (probed === undefined && this.#buffer.canSlide(current, candidate)) {
+        current = await this.#buffer.slide(current);
+        probed = this.#buffer.probe(candidate);
       }
       const found = probed ?? (await this.#source.probeBlock(candidate, false));
       if (typeof found === 'string' || found.previousBlockLsn !== current.lsn) continue;
-      if (epochFollows(current, found)) return current;
+      if (followsAsWritten(current, found)) return current;
       // Before blaming this block, make sure the follower is whole (a
       // damaged follower header proves nothing).
       const whole = found.whole ? found : await this.#source.probeBlock(candidate, true);
-      if (typeof whole === 'string' || whole.previousBlockLsn !== current.lsn || epochFollows(current, whole)) {
+      if (typeof whole === 'string' || whole.previousBlockLsn !== current.lsn || followsAsWritten(current, whole)) {
         return current;
       }
       // A block of an older generation naming this one is a leftover of an
       // earlier crash (the log may go on in the next container), as
       // #nextBlock has it: look at the next candidate.
-      if (whole.epoch < current.epoch) continue;
-      throw this.#stale(current, whole);
+      if (!follows(current, whole)) continue;
+      throw this.#source.problems().stale(current, whole);
     }
     return current;
-  }
-
-  /**
-   * Whether reading `block` again from its own start would bring in
-   * `candidate`'s header: the last container read filled the whole buffer
-   * (it was not stopped by the writer's unwritten blocks) and began before
-   * `block`, in the same container as `candidate`.
-   */
-  #canSlide(block: LoadedBlock, candidate: Lsn): boolean {
-    const w = this.#window;
-    if (w === undefined || w.length !== this.#buffer.byteLength) return false;
-    const id = containerOf(block.lsn);
-    const offset = offsetOf(block.lsn);
-    return w.logicalId === id && containerOf(candidate) === id && offset > w.start;
-  }
-
-  /** Reads `block` again into the buffer from its own start (see #confirm). */
-  async #slide(block: LoadedBlock): Promise<LoadedBlock> {
-    this.#block = undefined;
-    this.#window = undefined;
-    const loaded = await this.#load(block.lsn);
-    if (typeof loaded === 'string') throw this.#damaged(block.lsn, loaded);
-    return loaded;
   }
 
   /** Where the block after `block` can start: right after it, or at the next container's start. */
@@ -447,68 +324,6 @@ export class ReadContext {
 
   #inSkipped(blockLsn: Lsn): boolean {
     return this.#source.skippedRanges().some((r) => blockLsn >= r.fromLsn && blockLsn < r.toLsn);
-  }
-
-  #stale(block: { lsn: Lsn; epoch: bigint }, follower: ProbedBlock): ClfsError {
-    return new ClfsError(
-      'ERR_CLFS_CORRUPT',
-      `the log is damaged at LSN ${Lsn.format(block.lsn)} (stale epoch): the block there is of generation ${block.epoch}, but the block after it (${Lsn.format(follower.lsn)}, generation ${follower.epoch}) was written after ${follower.newEpoch ? 'an older' : 'its own'} generation's block there (a lost write leaves an earlier block in place)`,
-      { lsn: block.lsn },
-    );
-  }
-
-  /**
-   * The error for a position in [base, last] whose block could not be
-   * loaded: ERR_CLFS_CORRUPT when the chain shows a block starts there (see
-   * the module's notes), ERR_CLFS_INVALID_LSN when it is not a block's.
-   */
-  async #unreadable(
-    lsn: Lsn,
-    blockLsn: Lsn,
-    problem: BlockProblem | 'absent',
-    why: 'start' | 'chain',
-  ): Promise<ClfsError> {
-    const notABlock = (detail: string): ClfsError =>
-      new ClfsError(
-        'ERR_CLFS_INVALID_LSN',
-        `LSN ${Lsn.format(lsn)} names no record (${why === 'chain' ? 'a chain field points' : 'it points'} where no block starts${detail})`,
-        { lsn },
-      );
-    const damaged = (detail: string): ClfsError =>
-      new ClfsError('ERR_CLFS_CORRUPT', `the block at LSN ${Lsn.format(blockLsn)} is damaged (${problem})${detail}`, {
-        lsn: blockLsn,
-      });
-    // No container holds it, or it is not on a sector unit: no block starts there.
-    if (problem === 'absent') return notABlock('');
-    if (offsetOf(blockLsn) % this.#source.blockExpectation().unit !== 0) {
-      return notABlock(': blocks start on sector-unit boundaries');
-    }
-    // Its header names this position; its contents are wrong, or its
-    // container ends before it does.
-    if (problem === 'checksum' || problem === 'records' || problem === 'short') return damaged('');
-    const restart = this.#source.restartLsn();
-    if (
-      offsetOf(blockLsn) === 0 ||
-      blockLsn === blockLsnOf(this.#source.lastLsn()) ||
-      blockLsn === blockLsnOf(this.#source.baseLsn()) ||
-      (restart !== Lsn.INVALID && blockLsn === blockLsnOf(restart))
-    ) {
-      return damaged(': a block of the log starts there');
-    }
-    const follower = await this.#source.findBlockAfter(blockLsn);
-    if (follower !== undefined && follower.previousBlockLsn === blockLsn) {
-      return damaged(`: the block after it (${Lsn.format(follower.lsn)}) names it as its predecessor`);
-    }
-    if (follower !== undefined && follower.previousBlockLsn < blockLsn) {
-      return notABlock(`: the block at ${Lsn.format(follower.previousBlockLsn)} covers it`);
-    }
-    // The first valid block after it follows a block between the two that
-    // fails its checks, or none was found near it: the log is damaged here.
-    return damaged(
-      follower === undefined
-        ? ': no valid block follows it within the largest block size'
-        : `, and so is the block at ${Lsn.format(follower.previousBlockLsn)} after it`,
-    );
   }
 
   /**
@@ -529,9 +344,10 @@ export class ReadContext {
     if (lsn < this.#source.baseLsn()) throw this.#belowBase(lsn);
     const blockLsn = blockLsnOf(lsn);
     const index = Number(lsn - blockLsn);
-    if (this.#inSkipped(blockLsn)) throw this.#damaged(blockLsn, 'skipped by salvage recovery');
-    const block = await this.#load(blockLsn);
-    if (typeof block === 'string') throw await this.#unreadable(lsn, blockLsn, block, why);
+    if (this.#inSkipped(blockLsn)) throw this.#source.problems().damaged(blockLsn, 'skipped by salvage recovery');
+    const block = await this.#buffer.load(blockLsn);
+    if (typeof block === 'string')
+      throw await unreadable(this.#source, this.#source.problems(), lsn, blockLsn, block, why);
     if (index >= block.records.length) {
       throw new ClfsError(
         'ERR_CLFS_INVALID_LSN',
@@ -547,8 +363,8 @@ export class ReadContext {
     for (;;) {
       const current = this.#record.lsn;
       if (current >= this.#source.lastLsn()) return null;
-      let block = await this.#load(blockLsnOf(current));
-      if (typeof block === 'string') throw this.#damaged(blockLsnOf(current), block);
+      let block = await this.#buffer.load(blockLsnOf(current));
+      if (typeof block === 'string') throw this.#source.problems().damaged(blockLsnOf(current), block);
       if (this.#index + 1 < block.records.length) {
         // The base may have moved past this context since it read its record.
         if (current + 1n < this.#source.baseLsn()) throw this.#belowBase(current + 1n);
@@ -570,7 +386,7 @@ export class ReadContext {
   async #nextBlock(block: LoadedBlock): Promise<LoadedBlock> {
     const candidates = this.#followerCandidates(block);
     const base = this.#source.baseLsn();
-    let firstProblem: { lsn: Lsn; problem: string } | undefined;
+    let firstProblem: { lsn: Lsn; problem: ReadProblem } | undefined;
     let belowBase: Lsn | undefined;
     for (const candidate of candidates) {
       if (candidate < base) {
@@ -582,22 +398,22 @@ export class ReadContext {
         firstProblem ??= { lsn: candidate, problem: 'skipped by salvage recovery' };
         continue;
       }
-      const loaded = await this.#load(candidate);
+      const loaded = await this.#buffer.load(candidate);
       // The follower names this block, and its epoch and BLOCK_FLAG_NEW_EPOCH
       // agree with this block's (a block left behind by a crash has an
       // older epoch; #confirm has checked this block against it already).
       if (typeof loaded !== 'string' && loaded.previousBlockLsn === block.lsn) {
-        if (epochFollows(block, loaded)) return loaded;
-        if (loaded.epoch < block.epoch) {
+        if (followsAsWritten(block, loaded)) return loaded;
+        if (!follows(block, loaded)) {
           firstProblem ??= { lsn: candidate, problem: 'stale epoch' };
           continue;
         }
-        throw this.#stale(block, { ...loaded, recordCount: loaded.records.length, whole: true });
+        throw this.#source.problems().stale(block, loaded);
       }
       firstProblem ??= { lsn: candidate, problem: typeof loaded === 'string' ? loaded : 'chain' };
     }
     if (belowBase !== undefined) throw this.#belowBase(belowBase);
-    throw this.#damaged(firstProblem!.lsn, firstProblem!.problem);
+    throw this.#source.problems().damaged(firstProblem!.lsn, firstProblem!.problem);
   }
 
   async #backward(): Promise<LogRecord | null> {
@@ -606,11 +422,7 @@ export class ReadContext {
       const target = this.#mode === 'previous' ? current.previousLsn : current.undoNextLsn;
       if (target === Lsn.INVALID) return null;
       if (target >= current.lsn) {
-        throw new ClfsError(
-          'ERR_CLFS_CORRUPT',
-          `the record at ${Lsn.format(current.lsn)} points forward (${this.#mode} LSN ${Lsn.format(target)})`,
-          { lsn: current.lsn },
-        );
+        throw this.#source.problems().pointsForward(current.lsn, this.#mode, target);
       }
       const record = await this.#recordAt(target, 'chain');
       this.#record = record;
@@ -619,95 +431,6 @@ export class ReadContext {
   }
 
   #belowBase(lsn: Lsn): ClfsError {
-    return new ClfsError(
-      'ERR_CLFS_START_OF_LOG',
-      `LSN ${Lsn.format(lsn)} is below the base LSN ${Lsn.format(this.#source.baseLsn())}`,
-      { lsn },
-    );
+    return belowBase(lsn, this.#source.baseLsn());
   }
-
-  #damaged(lsn: Lsn, problem: string): ClfsError {
-    return new ClfsError('ERR_CLFS_CORRUPT', `the log is damaged at LSN ${Lsn.format(lsn)} (${problem})`, { lsn });
-  }
-}
-
-/** ERR_CLFS_RECORD_TOO_LARGE for a block that does not fit the reader's buffers (CLFS: ERROR_LOG_BLOCK_INCOMPLETE). */
-export function blockTooLarge(blockLsn: Lsn, bufferSize: number): ClfsError {
-  return new ClfsError(
-    'ERR_CLFS_RECORD_TOO_LARGE',
-    `the block at LSN ${Lsn.format(blockLsn)} is larger than this marshalling area's ${bufferSize}-byte buffers; read it with an area whose bufferSize is at least the log's largest block`,
-    { lsn: blockLsn },
-  );
-}
-
-/**
- * Loads a block for reading from a container: one read of up to the buffer's
- * size, then the checks of block-check.ts.
- *
- * A block whose header is well formed (its length within MAX_BLOCK_SIZE and
- * its container, see parseBlockHeader) but longer than what was read is
- * either cut short (the container file ended: 'short', damage) or longer
- * than `into`: then, with `allocate`, it is read whole into a temporary
- * buffer and checked, so that only a valid block gives
- * ERR_CLFS_RECORD_TOO_LARGE (this area's buffers cannot hold it) and a
- * damaged one its problem.
- */
-export async function loadFromContainer(
-  read: (offset: number, into: Uint8Array) => Promise<number>,
-  blockLsn: Lsn,
-  into: Uint8Array,
-  expect: {
-    logId: bigint;
-    unit: number;
-    containerSize: number;
-    trustedEnd: number;
-    allocate?: (size: number) => Uint8Array;
-  },
-): Promise<LoadedBlock | BlockProblem> {
-  const offset = offsetOf(blockLsn);
-  const room = expect.containerSize - offset;
-  if (room < expect.unit) return 'length';
-  const want = Math.min(into.byteLength, room);
-  const got = await read(offset, into.subarray(0, want));
-  const check = { lsn: blockLsn, logId: expect.logId, unit: expect.unit, maxLength: room };
-  const checked = checkBlock(into.subarray(0, got), check);
-  if (checked === 'short') {
-    // The file ended before the block did (a container cut short).
-    if (got < want) return 'short';
-    const header = parseBlockHeader(into.subarray(0, got), expect.unit, room);
-    if (expect.allocate !== undefined && typeof header !== 'string') {
-      const whole = expect.allocate(header.blockLength).subarray(0, header.blockLength);
-      const all = await read(offset, whole);
-      if (all < header.blockLength) return 'short';
-      const wholeChecked = checkBlock(whole, check);
-      if (typeof wholeChecked === 'string') return wholeChecked;
-    }
-    throw blockTooLarge(blockLsn, into.byteLength);
-  }
-  if (typeof checked === 'string') return checked;
-  return { ...loadedBlock(blockLsn, checked), window: Math.min(got, expect.trustedEnd - offset) };
-}
-
-/** A block that passed every check, as a read context holds it. */
-function loadedBlock(blockLsn: Lsn, checked: CheckedBlock): LoadedBlock {
-  const h = checked.header;
-  return {
-    lsn: blockLsn,
-    previousBlockLsn: h.previousBlockLsn,
-    epoch: h.epoch,
-    newEpoch: h.newEpoch === true,
-    length: h.blockLength,
-    bytes: checked.bytes,
-    records: checked.records,
-  };
-}
-
-/** Records of a block still in the writer's memory, from its record offsets. */
-export function recordsOfMemoryBlock(bytes: Uint8Array, offsets: readonly number[], used: number): RecordEntry[] {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return offsets.map((offset) => {
-    const entry = parseRecordAt(view, offset, used);
-    invariant(entry !== 'records', 'a record in memory does not parse');
-    return entry;
-  });
 }

@@ -12,9 +12,9 @@ import {
   type BlockHeader,
   type BlockProblem,
   type RecordEntry,
-} from '../format/block.ts';
-import type { Lsn } from '../lsn.ts';
-import { crc32c } from '../native/crc32c.ts';
+} from '../../format/block.ts';
+import type { Lsn } from '../../lsn.ts';
+import { crc32c } from '../../native/crc32c.ts';
 
 /** A block that passed every check: its bytes, header and records. */
 export interface CheckedBlock {
@@ -68,15 +68,6 @@ export function checkBlock(bytes: Uint8Array, expect: BlockExpectation): Checked
 export function claimedHeader(bytes: Uint8Array, expect: BlockExpectation): BlockHeader | undefined {
   const header = parseBlockHeader(bytes, expect.unit, expect.maxLength);
   return typeof header === 'string' ? undefined : header;
-}
-
-/**
- * The length a block's header claims, when the header is well formed; 0
- * otherwise. Never more than MAX_BLOCK_SIZE or the bytes left in the
- * container: a hostile length cannot size a read.
- */
-export function claimedLength(bytes: Uint8Array, expect: BlockExpectation): number {
-  return claimedHeader(bytes, expect)?.blockLength ?? 0;
 }
 
 /** What a reader learns of a block from its bytes without trusting its records: its place in the chain. */

@@ -27,14 +27,8 @@ import {
 } from './area-options.ts';
 import { BufferPool } from './buffer-pool.ts';
 import type { LogCore } from './core.ts';
-import {
-  ReadContext,
-  type LogRecord,
-  type ReadMode,
-  type ReadOptions,
-  type ReadSource,
-  type RecordTypeFilter,
-} from './read/read-context.ts';
+import { AreaReader } from './read/area-reader.ts';
+import type { LogRecord, ReadContext, ReadMode, ReadOptions } from './read/read-context.ts';
 import { reservedSize } from './reservations.ts';
 import type { RecordSpec } from './write/writer.ts';
 
@@ -66,13 +60,7 @@ export class MarshallingArea {
   readonly flushIntervalMs: number;
   readonly #core: LogCore;
   readonly #appender: AreaAppender;
-  readonly #readBuffers: BufferPool;
-  /** Reads of the area's contexts in progress (close waits for them). */
-  readonly #reads = new Tracker();
-  #readsStopped = false;
-  /** What this area's read contexts read through. */
-  readonly #source: ReadSource;
-  readonly #contexts = new Set<ReadContext>();
+  readonly #reader: AreaReader;
   readonly #onClosed: () => void;
   /** Calls past their turn among appends, still running (close waits for them). */
   readonly #operations = new Tracker();
@@ -91,10 +79,10 @@ export class MarshallingArea {
     this.#core = core;
     this.#onClosed = onClosed;
     const writes = new BufferPool(bufferSize, this.maxWriteBuffers, alignment, pool, allocator);
-    this.#readBuffers = new BufferPool(bufferSize, this.maxReadBuffers, alignment, pool, allocator);
+    const reads = new BufferPool(bufferSize, this.maxReadBuffers, alignment, pool, allocator);
+    this.#reader = new AreaReader(core, reads, () => this.#checkUsable());
     const stopped = (): boolean => this.#closed || this.#closing !== undefined;
     this.#appender = new AreaAppender(core, writes, this.flushIntervalMs, stopped);
-    this.#source = this.#readSource();
   }
 
   /** @internal Use log.createMarshallingArea(); `onClosed` runs when the area has closed. */
@@ -123,7 +111,7 @@ export class MarshallingArea {
 
   /** Write buffers allocated now, and read buffers. */
   get buffersAllocated(): { write: number; read: number } {
-    return { write: this.#appender.buffersAllocated, read: this.#readBuffers.allocated };
+    return { write: this.#appender.buffersAllocated, read: this.#reader.allocated };
   }
 
   /** At a call's start: refused once close() has begun. */
@@ -250,55 +238,6 @@ export class MarshallingArea {
   }
 
   /**
-   * The read contexts' view of this area and its log. Their reads are
-   * tracked, and once close() has terminated the contexts no new one starts
-   * (a read in progress then rejects with ERR_CLFS_CLOSED): the log closes
-   * its storage only after every read of its areas has settled.
-   */
-  #readSource(): ReadSource {
-    const core = this.#core;
-    const read = <T>(io: () => Promise<T>): Promise<T> => {
-      if (this.#readsStopped) {
-        return Promise.reject(new ClfsError('ERR_CLFS_CLOSED', 'the read context was terminated during the read'));
-      }
-      return this.#reads.track(io());
-    };
-    return {
-      bufferSize: this.bufferSize,
-      baseLsn: () => core.bases.baseLsn,
-      lastLsn: () => core.writer.lastLsn,
-      restartLsn: () => core.bases.restartLsn,
-      containerSize: () => core.table.containerSize,
-      checkOpen: () => this.#checkUsable(),
-      blockExpectation: () => ({ logId: core.logId, unit: core.unit }),
-      releaseReadBuffer: (context, buffer) => {
-        this.#contexts.delete(context);
-        this.#readBuffers.release(buffer);
-      },
-      loadBlock: (blockLsn, into) => read(() => core.blocks.loadBlock(blockLsn, into, this.#contexts)),
-      probeBlock: (blockLsn, whole) => read(() => core.blocks.probeBlock(blockLsn, whole)),
-      findBlockAfter: (position) => read(() => core.blocks.findBlockAfter(position)),
-      skippedRanges: () => core.recoveryReport.skipped,
-      problems: () => core.blocks.problems,
-    };
-  }
-
-  #blocksExhausted(): ClfsError {
-    return new ClfsError(
-      'ERR_CLFS_BLOCKS_EXHAUSTED',
-      `all ${this.maxReadBuffers} read buffers of this marshalling area are in use by open read contexts; terminate one first`,
-    );
-  }
-
-  #openContext(mode: ReadMode, filter: RecordTypeFilter, view: boolean): ReadContext {
-    const buffer = this.#readBuffers.tryAcquire();
-    if (buffer === undefined) throw this.#blocksExhausted();
-    const context = new ReadContext(this.#source, buffer, mode, filter, view);
-    this.#contexts.add(context);
-    return context;
-  }
-
-  /**
    * Opens a read context on the record at `lsn` (CLFS's ReadLogRecord);
    * `context.record` is that record and `context.next()` moves by `mode`.
    * Below the base: ERR_CLFS_START_OF_LOG; naming no record:
@@ -311,7 +250,7 @@ export class MarshallingArea {
     const o = checkOptions('options', options);
     const filter = o.type === undefined ? 'data' : checkOneOf('options.type', o.type, FILTERS);
     const view = o.view === undefined ? false : checkBoolean('options.view', o.view);
-    const context = this.#openContext(mode, filter, view);
+    const context = this.#reader.open(mode, filter, view);
     try {
       await context.start(lsn);
     } catch (error) {
@@ -458,11 +397,8 @@ export class MarshallingArea {
       failure = error;
     }
     // The rest happens whatever failed above; the first failure is reported.
-    for (const context of [...this.#contexts]) context.terminate();
-    this.#readsStopped = true;
-    await this.#reads.settled();
+    const readFailure = await this.#reader.close();
     const writeFailure = this.#appender.release();
-    const readFailure = this.#readBuffers.drain();
     failure ??= writeFailure ?? readFailure;
     this.#closed = true;
     this.#onClosed();

@@ -104,13 +104,23 @@ export class ReadContext {
   #terminated = false;
   #ended = false;
 
-  /** @internal */
-  constructor(source: ReadSource, buffer: Uint8Array, mode: ReadMode, filter: RecordTypeFilter, view: boolean) {
+  private constructor(source: ReadSource, buffer: Uint8Array, mode: ReadMode, filter: RecordTypeFilter, view: boolean) {
     this.#source = source;
     this.#buffer = new ReadBuffer(source, buffer);
     this.#mode = mode;
     this.#filter = filter;
     this.#view = view;
+  }
+
+  /** @internal A context on `buffer` (an area's read buffer); start() positions it. */
+  static open(
+    source: ReadSource,
+    buffer: Uint8Array,
+    mode: ReadMode,
+    filter: RecordTypeFilter,
+    view: boolean,
+  ): ReadContext {
+    return new ReadContext(source, buffer, mode, filter, view);
   }
 
   /** @internal Positions the context on the record at `lsn`; it must exist and match the filter. */

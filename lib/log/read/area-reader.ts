@@ -1,0 +1,89 @@
+/**
+ * The reading half of a marshalling area: its read buffers, its open read
+ * contexts, and the view of the log they read through. Their reads are
+ * tracked, and once the area's close has terminated the contexts no new
+ * read starts (a read in progress then rejects with ERR_CLFS_CLOSED): the
+ * log closes its storage only after every read of its areas has settled.
+ * @module
+ */
+import { ClfsError } from '../../errors.ts';
+import { Tracker } from '../../util/tracker.ts';
+import type { BufferPool } from '../buffer-pool.ts';
+import type { LogCore } from '../core.ts';
+import { ReadContext, type ReadMode, type ReadSource, type RecordTypeFilter } from './read-context.ts';
+
+export class AreaReader {
+  readonly #core: LogCore;
+  readonly #buffers: BufferPool;
+  readonly #contexts = new Set<ReadContext>();
+  /** Reads of the contexts in progress (the area's close waits for them). */
+  readonly #reads = new Tracker();
+  #stopped = false;
+  readonly #source: ReadSource;
+
+  /** `checkOpen` refuses a read once the area or the log is closing. */
+  constructor(core: LogCore, buffers: BufferPool, checkOpen: () => void) {
+    this.#core = core;
+    this.#buffers = buffers;
+    this.#source = this.#readSource(checkOpen);
+  }
+
+  /** Read buffers allocated now. */
+  get allocated(): number {
+    return this.#buffers.allocated;
+  }
+
+  /** A new context holding one of the area's read buffers; ERR_CLFS_BLOCKS_EXHAUSTED when none is free. */
+  open(mode: ReadMode, filter: RecordTypeFilter, view: boolean): ReadContext {
+    const buffer = this.#buffers.tryAcquire();
+    if (buffer === undefined) {
+      throw new ClfsError(
+        'ERR_CLFS_BLOCKS_EXHAUSTED',
+        `all ${this.#buffers.max} read buffers of this marshalling area are in use by open read contexts; terminate one first`,
+      );
+    }
+    const context = ReadContext.open(this.#source, buffer, mode, filter, view);
+    this.#contexts.add(context);
+    return context;
+  }
+
+  /**
+   * For the area's close: terminates every context, refuses new reads,
+   * waits for those in flight, and frees the buffers (the first failure to
+   * free one is returned).
+   */
+  async close(): Promise<unknown> {
+    for (const context of [...this.#contexts]) context.terminate();
+    this.#stopped = true;
+    await this.#reads.settled();
+    return this.#buffers.drain();
+  }
+
+  #readSource(checkOpen: () => void): ReadSource {
+    const core = this.#core;
+    const read = <T>(io: () => Promise<T>): Promise<T> => {
+      if (this.#stopped) {
+        return Promise.reject(new ClfsError('ERR_CLFS_CLOSED', 'the read context was terminated during the read'));
+      }
+      return this.#reads.track(io());
+    };
+    return {
+      bufferSize: this.#buffers.size,
+      baseLsn: () => core.bases.baseLsn,
+      lastLsn: () => core.writer.lastLsn,
+      restartLsn: () => core.bases.restartLsn,
+      containerSize: () => core.table.containerSize,
+      checkOpen,
+      blockExpectation: () => ({ logId: core.logId, unit: core.unit }),
+      releaseReadBuffer: (context, buffer) => {
+        this.#contexts.delete(context);
+        this.#buffers.release(buffer);
+      },
+      loadBlock: (blockLsn, into) => read(() => core.blocks.loadBlock(blockLsn, into, this.#contexts)),
+      probeBlock: (blockLsn, whole) => read(() => core.blocks.probeBlock(blockLsn, whole)),
+      findBlockAfter: (position) => read(() => core.blocks.findBlockAfter(position)),
+      skippedRanges: () => core.recoveryReport.skipped,
+      problems: () => core.blocks.problems,
+    };
+  }
+}

@@ -14,7 +14,8 @@ import ts from 'typescript';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import * as clfs from '../../lib/index.ts';
-import { runChild, scratchDir } from '../support/helpers.ts';
+import { runChild } from '../support/helpers.ts';
+import { scratchDir } from '../support/fixtures.ts';
 import { buildCases } from './cases.ts';
 import { judge, label, runTable, type Outcome, type TableRun } from './runner.ts';
 

@@ -19,7 +19,7 @@ import {
   type MemoryImage,
   type StorageEvent,
 } from '../../lib/storage/memory-storage.ts';
-import { prng } from '../support/random.ts';
+import { prng } from '../support/fixtures.ts';
 
 export interface RecordedRecord {
   lsn: Lsn;
@@ -51,17 +51,6 @@ export interface RecordedRun {
   bases: { lsn: Lsn; ackedAt: number }[];
   /** Largest marshalling buffer used (readers need one as large). */
   bufferSize: number;
-}
-
-export { prng };
-
-/** Deterministic payload: `tag` then bytes from the PRNG. */
-export function payload(random: () => number, tag: string, size: number): Uint8Array {
-  const head = new TextEncoder().encode(tag);
-  const out = new Uint8Array(Math.max(size, head.byteLength));
-  out.set(head);
-  for (let i = head.byteLength; i < out.byteLength; i++) out[i] = Math.floor(random() * 256);
-  return out;
 }
 
 function concat(entries: Entries): Uint8Array {

@@ -3,7 +3,8 @@
  * the Harness (which records what was appended and acknowledged).
  */
 import { Lsn } from '../../lib/lsn.ts';
-import { Harness, payload, type RecordedRun, type RunOptions } from './run.ts';
+import { Harness, type RecordedRun, type RunOptions } from './run.ts';
+import { MiB, payload } from '../support/fixtures.ts';
 
 export interface Workload {
   name: string;
@@ -11,7 +12,6 @@ export interface Workload {
   run(h: Harness): Promise<void>;
 }
 
-const MiB = 1024 * 1024;
 const small = { containerSize: 512 * 1024, containers: 2 } as const;
 
 export const WORKLOADS: Workload[] = [

@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { ClfsError } from '../../lib/errors.ts';
 import { Log } from '../../lib/log/log.ts';
@@ -15,11 +15,9 @@ import {
   type FaultRequest,
   type MemoryImage,
 } from '../../lib/storage/memory-storage.ts';
-import { STRICT, announceSkip, releaseChildLibrary, runTraced, straceSkipReason } from '../support/faults.ts';
-import { scratchDir } from '../support/helpers.ts';
+import { STRICT, runTraced, straceTier } from '../support/faults.ts';
+import { KiB } from '../support/fixtures.ts';
 import { BASE_FILE } from '../support/log.ts';
-
-const KiB = 1024;
 
 /**
  * Checks an observed outcome: today's defective one (`today` holds), or with
@@ -165,15 +163,10 @@ describe('defects found by the fault tiers', () => {
   });
 });
 
-const STRACE_SKIP = straceSkipReason();
-announceSkip('defect: a crash inside Log.create (needs strace)', STRACE_SKIP);
-const scratch = scratchDir('clfs-defect-create-');
-// vitest runs no afterAll in a file whose tests are all skipped.
-if (STRACE_SKIP !== undefined) scratch.cleanup();
-afterAll(() => {
-  scratch.cleanup();
-  releaseChildLibrary();
-});
+const { skip: STRACE_SKIP, scratch } = straceTier(
+  'defect: a crash inside Log.create (needs strace)',
+  'clfs-defect-create-',
+);
 
 describe.skipIf(STRACE_SKIP !== undefined)(
   `defects needing strace${STRACE_SKIP ? ` (skipped: ${STRACE_SKIP})` : ''}`,

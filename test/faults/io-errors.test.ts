@@ -21,8 +21,8 @@ import {
   type FaultOp,
   type FaultPlan,
 } from '../support/faults-memory.ts';
-import { seededRandom } from '../support/native.ts';
 import { MEMORY_WORKLOADS } from './memory-workloads.ts';
+import { seededUint32 } from '../support/fixtures.ts';
 
 const SEED = faultSeed();
 const OPS: FaultOp[] = ['write', 'sync', 'metadata', 'add'];
@@ -49,7 +49,7 @@ describe.each(MEMORY_WORKLOADS.map((w, i) => ({ ...w, index: i })))('I/O errors:
     async () => {
       started = Math.min(started, performance.now());
       const seed = (SEED + workload.index * 7919) >>> 0;
-      const random = seededRandom(seed);
+      const random = seededUint32(seed);
       const baseline = await runWithFault(workload, undefined, seed);
       expect(baseline.problems, `${replay(SEED)}: the workload fails without faults`).toEqual([]);
       const failures: string[] = [];

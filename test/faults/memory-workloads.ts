@@ -6,8 +6,8 @@
  */
 import { Lsn } from '../../lib/lsn.ts';
 import type { MemoryWorkload } from '../support/faults-memory.ts';
+import { KiB } from '../support/fixtures.ts';
 
-const KiB = 1024;
 const small = { containerSize: 512 * KiB, containers: 2 } as const;
 
 export const MEMORY_WORKLOADS: MemoryWorkload[] = [

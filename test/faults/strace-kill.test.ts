@@ -26,35 +26,17 @@ import path from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
-import {
-  KILL_FULL,
-  STRICT,
-  announceSkip,
-  faultSeed,
-  releaseChildLibrary,
-  replay,
-  runTraced,
-  spawnFaultChild,
-  straceSkipReason,
-} from '../support/faults.ts';
+import { KILL_FULL, STRICT, replay, runTraced, spawnFaultChild, straceTier } from '../support/faults.ts';
 import { ChildLedger, LOAD_CHILD, readReport, type LoadArgs } from '../support/faults-native.ts';
-import { scratchDir } from '../support/helpers.ts';
+import { KiB, seededUint32 } from '../support/fixtures.ts';
 import { BASE_FILE } from '../support/log.ts';
-import { seededRandom } from '../support/native.ts';
 
-const SKIP = straceSkipReason();
-announceSkip('strace kill-before-syscall-N tier', SKIP);
-const SEED = faultSeed();
-const random = seededRandom(SEED);
-const scratch = scratchDir('clfs-strace-kill-');
-// vitest runs no afterAll in a file whose tests are all skipped.
-if (SKIP !== undefined) scratch.cleanup();
+const { skip: SKIP, seed: SEED, scratch } = straceTier('strace kill-before-syscall-N tier', 'clfs-strace-kill-');
+const random = seededUint32(SEED);
 const report: string[] = [];
 const defects: string[] = [];
 
 afterAll(() => {
-  scratch.cleanup();
-  releaseChildLibrary();
   if (SKIP === undefined) {
     console.log(
       `strace kill tier (${KILL_FULL ? 'full' : 'sample'}, ${replay(SEED)}):\n${[...report, ...defects].join('\n')}`,
@@ -62,7 +44,6 @@ afterAll(() => {
   }
 });
 
-const KiB = 1024;
 const base: Omit<LoadArgs, 'path' | 'report' | 'round'> = {
   seed: SEED,
   durability: 'dsync',
@@ -81,9 +62,8 @@ interface Template {
   ledger: ChildLedger;
 }
 
-let counter = 0;
 function copyOf(template: Template): { logPath: string; ledger: ChildLedger } {
-  const logPath = path.join(scratch.dir, `run-${counter++}`);
+  const logPath = scratch.fresh('run');
   cpSync(template.dir, logPath, { recursive: true });
   return { logPath, ledger: template.ledger.clone() };
 }
@@ -157,7 +137,7 @@ const CASES: Case[] = [
   {
     name: 'creating a log, then appends (fdatasync)',
     prepare: async () => ({
-      logPath: path.join(scratch.dir, `created-${counter++}`),
+      logPath: scratch.fresh('created'),
       ledger: new ChildLedger(SEED, base.maxPayload),
     }),
     args: { create, records: 60, durability: 'fdatasync' },

@@ -14,18 +14,17 @@ import {
   type DirectFileOptions,
   type Durability,
 } from '../../lib/index.ts';
-import { DIST_ENTRY, runChild, scratchDir } from '../support/helpers.ts';
+import { DIST_ENTRY, runChild } from '../support/helpers.ts';
+import { scratchFiles } from '../support/fixtures.ts';
 import { ENGINES, expectRejection, fillSeeded } from '../support/native.ts';
 
 const DURABILITIES: Durability[] = ['dsync', 'fdatasync', 'none'];
 const SHM = '/dev/shm';
 
-const scratch = scratchDir('clfs-direct-file-');
-afterAll(() => scratch.cleanup());
+const scratch = scratchFiles('clfs-direct-file-');
 
-let fileCounter = 0;
 function newPath(): string {
-  return path.join(scratch.dir, `file-${fileCounter++}`);
+  return scratch.fresh('file');
 }
 
 // Every file a test opens is closed afterwards (close twice is a no-op).

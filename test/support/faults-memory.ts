@@ -25,8 +25,9 @@ import {
   type MemoryImage,
 } from '../../lib/storage/memory-storage.ts';
 import { durableImage, stateAt } from '../crash/images.ts';
-import { prng, type RecordedRun } from '../crash/run.ts';
+import { type RecordedRun } from '../crash/run.ts';
 import { STRICT } from './faults.ts';
+import { prng } from './fixtures.ts';
 
 export type FaultOp = 'write' | 'sync' | 'metadata' | 'add';
 /** EIO on completion; ENOSPC at submission; a short write: part of the data lands, then EIO. */

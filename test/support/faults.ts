@@ -10,6 +10,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
+import { afterAll } from 'vitest';
+
+import { replay as replayWith, scratchFiles, seedFrom, type Scratch } from './fixtures.ts';
 import { ROOT, type ChildResult } from './helpers.ts';
 import { childScript, liveChild, type LiveChild } from './log.ts';
 
@@ -27,13 +30,12 @@ export const STRICT = true;
 
 /** The seed of a test file: $CLFS_FAULT_SEED, or a fresh one (printed in every failure message). */
 export function faultSeed(): number {
-  const fromEnv = process.env.CLFS_FAULT_SEED;
-  return fromEnv === undefined || fromEnv === '' ? Math.floor(Math.random() * 2 ** 31) : Number(fromEnv);
+  return seedFrom('CLFS_FAULT_SEED');
 }
 
 /** How a failure message names the seed, so the run can be replayed. */
 export function replay(seed: number): string {
-  return `seed ${seed} (CLFS_FAULT_SEED=${seed} replays it)`;
+  return replayWith(seed, 'CLFS_FAULT_SEED');
 }
 
 export function sleep(ms: number): Promise<void> {
@@ -69,6 +71,21 @@ export function straceSkipReason(): string | undefined {
 /** Prints why a test is skipped, so a skip is never silent. */
 export function announceSkip(what: string, reason: string | undefined): void {
   if (reason !== undefined) console.warn(`[skipped] ${what}: ${reason}`);
+}
+
+/**
+ * The setup of a test file whose children run under strace: why it cannot
+ * run here (announced; undefined when it can), its seed, and its scratch
+ * directory; the children's library is deleted after the file.
+ */
+export function straceTier(
+  what: string,
+  scratchPrefix: string,
+): { skip: string | undefined; seed: number; scratch: Scratch } {
+  const skip = straceSkipReason();
+  announceSkip(what, skip);
+  afterAll(() => releaseChildLibrary());
+  return { skip, seed: faultSeed(), scratch: scratchFiles(scratchPrefix) };
 }
 
 // --- the library the children run --------------------------------------------

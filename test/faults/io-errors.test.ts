@@ -12,15 +12,7 @@ import type { Lsn } from '../../lib/lsn.ts';
 import { MemoryStorage } from '../../lib/storage/memory-storage.ts';
 
 import { FAULTS_FULL, faultSeed, replay } from '../support/faults.ts';
-import {
-  KNOWN_DEFECTS,
-  describePlan,
-  runWithFault,
-  type KnownDefect,
-  type FaultKind,
-  type FaultOp,
-  type FaultPlan,
-} from '../support/faults-memory.ts';
+import { describePlan, runWithFault, type FaultKind, type FaultOp, type FaultPlan } from '../support/faults-memory.ts';
 import { MEMORY_WORKLOADS } from './memory-workloads.ts';
 import { seededUint32 } from '../support/fixtures.ts';
 
@@ -28,7 +20,6 @@ const SEED = faultSeed();
 const OPS: FaultOp[] = ['write', 'sync', 'metadata', 'add'];
 const KINDS: FaultKind[] = ['EIO', 'ENOSPC', 'short'];
 const totals = new Map<string, { runs: number; injections: number; maxN: number }>();
-const known = new Map<KnownDefect, number>();
 let started = performance.now();
 
 afterAll(() => {
@@ -37,9 +28,8 @@ afterAll(() => {
   );
   const runs = [...totals.values()].reduce((n, t) => n + t.runs, 0);
   const injections = [...totals.values()].reduce((n, t) => n + t.injections, 0);
-  const defects = [...known.entries()].map(([id, n]) => `  KNOWN DEFECT ${id} (${n} runs): ${KNOWN_DEFECTS[id]}`);
   console.log(
-    `in-memory I/O-error tier (${FAULTS_FULL ? 'full' : 'sample'}, ${replay(SEED)}): ${runs} runs, ${injections} injected faults, ${((performance.now() - started) / 1000).toFixed(1)} s\n${[...lines, ...defects].join('\n')}`,
+    `in-memory I/O-error tier (${FAULTS_FULL ? 'full' : 'sample'}, ${replay(SEED)}): ${runs} runs, ${injections} injected faults, ${((performance.now() - started) / 1000).toFixed(1)} s\n${lines.join('\n')}`,
   );
 });
 
@@ -74,7 +64,6 @@ describe.each(MEMORY_WORKLOADS.map((w, i) => ({ ...w, index: i })))('I/O errors:
             const result = await runWithFault(workload, plan, seed + n);
             total.runs++;
             total.injections += result.injections;
-            for (const id of result.known) known.set(id, (known.get(id) ?? 0) + 1);
             if (result.problems.length > 0) {
               failures.push(
                 `${describePlan(plan)} (${replay(SEED)}, run seed ${seed + n}):\n    ${result.problems.slice(0, 6).join('\n    ')}`,

@@ -26,7 +26,6 @@ import {
 } from '../../lib/storage/memory-storage.ts';
 import { durableImage, stateAt } from '../crash/images.ts';
 import { type RecordedRun } from '../crash/run.ts';
-import { STRICT } from './faults.ts';
 import { prng } from './fixtures.ts';
 
 export type FaultOp = 'write' | 'sync' | 'metadata' | 'add';
@@ -121,8 +120,6 @@ export class FaultHarness {
   ackedBase: Lsn = FIRST_LSN;
   ackedRestart: Lsn = Lsn.NULL;
   readonly areas: MarshallingArea[] = [];
-  /** Known defects the run showed. */
-  readonly known = new Set<KnownDefect>();
 
   private constructor(workload: MemoryWorkload, plan: FaultPlan | undefined, seed: number, initial: MemoryImage) {
     this.workload = workload;
@@ -355,22 +352,7 @@ export class FaultHarness {
     const open = this.ops[0]!;
     const close = this.ops.find((op) => op.kind === 'close');
     if (injected && close?.status === 'resolved' && close.flushing && this.log?.writer.failure !== undefined) {
-      // close() began on a healthy log, its flush failed, and it resolved:
-      // known defect; count it as the rejection it should have been.
-      this.known.add('close-resolves-after-failed-flush');
-      close.status = 'rejected';
-      close.error = this.log.writer.failure;
-    }
-    for (const op of this.ops) {
-      const code = (op.error as { code?: string } | undefined)?.code;
-      if (
-        op.startedAfterFailure &&
-        (op.kind === 'advance' || op.kind === 'restart') &&
-        code === 'ERR_CLFS_TAIL_INVALID'
-      ) {
-        this.known.add('base-move-after-failure-tail-invalid');
-        op.error = this.log!.writer.failure;
-      }
+      problems.push('I6: close() began on a healthy log, the flush it made failed, and it resolved');
     }
 
     if (!injected) {
@@ -556,13 +538,9 @@ export class FaultHarness {
         attempt.op?.status === 'rejected' &&
         !(attempt.op.error instanceof ClfsError && attempt.op.error.code === 'ERR_CLFS_IO_FAILED')
       ) {
-        if (attempt.op.kind.startsWith('batch') && this.plan?.op === 'add') {
-          this.known.add('batch-partly-appended-when-growth-fails');
-        } else {
-          problems.push(
-            `${at(r.lsn)}: its ${attempt.op.kind} was refused (${String(attempt.op.error)}) yet it is in the log`,
-          );
-        }
+        problems.push(
+          `${at(r.lsn)}: its ${attempt.op.kind} was refused (${String(attempt.op.error)}) yet it is in the log`,
+        );
       }
       present.add(attempt.id);
     });
@@ -592,35 +570,17 @@ export class FaultHarness {
   }
 }
 
-/**
- * Defects in lib/ this tier finds, each reproduced on its own in
- * test/faults/defects.test.ts. A run showing one reports it under its id
- * instead of failing, so the tier keeps checking everything else; with
- * CLFS_FAULTS_STRICT=1 they fail like any other problem.
- */
-export const KNOWN_DEFECTS = {
-  'close-resolves-after-failed-flush':
-    'Log.close() resolves when the flush it makes fails: the records it was to make durable are lost silently',
-  'base-move-after-failure-tail-invalid':
-    'after a fail-stop, advanceLogBase / writeRestartArea({ newBaseLsn }) naming a record whose block write failed reject with ERR_CLFS_TAIL_INVALID, not ERR_CLFS_IO_FAILED',
-  'batch-partly-appended-when-growth-fails':
-    'appendBatch rejects when a container cannot be added mid-batch, yet the records placed before stay in the log',
-} as const;
-export type KnownDefect = keyof typeof KNOWN_DEFECTS;
-
 /** Runs `workload` with `plan` (or none) and checks it. */
 export async function runWithFault(
   workload: MemoryWorkload,
   plan: FaultPlan | undefined,
   seed: number,
-): Promise<{ injections: number; problems: string[]; known: KnownDefect[]; operations: number }> {
+): Promise<{ injections: number; problems: string[]; operations: number }> {
   const h = await FaultHarness.start(workload, plan, seed);
   if (h.log !== undefined) {
     await workload.run(h);
     await h.finish();
   }
   const problems = await h.check();
-  const known = [...h.known];
-  if (STRICT) problems.push(...known.map((id) => `known defect ${id}: ${KNOWN_DEFECTS[id]}`));
-  return { injections: h.injections, problems, known, operations: h.ops.length };
+  return { injections: h.injections, problems, operations: h.ops.length };
 }

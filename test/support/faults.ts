@@ -21,13 +21,6 @@ export const KILL_FULL = process.env.CLFS_KILL_FULL === '1';
 /** `npm run test:faults`: the full I/O-error tiers (every N, every fault kind). */
 export const FAULTS_FULL = process.env.CLFS_FAULTS_FULL === '1';
 
-/**
- * CLFS_FAULTS_STRICT=1: the known lib/ defects the fault tiers find (each
- * reproduced in test/faults/defects.test.ts) fail the tiers too, instead of
- * being counted and reported.
- */
-export const STRICT = true;
-
 /** The seed of a test file: $CLFS_FAULT_SEED, or a fresh one (printed in every failure message). */
 export function faultSeed(): number {
   return seedFrom('CLFS_FAULT_SEED');

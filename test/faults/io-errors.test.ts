@@ -13,7 +13,9 @@ import { MemoryStorage } from '../../lib/storage/memory-storage.ts';
 
 import { FAULTS_FULL, faultSeed, replay } from '../support/faults.ts';
 import { describePlan, runWithFault, type FaultKind, type FaultOp, type FaultPlan } from '../support/faults-memory.ts';
-import { MEMORY_WORKLOADS } from './memory-workloads.ts';
+import { workloadsOf } from '../support/workloads.ts';
+
+const MEMORY_WORKLOADS = workloadsOf('faults');
 import { seededUint32 } from '../support/fixtures.ts';
 
 const SEED = faultSeed();

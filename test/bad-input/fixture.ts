@@ -10,7 +10,7 @@ import path from 'node:path';
 
 import type * as ClfsModule from '../../lib/index.ts';
 import type { DirectFile, Log, Lsn, MarshallingArea, ReadContext } from '../../lib/index.ts';
-import { KiB } from '../support/fixtures.ts';
+import { KiB } from '../support/sizes.ts';
 
 export type Clfs = typeof ClfsModule;
 

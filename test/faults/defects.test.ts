@@ -15,7 +15,7 @@ import {
   type FaultRequest,
   type MemoryImage,
 } from '../../lib/storage/memory-storage.ts';
-import { runTraced, straceTier } from '../support/faults.ts';
+import { runTraced, straceTier, injection } from '../support/faults.ts';
 import { KiB } from '../support/fixtures.ts';
 import { BASE_FILE } from '../support/log.ts';
 
@@ -157,7 +157,7 @@ describe.skipIf(STRACE_SKIP !== undefined)(
       const result = await runTraced(
         `import { Log } from 'CLFS'; await Log.create(ARGS.path, { containerSize: 512 * 1024 });`,
         { path: logPath },
-        ['-f', '-qq', '-o', '/dev/null', '-e', 'trace=rename', '-e', 'inject=rename:signal=SIGKILL:when=1'],
+        injection('rename', 'signal=SIGKILL:when=1'),
       );
       expect(result.signal, result.stderr).toBe('SIGKILL');
       const left = !existsSync(logPath)

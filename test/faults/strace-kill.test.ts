@@ -26,7 +26,7 @@ import path from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { KILL_FULL, replay, runTraced, spawnFaultChild, straceTier } from '../support/faults.ts';
+import { KILL_FULL, replay, runTraced, spawnFaultChild, straceTier, injection } from '../support/faults.ts';
 import { ChildLedger, LOAD_CHILD, readReport, type LoadArgs } from '../support/faults-native.ts';
 import { KiB, seededUint32 } from '../support/fixtures.ts';
 import { BASE_FILE } from '../support/log.ts';
@@ -176,9 +176,11 @@ describe.skipIf(SKIP !== undefined)(
             const context = `${c.name}: kill before ${label} #${n}, ${replay(SEED)}`;
             const reportFile = `${logPath}.report`;
             const args: LoadArgs = { ...base, ...c.args, path: logPath, report: reportFile, round: 1 };
-            const strace = ['-f', '-qq', '-o', '/dev/null'];
-            if (sweep.onlyBase) strace.push('-P', path.join(logPath, BASE_FILE));
-            strace.push('-e', `trace=${sweep.syscalls}`, '-e', `inject=${sweep.syscalls}:signal=SIGKILL:when=${n}`);
+            const strace = injection(
+              sweep.syscalls,
+              `signal=SIGKILL:when=${n}`,
+              sweep.onlyBase ? [path.join(logPath, BASE_FILE)] : [],
+            );
             const result = await runTraced(LOAD_CHILD, args, strace);
             const killed = result.signal === 'SIGKILL';
             if (!killed) {

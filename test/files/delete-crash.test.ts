@@ -21,7 +21,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { Log } from '../../lib/index.ts';
-import { KILL_FULL, replay, runTraced, straceTier } from '../support/faults.ts';
+import { KILL_FULL, replay, runTraced, straceTier, injection } from '../support/faults.ts';
 import { KiB } from '../support/fixtures.ts';
 import { containerFileName, createLog, readAll, text, textOf } from '../support/log.ts';
 import { prng } from '../support/random.ts';
@@ -118,21 +118,9 @@ describe.skipIf(SKIP !== undefined)(`Log.delete killed at each step${SKIP ? ` (s
       for (const n of ns) {
         const { parent, logPath } = await preparedLog();
         const context = `kill before ${syscall} #${n}, ${replay(SEED)}`;
-        const result = await runTraced(
-          CHILD,
-          { path: logPath },
-          [
-            '-f',
-            '-qq',
-            '-o',
-            '/dev/null',
-            '-e',
-            `trace=${syscall}`,
-            '-e',
-            `inject=${syscall}:signal=SIGKILL:when=${n}`,
-          ],
-          { env: { UV_THREADPOOL_SIZE: '1' } },
-        );
+        const result = await runTraced(CHILD, { path: logPath }, injection(syscall, `signal=SIGKILL:when=${n}`), {
+          env: { UV_THREADPOOL_SIZE: '1' },
+        });
         if (result.signal !== 'SIGKILL') {
           // It got through without its Nth call: the delete is complete.
           expect(result.code, `${context}: ${result.stderr}`).toBe(0);

@@ -67,6 +67,26 @@ export function announceSkip(what: string, reason: string | undefined): void {
 }
 
 /**
+ * strace arguments that make `action` (`signal=SIGKILL:when=N`,
+ * `error=EIO:when=N+`, ...) happen at the traced calls of `syscalls` (a
+ * comma-separated list), following threads and children, output dropped;
+ * `onlyPaths` narrows it to calls on those files (-P).
+ */
+export function injection(syscalls: string, action: string, onlyPaths: readonly string[] = []): string[] {
+  return [
+    '-f',
+    '-qq',
+    '-o',
+    '/dev/null',
+    ...onlyPaths.flatMap((p) => ['-P', p]),
+    '-e',
+    `trace=${syscalls}`,
+    '-e',
+    `inject=${syscalls}:${action}`,
+  ];
+}
+
+/**
  * The setup of a test file whose children run under strace: why it cannot
  * run here (announced; undefined when it can), its seed, and its scratch
  * directory; the children's library is deleted after the file.

@@ -6,8 +6,7 @@ import { describe, expect, it } from 'vitest';
 
 import { crc32c, Lsn, type MarshallingArea } from '../../lib/index.ts';
 import { bytes, makeArea, readAll } from '../support/area.ts';
-
-const KiB = 1024;
+import { KiB } from '../support/fixtures.ts';
 
 /** Records compared by checksum: a failure reports without diffing 64 KiB arrays. */
 const sums = (records: readonly Uint8Array[]): number[] => records.map((r) => crc32c(r));

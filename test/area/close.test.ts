@@ -15,7 +15,8 @@ import {
   throwsWith,
   untag,
 } from '../support/area.ts';
-import { runChild, scratchDir } from '../support/helpers.ts';
+import { runChild } from '../support/helpers.ts';
+import { scratchDir } from '../support/fixtures.ts';
 
 describe('ClfsDeleteMarshallingArea: area.close()', () => {
   it('area.close(): flushes first: records appended without a flush are durable when it resolves', async () => {

@@ -10,8 +10,7 @@ import { MetadataStore } from '../../lib/log/metadata-store.ts';
 import { makeLsn } from '../../lib/lsn.ts';
 import { MemoryStorage, type MemoryImage } from '../../lib/storage/memory-storage.ts';
 import { bytes, makeArea, readAll, rejectsWith, reopenLog } from '../support/area.ts';
-
-const KiB = 1024;
+import { KiB } from '../support/fixtures.ts';
 
 /**
  * A log of two 4 GiB containers in memory (typed arrays that large are

@@ -14,7 +14,8 @@ import ts from 'typescript';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import * as clfs from '../../lib/index.ts';
-import { runChild, scratchDir } from '../support/helpers.ts';
+import { runChild } from '../support/helpers.ts';
+import { scratchDir } from '../support/fixtures.ts';
 import { buildCases } from './cases.ts';
 import { judge, label, runTable, type Outcome, type TableRun } from './runner.ts';
 
@@ -22,18 +23,25 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const CASES = buildCases(clfs);
 const ISOLATED = CASES.flatMap((c, i) => (c.isolated ? [i] : []));
 
+/** The support modules the table imports (vitest-free), put beside it in the child's copy. */
+const SUPPORT = [path.join(HERE, '..', 'support', 'sizes.ts')];
+
 /** The table's modules as plain JavaScript for a child process (types only ever came from lib/). */
 function transpileTable(into: string): void {
   mkdirSync(into, { recursive: true });
   writeFileSync(path.join(into, 'package.json'), '{ "type": "module" }');
-  for (const name of readdirSync(HERE).filter((n) => n.endsWith('.ts') && !n.endsWith('.test.ts'))) {
-    const { outputText } = ts.transpileModule(readFileSync(path.join(HERE, name), 'utf8'), {
+  const table = readdirSync(HERE)
+    .filter((n) => n.endsWith('.ts') && !n.endsWith('.test.ts'))
+    .map((n) => path.join(HERE, n));
+  for (const file of [...table, ...SUPPORT]) {
+    const name = path.basename(file);
+    const { outputText } = ts.transpileModule(readFileSync(file, 'utf8'), {
       compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: false },
       fileName: name,
     });
     writeFileSync(
       path.join(into, name.replace(/\.ts$/, '.js')),
-      outputText.replace(/(from '\.\/[\w-]+)\.ts'/g, "$1.js'"),
+      outputText.replace(/from '(?:\.\/|\.\.\/support\/)([\w-]+)\.ts'/g, "from './$1.js'"),
     );
   }
 }

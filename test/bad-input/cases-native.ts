@@ -3,9 +3,10 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 
 import type { DirectFile } from '../../lib/index.ts';
-import { KiB, type Clfs, type Fixture } from './fixture.ts';
+import { type Clfs, type Fixture } from './fixture.ts';
 import { X } from './cases-log.ts';
 import type { Case } from './runner.ts';
+import { KiB } from '../support/sizes.ts';
 
 const TYPE = 'ERR_INVALID_ARG_TYPE';
 const VALUE = 'ERR_INVALID_ARG_VALUE';

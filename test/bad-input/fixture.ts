@@ -10,10 +10,10 @@ import path from 'node:path';
 
 import type * as ClfsModule from '../../lib/index.ts';
 import type { DirectFile, Log, Lsn, MarshallingArea, ReadContext } from '../../lib/index.ts';
+import { KiB } from '../support/sizes.ts';
 
 export type Clfs = typeof ClfsModule;
 
-export const KiB = 1024;
 /** Every log here: two containers of 512 KiB (the smallest CLFS allows). */
 export const CONTAINER_SIZE = 512 * KiB;
 /** Every area here (unless a case says otherwise). */

@@ -18,9 +18,7 @@ import { Log } from '../../lib/log/log.ts';
 import { Lsn } from '../../lib/lsn.ts';
 import { MemoryStorage } from '../../lib/storage/memory-storage.ts';
 import {
-  KiB,
   LogBuilder,
-  SECTOR,
   blockAt,
   blockBytes,
   checkAgainst,
@@ -29,8 +27,6 @@ import {
   hex,
   newestSlot,
   openImage,
-  payload,
-  prng,
   readForward,
   readOne,
   rejection,
@@ -39,6 +35,7 @@ import {
   type KnownRecord,
   type MemoryImage,
 } from '../support/corruption.ts';
+import { KiB, SECTOR, payload, prng } from '../support/fixtures.ts';
 
 interface Layout {
   name: string;

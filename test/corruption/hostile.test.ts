@@ -11,17 +11,13 @@ import { Lsn } from '../../lib/lsn.ts';
 import { MAX_BLOCK_SIZE } from '../../lib/log/recovery.ts';
 import {
   HostileStorage,
-  KiB,
   LogBuilder,
-  MiB,
   blockBytes,
   copyImage,
   flipBit,
   hex,
   newestSlot,
   openImage,
-  payload,
-  prng,
   readForward,
   readOne,
   rejection,
@@ -31,6 +27,7 @@ import {
   withTimeout,
   type MemoryImage,
 } from '../support/corruption.ts';
+import { KiB, MiB, payload, prng } from '../support/fixtures.ts';
 
 /** A buffer a correct recovery may ask for at most: a whole block, or its 1 MiB scan chunk. */
 const LARGEST = Math.max(MAX_BLOCK_SIZE, 1 * MiB);

@@ -9,9 +9,7 @@ import { Log } from '../../lib/log/log.ts';
 import { Lsn } from '../../lib/lsn.ts';
 import { MemoryStorage } from '../../lib/storage/memory-storage.ts';
 import {
-  KiB,
   LogBuilder,
-  SECTOR,
   SLOT_SIZE,
   blockBytes,
   checkAgainst,
@@ -19,8 +17,6 @@ import {
   flipBit,
   newestSlot,
   openImage,
-  payload,
-  prng,
   readForward,
   rejection,
   slotBytes,
@@ -29,6 +25,7 @@ import {
   type KnownRecord,
   type MemoryImage,
 } from '../support/corruption.ts';
+import { KiB, SECTOR, payload, prng } from '../support/fixtures.ts';
 
 type SlotDamage = [name: string, damage: (slot: Uint8Array, earlier: Uint8Array) => void];
 

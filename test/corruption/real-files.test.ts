@@ -6,14 +6,12 @@
 import { readFileSync, rmSync, truncateSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { Log, Lsn } from '../../lib/index.ts';
-import { scratchDir } from '../support/helpers.ts';
+import { scratchFiles, KiB, MiB, SECTOR } from '../support/fixtures.ts';
 import {
   BASE_FILE,
-  KiB,
-  MiB,
   SLOT_SIZE,
   containerFileName,
   containerFileOf,
@@ -32,7 +30,6 @@ import {
 } from '../support/log.ts';
 import {
   LogBuilder,
-  SECTOR,
   blockBytes,
   copyImage,
   flipBit,
@@ -43,10 +40,8 @@ import {
   type MemoryImage,
 } from '../support/corruption.ts';
 
-const scratch = scratchDir('clfs-corruption-');
-afterAll(() => scratch.cleanup());
-let counter = 0;
-const fresh = (): string => path.join(scratch.dir, `log-${counter++}`);
+const scratch = scratchFiles('clfs-corruption-');
+const fresh = (): string => scratch.fresh();
 
 /**
  * A child creates nothing: it opens the log at `logPath`, writes `blocks`

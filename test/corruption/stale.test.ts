@@ -7,9 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 import { Lsn } from '../../lib/lsn.ts';
 import {
-  KiB,
   LogBuilder,
-  SECTOR,
   blockAt,
   blockBytes,
   checkAgainst,
@@ -26,6 +24,7 @@ import {
   type KnownRecord,
   type MemoryImage,
 } from '../support/corruption.ts';
+import { KiB, SECTOR } from '../support/fixtures.ts';
 
 describe('an earlier pass through a recycled container', () => {
   /**

@@ -13,7 +13,6 @@ import { Lsn } from '../../lib/lsn.ts';
 import { MemoryStorage } from '../../lib/storage/memory-storage.ts';
 import {
   LogBuilder,
-  SECTOR,
   blockAt,
   blockBytes,
   checkAgainst,
@@ -21,14 +20,13 @@ import {
   flipBit,
   hex,
   openImage,
-  payload,
-  prng,
   readForward,
   swapSectors,
   zeroSector,
   type KnownRecord,
   type MemoryImage,
 } from '../support/corruption.ts';
+import { SECTOR, payload, prng } from '../support/fixtures.ts';
 
 type Damage = [name: string, damage: (block: Uint8Array) => void];
 

@@ -10,7 +10,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { FULL_BUDGET, type ImageBudget } from './images.ts';
 import { enumerate, type EnumerationResult } from './enumerate.ts';
-import { WORKLOADS } from './workloads.ts';
+import { workloadsOf } from '../support/workloads.ts';
+
+const WORKLOADS = workloadsOf('crash');
 
 const FULL = process.env.CLFS_CRASH_FULL === '1';
 const SEED = Number(process.env.CLFS_CRASH_SEED ?? 20261124);

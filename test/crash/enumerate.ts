@@ -11,9 +11,10 @@ import { gzipSync } from 'node:zlib';
 import { Lsn } from '../../lib/lsn.ts';
 import type { MemoryImage } from '../../lib/storage/memory-storage.ts';
 import { imagesAt, type ImageBudget } from './images.ts';
-import { prng, type RecordedRun } from './run.ts';
+import { record, type RecordedRun } from './run.ts';
 import { verifyImage } from './verify.ts';
-import { record, type Workload } from './workloads.ts';
+import type { Workload } from '../support/workloads.ts';
+import { prng } from '../support/fixtures.ts';
 
 export interface EnumerateOptions {
   seed: number;

@@ -15,6 +15,7 @@
  */
 import type { FileId, MemoryImage, StorageEvent } from '../../lib/storage/memory-storage.ts';
 import type { RecordedRun } from './run.ts';
+import { SECTOR } from '../support/fixtures.ts';
 
 type WriteEvent = Extract<StorageEvent, { kind: 'write' }>;
 
@@ -37,8 +38,6 @@ export interface CrashImage {
   image: MemoryImage;
   label: string;
 }
-
-export const SECTOR = 512;
 
 /** What was durable and what was not after the first `point` events. */
 export function stateAt(run: RecordedRun, point: number): CrashState {

@@ -12,8 +12,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { ClfsError, Log, Lsn } from '../../lib/index.ts';
 import { LoopMount, announceSkip } from '../support/faults.ts';
-import { KiB, MiB, containerFiles, readAll } from '../support/log.ts';
+import { containerFiles, readAll } from '../support/log.ts';
 import { ENGINES, seededBytes } from '../support/native.ts';
+import { KiB, MiB } from '../support/fixtures.ts';
 
 const made = LoopMount.create(20);
 const mount = typeof made === 'string' ? undefined : made;

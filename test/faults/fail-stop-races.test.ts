@@ -8,8 +8,7 @@ import type { Lsn } from '../../lib/lsn.ts';
 import { Log } from '../../lib/log/log.ts';
 import { MemoryStorage, emptyImage, type FaultAction, type FaultRequest } from '../../lib/storage/memory-storage.ts';
 import { countingAllocator, tag } from '../support/area.ts';
-
-const KiB = 1024;
+import { KiB } from '../support/fixtures.ts';
 
 async function memoryLog(fault: (r: FaultRequest) => Error | FaultAction | undefined): Promise<Log> {
   const image = emptyImage();

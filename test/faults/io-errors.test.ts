@@ -12,23 +12,16 @@ import type { Lsn } from '../../lib/lsn.ts';
 import { MemoryStorage } from '../../lib/storage/memory-storage.ts';
 
 import { FAULTS_FULL, faultSeed, replay } from '../support/faults.ts';
-import {
-  KNOWN_DEFECTS,
-  describePlan,
-  runWithFault,
-  type KnownDefect,
-  type FaultKind,
-  type FaultOp,
-  type FaultPlan,
-} from '../support/faults-memory.ts';
-import { seededRandom } from '../support/native.ts';
-import { MEMORY_WORKLOADS } from './memory-workloads.ts';
+import { describePlan, runWithFault, type FaultKind, type FaultOp, type FaultPlan } from '../support/faults-memory.ts';
+import { workloadsOf } from '../support/workloads.ts';
+
+const MEMORY_WORKLOADS = workloadsOf('faults');
+import { seededUint32 } from '../support/fixtures.ts';
 
 const SEED = faultSeed();
 const OPS: FaultOp[] = ['write', 'sync', 'metadata', 'add'];
 const KINDS: FaultKind[] = ['EIO', 'ENOSPC', 'short'];
 const totals = new Map<string, { runs: number; injections: number; maxN: number }>();
-const known = new Map<KnownDefect, number>();
 let started = performance.now();
 
 afterAll(() => {
@@ -37,9 +30,8 @@ afterAll(() => {
   );
   const runs = [...totals.values()].reduce((n, t) => n + t.runs, 0);
   const injections = [...totals.values()].reduce((n, t) => n + t.injections, 0);
-  const defects = [...known.entries()].map(([id, n]) => `  KNOWN DEFECT ${id} (${n} runs): ${KNOWN_DEFECTS[id]}`);
   console.log(
-    `in-memory I/O-error tier (${FAULTS_FULL ? 'full' : 'sample'}, ${replay(SEED)}): ${runs} runs, ${injections} injected faults, ${((performance.now() - started) / 1000).toFixed(1)} s\n${[...lines, ...defects].join('\n')}`,
+    `in-memory I/O-error tier (${FAULTS_FULL ? 'full' : 'sample'}, ${replay(SEED)}): ${runs} runs, ${injections} injected faults, ${((performance.now() - started) / 1000).toFixed(1)} s\n${lines.join('\n')}`,
   );
 });
 
@@ -49,7 +41,7 @@ describe.each(MEMORY_WORKLOADS.map((w, i) => ({ ...w, index: i })))('I/O errors:
     async () => {
       started = Math.min(started, performance.now());
       const seed = (SEED + workload.index * 7919) >>> 0;
-      const random = seededRandom(seed);
+      const random = seededUint32(seed);
       const baseline = await runWithFault(workload, undefined, seed);
       expect(baseline.problems, `${replay(SEED)}: the workload fails without faults`).toEqual([]);
       const failures: string[] = [];
@@ -74,7 +66,6 @@ describe.each(MEMORY_WORKLOADS.map((w, i) => ({ ...w, index: i })))('I/O errors:
             const result = await runWithFault(workload, plan, seed + n);
             total.runs++;
             total.injections += result.injections;
-            for (const id of result.known) known.set(id, (known.get(id) ?? 0) + 1);
             if (result.problems.length > 0) {
               failures.push(
                 `${describePlan(plan)} (${replay(SEED)}, run seed ${seed + n}):\n    ${result.problems.slice(0, 6).join('\n    ')}`,

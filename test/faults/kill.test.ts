@@ -12,17 +12,14 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Log, Lsn } from '../../lib/index.ts';
 import { KILL_FULL, faultSeed, releaseChildLibrary, replay, sleep, spawnFaultChild } from '../support/faults.ts';
 import { ChildLedger, LOAD_CHILD, readReport, type LoadArgs } from '../support/faults-native.ts';
-import { scratchDir } from '../support/helpers.ts';
-import { MiB } from '../support/log.ts';
-import { seededRandom } from '../support/native.ts';
+import { MiB, scratchFiles, seededUint32 } from '../support/fixtures.ts';
 
 const SEED = faultSeed();
-const scratch = scratchDir('clfs-kill-');
+const scratch = scratchFiles('clfs-kill-');
 const ROUNDS = KILL_FULL ? 60 : 4;
 const summary: string[] = [];
 
 afterAll(() => {
-  scratch.cleanup();
   releaseChildLibrary();
   console.log(`SIGKILL tier (${KILL_FULL ? 'full' : 'sample'}, ${replay(SEED)}):\n${summary.join('\n')}`);
 });
@@ -88,7 +85,7 @@ describe('SIGKILL at random times on the native path', () => {
     `$name: ${ROUNDS} kills, every acknowledged record recovered, no gap or phantom, appends continue`,
     async ({ args, index }) => {
       const seed = (SEED + index * 0x9e37) >>> 0;
-      const random = seededRandom(seed);
+      const random = seededUint32(seed);
       const logPath = path.join(scratch.dir, `log-${index}`);
       const create = { containerSize: MiB, containers: 3, maxContainers: 6 };
       await (

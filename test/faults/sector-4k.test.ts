@@ -13,7 +13,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { DirectFile, Log } from '../../lib/index.ts';
 import { LoopMount, announceSkip, releaseChildLibrary, runTraced, straceSkipReason } from '../support/faults.ts';
-import { KiB, readAll } from '../support/log.ts';
+import { KiB } from '../support/fixtures.ts';
+import { readAll } from '../support/log.ts';
 import { ENGINES, seededBytes } from '../support/native.ts';
 
 const made = LoopMount.create(64, { sectorSize: 4096 });

@@ -14,32 +14,16 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { Log } from '../../lib/index.ts';
-import {
-  KILL_FULL,
-  announceSkip,
-  faultSeed,
-  releaseChildLibrary,
-  replay,
-  runTraced,
-  straceSkipReason,
-} from '../support/faults.ts';
+import { KILL_FULL, replay, runTraced, straceTier, injection } from '../support/faults.ts';
 import { ChildLedger, readReport } from '../support/faults-native.ts';
-import { scratchDir } from '../support/helpers.ts';
+import { seededUint32 } from '../support/fixtures.ts';
 import { payloadSource, taggedLines } from '../support/log.ts';
-import { seededRandom } from '../support/native.ts';
 
-const SKIP = straceSkipReason();
-announceSkip('strace EIO-injection tier', SKIP);
-const SEED = faultSeed();
-const random = seededRandom(SEED);
-const scratch = scratchDir('clfs-strace-eio-');
-// vitest runs no afterAll in a file whose tests are all skipped.
-if (SKIP !== undefined) scratch.cleanup();
+const { skip: SKIP, seed: SEED, scratch } = straceTier('strace EIO-injection tier', 'clfs-strace-eio-');
+const random = seededUint32(SEED);
 const report: string[] = [];
 
 afterAll(() => {
-  scratch.cleanup();
-  releaseChildLibrary();
   if (SKIP === undefined)
     console.log(`strace EIO tier (${KILL_FULL ? 'full' : 'sample'}, ${replay(SEED)}):\n${report.join('\n')}`);
 });
@@ -176,16 +160,7 @@ describe.skipIf(SKIP !== undefined)(
           await ledger.verify(logPath, 0, `${context}: the new log`);
           const reportFile = `${logPath}.report`;
           const args = { path: logPath, report: reportFile, seed: SEED, round: 1, durability, maxPayload: MAX_PAYLOAD };
-          const result = await runTraced(EIO_CHILD, args, [
-            '-f',
-            '-qq',
-            '-o',
-            '/dev/null',
-            '-e',
-            `trace=${syscall}`,
-            '-e',
-            `inject=${syscall}:error=EIO:when=${n}+`,
-          ]);
+          const result = await runTraced(EIO_CHILD, args, injection(syscall, `error=EIO:when=${n}+`));
           expect(result.code, `${context}: the child crashed: ${result.stderr}`).toBe(0);
           const out = readReport(reportFile);
           expect(taggedLines(out, 'violation'), `${context}: resolved after the log failed`).toEqual([]);

@@ -26,43 +26,21 @@ import path from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
-import {
-  KILL_FULL,
-  STRICT,
-  announceSkip,
-  faultSeed,
-  releaseChildLibrary,
-  replay,
-  runTraced,
-  spawnFaultChild,
-  straceSkipReason,
-} from '../support/faults.ts';
+import { KILL_FULL, replay, runTraced, spawnFaultChild, straceTier, injection } from '../support/faults.ts';
 import { ChildLedger, LOAD_CHILD, readReport, type LoadArgs } from '../support/faults-native.ts';
-import { scratchDir } from '../support/helpers.ts';
+import { KiB, seededUint32 } from '../support/fixtures.ts';
 import { BASE_FILE } from '../support/log.ts';
-import { seededRandom } from '../support/native.ts';
 
-const SKIP = straceSkipReason();
-announceSkip('strace kill-before-syscall-N tier', SKIP);
-const SEED = faultSeed();
-const random = seededRandom(SEED);
-const scratch = scratchDir('clfs-strace-kill-');
-// vitest runs no afterAll in a file whose tests are all skipped.
-if (SKIP !== undefined) scratch.cleanup();
+const { skip: SKIP, seed: SEED, scratch } = straceTier('strace kill-before-syscall-N tier', 'clfs-strace-kill-');
+const random = seededUint32(SEED);
 const report: string[] = [];
-const defects: string[] = [];
 
 afterAll(() => {
-  scratch.cleanup();
-  releaseChildLibrary();
   if (SKIP === undefined) {
-    console.log(
-      `strace kill tier (${KILL_FULL ? 'full' : 'sample'}, ${replay(SEED)}):\n${[...report, ...defects].join('\n')}`,
-    );
+    console.log(`strace kill tier (${KILL_FULL ? 'full' : 'sample'}, ${replay(SEED)}):\n${report.join('\n')}`);
   }
 });
 
-const KiB = 1024;
 const base: Omit<LoadArgs, 'path' | 'report' | 'round'> = {
   seed: SEED,
   durability: 'dsync',
@@ -81,9 +59,8 @@ interface Template {
   ledger: ChildLedger;
 }
 
-let counter = 0;
 function copyOf(template: Template): { logPath: string; ledger: ChildLedger } {
-  const logPath = path.join(scratch.dir, `run-${counter++}`);
+  const logPath = scratch.fresh('run');
   cpSync(template.dir, logPath, { recursive: true });
   return { logPath, ledger: template.ledger.clone() };
 }
@@ -157,7 +134,7 @@ const CASES: Case[] = [
   {
     name: 'creating a log, then appends (fdatasync)',
     prepare: async () => ({
-      logPath: path.join(scratch.dir, `created-${counter++}`),
+      logPath: scratch.fresh('created'),
       ledger: new ChildLedger(SEED, base.maxPayload),
     }),
     args: { create, records: 60, durability: 'fdatasync' },
@@ -199,9 +176,11 @@ describe.skipIf(SKIP !== undefined)(
             const context = `${c.name}: kill before ${label} #${n}, ${replay(SEED)}`;
             const reportFile = `${logPath}.report`;
             const args: LoadArgs = { ...base, ...c.args, path: logPath, report: reportFile, round: 1 };
-            const strace = ['-f', '-qq', '-o', '/dev/null'];
-            if (sweep.onlyBase) strace.push('-P', path.join(logPath, BASE_FILE));
-            strace.push('-e', `trace=${sweep.syscalls}`, '-e', `inject=${sweep.syscalls}:signal=SIGKILL:when=${n}`);
+            const strace = injection(
+              sweep.syscalls,
+              `signal=SIGKILL:when=${n}`,
+              sweep.onlyBase ? [path.join(logPath, BASE_FILE)] : [],
+            );
             const result = await runTraced(LOAD_CHILD, args, strace);
             const killed = result.signal === 'SIGKILL';
             if (!killed) {
@@ -222,13 +201,11 @@ describe.skipIf(SKIP !== undefined)(
                 continue;
               }
               if (!existsSync(path.join(logPath, BASE_FILE))) {
-                // Known defect: Log.create made the directory, then died before
-                // renaming the finished log onto it (see defects.test.ts).
-                const message = `${context}: an empty directory is left at the log's path (the finished log is in ${leftovers.join(', ')}): Log.open gives ERR_CLFS_NOT_FOUND and Log.create ERR_CLFS_EXISTS`;
-                if (STRICT) expect.fail(message);
-                defects.push(`  KNOWN DEFECT create-crash-leaves-empty-directory: ${message}`);
-                kills++;
-                continue;
+                // Log.create made the directory, then died before renaming the
+                // finished log onto it (fixed; see defects.test.ts).
+                expect.fail(
+                  `${context}: an empty directory is left at the log's path (the finished log is in ${leftovers.join(', ')}): Log.open gives ERR_CLFS_NOT_FOUND and Log.create ERR_CLFS_EXISTS`,
+                );
               }
             }
             await ledger.verify(logPath, 1, context, { twice: true });

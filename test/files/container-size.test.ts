@@ -8,20 +8,18 @@
 import { closeSync, ftruncateSync, mkdirSync, openSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { Log } from '../../lib/index.ts';
 import { MemoryStorage, emptyImage } from '../../lib/storage/memory-storage.ts';
 import { NativeStorage } from '../../lib/storage/native-storage.ts';
-import { scratchDir } from '../support/helpers.ts';
-import { BASE_FILE, KiB, containerFileName, createLog, rejectionOf, text } from '../support/log.ts';
+import { scratchFiles, KiB } from '../support/fixtures.ts';
+import { BASE_FILE, containerFileName, createLog, rejectionOf, text } from '../support/log.ts';
 import { seededBytes } from '../support/native.ts';
 
-const scratch = scratchDir('clfs-files-size-');
-afterAll(() => scratch.cleanup());
+const scratch = scratchFiles('clfs-files-size-');
 
-let counter = 0;
-const fresh = (): string => path.join(scratch.dir, `log-${counter++}`);
+const fresh = (): string => scratch.fresh();
 const CONTAINER = 512 * KiB;
 
 /** A closed log of three containers holding one record. */

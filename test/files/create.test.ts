@@ -6,21 +6,18 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { Log } from '../../lib/index.ts';
-import { scratchDir } from '../support/helpers.ts';
-import { KiB, runLogChild } from '../support/log.ts';
+import { scratchFiles, KiB } from '../support/fixtures.ts';
+import { runLogChild } from '../support/log.ts';
 import { entryOf } from './plant.ts';
 
-const scratch = scratchDir('clfs-files-create-');
-afterAll(() => scratch.cleanup());
+const scratch = scratchFiles('clfs-files-create-');
 
-let counter = 0;
 /** A fresh directory to create logs in: its listing is all a test's doing. */
 function freshParent(): string {
-  const dir = path.join(scratch.dir, `parent-${counter++}`);
-  mkdirSync(dir);
+  const dir = scratch.freshDir('parent');
   return dir;
 }
 

@@ -15,36 +15,23 @@
 //
 // `npm test` kills at a sample of N per system call; CLFS_KILL_FULL=1 at
 // every N.
-import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { copyFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { Log } from '../../lib/index.ts';
-import {
-  KILL_FULL,
-  announceSkip,
-  faultSeed,
-  releaseChildLibrary,
-  replay,
-  runTraced,
-  straceSkipReason,
-} from '../support/faults.ts';
-import { scratchDir } from '../support/helpers.ts';
-import { KiB, containerFileName, createLog, readAll, text, textOf } from '../support/log.ts';
+import { KILL_FULL, replay, runTraced, straceTier, injection } from '../support/faults.ts';
+import { KiB } from '../support/fixtures.ts';
+import { containerFileName, createLog, readAll, text, textOf } from '../support/log.ts';
 import { prng } from '../support/random.ts';
 
-const SKIP = straceSkipReason();
-announceSkip('Log.delete killed before its Nth system call', SKIP);
-const SEED = faultSeed();
+const {
+  skip: SKIP,
+  seed: SEED,
+  scratch,
+} = straceTier('Log.delete killed before its Nth system call', 'clfs-files-delete-crash-');
 const random = prng(SEED);
-const scratch = scratchDir('clfs-files-delete-crash-');
-// vitest runs no afterAll in a file whose tests are all skipped.
-if (SKIP !== undefined) scratch.cleanup();
-afterAll(() => {
-  scratch.cleanup();
-  releaseChildLibrary();
-});
 
 const CHILD = `import { Log } from 'CLFS';
 await Log.delete(ARGS.path);
@@ -65,12 +52,9 @@ const SWEEPS = [
   { syscall: 'fsync', sample: [pick(1, 3), pick(4, 5)] },
 ];
 
-let counter = 0;
-
 /** A closed log at a fresh parent/log: three containers holding RECORDS, and a leftover fourth (an interrupted addContainers). */
 async function preparedLog(): Promise<{ parent: string; logPath: string }> {
-  const parent = path.join(scratch.dir, `parent-${counter++}`);
-  mkdirSync(parent);
+  const parent = scratch.freshDir('parent');
   const logPath = path.join(parent, 'log');
   const log = await createLog(logPath, { containerSize: 512 * KiB, containers: 3 });
   const area = await log.createMarshallingArea({ bufferSize: 4 * KiB });
@@ -134,21 +118,9 @@ describe.skipIf(SKIP !== undefined)(`Log.delete killed at each step${SKIP ? ` (s
       for (const n of ns) {
         const { parent, logPath } = await preparedLog();
         const context = `kill before ${syscall} #${n}, ${replay(SEED)}`;
-        const result = await runTraced(
-          CHILD,
-          { path: logPath },
-          [
-            '-f',
-            '-qq',
-            '-o',
-            '/dev/null',
-            '-e',
-            `trace=${syscall}`,
-            '-e',
-            `inject=${syscall}:signal=SIGKILL:when=${n}`,
-          ],
-          { env: { UV_THREADPOOL_SIZE: '1' } },
-        );
+        const result = await runTraced(CHILD, { path: logPath }, injection(syscall, `signal=SIGKILL:when=${n}`), {
+          env: { UV_THREADPOOL_SIZE: '1' },
+        });
         if (result.signal !== 'SIGKILL') {
           // It got through without its Nth call: the delete is complete.
           expect(result.code, `${context}: ${result.stderr}`).toBe(0);

@@ -4,34 +4,22 @@
 // unopenable; and wherever it stops (test/files/delete-crash.test.ts kills
 // it at each step), the next Log.delete finishes it. Only the log's own
 // files are removed.
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  renameSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { Log } from '../../lib/index.ts';
 import { DELETING_FILE, deletedMarkerOf } from '../../lib/storage/log-directory.ts';
-import { scratchDir } from '../support/helpers.ts';
-import { BASE_FILE, KiB, containerFileName, createLog, readAll, text, textOf } from '../support/log.ts';
+import { scratchFiles, KiB } from '../support/fixtures.ts';
+import { BASE_FILE, containerFileName, createLog, readAll, text, textOf } from '../support/log.ts';
 import { prng } from '../support/random.ts';
 
-const scratch = scratchDir('clfs-files-delete-');
-afterAll(() => scratch.cleanup());
+const scratch = scratchFiles('clfs-files-delete-');
 
-let counter = 0;
 /** A fresh directory to keep logs in: its listing is all a test's doing. */
 function freshParent(): string {
-  const dir = path.join(scratch.dir, `parent-${counter++}`);
-  mkdirSync(dir);
+  const dir = scratch.freshDir('parent');
   return dir;
 }
 

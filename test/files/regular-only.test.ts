@@ -15,10 +15,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DirectFile, Log } from '../../lib/index.ts';
 import { regularFileSize } from '../../lib/native/direct-file.ts';
 import { announceSkip, childLibrary, releaseChildLibrary, straceSkipReason } from '../support/faults.ts';
-import { scratchDir } from '../support/helpers.ts';
+import { scratchFiles, KiB } from '../support/fixtures.ts';
 import {
   BASE_FILE,
-  KiB,
   childScript,
   containerFileName,
   createLog,
@@ -29,14 +28,10 @@ import {
 } from '../support/log.ts';
 import { KINDS, entryOf, fileSnapshot, plant, plantSkipReason } from './plant.ts';
 
-const scratch = scratchDir('clfs-files-regular-');
-afterAll(() => {
-  scratch.cleanup();
-  releaseChildLibrary();
-});
+const scratch = scratchFiles('clfs-files-regular-');
+afterAll(() => releaseChildLibrary());
 
-let counter = 0;
-const fresh = (what: string): string => path.join(scratch.dir, `${what}-${counter++}`);
+const fresh = (what: string): string => scratch.fresh(what);
 
 /** A 64 KiB regular file. */
 function plainFile(): string {
@@ -119,7 +114,9 @@ describe.skipIf(mountSkip !== undefined)(
         await log.close();
         const container = path.join(logPath, containerFileName(1));
         const outside =
-          where === 'same' ? fresh('outside') : path.join(where, `clfs-outside-${process.pid}-${counter++}`);
+          where === 'same'
+            ? fresh('outside')
+            : path.join(where, `clfs-outside-${process.pid}-${path.basename(fresh('outside'))}`);
         // The container's own bytes, so that a follower would find a valid container.
         renameSync(container, fresh('moved'));
         writeFileSync(outside, new Uint8Array(512 * KiB));

@@ -8,19 +8,17 @@
 import { linkSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { Log } from '../../lib/index.ts';
-import { scratchDir } from '../support/helpers.ts';
-import { BASE_FILE, KiB, containerFileName, createLog, runLogChild, text } from '../support/log.ts';
+import { scratchFiles, KiB } from '../support/fixtures.ts';
+import { BASE_FILE, containerFileName, createLog, runLogChild, text } from '../support/log.ts';
 import { ENGINES, seededBytes } from '../support/native.ts';
 import { KINDS, entryOf, fileSnapshot, plant, plantSkipReason, settleWithin, type Kind } from './plant.ts';
 
-const scratch = scratchDir('clfs-files-unsafe-');
-afterAll(() => scratch.cleanup());
+const scratch = scratchFiles('clfs-files-unsafe-');
 
-let counter = 0;
-const fresh = (what: string): string => path.join(scratch.dir, `${what}-${counter++}`);
+const fresh = (what: string): string => scratch.fresh(what);
 
 /** A closed log of three containers: records in container 0, containers 1 and 2 free. */
 async function closedLog(): Promise<string> {

@@ -5,13 +5,12 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { ClfsError, crc32c, Log } from '../../lib/index.ts';
-import { scratchDir } from '../support/helpers.ts';
+import { scratchFiles, KiB } from '../support/fixtures.ts';
 import {
   BASE_FILE,
-  KiB,
   SLOT_SIZE,
   createLog,
   dumpCounts,
@@ -25,18 +24,11 @@ import {
   writeAt,
 } from '../support/log.ts';
 
-const scratch = scratchDir('clfs-log-base-');
-afterAll(() => scratch.cleanup());
-
-let counter = 0;
-const open: Log[] = [];
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((log) => log.close()));
-});
+const scratch = scratchFiles('clfs-log-base-');
 
 /** A closed log with records 'r0'..'r4' (flushed one by one) and a restart area in the middle. */
 async function closedLog(): Promise<string> {
-  const logPath = path.join(scratch.dir, `log-${counter++}`);
+  const logPath = scratch.fresh();
   const log = await createLog(logPath, { containerSize: 512 * KiB });
   const area = await log.createMarshallingArea({ bufferSize: 4 * KiB });
   for (let i = 0; i < 5; i++) {
@@ -61,9 +53,9 @@ const RECORDS = ['r0', 'r1', 'r2', 'r3', 'r4'];
 
 describe('base file shadow copies', () => {
   it('Base file: each metadata write goes to slot dumpCount % 2 with a dump count one higher than the last', async () => {
-    const logPath = path.join(scratch.dir, `log-${counter++}`);
+    const logPath = scratch.fresh();
     const log = await createLog(logPath, { containerSize: 512 * KiB });
-    open.push(log);
+    scratch.keep(log);
     const area = await log.createMarshallingArea({ bufferSize: 4 * KiB });
     let [d0, d1] = dumpCounts(logPath);
     let newest = d0 > d1 ? d0 : d1;
@@ -90,7 +82,7 @@ describe('base file shadow copies', () => {
     const [d0, d1] = dumpCounts(logPath);
     const newest = d0 > d1 ? d0 : d1;
     const log = await openLog(logPath);
-    open.push(log);
+    scratch.keep(log);
     const after = dumpCounts(logPath);
     expect(after[Number((newest + 1n) % 2n)]).toBe(newest + 1n);
     expect(after[Number(newest % 2n)]).toBe(newest);
@@ -106,7 +98,7 @@ describe('base file shadow copies', () => {
       const logPath = await closedLog();
       flipByte(baseFile(logPath), newestSlot(logPath) * SLOT_SIZE + offset);
       const log = await openLog(logPath);
-      open.push(log);
+      scratch.keep(log);
       expect((await readAll(log)).map((r) => textOf(r.data))).toEqual(RECORDS);
     },
   );
@@ -115,7 +107,7 @@ describe('base file shadow copies', () => {
     const logPath = await closedLog();
     writeAt(baseFile(logPath), newestSlot(logPath) * SLOT_SIZE, new Uint8Array(512));
     const log = await openLog(logPath);
-    open.push(log);
+    scratch.keep(log);
     expect((await readAll(log)).map((r) => textOf(r.data))).toEqual(RECORDS);
   });
 
@@ -124,7 +116,7 @@ describe('base file shadow copies', () => {
     const slot = newestSlot(logPath);
     flipByte(baseFile(logPath), slot * SLOT_SIZE + 64);
     const log = await openLog(logPath);
-    open.push(log);
+    scratch.keep(log);
     expect(log.recoveryReport.metadataProblems.join('\n')).toMatch(new RegExp(`slot ${slot}`));
   });
 
@@ -132,7 +124,7 @@ describe('base file shadow copies', () => {
     const logPath = await closedLog();
     flipByte(baseFile(logPath), newestSlot(logPath) * SLOT_SIZE + 64);
     const log = await openLog(logPath);
-    open.push(log);
+    scratch.keep(log);
     const area = await log.createMarshallingArea({ bufferSize: 4 * KiB });
     const restart = await area.readRestartArea();
     restart.context.terminate();

@@ -4,14 +4,13 @@
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { Log, Lsn, type MarshallingArea } from '../../lib/index.ts';
 import { ContainerTable } from '../../lib/log/containers.ts';
-import { scratchDir } from '../support/helpers.ts';
+import { scratchFiles, KiB } from '../support/fixtures.ts';
 import { fillSeeded } from '../support/native.ts';
 import {
-  KiB,
   containerFileName,
   containerFiles,
   createLog,
@@ -23,21 +22,14 @@ import {
   taggedLines,
 } from '../support/log.ts';
 
-const scratch = scratchDir('clfs-log-containers-');
-afterAll(() => scratch.cleanup());
-
-let counter = 0;
-const open: Log[] = [];
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((log) => log.close()));
-});
+const scratch = scratchFiles('clfs-log-containers-');
 
 const CONTAINER = 512 * KiB;
 
 async function newLog(options: Parameters<typeof Log.create>[1] = {}): Promise<{ log: Log; logPath: string }> {
-  const logPath = path.join(scratch.dir, `log-${counter++}`);
+  const logPath = scratch.fresh();
   const log = await createLog(logPath, { containerSize: CONTAINER, containers: 2, ...options });
-  open.push(log);
+  scratch.keep(log);
   return { log, logPath };
 }
 
@@ -188,7 +180,7 @@ describe('container recycling', () => {
     await log.close();
 
     const again = await openLog(logPath);
-    open.push(again);
+    scratch.keep(again);
     expect(again.information().baseLsn).toBe(base);
     expectRecords(await readAll(again), w, w.lsns.indexOf(base));
     const area = await again.createMarshallingArea({ bufferSize: 64 * KiB });
@@ -226,7 +218,7 @@ describe('container recycling', () => {
     );
 
     const again = await openLog(logPath);
-    open.push(again);
+    scratch.keep(again);
     expect(again.information().baseLsn).toBe(base);
     const read = await readAll(again);
     const expected = acks.filter((a) => a.lsn >= base);
@@ -268,7 +260,7 @@ describe('many containers', () => {
       await session.close();
     }
     const again = await openLog(logPath);
-    open.push(again);
+    scratch.keep(again);
     const read = await readAll(again).then(
       (records) => records,
       (e: unknown) => e as Error,
@@ -361,7 +353,7 @@ describe('autoGrow', () => {
     await w.until(3);
     await log.close();
     const again = await openLog(logPath);
-    open.push(again);
+    scratch.keep(again);
     expect(again.information().totalContainers).toBe(3);
     expectRecords(await readAll(again), w, 0);
   });
@@ -383,7 +375,7 @@ describe('AddLogContainer (log.addContainers)', () => {
     await log.addContainers(2);
     await log.close();
     const again = await openLog(logPath);
-    open.push(again);
+    scratch.keep(again);
     expect(again.information().totalContainers).toBe(4);
     expect(again.information().totalAvailable).toBe(4 * CONTAINER);
   });
@@ -420,7 +412,7 @@ describe('AddLogContainer (log.addContainers)', () => {
     const stray = path.join(logPath, containerFileName(2));
     writeFileSync(stray, Buffer.alloc(12345, 0xab));
     const again = await openLog(logPath);
-    open.push(again);
+    scratch.keep(again);
     expect(again.information().totalContainers).toBe(2);
     await again.addContainers(1);
     expect(existsSync(stray)).toBe(true);

@@ -17,28 +17,15 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { Log, type CreateLogOptions } from '../../lib/index.ts';
-import { DIST_ENTRY, scratchDir } from '../support/helpers.ts';
-import {
-  BASE_FILE,
-  KiB,
-  MiB,
-  containerFiles,
-  createLog,
-  readAll,
-  rejectionOf,
-  text,
-  textOf,
-  toolWorks,
-} from '../support/log.ts';
+import { DIST_ENTRY } from '../support/helpers.ts';
+import { scratchFiles, KiB, MiB } from '../support/fixtures.ts';
+import { BASE_FILE, containerFiles, createLog, readAll, rejectionOf, text, textOf, toolWorks } from '../support/log.ts';
 
-const scratch = scratchDir('clfs-log-create-');
-afterAll(() => scratch.cleanup());
+const scratch = scratchFiles('clfs-log-create-');
 
-let counter = 0;
 /** A fresh parent directory (so leftovers can be checked) and a log path in it. */
 function fresh(): { parent: string; logPath: string } {
-  const parent = path.join(scratch.dir, `case-${counter++}`);
-  mkdirSync(parent);
+  const parent = scratch.freshDir('case');
   return { parent, logPath: path.join(parent, 'log') };
 }
 

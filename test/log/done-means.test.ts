@@ -3,26 +3,25 @@
 // random times never loses an acknowledged record nor gains a phantom one.
 // Both are seeded: set CLFS_TEST_SEED to replay a failing run (the seed is
 // in every failure message).
-import { randomInt, createHash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { crc32c, Lsn, type Log } from '../../lib/index.ts';
-import { scratchDir } from '../support/helpers.ts';
-import { fillSeeded, seededRandom } from '../support/native.ts';
-import { KiB, MiB, createLog, openLog, payloadFor, payloadSource, spawnLogChild } from '../support/log.ts';
+import { scratchFiles, KiB, MiB, seededUint32, seedFrom, replay } from '../support/fixtures.ts';
+import { fillSeeded } from '../support/native.ts';
+import { createLog, openLog, payloadFor, payloadSource, spawnLogChild } from '../support/log.ts';
 
-const scratch = scratchDir('clfs-log-done-');
-afterAll(() => scratch.cleanup());
+const scratch = scratchFiles('clfs-log-done-');
 
-const SEED = process.env.CLFS_TEST_SEED === undefined ? randomInt(2 ** 31) : Number(process.env.CLFS_TEST_SEED);
+const SEED = seedFrom('CLFS_TEST_SEED');
 
 describe('done means', () => {
   it('Done means (a): 100,000 records of random sizes (0..2000 bytes) read back after close and reopen, byte-exact, in order, at their LSNs', async () => {
     const seed = SEED;
-    const context = `seed ${seed} (CLFS_TEST_SEED=${seed} replays it)`;
-    const random = seededRandom(seed);
+    const context = replay(seed, 'CLFS_TEST_SEED');
+    const random = seededUint32(seed);
     // The records are slices of one seeded pool at seeded offsets.
     const pool = fillSeeded(new Uint8Array(1 * MiB), seed);
     const records: Uint8Array[] = [];
@@ -83,7 +82,7 @@ describe('done means', () => {
  */
 async function killLoop(durability: 'dsync' | 'fdatasync', rounds: number): Promise<void> {
   const seed = SEED;
-  const random = seededRandom(seed ^ 0x5eed);
+  const random = seededUint32(seed ^ 0x5eed);
   const logPath = path.join(scratch.dir, `killed-${durability}`);
   // Four 32 MiB containers hold the ~100 MB the rounds write; autoGrow is a
   // margin, capped at 8 containers (more fail for another reason: see
@@ -120,7 +119,7 @@ async function killLoop(durability: 'dsync' | 'fdatasync', rounds: number): Prom
   let recovered: { lsn: Lsn; crc: number }[] = [];
 
   for (let round = 0; round < rounds; round++) {
-    const context = `${durability}: seed ${seed} round ${round} (CLFS_TEST_SEED=${seed} replays it)`;
+    const context = `${durability}: round ${round}, ${replay(seed, 'CLFS_TEST_SEED')}`;
     const child = spawnLogChild(source, { path: logPath, seed, round, durability });
     await child.waitForLine('ready');
     const delay = 20 + (random() % 281);

@@ -3,25 +3,18 @@
 import { statSync } from 'node:fs';
 import path from 'node:path';
 
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { Log, Lsn, type MarshallingArea } from '../../lib/index.ts';
-import { scratchDir } from '../support/helpers.ts';
-import { BASE_FILE, KiB, MiB, createLog, openLog, text } from '../support/log.ts';
+import { KiB, MiB, scratchFiles } from '../support/fixtures.ts';
+import { BASE_FILE, createLog, openLog, text } from '../support/log.ts';
 
-const scratch = scratchDir('clfs-log-info-');
-afterAll(() => scratch.cleanup());
-
-let counter = 0;
-const open: Log[] = [];
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((log) => log.close()));
-});
+const scratch = scratchFiles('clfs-log-info-');
 
 async function newLog(options: Parameters<typeof Log.create>[1] = {}): Promise<{ log: Log; logPath: string }> {
-  const logPath = path.join(scratch.dir, `log-${counter++}`);
+  const logPath = scratch.fresh();
   const log = await createLog(logPath, { containerSize: 512 * KiB, ...options });
-  open.push(log);
+  scratch.keep(log);
   return { log, logPath };
 }
 
@@ -96,7 +89,7 @@ describe('GetLogFileInformation (log.information)', () => {
     expect(other.information().identity).not.toBe(identity);
     await log.close();
     const again = await openLog(logPath);
-    open.push(again);
+    scratch.keep(again);
     expect(again.information().identity).toBe(identity);
   });
 
@@ -121,7 +114,7 @@ describe('GetLogFileInformation (log.information)', () => {
     expect(log.information().restartLsn).toBe(lsn);
     await log.close();
     const again = await openLog(logPath);
-    open.push(again);
+    scratch.keep(again);
     expect(again.information().restartLsn).toBe(lsn);
   });
 

@@ -3,12 +3,11 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { Log, Lsn, type OpenLogOptions } from '../../lib/index.ts';
-import { scratchDir } from '../support/helpers.ts';
+import { scratchFiles, KiB } from '../support/fixtures.ts';
 import {
-  KiB,
   createLog,
   openLog,
   readAll,
@@ -20,12 +19,10 @@ import {
   thrownBy,
 } from '../support/log.ts';
 
-const scratch = scratchDir('clfs-log-open-');
-afterAll(() => scratch.cleanup());
+const scratch = scratchFiles('clfs-log-open-');
 
-let counter = 0;
 function newPath(): string {
-  return path.join(scratch.dir, `log-${counter++}`);
+  return scratch.fresh();
 }
 
 /** A closed log holding one record 'hello'. */

@@ -12,7 +12,7 @@ import {
   placeRecord,
   placeRecords,
 } from '../../lib/log/write/placement.ts';
-import { chance, int, pick, prng } from '../support/random.ts';
+import { chance, int, pick, prng } from '../support/fixtures.ts';
 
 const UNIT = 512;
 const geometry: PlacementGeometry = { bufferSize: 64 * 1024, containerSize: 256 * 1024, unit: UNIT };

@@ -7,14 +7,12 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { Log, Lsn } from '../../lib/index.ts';
-import { scratchDir } from '../support/helpers.ts';
+import { scratchFiles, KiB, MiB } from '../support/fixtures.ts';
 import {
   BASE_FILE,
-  KiB,
-  MiB,
   SLOT_SIZE,
   blockHeaderAt,
   containerFileOf,
@@ -34,23 +32,16 @@ import {
   writeAt,
 } from '../support/log.ts';
 
-const scratch = scratchDir('clfs-log-recovery-');
-afterAll(() => scratch.cleanup());
-
-let counter = 0;
-const open: Log[] = [];
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((log) => log.close()));
-});
+const scratch = scratchFiles('clfs-log-recovery-');
 
 async function track(log: Promise<Log>): Promise<Log> {
   const opened = await log;
-  open.push(opened);
+  scratch.keep(opened);
   return opened;
 }
 
 async function newClosedLog(containerSize = 1 * MiB): Promise<string> {
-  const logPath = path.join(scratch.dir, `log-${counter++}`);
+  const logPath = scratch.fresh();
   await (await createLog(logPath, { containerSize })).close();
   return logPath;
 }

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { makeLsn } from '../../lib/lsn.ts';
 import { Reservation, largestOfAllocation, planReservation, reservedSize } from '../../lib/log/reservations.ts';
 import { fits, freeContainerCount, roomBytes, roomOf, type Room, type SpaceSnapshot } from '../../lib/log/space.ts';
-import { int, prng } from '../support/random.ts';
+import { int, prng } from '../support/fixtures.ts';
 
 const UNIT = 512;
 const SIZE = 8 * UNIT;

@@ -4,7 +4,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import {
   alignedBuffer,
@@ -14,30 +14,23 @@ import {
   type DirectFileOptions,
   type Durability,
 } from '../../lib/index.ts';
-import { DIST_ENTRY, runChild, scratchDir } from '../support/helpers.ts';
+import { DIST_ENTRY, runChild } from '../support/helpers.ts';
+import { scratchFiles } from '../support/fixtures.ts';
 import { ENGINES, expectRejection, fillSeeded } from '../support/native.ts';
 
 const DURABILITIES: Durability[] = ['dsync', 'fdatasync', 'none'];
 const SHM = '/dev/shm';
 
-const scratch = scratchDir('clfs-direct-file-');
-afterAll(() => scratch.cleanup());
+const scratch = scratchFiles('clfs-direct-file-');
 
-let fileCounter = 0;
 function newPath(): string {
-  return path.join(scratch.dir, `file-${fileCounter++}`);
+  return scratch.fresh('file');
 }
 
 // Every file a test opens is closed afterwards (close twice is a no-op).
-const opened: DirectFile[] = [];
 async function open(filePath: string, options?: DirectFileOptions): Promise<DirectFile> {
-  const file = await DirectFile.open(filePath, options);
-  opened.push(file);
-  return file;
+  return scratch.keep(await DirectFile.open(filePath, options));
 }
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((file) => file.close()));
-});
 
 /** An aligned buffer of `size` bytes filled from `seed`. */
 function block(size: number, seed: number): Uint8Array {

@@ -1,16 +1,16 @@
 // The buffers of requests in flight stay alive through garbage collection,
 // even when JavaScript holds no reference to them: the kernel is writing from
 // them. Run in a child process with --expose-gc, for each engine.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 
-import { runChild, scratchDir, type ChildResult } from '../support/helpers.ts';
+import { runChild, type ChildResult } from '../support/helpers.ts';
+import { scratchFiles } from '../support/fixtures.ts';
 import { ENGINES } from '../support/native.ts';
 
 const COUNT = 200;
 const SIZE = 64 * 1024;
 
-const scratch = scratchDir('clfs-gc-');
-afterAll(() => scratch.cleanup());
+const scratch = scratchFiles('clfs-gc-');
 
 // The child starts COUNT writes, each from a freshly allocated aligned buffer
 // that only the write holds, and while they are in flight collects garbage

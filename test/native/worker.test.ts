@@ -1,21 +1,19 @@
 // The addon in worker threads: each thread loads its own instance, with its
 // own pin accounting; terminating a thread with I/O in flight is survivable.
-import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 
 import { alignedBuffer, DirectFile, memoryInfo, releaseBuffer } from '../../lib/index.ts';
-import { DIST_ENTRY, runChild, scratchDir } from '../support/helpers.ts';
+import { DIST_ENTRY, runChild } from '../support/helpers.ts';
+import { scratchFiles } from '../support/fixtures.ts';
 import { ENGINES } from '../support/native.ts';
 
 const DIST_URL = pathToFileURL(DIST_ENTRY).href;
 
-const scratch = scratchDir('clfs-worker-');
-afterAll(() => scratch.cleanup());
-let fileCounter = 0;
-const newPath = (): string => path.join(scratch.dir, `file-${fileCounter++}`);
+const scratch = scratchFiles('clfs-worker-');
+const newPath = (): string => scratch.fresh('file');
 
 /**
  * Runs `body` (the inside of an async function, with `clfs` the library and

@@ -14,9 +14,8 @@
  */
 import { chance, int, pick, weighted } from '../support/random.ts';
 import type { FaultPlan } from './storage.ts';
+import { KiB, MiB } from '../support/sizes.ts';
 
-export const KiB = 1024;
-export const MiB = 1024 * KiB;
 export const GiB = 1024 * MiB;
 /** Container sizes are multiples of this (CLFS). */
 export const GRANULE = 512 * KiB;

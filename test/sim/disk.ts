@@ -14,11 +14,11 @@
  */
 import { SLOT_SIZE } from '../../lib/format/metadata.ts';
 import { chance, int, pick } from '../support/random.ts';
+import { SECTOR } from '../support/sizes.ts';
 
 /** Pages are immutable once stored, so copying a file copies references only. */
 const PAGE = 4096;
 /** The tearing unit: the disk here has 512-byte logical sectors (RELIABILITY.md). */
-export const SECTOR = 512;
 
 export class SparseFile {
   size: number;

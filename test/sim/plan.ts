@@ -13,8 +13,9 @@
  * @module
  */
 import { chance, fork, int, pick, prng, weighted } from '../support/random.ts';
-import { drawArea, drawConfig, maxRecordOf, MiB, type AreaConfig, type SimConfig } from './config.ts';
+import { drawArea, drawConfig, maxRecordOf, type AreaConfig, type SimConfig } from './config.ts';
 import { drawMotif } from './motifs.ts';
+import { MiB } from '../support/sizes.ts';
 
 /**
  * A record size, resolved when the call is made: bytes, or 'max' (the

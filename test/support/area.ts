@@ -14,7 +14,7 @@ import {
   type MarshallingArea,
   type MarshallingAreaOptions,
 } from '../../lib/index.ts';
-import { scratchDir } from './helpers.ts';
+import { scratchDir } from './fixtures.ts';
 import { seededBytes } from './native.ts';
 
 export { seededBytes };

@@ -20,14 +20,10 @@ import type { LogRecord } from '../../lib/log/read/read-context.ts';
 import { Lsn } from '../../lib/lsn.ts';
 import {
   HostileStorage,
-  KiB,
   LogBuilder,
-  SECTOR,
   checkAgainst,
   copyImage,
   newestSlot,
-  payload,
-  prng,
   resealBlock,
   resealSlot,
   sameBytes,
@@ -35,6 +31,8 @@ import {
   type KnownRecord,
   type MemoryImage,
 } from './corruption.ts';
+import { KiB, SECTOR } from './sizes.ts';
+import { payload, prng } from './fixtures.ts';
 
 // --- base images --------------------------------------------------------------------
 

@@ -21,32 +21,10 @@ import type { Durability } from '../../lib/native/direct-file.ts';
 import { crc32c } from '../../lib/native/crc32c.ts';
 import { MemoryStorage, copyImage, emptyImage, type MemoryImage } from '../../lib/storage/memory-storage.ts';
 import type { ChecksumRange, LogStorage, StorageGeometry, StorageStats } from '../../lib/storage/storage.ts';
-import { prng } from './random.ts';
+import { KiB, MiB, SECTOR } from './sizes.ts';
+import { payload, prng } from './fixtures.ts';
 
 export { SLOT_SIZE, copyImage, type MemoryImage };
-
-export const SECTOR = 512;
-export const KiB = 1024;
-export const MiB = 1024 * 1024;
-
-// --- deterministic randomness ---------------------------------------------------
-
-export { prng };
-
-/**
- * `size` bytes starting with `tag`, then a seeded sequence of period 251
- * (prime, so no two 512-byte sectors of a record are alike) that never
- * holds a zero: damage to any sector changes it, and images compress well.
- */
-export function payload(random: () => number, tag: string, size: number): Uint8Array {
-  const head = new TextEncoder().encode(tag);
-  const out = new Uint8Array(Math.max(size, head.byteLength));
-  out.set(head);
-  const step = 1 + Math.floor(random() * 250);
-  const start = Math.floor(random() * 251);
-  for (let i = head.byteLength; i < out.byteLength; i++) out[i] = ((start + i * step) % 251) + 1;
-  return out;
-}
 
 export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.byteLength !== b.byteLength) return false;

@@ -10,6 +10,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
+import { afterAll } from 'vitest';
+
+import { replay as replayWith, scratchFiles, seedFrom, type Scratch } from './fixtures.ts';
 import { ROOT, type ChildResult } from './helpers.ts';
 import { childScript, liveChild, type LiveChild } from './log.ts';
 
@@ -18,22 +21,14 @@ export const KILL_FULL = process.env.CLFS_KILL_FULL === '1';
 /** `npm run test:faults`: the full I/O-error tiers (every N, every fault kind). */
 export const FAULTS_FULL = process.env.CLFS_FAULTS_FULL === '1';
 
-/**
- * CLFS_FAULTS_STRICT=1: the known lib/ defects the fault tiers find (each
- * reproduced in test/faults/defects.test.ts) fail the tiers too, instead of
- * being counted and reported.
- */
-export const STRICT = true;
-
 /** The seed of a test file: $CLFS_FAULT_SEED, or a fresh one (printed in every failure message). */
 export function faultSeed(): number {
-  const fromEnv = process.env.CLFS_FAULT_SEED;
-  return fromEnv === undefined || fromEnv === '' ? Math.floor(Math.random() * 2 ** 31) : Number(fromEnv);
+  return seedFrom('CLFS_FAULT_SEED');
 }
 
 /** How a failure message names the seed, so the run can be replayed. */
 export function replay(seed: number): string {
-  return `seed ${seed} (CLFS_FAULT_SEED=${seed} replays it)`;
+  return replayWith(seed, 'CLFS_FAULT_SEED');
 }
 
 export function sleep(ms: number): Promise<void> {
@@ -69,6 +64,41 @@ export function straceSkipReason(): string | undefined {
 /** Prints why a test is skipped, so a skip is never silent. */
 export function announceSkip(what: string, reason: string | undefined): void {
   if (reason !== undefined) console.warn(`[skipped] ${what}: ${reason}`);
+}
+
+/**
+ * strace arguments that make `action` (`signal=SIGKILL:when=N`,
+ * `error=EIO:when=N+`, ...) happen at the traced calls of `syscalls` (a
+ * comma-separated list), following threads and children, output dropped;
+ * `onlyPaths` narrows it to calls on those files (-P).
+ */
+export function injection(syscalls: string, action: string, onlyPaths: readonly string[] = []): string[] {
+  return [
+    '-f',
+    '-qq',
+    '-o',
+    '/dev/null',
+    ...onlyPaths.flatMap((p) => ['-P', p]),
+    '-e',
+    `trace=${syscalls}`,
+    '-e',
+    `inject=${syscalls}:${action}`,
+  ];
+}
+
+/**
+ * The setup of a test file whose children run under strace: why it cannot
+ * run here (announced; undefined when it can), its seed, and its scratch
+ * directory; the children's library is deleted after the file.
+ */
+export function straceTier(
+  what: string,
+  scratchPrefix: string,
+): { skip: string | undefined; seed: number; scratch: Scratch } {
+  const skip = straceSkipReason();
+  announceSkip(what, skip);
+  afterAll(() => releaseChildLibrary());
+  return { skip, seed: faultSeed(), scratch: scratchFiles(scratchPrefix) };
 }
 
 // --- the library the children run --------------------------------------------

@@ -1,20 +1,12 @@
-// Shared test helpers: scratch directories on the real disk, and child
-// processes running the compiled library.
+// Shared test helpers: child processes running the compiled library
+// (scratch directories are in fixtures.ts).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The compiled entry point, for child processes (test/global-setup.ts builds it). */
 export const DIST_ENTRY = path.join(ROOT, 'dist', 'lib', 'index.js');
-
-/** A fresh directory under os.tmpdir() (ext4 here: real O_DIRECT). */
-export function scratchDir(prefix = 'clfs-test-'): { dir: string; cleanup: () => void } {
-  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
-}
 
 export interface ChildResult {
   code: number | null;

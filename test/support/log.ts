@@ -12,11 +12,10 @@ import { parseBlockHeader, type BlockHeader } from '../../lib/format/block.ts';
 import { decodeMetadata, SLOT_SIZE, type Metadata } from '../../lib/format/metadata.ts';
 import { BASE_FILE, containerFileName } from '../../lib/storage/log-directory.ts';
 import { DIST_ENTRY, runChild, type ChildResult } from './helpers.ts';
+import { KiB } from './sizes.ts';
+import { prng } from './random.ts';
 
 export { BASE_FILE, containerFileName, SLOT_SIZE };
-
-export const KiB = 1024;
-export const MiB = 1024 * 1024;
 
 /** Creates a log under os.tmpdir() and checks it really got direct I/O (the machine's ext4 gives it). */
 export async function createLog(logPath: string, options?: CreateLogOptions): Promise<Log> {
@@ -239,15 +238,10 @@ export function liveChild(child: ChildProcessWithoutNullStreams): LiveChild {
  * parent can tell a generated record from anything else.
  */
 export const payloadSource = `
+${prng.toString()}
 function seededRandom(seed) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
+  const random = prng(seed);
+  return () => random() * 4294967296;
 }
 function payloadFor(seed, round, seq, max) {
   const next = seededRandom((seed ^ Math.imul(round + 1, 0x9e3779b1) ^ Math.imul(seq + 1, 0x85ebca6b)) >>> 0);

@@ -3,6 +3,7 @@
 import { expect } from 'vitest';
 
 import type { IoEngine } from '../../lib/index.ts';
+import { seededUint32 } from './fixtures.ts';
 
 /** The engines every I/O test runs on: what is asked for, and what the file reports. */
 export const ENGINES: readonly { engine: Exclude<IoEngine, 'auto'>; reported: 'io_uring' | 'threads' }[] = [
@@ -10,21 +11,9 @@ export const ENGINES: readonly { engine: Exclude<IoEngine, 'auto'>; reported: 'i
   { engine: 'threads', reported: 'threads' },
 ];
 
-/** A small deterministic PRNG (mulberry32): the same seed gives the same bytes on every run. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
-
 /** Fills `buffer` with bytes from `seed`; returns it. */
 export function fillSeeded(buffer: Uint8Array, seed: number): Uint8Array {
-  const next = seededRandom(seed);
+  const next = seededUint32(seed);
   let i = 0;
   for (; i + 4 <= buffer.length; i += 4) {
     const word = next();

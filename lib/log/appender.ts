@@ -24,12 +24,6 @@ import {
 import { packedBlockLengths } from './write/placement.ts';
 import { LogWriter, copySpec, dataLengthOf, type BufferOwner, type RecordSpec } from './write/writer.ts';
 
-/** What happens after an append: queue its block now, or wait until it is durable. */
-export interface AppendFlags {
-  forceAppend: boolean;
-  forceFlush: boolean;
-}
-
 export class AreaAppender {
   readonly #core: LogCore;
   readonly #writes: BufferPool;
@@ -124,43 +118,38 @@ export class AreaAppender {
   /**
    * In the caller's turn among appends (`inTurn` checks the area is still
    * alive there): changes the reservation by `real` and appends `spec`, if
-   * any, atomically. Resolves with the record's LSN.
+   * any, atomically. Resolves with the record's LSN; the caller then calls
+   * afterAppend(). (No async function here: an append that finds the log
+   * free runs synchronously and costs one promise.)
    */
-  async reserveAndAppend(
+  reserveAndAppend(
     spec: RecordSpec | undefined,
     real: readonly number[],
     useReservation: boolean,
-    flags: AppendFlags,
+    forceAppend: boolean,
     inTurn: () => void,
   ): Promise<Lsn | undefined> {
     const writer = this.#core.writer;
-    const lsn = await writer.exclusive(() => {
+    return writer.exclusive(() => {
       inTurn();
       if (spec !== undefined) this.#checkChains(spec);
       const change = this.#plan(real, spec, useReservation);
       const finish = (appended: Lsn | undefined): Lsn | undefined => {
         this.reservation.assign(change.next);
         if (appended !== undefined) this.#lastAppended = appended;
-        if (flags.forceAppend) writer.forceAppend();
+        if (forceAppend) writer.forceAppend();
         return appended;
       };
       if (spec === undefined) return finish(undefined);
       const appended = writer.append(this.owner, spec);
       return appended instanceof Promise ? appended.then(finish) : finish(appended);
     });
-    if (lsn !== undefined) await this.#afterAppend(lsn, flags.forceFlush);
-    return lsn;
   }
 
   /** Appends `specs` (non-empty) in one turn, entirely or not at all. */
-  async appendBatch(
-    specs: RecordSpec[],
-    useReservation: boolean,
-    flags: AppendFlags,
-    inTurn: () => void,
-  ): Promise<Lsn[]> {
+  appendBatch(specs: RecordSpec[], useReservation: boolean, forceAppend: boolean, inTurn: () => void): Promise<Lsn[]> {
     const { writer, bases, space, unit } = this.#core;
-    const lsns = await writer.exclusive(async () => {
+    return writer.exclusive(async () => {
       inTurn();
       this.#checkChains(specs[0]!);
       // Check the whole batch first, so it is appended entirely or not at all.
@@ -206,11 +195,9 @@ export class AreaAppender {
       }
       this.reservation.assign(next);
       this.#lastAppended = out[out.length - 1]!;
-      if (flags.forceAppend) writer.forceAppend();
+      if (forceAppend) writer.forceAppend();
       return out;
     });
-    await this.#afterAppend(lsns[lsns.length - 1]!, flags.forceFlush);
-    return lsns;
   }
 
   /**
@@ -272,10 +259,14 @@ export class AreaAppender {
     );
   }
 
-  /** After an append: wait until it is durable, or make sure the flush timer runs. */
-  async #afterAppend(lsn: Lsn, forceFlush: boolean): Promise<void> {
-    if (forceFlush) await this.#core.writer.flush(lsn);
-    else this.#armTimer();
+  /**
+   * After an append of records up to `lsn`: with `forceFlush`, the flush to
+   * wait for; else the flush timer is made sure to run (and nothing to wait).
+   */
+  afterAppend(lsn: Lsn, forceFlush: boolean): Promise<Lsn> | undefined {
+    if (forceFlush) return this.#core.writer.flush(lsn);
+    this.#armTimer();
+    return undefined;
   }
 
   /** Appended records are written at least every flushIntervalMs even if nobody asks. */

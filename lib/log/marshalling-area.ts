@@ -160,8 +160,11 @@ export class MarshallingArea {
     const appender = this.#appender;
     const spec = list === null ? undefined : appender.spec(list, o, 'data', Lsn.INVALID);
     const real = appender.realSizes(sizes);
-    const flags = { forceAppend, forceFlush };
-    const lsn = await appender.reserveAndAppend(spec, real, useReservation, flags, () => this.#checkAlive());
+    const lsn = await appender.reserveAndAppend(spec, real, useReservation, forceAppend, () => this.#checkAlive());
+    if (lsn !== undefined) {
+      const flushed = appender.afterAppend(lsn, forceFlush);
+      if (flushed !== undefined) await flushed;
+    }
     return { lsn, reservations: real };
   }
 
@@ -184,8 +187,11 @@ export class MarshallingArea {
       specs.push(this.#appender.spec(list, o, 'data', Lsn.INVALID));
     }
     if (specs.length === 0) return [];
-    const flags = { forceAppend, forceFlush };
-    return this.#appender.appendBatch(specs, useReservation, flags, () => this.#checkAlive());
+    const appender = this.#appender;
+    const lsns = await appender.appendBatch(specs, useReservation, forceAppend, () => this.#checkAlive());
+    const flushed = appender.afterAppend(lsns[lsns.length - 1]!, forceFlush);
+    if (flushed !== undefined) await flushed;
+    return lsns;
   }
 
   /** The real size of reserving records of these data sizes, together (CLFS's AlignReservedLog). Pure. */

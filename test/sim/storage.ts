@@ -28,19 +28,16 @@ import {
   type StorageGeometry,
   type StorageStats,
 } from '../../lib/storage/storage.ts';
+import type { FaultKind, FaultOp as BaseFaultOp, FaultPlan as BaseFaultPlan } from '../support/fault-plan.ts';
 import type { FileId, InFlightWrite, SimDisk } from './disk.ts';
 import type { Scheduler } from './scheduler.ts';
 
-export type FaultOp = 'write' | 'sync' | 'metadata' | 'add' | 'read';
-export type FaultKind = 'EIO' | 'ENOSPC' | 'short';
+/** The harness's requests, and reads. */
+export type FaultOp = BaseFaultOp | 'read';
+export type { FaultKind };
 
 /** Fail the `n`th request of `op` (counted over the whole run), or every one from it on. */
-export interface FaultPlan {
-  op: FaultOp;
-  n: number;
-  kind: FaultKind;
-  persistent: boolean;
-}
+export type FaultPlan = BaseFaultPlan<FaultOp>;
 
 /** Counts requests over the run's instances and says which fail. */
 export class Faults {

@@ -39,18 +39,9 @@ export interface RunOptions extends LogShape {
   seed: number;
 }
 
-export type FaultOp = 'write' | 'sync' | 'metadata' | 'add';
-/** EIO on completion; ENOSPC at submission; a short write: part of the data lands, then EIO. */
-export type FaultKind = 'EIO' | 'ENOSPC' | 'short';
+import type { FaultPlan } from './fault-plan.ts';
 
-export interface FaultPlan {
-  op: FaultOp;
-  /** The request (1-based, counted per op) that fails first. */
-  n: number;
-  kind: FaultKind;
-  /** Fail every request of the op from the Nth on (else only the Nth). */
-  persistent: boolean;
-}
+export type { FaultKind, FaultOp, FaultPlan } from './fault-plan.ts';
 
 export function describePlan(plan: FaultPlan): string {
   return `${plan.kind} on ${plan.op} #${plan.n}${plan.persistent ? ' and every later one' : ' once'}`;

@@ -8,6 +8,7 @@
  * base moves, container switches and growth) and keep issuing operations
  * after it (which must all reject).
  */
+import type { Durability } from '../../lib/native/direct-file.ts';
 import { Lsn } from '../../lib/lsn.ts';
 import type { LogHarness, LogShape } from './harness.ts';
 import { payload } from './fixtures.ts';
@@ -28,6 +29,31 @@ export interface Workload {
 const CRASH: readonly Tier[] = ['crash'];
 const BOTH: readonly Tier[] = ['crash', 'faults'];
 const small = { containerSize: 512 * KiB, containers: 2 } as const;
+
+/** Three rounds of `committers` concurrent one-record commits of `size` bytes, each awaiting its own flush. */
+function groupCommitStorm(
+  name: string,
+  durability: Durability,
+  committers: number,
+  tag: string,
+  size: number,
+): Workload {
+  return {
+    tiers: BOTH,
+    name,
+    options: { durability, ...small },
+    async run(h) {
+      const area = await h.area({ bufferSize: 16 * KiB });
+      for (let round = 0; round < 3; round++) {
+        await Promise.all(
+          Array.from({ length: committers }, (_, i) =>
+            h.append(area, payload(h.random, `${tag}${round}.${i}`, size), { forceFlush: true }),
+          ),
+        );
+      }
+    },
+  };
+}
 
 export const WORKLOADS: Workload[] = [
   {
@@ -73,36 +99,8 @@ export const WORKLOADS: Workload[] = [
       }
     },
   },
-  {
-    tiers: BOTH,
-    name: 'group commit storm',
-    options: { durability: 'dsync', ...small },
-    async run(h) {
-      const area = await h.area({ bufferSize: 16 * KiB });
-      for (let round = 0; round < 3; round++) {
-        await Promise.all(
-          Array.from({ length: 16 }, (_, i) =>
-            h.append(area, payload(h.random, `g${round}.${i}`, 40), { forceFlush: true }),
-          ),
-        );
-      }
-    },
-  },
-  {
-    tiers: BOTH,
-    name: 'group commit storm, fdatasync',
-    options: { durability: 'fdatasync', ...small },
-    async run(h) {
-      const area = await h.area({ bufferSize: 16 * KiB });
-      for (let round = 0; round < 3; round++) {
-        await Promise.all(
-          Array.from({ length: 12 }, (_, i) =>
-            h.append(area, payload(h.random, `G${round}.${i}`, 64), { forceFlush: true }),
-          ),
-        );
-      }
-    },
-  },
+  groupCommitStorm('group commit storm', 'dsync', 16, 'g', 40),
+  groupCommitStorm('group commit storm, fdatasync', 'fdatasync', 12, 'G', 64),
   {
     tiers: CRASH,
     name: 'reservations',

@@ -88,35 +88,73 @@ export function newBlockAt(
 }
 
 /**
+ * A placement walked record by record in place (no allocation per record
+ * that joins a block: a batch of thousands is placed on every append).
+ * It is a BlockFill of its open block while `isOpen`.
+ */
+class Walker implements BlockFill {
+  logicalId: number;
+  offset: number;
+  isOpen: boolean;
+  used = 0;
+  count = 0;
+  capacity = 0;
+  /** After place() started a block: the sealed length of the block before it (0: there was none). */
+  sealedLength = 0;
+
+  constructor(at: Placement) {
+    this.logicalId = at.logicalId;
+    this.offset = at.offset;
+    this.isOpen = at.open !== undefined;
+    if (at.open !== undefined) {
+      this.used = at.open.used;
+      this.count = at.open.count;
+      this.capacity = at.open.capacity;
+    }
+  }
+
+  /** Places one record of `span` bytes; returns whether it started a new block. */
+  place(span: number, geometry: PlacementGeometry): boolean {
+    if (this.isOpen && joinsBlock(this, span)) {
+      this.used += span;
+      this.count++;
+      return false;
+    }
+    this.sealedLength = this.isOpen ? alignUp(this.used, geometry.unit) : 0;
+    const block = newBlockAt(this.logicalId, this.offset + this.sealedLength, span, geometry);
+    this.logicalId = block.logicalId;
+    this.offset = block.offset;
+    this.isOpen = true;
+    this.used = BLOCK_HEADER_SIZE + span;
+    this.count = 1;
+    this.capacity = block.capacity;
+    return true;
+  }
+
+  /** Where writing stands now (a block is open: at least one record was placed), as placeRecord gives it. */
+  placed(newBlock: boolean): Placed {
+    const open = { used: this.used, count: this.count, capacity: this.capacity };
+    return { logicalId: this.logicalId, offset: this.offset, open, newBlock };
+  }
+}
+
+/**
  * Places one record of `span` bytes (its header and padded data, see
  * recordSpan) after `at`: in the open block if it joins it, else in a new
  * block (newBlockAt) after the open block sealed.
  */
 export function placeRecord(at: Placement, span: number, geometry: PlacementGeometry): Placed {
-  const open = at.open;
-  if (open !== undefined && joinsBlock(open, span)) {
-    return {
-      logicalId: at.logicalId,
-      offset: at.offset,
-      open: { used: open.used + span, count: open.count + 1, capacity: open.capacity },
-      newBlock: false,
-    };
-  }
-  const sealedEnd = open === undefined ? at.offset : at.offset + alignUp(open.used, geometry.unit);
-  const block = newBlockAt(at.logicalId, sealedEnd, span, geometry);
-  return {
-    logicalId: block.logicalId,
-    offset: block.offset,
-    open: { used: BLOCK_HEADER_SIZE + span, count: 1, capacity: block.capacity },
-    newBlock: true,
-  };
+  const walker = new Walker(at);
+  return walker.placed(walker.place(span, geometry));
 }
 
 /** Places records of these spans one after another from `at` (placeRecord each): where writing then stands. */
 export function placeRecords(at: Placement, spans: readonly number[], geometry: PlacementGeometry): Placement {
-  let placement = at;
-  for (const span of spans) placement = placeRecord(placement, span, geometry);
-  return placement;
+  if (spans.length === 0) return at;
+  const walker = new Walker(at);
+  let newBlock = false;
+  for (const span of spans) newBlock = walker.place(span, geometry);
+  return walker.placed(newBlock);
 }
 
 /**
@@ -128,12 +166,10 @@ export function placeRecords(at: Placement, spans: readonly number[], geometry: 
 export function packedBlockLengths(spans: readonly number[], blockSize: number, unit: number): number[] {
   const fresh: PlacementGeometry = { bufferSize: blockSize, containerSize: Number.POSITIVE_INFINITY, unit };
   const lengths: number[] = [];
-  let at: Placement = { logicalId: 0, offset: 0, open: undefined };
+  const walker = new Walker({ logicalId: 0, offset: 0, open: undefined });
   for (const span of spans) {
-    const next = placeRecord(at, span, fresh);
-    if (next.newBlock && at.open !== undefined) lengths.push(alignUp(at.open.used, unit));
-    at = next;
+    if (walker.place(span, fresh) && walker.sealedLength > 0) lengths.push(walker.sealedLength);
   }
-  if (at.open !== undefined) lengths.push(alignUp(at.open.used, unit));
+  if (walker.isOpen) lengths.push(alignUp(walker.used, unit));
   return lengths;
 }

@@ -201,6 +201,21 @@ describe('ClfsReadNextLogRecord: userLsn', () => {
     context.terminate();
   });
 
+  it('userLsn: a next() that fails part way leaves the context where it was (found by the simulator)', async () => {
+    const { area } = await makeArea({ bufferSize: 4096 });
+    const a = (await area.reserveAndAppend(tag(1))).lsn!;
+    const b = (await area.reserveAndAppend(tag(2), { previousLsn: a })).lsn!;
+    await area.writeRestartArea(tag(3), { newBaseLsn: b });
+    const { context, lsn } = await area.readRestartArea();
+    // b is a data record: a restart context goes on along b's chain, to a,
+    // which is below the base.
+    await rejectsWith(context.next({ userLsn: b }), 'ERR_CLFS_START_OF_LOG');
+    expect(context.record.lsn).toBe(lsn);
+    // From the restart area itself the chain ends: it had no previous one.
+    expect(await context.next()).toBeNull();
+    context.terminate();
+  });
+
   it("userLsn: in 'forward' mode -> ERR_INVALID_ARG_VALUE", async () => {
     const { area } = await makeArea({ bufferSize: 4096 });
     const lsns = await chained(area);

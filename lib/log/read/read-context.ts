@@ -36,25 +36,10 @@ import type { ProbedBlock } from './block-check.ts';
 import type { LoadedBlock } from './loaded-block.ts';
 import type { ReadProblem } from './problems.ts';
 import { ReadBuffer, type BlockLoader } from './read-buffer.ts';
+import type { LogRecord, ReadMode, RecordTypeFilter } from './read-types.ts';
 import { belowBase, unreadable, type ChainView } from './unreadable.ts';
 
-/** `'data'`, `'restart'`, or `'client'` (either). */
-export type RecordTypeFilter = 'data' | 'restart' | 'client';
-/** How next() moves: the next record in the log, or along a record's previous or undo-next LSN. */
-export type ReadMode = 'forward' | 'previous' | 'undoNext';
-
-/** A record as read. */
-export interface LogRecord {
-  lsn: Lsn;
-  type: 'data' | 'restart';
-  /**
-   * The record's data: the caller's own copy, or with `{ view: true }` a view
-   * into the context's read buffer, valid until the next call on the context.
-   */
-  data: Uint8Array;
-  undoNextLsn: Lsn;
-  previousLsn: Lsn;
-}
+export type { LogRecord, ReadMode, ReadOptions, RecordTypeFilter } from './read-types.ts';
 
 /** What a read context needs of its marshalling area and log. */
 export interface ReadSource extends ChainView, BlockLoader {
@@ -68,13 +53,6 @@ export interface ReadSource extends ChainView, BlockLoader {
   skippedRanges(): readonly { fromLsn: Lsn; toLsn: Lsn }[];
   releaseReadBuffer(context: ReadContext, buffer: Uint8Array): void;
   checkOpen(): void;
-}
-
-export interface ReadOptions {
-  /** Record type filter (default 'data'). */
-  type?: RecordTypeFilter;
-  /** Zero-copy: `data` views the read buffer, valid until the next call on this context. */
-  view?: boolean;
 }
 
 /**
@@ -179,9 +157,19 @@ export class ReadContext {
   async next(options?: { userLsn?: Lsn }): Promise<LogRecord | null> {
     const o = checkOptions('options', options);
     this.#enter();
+    // A step that fails part way (a chain leading below the base, damage)
+    // leaves the context where it was: the next call starts from there.
+    const record = this.#record;
+    const index = this.#index;
+    const ended = this.#ended;
     let result: LogRecord | null;
     try {
       result = await this.#step(o.userLsn);
+    } catch (error) {
+      this.#record = record;
+      this.#index = index;
+      this.#ended = ended;
+      throw error;
     } finally {
       this.#busy = false;
       // terminate() during the read: the buffer is given back only now.

@@ -1,0 +1,31 @@
+/**
+ * What readers get and choose: a record as read, how a context moves, which
+ * record types it serves.
+ * @module
+ */
+import type { Lsn } from '../../lsn.ts';
+
+/** `'data'`, `'restart'`, or `'client'` (either). */
+export type RecordTypeFilter = 'data' | 'restart' | 'client';
+/** How next() moves: the next record in the log, or along a record's previous or undo-next LSN. */
+export type ReadMode = 'forward' | 'previous' | 'undoNext';
+
+/** A record as read. */
+export interface LogRecord {
+  lsn: Lsn;
+  type: 'data' | 'restart';
+  /**
+   * The record's data: the caller's own copy, or with `{ view: true }` a view
+   * into the context's read buffer, valid until the next call on the context.
+   */
+  data: Uint8Array;
+  undoNextLsn: Lsn;
+  previousLsn: Lsn;
+}
+
+export interface ReadOptions {
+  /** Record type filter (default 'data'). */
+  type?: RecordTypeFilter;
+  /** Zero-copy: `data` views the read buffer, valid until the next call on this context. */
+  view?: boolean;
+}

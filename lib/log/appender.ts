@@ -59,11 +59,6 @@ export class AreaAppender {
     return this.#writes.allocated;
   }
 
-  /** The youngest record this area appended, or INVALID. */
-  get lastAppended(): Lsn {
-    return this.#lastAppended;
-  }
-
   /** A record of `entries`, checked against the area's limits; copied if it must wait its turn. */
   spec(entries: readonly Uint8Array[], options: AppendOptions, type: 'data' | 'restart', newBaseLsn: Lsn): RecordSpec {
     const bufferSize = this.owner.bufferSize;

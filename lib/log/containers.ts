@@ -9,7 +9,7 @@
  * id (CLFS's recycling).
  * @module
  */
-import { type Lsn, containerOf, makeLsn } from '../lsn.ts';
+import { type Lsn, containerOf } from '../lsn.ts';
 
 /** Whether a container of logical id `id` (0: never used) holds nothing at or above `baseLsn`. */
 export function isFreeLogicalId(id: number, baseLsn: Lsn): boolean {
@@ -71,10 +71,5 @@ export class ContainerTable {
     const chosen = this.nextRecycled(baseLsn);
     if (chosen !== -1) this.logicalIds[chosen] = this.newestLogicalId() + 1;
     return chosen;
-  }
-
-  /** The LSN of the first byte of logical container `logicalId`. */
-  startOf(logicalId: number): Lsn {
-    return makeLsn(logicalId, 0);
   }
 }

@@ -32,6 +32,24 @@ export interface DirectRunOptions {
 export interface DirectRun extends RunSummary {
   /** The engine the file reported (`io_uring` or `threads`). */
   engine: string;
+  /** CPU time of the process per operation over the window, microseconds. */
+  cpuUsPerOp: number;
+}
+
+/** A warm-up, then the measured closed loop of `o.depth` workers running `op`. */
+async function measure(
+  handle: DirectFile,
+  o: { depth: number; seconds: number; warmup: number },
+  op: (worker: number) => Promise<number>,
+  expectedOpsPerSec: number,
+): Promise<DirectRun> {
+  if (o.warmup > 0) await closedLoop(o.depth, o.warmup, op, expectedOpsPerSec);
+  const r = await closedLoop(o.depth, o.seconds, op, expectedOpsPerSec);
+  return {
+    ...summarize(r.samples, r.elapsedMs, r.bytes),
+    engine: handle.engine,
+    cpuUsPerOp: r.cpuUs / r.samples.length,
+  };
 }
 
 /** Sequential overwrite of `file` by `depth` writers for `seconds`, after `warmup` unmeasured seconds. */
@@ -49,10 +67,26 @@ export async function directWriteRun(o: DirectRunOptions): Promise<DirectRun> {
       if (pair) await handle.sync();
       return n;
     };
-    const expected = o.bs <= 4096 ? 20_000 : 40_000;
-    if (o.warmup > 0) await closedLoop(o.depth, o.warmup, op, expected);
-    const r = await closedLoop(o.depth, o.seconds, op, expected);
-    return { ...summarize(r.samples, r.elapsedMs, r.bytes), engine: handle.engine };
+    return await measure(handle, o, op, o.bs <= 4096 ? 20_000 : 40_000);
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Sequential reads of `o.file` (`o.bs` bytes each, `o.depth` in flight,
+ * wrapping at `o.size`) through DirectFile with O_DIRECT: the bandwidth a
+ * scan of the same bytes can reach.
+ */
+export async function directReadRun(o: Omit<DirectRunOptions, 'durability'>): Promise<DirectRun> {
+  const handle = await DirectFile.open(o.file, { durability: 'none', engine: o.engine, depth: o.depth });
+  try {
+    if (!handle.direct) throw new Error(`${o.file} is not open for direct I/O: ${handle.reason}`);
+    const buffers: Uint8Array[] = [];
+    for (let i = 0; i < o.depth; i++) buffers.push(alignedBuffer(o.bs));
+    const offsets = new SequentialOffsets(o.size - (o.size % o.bs), o.bs);
+    const op = (w: number): Promise<number> => handle.read(offsets.next(), buffers[w]!);
+    return await measure(handle, o, op, 4_000);
   } finally {
     await handle.close();
   }

@@ -13,6 +13,14 @@ export interface LoopResult {
   elapsedMs: number;
   /** Sum of what the operations returned (bytes). */
   bytes: number;
+  /** CPU time of the whole process (every thread: user + system) over the window, microseconds. */
+  cpuUs: number;
+}
+
+/** CPU microseconds (user + system, all threads) the process spent since `start` (a process.cpuUsage()). */
+export function cpuSince(start: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(start);
+  return d.user + d.system;
 }
 
 /**
@@ -28,6 +36,7 @@ export async function closedLoop(
 ): Promise<LoopResult> {
   const samples = new Samples(Math.min(1 << 22, Math.ceil(seconds * expectedOpsPerSec * 1.5)));
   let bytes = 0;
+  const cpu = process.cpuUsage();
   const start = performance.now();
   const deadline = start + seconds * 1000;
   const worker = async (w: number): Promise<void> => {
@@ -44,7 +53,8 @@ export async function closedLoop(
   const workers: Promise<void>[] = [];
   for (let w = 0; w < depth; w++) workers.push(worker(w));
   await Promise.all(workers);
-  return { samples, elapsedMs: performance.now() - start, bytes };
+  const elapsedMs = performance.now() - start;
+  return { samples, elapsedMs, bytes, cpuUs: cpuSince(cpu) };
 }
 
 /**

@@ -22,17 +22,21 @@ export function fileTimestamp(date = new Date()): string {
   return date.toISOString().replace(/:/g, '-');
 }
 
-/**
- * Writes `data` as pretty JSON to `bench/results/<name>-<timestamp>.json`
- * (non-finite numbers become null) and returns the path.
- */
-export async function writeResult(name: string, data: unknown, date = new Date()): Promise<string> {
-  const dir = resultsDir();
-  await mkdir(dir, { recursive: true });
-  const file = path.join(dir, `${name}-${fileTimestamp(date)}.json`);
+/** `data` as pretty JSON, non-finite numbers as null. */
+export function resultJson(data: unknown): string {
   const text = JSON.stringify(data, (_key, value: unknown) =>
     typeof value === 'number' && !Number.isFinite(value) ? null : value,
   );
-  await writeFile(file, `${JSON.stringify(JSON.parse(text), null, 2)}\n`);
+  return `${JSON.stringify(JSON.parse(text), null, 2)}\n`;
+}
+
+/**
+ * Writes `data` as pretty JSON to `<dir>/<name>-<timestamp>.json` (default
+ * dir: bench/results/; non-finite numbers become null) and returns the path.
+ */
+export async function writeResult(name: string, data: unknown, date = new Date(), dir = resultsDir()): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const file = path.join(dir, `${name}-${fileTimestamp(date)}.json`);
+  await writeFile(file, resultJson(data));
   return file;
 }

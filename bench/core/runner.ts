@@ -49,7 +49,10 @@ export function planCases(
       }
     }
   }
-  return { cases: [...all.values()].filter((c) => chosen.has(c.id)), selected };
+  const cases = [...all.values()].filter((c) => chosen.has(c.id));
+  // The limits are reported whenever a chosen case measured one.
+  if (cases.some((c) => c.workload === 'L')) selected.add('L');
+  return { cases, selected };
 }
 
 export interface Outcome {

@@ -121,7 +121,16 @@ export function judge(
 ): Verdict {
   const v = value ?? Number.NaN;
   if (!Number.isFinite(v)) {
-    return { what, value: v, bar, threshold, better, result: 'unmeasured', why: 'an input was not measured', chart };
+    return {
+      what,
+      value: v,
+      bar,
+      threshold,
+      better,
+      result: 'unmeasured',
+      why: 'an input was not measured (a peer skipped or missing, fio missing, or a case not selected or failed)',
+      chart,
+    };
   }
   const ok = better === 'higher' ? v >= threshold : v <= threshold;
   return { what, value: v, bar, threshold, better, result: ok ? 'met' : 'missed', chart };

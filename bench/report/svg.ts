@@ -7,7 +7,7 @@
  */
 import type { Series, Verdict } from '../core/types.ts';
 
-const WIDTH = 960;
+const WIDTH = 1160;
 const COLORS = ['#d62728', '#1f77b4', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2', '#7f7f7f', '#17becf'];
 
 export function escapeXml(text: string): string {
@@ -26,7 +26,7 @@ function rate(y: number): string {
 function seriesPanel(series: readonly Series[], top: number, height: number): string[] {
   const out: string[] = [];
   const left = 90;
-  const right = WIDTH - 260;
+  const right = WIDTH - 300;
   const bottom = top + height - 40;
   const plotTop = top + 30;
   out.push(
@@ -88,7 +88,7 @@ function seriesPanel(series: readonly Series[], top: number, height: number): st
  */
 function verdictPanel(verdicts: readonly Verdict[], top: number): string[] {
   const out: string[] = [];
-  const labelWidth = 470;
+  const labelWidth = 640;
   const left = labelWidth + 10;
   const right = WIDTH - 30;
   const scaleMax = 2;

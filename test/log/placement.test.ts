@@ -3,7 +3,13 @@
 // and the same seed replays it.
 import { describe, expect, it } from 'vitest';
 
-import { BLOCK_HEADER_SIZE, MAX_RECORDS_PER_BLOCK, alignUp, recordSpan } from '../../lib/format/block.ts';
+import {
+  BLOCK_HEADER_SIZE,
+  MAX_RECORDS_PER_BLOCK,
+  MAX_RECORD_HEADER_SIZE,
+  alignUp,
+  recordSpan,
+} from '../../lib/format/block.ts';
 import {
   type Placement,
   type PlacementGeometry,
@@ -12,11 +18,16 @@ import {
   placeRecord,
   placeRecords,
 } from '../../lib/log/write/placement.ts';
+import { Lsn } from '../../lib/lsn.ts';
 import { chance, int, pick, prng } from '../support/fixtures.ts';
 
 const UNIT = 512;
 const geometry: PlacementGeometry = { bufferSize: 64 * 1024, containerSize: 256 * 1024, unit: UNIT };
 const start: Placement = { logicalId: 1, offset: 0, open: undefined };
+/** A record carrying no chain LSN (the most common: an 8-byte header). */
+const NONE = { undoNextLsn: Lsn.INVALID, previousLsn: Lsn.INVALID, newBaseLsn: Lsn.INVALID };
+/** A data record carrying both chain LSNs (the largest header). */
+const CHAINED = { undoNextLsn: 5n, previousLsn: 7n, newBaseLsn: Lsn.INVALID };
 
 describe('placeRecord', () => {
   it('a record that fits in the open block and leaves a record number joins it', () => {
@@ -75,7 +86,7 @@ describe('placeRecord', () => {
 describe('placeRecords', () => {
   it('follows the records into the container the last one reaches', () => {
     // 64 KiB blocks of one 60000-byte record each: four fill a 256 KiB container.
-    const spans = Array.from({ length: 5 }, () => recordSpan(60_000));
+    const spans = Array.from({ length: 5 }, () => recordSpan(60_000, CHAINED));
     expect(placeRecords(start, spans.slice(0, 4), geometry).logicalId).toBe(1);
     expect(placeRecords(start, spans, geometry)).toMatchObject({ logicalId: 2, offset: 0 });
   });
@@ -87,16 +98,16 @@ describe('placeRecords', () => {
 
 describe('packedBlockLengths', () => {
   it('packs records into fresh blocks, one length per block, each sealed to whole units', () => {
-    const span = recordSpan(1000); // 1032
-    // 3 records per 4096-byte block (64 + 3 * 1032 = 3160), the fourth starts a block.
+    const span = recordSpan(1000, CHAINED); // 1024
+    // 3 records per 4096-byte block (64 + 3 * 1024 = 3136), the fourth starts a block.
     expect(packedBlockLengths([span, span, span, span], 4096, UNIT)).toEqual([3584, 1536]);
   });
 
   it(`starts a block after ${MAX_RECORDS_PER_BLOCK} records`, () => {
-    const spans = Array.from({ length: MAX_RECORDS_PER_BLOCK + 1 }, () => recordSpan(0));
+    const spans = Array.from({ length: MAX_RECORDS_PER_BLOCK + 1 }, () => recordSpan(0, NONE));
     expect(packedBlockLengths(spans, 1024 * 1024, UNIT)).toEqual([
-      alignUp(BLOCK_HEADER_SIZE + MAX_RECORDS_PER_BLOCK * recordSpan(0), UNIT),
-      alignUp(BLOCK_HEADER_SIZE + recordSpan(0), UNIT),
+      alignUp(BLOCK_HEADER_SIZE + MAX_RECORDS_PER_BLOCK * recordSpan(0, NONE), UNIT),
+      alignUp(BLOCK_HEADER_SIZE + recordSpan(0, NONE), UNIT),
     ]);
   });
 
@@ -113,11 +124,11 @@ describe('placement over random records (seeds 1..300)', () => {
       const bufferSize = unit * int(random, 1, 32);
       const containerSize = bufferSize * int(random, 1, 6) + unit * int(random, 0, 7);
       const g: PlacementGeometry = { bufferSize, containerSize, unit };
-      const largest = Math.floor((bufferSize - BLOCK_HEADER_SIZE - 32) / 8);
+      const largest = Math.floor((bufferSize - BLOCK_HEADER_SIZE - MAX_RECORD_HEADER_SIZE) / 8);
       // Some runs of tiny records only, so blocks run out of record numbers before room.
       const tiny = chance(random, 0.25);
       const spans = Array.from({ length: int(random, 1, 2000) }, () =>
-        recordSpan(8 * int(random, 0, tiny ? 2 : largest >> int(random, 0, 8))),
+        recordSpan(8 * int(random, 0, tiny ? 2 : largest >> int(random, 0, 8)), chance(random, 0.5) ? NONE : CHAINED),
       );
       const context = `seed ${seed}, ${JSON.stringify(g)}`;
       const check = (condition: boolean, what: string): void => {

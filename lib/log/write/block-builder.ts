@@ -123,7 +123,7 @@ export class BlockBuilder {
    */
   append(owner: BufferOwner, spec: RecordSpec): Lsn | Promise<Lsn> {
     const dataLength = dataLengthOf(spec.entries, spec.entryAlignment);
-    const span = recordSpan(dataLength);
+    const span = recordSpan(dataLength, spec);
     const block = this.#current;
     if (block !== undefined && block.owner === owner && joinsBlock(block, span)) {
       return this.#place(block, spec, dataLength, span);

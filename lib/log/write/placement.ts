@@ -14,7 +14,7 @@
  * min(bufferSize, containerSize - offset).
  * @module
  */
-import { BLOCK_HEADER_SIZE, MAX_RECORDS_PER_BLOCK, RECORD_HEADER_SIZE, alignUp } from '../../format/block.ts';
+import { BLOCK_HEADER_SIZE, MAX_RECORDS_PER_BLOCK, MAX_RECORD_HEADER_SIZE, alignUp } from '../../format/block.ts';
 
 /** The sizes placement depends on. */
 export interface PlacementGeometry {
@@ -59,9 +59,12 @@ export function blockCapacity(geometry: PlacementGeometry, offset: number): numb
   return Math.min(geometry.bufferSize, geometry.containerSize - offset);
 }
 
-/** Bytes of data a record may have to fit in a fresh block of `blockSize` bytes. */
+/**
+ * Bytes of data a record may have to fit in a fresh block of `blockSize`
+ * bytes, whatever chain LSNs it carries (its header at its largest).
+ */
 export function maxDataLength(blockSize: number): number {
-  return blockSize - BLOCK_HEADER_SIZE - RECORD_HEADER_SIZE;
+  return blockSize - BLOCK_HEADER_SIZE - MAX_RECORD_HEADER_SIZE;
 }
 
 /** Whether a record of `span` bytes joins the open block `open`: it fits, and a record number is left. */
@@ -139,9 +142,9 @@ class Walker implements BlockFill {
 }
 
 /**
- * Places one record of `span` bytes (its header and padded data, see
- * recordSpan) after `at`: in the open block if it joins it, else in a new
- * block (newBlockAt) after the open block sealed.
+ * Places one record of `span` bytes (its header with the LSNs it carries
+ * and its padded data, see recordSpan) after `at`: in the open block if it
+ * joins it, else in a new block (newBlockAt) after the open block sealed.
  */
 export function placeRecord(at: Placement, span: number, geometry: PlacementGeometry): Placed {
   const walker = new Walker(at);

@@ -238,15 +238,15 @@ describe('sizes users see', () => {
 });
 
 describe('WA for 64 B records', () => {
-  it('packed: written bytes per payload byte is at most 1.25 on 512- and 4096-byte sectors', () => {
+  it('packed: written bytes per payload byte is at most 1.15 on 512- and 4096-byte sectors', () => {
     for (const unit of [512, 4096]) {
       const spans = Array.from({ length: 10_000 }, () => recordSpan(64, NONE));
       const written = packedBlockLengths(spans, 256 * KiB, unit).reduce((a, b) => a + b, 0);
-      expect(written / (10_000 * 64), `unit ${unit}`).toBeLessThanOrEqual(1.25);
+      expect(written / (10_000 * 64), `unit ${unit}`).toBeLessThanOrEqual(1.15);
     }
   });
 
-  it('appended with appendBatch and flushed: the bytes the log writes per payload byte are at most 1.25', async () => {
+  it('appended with appendBatch and flushed: the bytes the log writes per payload byte are at most 1.15', async () => {
     const image = emptyImage();
     for (let i = 0; i < 2; i++) image.containers.push(new Uint8Array(2 * MiB));
     await Log.initializeStorage(new MemoryStorage(image, { unit: 4096 }), 2 * MiB, 2, 0);
@@ -258,7 +258,7 @@ describe('WA for 64 B records', () => {
     for (let i = 0; i < records.length; i += 1000) await area.appendBatch(records.slice(i, i + 1000));
     await area.flushBuffers();
     const written = storage.stats.bytesFlushed - before;
-    expect(written / (records.length * 64)).toBeLessThanOrEqual(1.25);
+    expect(written / (records.length * 64)).toBeLessThanOrEqual(1.15);
     await log.close();
   });
 });

@@ -61,6 +61,15 @@ describe('placeRecord', () => {
     expect(placed.offset).toBe(alignUp(20_000, UNIT));
   });
 
+  it(`the record that would be the ${MAX_RECORDS_PER_BLOCK}th in a block joins it only if it adds no sector unit`, () => {
+    const open = { used: 4096 - 8, count: MAX_RECORDS_PER_BLOCK - 1, capacity: 65536 };
+    expect(placeRecord({ logicalId: 1, offset: 0, open }, 8, geometry).newBlock).toBe(false);
+    const placed = placeRecord({ logicalId: 1, offset: 0, open }, 16, geometry);
+    expect(placed).toMatchObject({ logicalId: 1, offset: 4096, newBlock: true });
+    // Below the last record number, a record joins whatever units it adds.
+    expect(placeRecord({ logicalId: 1, offset: 0, open: { ...open, count: 3 } }, 16, geometry).newBlock).toBe(false);
+  });
+
   it("a record that does not fit before the container's end starts the next container at offset 0", () => {
     const at: Placement = { logicalId: 2, offset: geometry.containerSize - 1024, open: undefined };
     const placed = placeRecord(at, 2000, geometry);
@@ -114,6 +123,12 @@ describe('packedBlockLengths', () => {
   it('of no records is no block', () => {
     expect(packedBlockLengths([], 4096, UNIT)).toEqual([]);
   });
+
+  it('64-byte records on 4096-byte units: 511 to a block of 9 units (512 would take 10)', () => {
+    const spans = Array.from({ length: 1022 }, () => recordSpan(64, NONE));
+    expect(BLOCK_HEADER_SIZE + 511 * 72).toBeLessThanOrEqual(9 * 4096);
+    expect(packedBlockLengths(spans, 256 * 1024, 4096)).toEqual([9 * 4096, 9 * 4096]);
+  });
 });
 
 describe('placement over random records (seeds 1..300)', () => {
@@ -147,8 +162,11 @@ describe('placement over random records (seeds 1..300)', () => {
         fullBlocks &&= open.capacity === bufferSize;
         if (next.newBlock && at.open !== undefined) {
           const sealedEnd = at.offset + alignUp(at.open.used, unit);
+          const lastNumberAddsUnit =
+            at.open.count === MAX_RECORDS_PER_BLOCK - 1 &&
+            alignUp(at.open.used + span, unit) > alignUp(at.open.used, unit);
           check(
-            at.open.used + span > at.open.capacity || at.open.count === MAX_RECORDS_PER_BLOCK,
+            at.open.used + span > at.open.capacity || at.open.count === MAX_RECORDS_PER_BLOCK || lastNumberAddsUnit,
             `record ${i} could have joined the block before`,
           );
           lengths.push(sealedEnd - at.offset);

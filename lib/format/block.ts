@@ -12,7 +12,7 @@
  * ```
  * block header (64 bytes, little-endian)
  *   0  u32 magic 0x424c4643 ("CFLB")
- *   4  u16 version (1)
+ *   4  u16 version (2)
  *   6  u16 flags: bit 0 (BLOCK_FLAG_NEW_EPOCH) on the first block its generation wrote; others 0
  *   8  u32 CRC32C of the whole block with these 4 bytes counted as zero
  *  12  u32 blockLength: bytes, a multiple of the sector unit
@@ -26,13 +26,21 @@
  * then recordCount records, each
  *   0  u32 dataLength
  *   4  u8  type: 1 data, 2 restart
- *   5  u8  flags (0)
+ *   5  u8  flags: which LSNs follow (RECORD_FLAG_*): bit 0 undoNextLsn, bit 1 previousLsn, bit 2 newBaseLsn; others 0
  *   6  u16 reserved (0)
- *   8  u64 undoNextLsn
- *  16  u64 previousLsn
- *  24  u64 newBaseLsn (restart records: the base this restart area sets, or INVALID; data records: INVALID)
- *  32  data, padded with zeros to a multiple of 8
+ *   8  the LSNs present, 8 bytes each, in that order (0 to 2 of them, see below)
+ *   then data, padded with zeros to a multiple of 8
  * ```
+ *
+ * A record header is 8 bytes and one u64 per chain LSN it carries, so a
+ * record's data starts on a multiple of 8 of the block; an LSN it does not
+ * carry is INVALID. The encoding is canonical, one byte form per
+ * record: a present LSN is never INVALID, a data record never carries a
+ * newBaseLsn (the base a restart record sets) and a restart record never an
+ * undoNextLsn, so a header is at most MAX_RECORD_HEADER_SIZE bytes. A record
+ * breaking a rule, or with an unknown flag, a non-zero reserved field, an
+ * unknown type or a length past the block's used bytes, makes the block
+ * refused ('records'). Version 1 had a fixed 32-byte record header.
  *
  * Recovery accepts a block only if its CRC, magic, version, log id, own LSN
  * (it must name the position it was read from), predecessor (the block
@@ -52,12 +60,26 @@
  * not a tear.
  * @module
  */
+import { invariant } from '../errors.ts';
 import { Lsn } from '../lsn.ts';
 
 export const BLOCK_MAGIC = 0x424c4643;
-export const BLOCK_VERSION = 1;
+export const BLOCK_VERSION = 2;
 export const BLOCK_HEADER_SIZE = 64;
-export const RECORD_HEADER_SIZE = 32;
+/** A record header's fixed part: length, type, flags, reserved. The smallest record header. */
+export const RECORD_PREFIX_SIZE = 8;
+/** Record header flags: which chain LSNs the header carries (after the fixed part, in this order). */
+export const RECORD_FLAG_UNDO_NEXT = 1;
+export const RECORD_FLAG_PREVIOUS = 2;
+export const RECORD_FLAG_NEW_BASE = 4;
+const RECORD_FLAGS = RECORD_FLAG_UNDO_NEXT | RECORD_FLAG_PREVIOUS | RECORD_FLAG_NEW_BASE;
+/**
+ * The largest record header: the fixed part and two LSNs (a data record
+ * carries at most undoNextLsn and previousLsn, a restart record at most
+ * previousLsn and newBaseLsn). What a record is sized at before its LSNs
+ * are known (reservations, the largest record a block takes).
+ */
+export const MAX_RECORD_HEADER_SIZE = RECORD_PREFIX_SIZE + 2 * 8;
 export const RECORD_ALIGNMENT = 8;
 /** Records per block: the 9-bit record sequence of an LSN. */
 export const MAX_RECORDS_PER_BLOCK = 512;
@@ -92,8 +114,8 @@ const H = {
   logId: 56,
 } as const;
 
-/** Field offsets in a record header. */
-const R = { length: 0, type: 4, flags: 5, reserved: 6, undoNext: 8, previous: 16, newBase: 24 } as const;
+/** Field offsets in a record header's fixed part (the LSNs present follow it). */
+const R = { length: 0, type: 4, flags: 5, reserved: 6 } as const;
 
 export interface BlockHeader {
   blockLength: number;
@@ -119,9 +141,40 @@ export interface RecordEntry {
   newBaseLsn: Lsn;
 }
 
-/** Bytes a record of `dataLength` occupies in a block, header included. */
-export function recordSpan(dataLength: number): number {
-  return RECORD_HEADER_SIZE + alignUp(dataLength, RECORD_ALIGNMENT);
+/** A record's chain LSNs, INVALID when absent. */
+export interface RecordLsns {
+  readonly undoNextLsn: Lsn;
+  readonly previousLsn: Lsn;
+  readonly newBaseLsn: Lsn;
+}
+
+/** Bytes of the header of a record carrying `lsns` (the present ones take 8 bytes each). */
+export function recordHeaderSize(lsns: RecordLsns): number {
+  return (
+    RECORD_PREFIX_SIZE +
+    (lsns.undoNextLsn === Lsn.INVALID ? 0 : 8) +
+    (lsns.previousLsn === Lsn.INVALID ? 0 : 8) +
+    (lsns.newBaseLsn === Lsn.INVALID ? 0 : 8)
+  );
+}
+
+/** Bytes a record of `dataLength` carrying `lsns` occupies in a block, header included. */
+export function recordSpan(dataLength: number, lsns: RecordLsns): number {
+  return recordHeaderSize(lsns) + alignUp(dataLength, RECORD_ALIGNMENT);
+}
+
+/** The most bytes a record of `dataLength` may occupy in a block, whatever LSNs it carries. */
+export function maxRecordSpan(dataLength: number): number {
+  return MAX_RECORD_HEADER_SIZE + alignUp(dataLength, RECORD_ALIGNMENT);
+}
+
+/**
+ * Whether a record of `type` may carry these LSNs: a data record no
+ * newBaseLsn, a restart record no undoNextLsn (so no header exceeds
+ * MAX_RECORD_HEADER_SIZE). The writer and the reader ask the same rule.
+ */
+export function recordLsnsAllowed(type: RecordTypeName, undoNextLsn: Lsn, newBaseLsn: Lsn): boolean {
+  return type === 'data' ? newBaseLsn === Lsn.INVALID : undoNextLsn === Lsn.INVALID;
 }
 
 export function alignUp(value: number, multiple: number): number {
@@ -149,7 +202,12 @@ export function writeBlockHeader(block: Uint8Array, header: BlockHeader): void {
   v.setBigUint64(H.logId, header.logId, true);
 }
 
-/** Writes a record header at `offset` of the block. */
+/**
+ * Writes a record header at `offset` of the block: the fixed part, then the
+ * LSNs that are not INVALID. Returns where the record's data starts. The
+ * LSNs must be allowed for the type (recordLsnsAllowed: the caller builds
+ * them so; a record the reader would refuse is never written).
+ */
 export function writeRecordHeader(
   block: DataView,
   offset: number,
@@ -158,14 +216,33 @@ export function writeRecordHeader(
   undoNextLsn: Lsn,
   previousLsn: Lsn,
   newBaseLsn: Lsn,
-): void {
+): number {
+  invariant(
+    recordLsnsAllowed(type, undoNextLsn, newBaseLsn),
+    () => `a ${type} record with LSNs its type may not carry`,
+  );
+  let flags = 0;
+  let at = offset + RECORD_PREFIX_SIZE;
+  if (undoNextLsn !== Lsn.INVALID) {
+    flags |= RECORD_FLAG_UNDO_NEXT;
+    block.setBigUint64(at, undoNextLsn, true);
+    at += 8;
+  }
+  if (previousLsn !== Lsn.INVALID) {
+    flags |= RECORD_FLAG_PREVIOUS;
+    block.setBigUint64(at, previousLsn, true);
+    at += 8;
+  }
+  if (newBaseLsn !== Lsn.INVALID) {
+    flags |= RECORD_FLAG_NEW_BASE;
+    block.setBigUint64(at, newBaseLsn, true);
+    at += 8;
+  }
   block.setUint32(offset + R.length, dataLength, true);
   block.setUint8(offset + R.type, RecordType[type]);
-  block.setUint8(offset + R.flags, 0);
+  block.setUint8(offset + R.flags, flags);
   block.setUint16(offset + R.reserved, 0, true);
-  block.setBigUint64(offset + R.undoNext, undoNextLsn, true);
-  block.setBigUint64(offset + R.previous, previousLsn, true);
-  block.setBigUint64(offset + R.newBase, newBaseLsn, true);
+  return at;
 }
 
 export function readStoredChecksum(block: Uint8Array): number {
@@ -194,7 +271,7 @@ export function parseBlockHeader(bytes: Uint8Array, unit: number, maxLength: num
   if (blockLength < unit || blockLength % unit !== 0 || blockLength > Math.min(maxLength, MAX_BLOCK_SIZE)) {
     return 'length';
   }
-  if (usedLength < BLOCK_HEADER_SIZE + RECORD_HEADER_SIZE || usedLength > blockLength) return 'length';
+  if (usedLength < BLOCK_HEADER_SIZE + RECORD_PREFIX_SIZE || usedLength > blockLength) return 'length';
   if (recordCount < 1 || recordCount > MAX_RECORDS_PER_BLOCK) return 'records';
   const lsn = v.getBigUint64(H.lsn, true);
   const vouchedLsn = v.getBigUint64(H.vouched, true);
@@ -216,28 +293,40 @@ const TYPE_NAMES: Record<number, RecordTypeName | undefined> = { 1: 'data', 2: '
 
 /**
  * Reads the record whose header is at `offset`, if it lies within `limit`
- * bytes of the block; 'records' when its fields do not fit.
+ * bytes of the block; 'records' when its fields do not fit or break a rule
+ * of the format (see the module's doc: canonical LSNs, flags, types). Every
+ * record header check is here.
  */
 export function parseRecordAt(block: DataView, offset: number, limit: number): RecordEntry | 'records' {
-  if (offset + RECORD_HEADER_SIZE > limit) return 'records';
+  if (offset + RECORD_PREFIX_SIZE > limit) return 'records';
   const dataLength = block.getUint32(offset + R.length, true);
   const type = TYPE_NAMES[block.getUint8(offset + R.type)];
+  const flags = block.getUint8(offset + R.flags);
+  if (type === undefined || (flags & ~RECORD_FLAGS) !== 0 || block.getUint16(offset + R.reserved, true) !== 0) {
+    return 'records';
+  }
+  const hasUndoNext = (flags & RECORD_FLAG_UNDO_NEXT) !== 0;
+  const hasPrevious = (flags & RECORD_FLAG_PREVIOUS) !== 0;
+  const hasNewBase = (flags & RECORD_FLAG_NEW_BASE) !== 0;
+  let at = offset + RECORD_PREFIX_SIZE;
+  if (at + 8 * (Number(hasUndoNext) + Number(hasPrevious) + Number(hasNewBase)) > limit) return 'records';
+  const undoNextLsn = hasUndoNext ? block.getBigUint64(at, true) : Lsn.INVALID;
+  if (hasUndoNext) at += 8;
+  const previousLsn = hasPrevious ? block.getBigUint64(at, true) : Lsn.INVALID;
+  if (hasPrevious) at += 8;
+  const newBaseLsn = hasNewBase ? block.getBigUint64(at, true) : Lsn.INVALID;
+  if (hasNewBase) at += 8;
+  // Canonical: a present LSN is never INVALID (INVALID is written by leaving it out).
   if (
-    type === undefined ||
-    block.getUint8(offset + R.flags) !== 0 ||
-    block.getUint16(offset + R.reserved, true) !== 0
+    (hasUndoNext && undoNextLsn === Lsn.INVALID) ||
+    (hasPrevious && previousLsn === Lsn.INVALID) ||
+    (hasNewBase && newBaseLsn === Lsn.INVALID)
   ) {
     return 'records';
   }
-  if (dataLength > limit || offset + recordSpan(dataLength) > limit) return 'records';
-  return {
-    dataOffset: offset + RECORD_HEADER_SIZE,
-    dataLength,
-    type,
-    undoNextLsn: block.getBigUint64(offset + R.undoNext, true),
-    previousLsn: block.getBigUint64(offset + R.previous, true),
-    newBaseLsn: block.getBigUint64(offset + R.newBase, true),
-  };
+  if (!recordLsnsAllowed(type, undoNextLsn, newBaseLsn)) return 'records';
+  if (dataLength > limit || at + alignUp(dataLength, RECORD_ALIGNMENT) > limit) return 'records';
+  return { dataOffset: at, dataLength, type, undoNextLsn, previousLsn, newBaseLsn };
 }
 
 /**

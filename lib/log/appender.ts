@@ -158,7 +158,7 @@ export class AreaAppender {
         }
         next.settle();
       }
-      const spans = specs.map((spec) => recordSpan(dataLengthOf(spec.entries, spec.entryAlignment)));
+      const spans = specs.map((spec) => recordSpan(dataLengthOf(spec.entries, spec.entryAlignment), spec));
       const capacity = Math.min(this.owner.bufferSize, this.#core.table.containerSize);
       if (
         !useReservation &&

@@ -6,15 +6,17 @@
  * whatever happens in between, including flushes that seal every block
  * after one record. So a record's real (reserved) size is a whole block of
  * its own: block header, record header and data padded to 8, rounded up to
- * the sector unit.
+ * the sector unit. Its chain LSNs are not known when it is reserved, so the
+ * record header counts at its largest (MAX_RECORD_HEADER_SIZE): the record
+ * appended into the reservation never needs more.
  * @module
  */
 import { ClfsError } from '../errors.ts';
-import { BLOCK_HEADER_SIZE, alignUp, recordSpan } from '../format/block.ts';
+import { BLOCK_HEADER_SIZE, alignUp, maxRecordSpan } from '../format/block.ts';
 
-/** The bytes reserving one record of `dataLength` bytes takes. */
+/** The bytes reserving one record of `dataLength` bytes takes (whatever chain LSNs it will carry). */
 export function reservedSize(dataLength: number, unit: number): number {
-  return alignUp(BLOCK_HEADER_SIZE + recordSpan(dataLength), unit);
+  return alignUp(BLOCK_HEADER_SIZE + maxRecordSpan(dataLength), unit);
 }
 
 /** Per-area reservation totals: a count of records and a number of bytes, as in CLFS. */

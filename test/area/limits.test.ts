@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { Log, Lsn } from '../../lib/index.ts';
-import { BLOCK_HEADER_SIZE, RECORD_HEADER_SIZE } from '../../lib/format/block.ts';
+import { BLOCK_HEADER_SIZE, MAX_RECORD_HEADER_SIZE } from '../../lib/format/block.ts';
 import { MAX_CONTAINER_SIZE, SLOT_SIZE } from '../../lib/format/metadata.ts';
 import { MetadataStore } from '../../lib/log/metadata-store.ts';
 import { makeLsn } from '../../lib/lsn.ts';
@@ -35,8 +35,8 @@ describe('4 GiB containers (the documented maximum)', () => {
     const image = await fourGiBLogNearTheEnd(8 * KiB);
     const log = await Log.openStorage('memory', new MemoryStorage(image), 'strict');
     const area = await log.createMarshallingArea({ bufferSize: 8 * KiB, flushIntervalMs: 0 });
-    // One record filling an 8 KiB block to its last byte.
-    const data = bytes(8 * KiB - BLOCK_HEADER_SIZE - RECORD_HEADER_SIZE, 7);
+    // The largest record an 8 KiB block takes (room left for its header at its largest, both chain LSNs).
+    const data = bytes(8 * KiB - BLOCK_HEADER_SIZE - MAX_RECORD_HEADER_SIZE, 7);
     const { lsn } = await area.reserveAndAppend(data, { forceFlush: true });
     expect(Lsn.containerId(lsn!)).toBe(1);
     expect(Lsn.blockOffset(lsn!)).toBe(MAX_CONTAINER_SIZE - 8 * KiB);
@@ -60,7 +60,7 @@ describe('4 GiB containers (the documented maximum)', () => {
     const image = await fourGiBLogNearTheEnd(4 * KiB);
     const log = await Log.openStorage('memory', new MemoryStorage(image), 'strict');
     const area = await log.createMarshallingArea({ bufferSize: 4 * KiB, flushIntervalMs: 0 });
-    const data = bytes(4 * KiB - BLOCK_HEADER_SIZE - RECORD_HEADER_SIZE, 3);
+    const data = bytes(4 * KiB - BLOCK_HEADER_SIZE - MAX_RECORD_HEADER_SIZE, 3);
     const { lsn } = await area.reserveAndAppend(data, { forceFlush: true });
     await log.close();
 
@@ -76,7 +76,7 @@ describe('4 GiB containers (the documented maximum)', () => {
 describe('records at the size limit', () => {
   it('ReserveAndAppendLog: a record larger than a container (buffers larger than the containers) -> ERR_CLFS_RECORD_TOO_LARGE, nothing appended', async () => {
     const { log, area } = await makeArea({ bufferSize: 1024 * KiB }, { containerSize: 512 * KiB });
-    expect(area.maxRecordSize).toBe(512 * KiB - BLOCK_HEADER_SIZE - RECORD_HEADER_SIZE);
+    expect(area.maxRecordSize).toBe(512 * KiB - BLOCK_HEADER_SIZE - MAX_RECORD_HEADER_SIZE);
     const error = await rejectsWith(
       area.reserveAndAppend(new Uint8Array(600 * KiB), { forceFlush: true }),
       'ERR_CLFS_RECORD_TOO_LARGE',

@@ -83,14 +83,27 @@ describe('record size limit', () => {
     context.terminate();
   });
 
-  it('record size: a record of exactly area.maxRecordSize fits after a partly filled block (it starts a new one)', async () => {
+  it('record size: a record of exactly area.maxRecordSize with both chain LSNs fits after a partly filled block (it starts a new one)', async () => {
     const { area } = await makeArea({ bufferSize: 8192 });
     const small = await area.reserveAndAppend(tag(1));
-    const big = await area.reserveAndAppend(bytes(area.maxRecordSize, 8));
+    const chains = { undoNextLsn: small.lsn!, previousLsn: small.lsn! };
+    const big = await area.reserveAndAppend(bytes(area.maxRecordSize, 8), chains);
     expect(Lsn.blockOffset(big.lsn!)).toBeGreaterThan(Lsn.blockOffset(small.lsn!));
     await area.flushBuffers();
     const records = await readAll(area);
     expect(records.map((r) => r.data.byteLength)).toEqual([4, area.maxRecordSize]);
+    const context = await area.readLogRecord(big.lsn!, 'forward');
+    expect(context.record).toMatchObject(chains);
+    context.terminate();
+  });
+
+  it('record size: a record of exactly area.maxRecordSize without chain LSNs joins a block holding a small record (its header is 16 bytes shorter)', async () => {
+    const { area } = await makeArea({ bufferSize: 8192 });
+    const small = await area.reserveAndAppend(tag(1));
+    const big = await area.reserveAndAppend(bytes(area.maxRecordSize, 8));
+    expect(Lsn.blockOffset(big.lsn!)).toBe(Lsn.blockOffset(small.lsn!));
+    await area.flushBuffers();
+    expect((await readAll(area)).map((r) => r.data.byteLength)).toEqual([4, area.maxRecordSize]);
   });
 
   it('record size: the limit applies to the concatenated entries', async () => {

@@ -5,7 +5,7 @@
 // memory (HostileStorage counts every buffer the log asks for).
 import { describe, expect, it } from 'vitest';
 
-import { logIdOf } from '../../lib/format/block.ts';
+import { BLOCK_VERSION, logIdOf } from '../../lib/format/block.ts';
 import { Log } from '../../lib/log/log.ts';
 import { Lsn } from '../../lib/lsn.ts';
 import { MAX_BLOCK_SIZE } from '../../lib/log/recovery.ts';
@@ -156,7 +156,7 @@ describe('hostile lengths', () => {
     for (let at = start; at + 64 <= container.byteLength; at += 4096) {
       const v = new DataView(container.buffer, container.byteOffset + at, 64);
       v.setUint32(0, 0x424c4643, true); // magic
-      v.setUint16(4, 1, true); // version
+      v.setUint16(4, BLOCK_VERSION, true); // version
       v.setUint32(12, 4 * MiB, true); // blockLength
       v.setBigUint64(16, (1n << 32n) | BigInt(at), true); // its own LSN (the position)
       v.setUint32(48, 1, true); // recordCount

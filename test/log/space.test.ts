@@ -3,10 +3,12 @@
 // case runs fixed seeds: a failure names its seed, and the seed replays it.
 import { describe, expect, it } from 'vitest';
 
-import { makeLsn } from '../../lib/lsn.ts';
+import { alignUp, recordSpan, type RecordLsns } from '../../lib/format/block.ts';
+import { Lsn, makeLsn } from '../../lib/lsn.ts';
 import { Reservation, largestOfAllocation, planReservation, reservedSize } from '../../lib/log/reservations.ts';
 import { fits, freeContainerCount, roomBytes, roomOf, type Room, type SpaceSnapshot } from '../../lib/log/space.ts';
-import { int, prng } from '../support/fixtures.ts';
+import { maxDataLength, placeRecord, type Placement } from '../../lib/log/write/placement.ts';
+import { int, pick, prng } from '../support/fixtures.ts';
 
 const UNIT = 512;
 const SIZE = 8 * UNIT;
@@ -108,6 +110,68 @@ describe('fits', () => {
       if (fits(room, geometry, blocks, records * largest, largest)) {
         const reserved = Array.from({ length: records }, () => largest);
         expect(place(room, [...blocks, ...reserved]), `seed ${seed}`).toBe(true);
+      }
+    }
+  });
+});
+
+describe('fits, with records reserved before their chain LSNs are known', () => {
+  const NONE: RecordLsns = { undoNextLsn: Lsn.INVALID, previousLsn: Lsn.INVALID, newBaseLsn: Lsn.INVALID };
+  /** What a record may carry: no chain LSN, one, or two (a data record's two, a restart record's two). */
+  const CARRIES: RecordLsns[] = [
+    NONE,
+    { ...NONE, previousLsn: makeLsn(1, 0) },
+    { ...NONE, undoNextLsn: makeLsn(1, 0), previousLsn: makeLsn(1, 0) | 1n },
+    { ...NONE, previousLsn: makeLsn(1, 0), newBaseLsn: makeLsn(1, 0) | 1n },
+  ];
+
+  it('whenever it says yes, the blocks and then the reserved records, with or without chain LSNs, placed by the writer (packed, or each flushed alone), fit: every room, seeds 1..1000', () => {
+    for (let seed = 1; seed <= 1000; seed++) {
+      const random = prng(seed);
+      const bufferSize = int(random, 1, 8) * UNIT;
+      const blocks = Array.from({ length: int(random, 0, 2) }, () => int(random, 1, 8) * UNIT);
+      const limit = maxDataLength(Math.min(bufferSize, SIZE));
+      // Small and large records, and lengths whose header at its largest crosses a sector boundary
+      // where a smaller one would not (the reservation must count the largest).
+      const records = Array.from({ length: int(random, 1, 6) }, () => ({
+        dataLength: pick(random, [
+          () => int(random, 0, limit),
+          () => limit - 8 * int(random, 0, 3),
+          () => Math.min(limit, Math.max(0, int(random, 1, 8) * UNIT - 64 - 8 * int(random, 1, 3))),
+        ])(),
+        lsns: pick(random, CARRIES),
+      }));
+      const sizes = records.map((r) => reservedSize(r.dataLength, UNIT));
+      const reserved = sizes.reduce((a, b) => a + b, 0);
+      const g = { bufferSize, containerSize: SIZE, unit: UNIT };
+      // Every room, so that the tightest one fits() accepts is among them.
+      for (let units = 0; units <= SIZE / UNIT; units++) {
+        for (let containers = 0; containers <= 3; containers++) {
+          const room: Room = { current: units * UNIT, containers };
+          if (!fits(room, geometry, blocks, reserved, Math.max(...sizes))) continue;
+          // The blocks as the writer places them, from the rest of container 0 on.
+          let logicalId = 0;
+          let rest = room.current;
+          for (const block of blocks) {
+            if (rest < block) {
+              logicalId++;
+              rest = SIZE;
+            }
+            rest -= block;
+          }
+          for (const alone of [false, true]) {
+            let at: Placement = { logicalId, offset: SIZE - rest, open: undefined };
+            for (const r of records) {
+              const placed = placeRecord(at, recordSpan(r.dataLength, r.lsns), g);
+              at = alone
+                ? { ...placed, offset: placed.offset + alignUp(placed.open.used, UNIT), open: undefined }
+                : placed;
+            }
+            const context = `seed ${seed}, room ${JSON.stringify(room)}${alone ? ', each flushed alone' : ''}`;
+            if (at.logicalId > containers)
+              expect.fail(`${context}: the reserved records need container ${at.logicalId}`);
+          }
+        }
       }
     }
   });

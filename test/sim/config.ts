@@ -24,7 +24,8 @@ export const MAX_BUFFER = 4 * MiB;
 export const MAX_CONTAINERS = 1024;
 /** Headers of the block format (lib/format/block.ts), restated: the model computes sizes on its own. */
 export const BLOCK_HEADER = 64;
-export const RECORD_HEADER = 32;
+/** A record header at its largest (two chain LSNs): what reservations and the record size limit count. */
+export const RECORD_HEADER = 24;
 
 export interface AreaConfig {
   /** As requested; the library rounds it up to the sector unit. */

@@ -13,7 +13,14 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 
 import { ClfsError } from '../../lib/errors.ts';
-import { BLOCK_HEADER_SIZE, RECORD_HEADER_SIZE, parseRecords, type BlockHeader } from '../../lib/format/block.ts';
+import {
+  BLOCK_HEADER_SIZE,
+  BLOCK_VERSION,
+  RECORD_ALIGNMENT,
+  alignUp,
+  parseRecords,
+  type BlockHeader,
+} from '../../lib/format/block.ts';
 import { METADATA_HEADER_SIZE, SLOT_SIZE, encodeMetadata, type Metadata } from '../../lib/format/metadata.ts';
 import { Log } from '../../lib/log/log.ts';
 import type { LogRecord } from '../../lib/log/read/read-context.ts';
@@ -58,6 +65,16 @@ export interface BaseImage {
   live: LiveBlock[];
 }
 
+/** Where each record's header starts: the first after the block header, each next after the one before's padded data. */
+function recordOffsetsOf(records: readonly { dataOffset: number; dataLength: number }[]): number[] {
+  let at = BLOCK_HEADER_SIZE;
+  return records.map((r) => {
+    const offset = at;
+    at = r.dataOffset + alignUp(r.dataLength, RECORD_ALIGNMENT);
+    return offset;
+  });
+}
+
 function liveBlocks(image: MemoryImage, builder: LogBuilder): LiveBlock[] {
   const { metadata } = newestSlot(image);
   const out: LiveBlock[] = [];
@@ -76,7 +93,7 @@ function liveBlocks(image: MemoryImage, builder: LogBuilder): LiveBlock[] {
       offset: b.offset,
       lsn: b.header.lsn,
       header: b.header,
-      recordOffsets: records.map((r) => r.dataOffset - RECORD_HEADER_SIZE),
+      recordOffsets: recordOffsetsOf(records),
     });
   }
   return out.sort((a, b) => (a.lsn < b.lsn ? -1 : 1));
@@ -185,9 +202,10 @@ const RECORD_FIELDS = {
   type: [4, 1],
   flags: [5, 1],
   reserved: [6, 2],
-  undoNext: [8, 8],
-  previous: [16, 8],
-  newBase: [24, 8],
+  // The first LSN the header carries, if any (else the data's first bytes).
+  firstLsn: [8, 8],
+  // The second, if any.
+  secondLsn: [16, 8],
 } as const;
 const META_FIELDS = {
   magic: [0, 4],
@@ -691,7 +709,7 @@ export function randomImage(c: RandomCase): MemoryImage {
       if (random() < 0.7) continue;
       const v = new DataView(container.buffer, container.byteOffset + at, BLOCK_HEADER_SIZE);
       v.setUint32(0, 0x424c4643, true);
-      v.setUint16(4, 1, true);
+      v.setUint16(4, BLOCK_VERSION, true);
       v.setUint16(6, 0, true);
       v.setUint32(12, c.unit * (1 + Math.floor(random() * 4)), true);
       v.setUint32(48, 1 + Math.floor(random() * 600), true);

@@ -123,9 +123,9 @@ export class BlockBuilder {
    */
   append(owner: BufferOwner, spec: RecordSpec): Lsn | Promise<Lsn> {
     const dataLength = dataLengthOf(spec.entries, spec.entryAlignment);
-    const span = recordSpan(dataLength);
+    const span = recordSpan(dataLength, spec);
     const block = this.#current;
-    if (block !== undefined && block.owner === owner && joinsBlock(block, span)) {
+    if (block !== undefined && block.owner === owner && joinsBlock(block, span, this.#ctx.unit)) {
       return this.#place(block, spec, dataLength, span);
     }
     let stable = spec;

@@ -6,7 +6,8 @@
  *
  * The rule: a record joins the open block if it fits in the block's capacity
  * and the block has a record number left (MAX_RECORDS_PER_BLOCK, the LSN's
- * record sequence). Otherwise the open block is sealed (it covers whole
+ * record sequence), the last one only if it adds no sector unit to the block
+ * (see joinsBlock). Otherwise the open block is sealed (it covers whole
  * sector units) and a new block starts where it ends, unless the record does
  * not fit before the container's end: then the new block starts the next
  * container, at offset 0 (recovery knows to look there). A block is at most
@@ -14,7 +15,7 @@
  * min(bufferSize, containerSize - offset).
  * @module
  */
-import { BLOCK_HEADER_SIZE, MAX_RECORDS_PER_BLOCK, RECORD_HEADER_SIZE, alignUp } from '../../format/block.ts';
+import { BLOCK_HEADER_SIZE, MAX_RECORDS_PER_BLOCK, MAX_RECORD_HEADER_SIZE, alignUp } from '../../format/block.ts';
 
 /** The sizes placement depends on. */
 export interface PlacementGeometry {
@@ -59,14 +60,26 @@ export function blockCapacity(geometry: PlacementGeometry, offset: number): numb
   return Math.min(geometry.bufferSize, geometry.containerSize - offset);
 }
 
-/** Bytes of data a record may have to fit in a fresh block of `blockSize` bytes. */
+/**
+ * Bytes of data a record may have to fit in a fresh block of `blockSize`
+ * bytes, whatever chain LSNs it carries (its header at its largest).
+ */
 export function maxDataLength(blockSize: number): number {
-  return blockSize - BLOCK_HEADER_SIZE - RECORD_HEADER_SIZE;
+  return blockSize - BLOCK_HEADER_SIZE - MAX_RECORD_HEADER_SIZE;
 }
 
-/** Whether a record of `span` bytes joins the open block `open`: it fits, and a record number is left. */
-export function joinsBlock(open: BlockFill, span: number): boolean {
-  return open.used + span <= open.capacity && open.count < MAX_RECORDS_PER_BLOCK;
+/**
+ * Whether a record of `span` bytes joins the open block `open` (sealed to
+ * whole units of `unit`): it fits, and a record number is left. The last
+ * record number is taken only if the record adds no unit to the block: a
+ * block full by count ends there anyway, and rather than a unit of padding
+ * for one record, the record starts the next block (64-byte records on
+ * 4096-byte sectors: 511 in 9 units, not 512 in 10).
+ */
+export function joinsBlock(open: BlockFill, span: number, unit: number): boolean {
+  if (open.used + span > open.capacity) return false;
+  if (open.count < MAX_RECORDS_PER_BLOCK - 1) return true;
+  return open.count === MAX_RECORDS_PER_BLOCK - 1 && alignUp(open.used + span, unit) === alignUp(open.used, unit);
 }
 
 /**
@@ -115,7 +128,7 @@ class Walker implements BlockFill {
 
   /** Places one record of `span` bytes; returns whether it started a new block. */
   place(span: number, geometry: PlacementGeometry): boolean {
-    if (this.isOpen && joinsBlock(this, span)) {
+    if (this.isOpen && joinsBlock(this, span, geometry.unit)) {
       this.used += span;
       this.count++;
       return false;
@@ -139,9 +152,9 @@ class Walker implements BlockFill {
 }
 
 /**
- * Places one record of `span` bytes (its header and padded data, see
- * recordSpan) after `at`: in the open block if it joins it, else in a new
- * block (newBlockAt) after the open block sealed.
+ * Places one record of `span` bytes (its header with the LSNs it carries
+ * and its padded data, see recordSpan) after `at`: in the open block if it
+ * joins it, else in a new block (newBlockAt) after the open block sealed.
  */
 export function placeRecord(at: Placement, span: number, geometry: PlacementGeometry): Placed {
   const walker = new Walker(at);

@@ -4,7 +4,7 @@
  * alignment, gaps and the tail zero-filled).
  * @module
  */
-import { RECORD_HEADER_SIZE, alignUp, writeRecordHeader, type RecordTypeName } from '../../format/block.ts';
+import { alignUp, writeRecordHeader, type RecordTypeName } from '../../format/block.ts';
 import type { Lsn } from '../../lsn.ts';
 
 /** One record to append. */
@@ -13,6 +13,7 @@ export interface RecordSpec {
   /** Data pieces, concatenated (each starting at a multiple of entryAlignment). */
   entries: readonly Uint8Array[];
   entryAlignment: number;
+  /** Chain LSNs, INVALID when absent (the record's header carries the others: its span depends on them). */
   undoNextLsn: Lsn;
   previousLsn: Lsn;
   newBaseLsn: Lsn;
@@ -31,9 +32,9 @@ export function dataLengthOf(entries: readonly Uint8Array[], entryAlignment: num
 }
 
 /**
- * Writes a record's header and data into a block's buffer (and its view) at `at`, filling
- * its `span` bytes (recordSpan of `dataLength`): every byte is written, the
- * buffer may hold an older block's bytes.
+ * Writes a record's header and data into a block's buffer (and its view) at
+ * `at`, filling its `span` bytes (recordSpan of `dataLength` and the spec's
+ * LSNs): every byte is written, the buffer may hold an older block's bytes.
  */
 export function writeRecord(
   block: { readonly buffer: Uint8Array; readonly view: DataView },
@@ -43,8 +44,15 @@ export function writeRecord(
   span: number,
 ): void {
   const buffer = block.buffer;
-  writeRecordHeader(block.view, at, dataLength, spec.type, spec.undoNextLsn, spec.previousLsn, spec.newBaseLsn);
-  let cursor = at + RECORD_HEADER_SIZE;
+  let cursor = writeRecordHeader(
+    block.view,
+    at,
+    dataLength,
+    spec.type,
+    spec.undoNextLsn,
+    spec.previousLsn,
+    spec.newBaseLsn,
+  );
   const dataStart = cursor;
   for (const entry of spec.entries) {
     const aligned = dataStart + alignUp(cursor - dataStart, spec.entryAlignment);

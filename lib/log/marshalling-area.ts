@@ -62,6 +62,8 @@ export class MarshallingArea {
   readonly #appender: AreaAppender;
   readonly #reader: AreaReader;
   readonly #onClosed: () => void;
+  /** Run at an append's turn: the area must still be alive. */
+  readonly #inTurn = (): void => this.#checkAlive();
   /** Calls past their turn among appends, still running (close waits for them). */
   readonly #operations = new Tracker();
   #closing: Promise<void> | undefined;
@@ -142,27 +144,50 @@ export class MarshallingArea {
    * const { lsn } = await area.reserveAndAppend([header, body], { previousLsn, forceFlush: true });
    * ```
    */
-  async reserveAndAppend(entries: Entries, options?: AppendOptions): Promise<AppendResult> {
-    this.#checkUsable();
-    const o = checkOptions('options', options);
-    const list = normalizeEntries('entries', entries);
-    const sizes = checkReservationSizes(o.reservations, this.maxRecordSize);
-    const useReservation = checkFlag(o, 'useReservation');
-    const forceAppend = checkFlag(o, 'forceAppend');
-    const forceFlush = checkFlag(o, 'forceFlush');
-    if (useReservation && (list === null || sizes.length > 0)) {
-      throw invalidArgValue(
-        'options.useReservation',
-        true,
-        'appends one record into reserved space: it needs entries and no reservations',
-      );
+  reserveAndAppend(entries: Entries, options?: AppendOptions): Promise<AppendResult> {
+    // Not an async function: an append that finds the log free and does not
+    // flush resolves with no promise but the one returned.
+    try {
+      this.#checkUsable();
+      const o = checkOptions('options', options);
+      const list = normalizeEntries('entries', entries);
+      const sizes = checkReservationSizes(o.reservations, this.maxRecordSize);
+      const useReservation = checkFlag(o, 'useReservation');
+      const forceAppend = checkFlag(o, 'forceAppend');
+      const forceFlush = checkFlag(o, 'forceFlush');
+      if (useReservation && (list === null || sizes.length > 0)) {
+        throw invalidArgValue(
+          'options.useReservation',
+          true,
+          'appends one record into reserved space: it needs entries and no reservations',
+        );
+      }
+      const appender = this.#appender;
+      const spec = list === null ? undefined : appender.spec(list, o, 'data', Lsn.INVALID);
+      const real = appender.realSizes(sizes);
+      const lsn = appender.reserveAndAppend(spec, real, useReservation, forceAppend, this.#inTurn);
+      if (lsn instanceof Promise || (lsn !== undefined && forceFlush)) return this.#afterTurn(lsn, real, forceFlush);
+      if (lsn !== undefined) appender.afterAppend(lsn, false);
+      return Promise.resolve({ lsn, reservations: real });
+    } catch (error) {
+      return Promise.reject(error);
     }
-    const appender = this.#appender;
-    const spec = list === null ? undefined : appender.spec(list, o, 'data', Lsn.INVALID);
-    const real = appender.realSizes(sizes);
-    const lsn = await appender.reserveAndAppend(spec, real, useReservation, forceAppend, () => this.#checkAlive());
+  }
+
+  /**
+   * The rest of an append that waited for its turn, or flushes. The flush is
+   * asked for a turn after the append, as it always was: committers resumed
+   * together (by one write's completion) all append before the first flush
+   * seals the block, so they share the next write.
+   */
+  async #afterTurn(
+    appended: Promise<Lsn | undefined> | Lsn,
+    real: number[],
+    forceFlush: boolean,
+  ): Promise<AppendResult> {
+    const lsn = await appended;
     if (lsn !== undefined) {
-      const flushed = appender.afterAppend(lsn, forceFlush);
+      const flushed = this.#appender.afterAppend(lsn, forceFlush);
       if (flushed !== undefined) await flushed;
     }
     return { lsn, reservations: real };

@@ -134,6 +134,18 @@ export class LogWriter {
   }
 
   /**
+   * As exclusive(), but when `fn` runs at once and returns without waiting,
+   * its value itself rather than a promise of it (a failure is still a
+   * rejected promise): an append that finds the log free costs no promise.
+   */
+  exclusiveEager<T>(fn: () => Promise<T> | T): Promise<T> | T {
+    return this.#lock.runEager(() => {
+      this.checkHealthy();
+      return fn();
+    });
+  }
+
+  /**
    * Appends one record (inside exclusive()) and returns its LSN: at once
    * when the open block has room, else once a write buffer (and perhaps a
    * container) is available.

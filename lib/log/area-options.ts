@@ -127,9 +127,11 @@ export function checkFlag(o: Partial<AppendOptions>, name: 'useReservation' | 'f
   return value;
 }
 
+const NO_SIZES: readonly number[] = Object.freeze([]);
+
 /** `options.reservations`: non-zero integers of magnitude at most `maxRecordSize`. */
-export function checkReservationSizes(value: unknown, maxRecordSize: number): number[] {
-  if (value === undefined) return [];
+export function checkReservationSizes(value: unknown, maxRecordSize: number): readonly number[] {
+  if (value === undefined) return NO_SIZES;
   if (!Array.isArray(value)) throw invalidArgType('options.reservations', 'an array of numbers', value);
   return value.map((s: unknown, i) => {
     if (typeof s !== 'number') throw invalidArgType(`options.reservations[${i}]`, 'of type number', s);

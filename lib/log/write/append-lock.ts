@@ -11,6 +11,12 @@ export class AppendLock {
   /** Set while #leave lets waiters in, so a waiter that finishes at once does not recurse. */
   #draining = false;
   readonly #waiting = new Fifo<() => void>();
+  /** Run at the start of each holder's turn, before it (a throw fails that holder). */
+  readonly #atTurn: () => void;
+
+  constructor(atTurn: () => void = () => undefined) {
+    this.#atTurn = atTurn;
+  }
 
   /** Whether a holder runs or waiters are queued. */
   get contended(): boolean {
@@ -49,6 +55,7 @@ export class AppendLock {
     this.#held = true;
     let out: Promise<T> | T;
     try {
+      this.#atTurn();
       out = fn();
     } catch (error) {
       this.#leave();

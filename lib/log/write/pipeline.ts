@@ -51,6 +51,8 @@ export class WritePipeline {
   /** Queued blocks whose buffers are still held (not yet written): readers take their records from memory. */
   readonly #held = new Map<Lsn, MemoryBlock>();
   #writesInFlight = 0;
+  /** Blocks in #pending still 'sealed' (not submitted): #pump has nothing to do without them. */
+  #sealedWaiting = 0;
   #syncInFlight = false;
   #flushRequested = false;
   readonly #waiters = new FlushWaiters();
@@ -116,6 +118,7 @@ export class WritePipeline {
 
   /** Takes a sealed block to write, after those before it. */
   enqueue(block: MemoryBlock): void {
+    this.#sealedWaiting++;
     this.#pending.push(block);
     this.#held.set(block.lsn, block);
     this.#pump();
@@ -133,7 +136,7 @@ export class WritePipeline {
 
   /** Starts writes for sealed blocks, in order, within the window. */
   #pump(): void {
-    if (this.#failure !== undefined) return;
+    if (this.#failure !== undefined || this.#sealedWaiting === 0) return;
     const watermark = this.#watermark();
     const limit = this.#linear(watermark) + WRITE_WINDOW;
     for (const block of this.#pending) {
@@ -148,6 +151,7 @@ export class WritePipeline {
 
   #submit(block: MemoryBlock, watermark: Lsn): void {
     block.state = 'writing';
+    this.#sealedWaiting--;
     block.view.setBigUint64(VOUCHED_LSN_OFFSET, watermark, true);
     this.#writesInFlight++;
     this.#ctx.storage
@@ -218,7 +222,7 @@ export class WritePipeline {
 
   /** In 'fdatasync' mode: whether anything waits on durability. */
   #wantsSync(): boolean {
-    return this.#waiters.length > 0 || this.#pending.some((b) => b.state === 'sealed');
+    return this.#waiters.length > 0 || this.#sealedWaiting > 0;
   }
 
   #sync(): void {
@@ -302,6 +306,7 @@ export class WritePipeline {
     for (const block of this.#pending) {
       if (block.state === 'sealed') {
         block.state = 'failed';
+        this.#sealedWaiting--;
         this.#release(block);
       }
     }

@@ -166,25 +166,17 @@ export class MarshallingArea {
       const spec = list === null ? undefined : appender.spec(list, o, 'data', Lsn.INVALID);
       const real = appender.realSizes(sizes);
       const lsn = appender.reserveAndAppend(spec, real, useReservation, forceAppend, this.#inTurn);
-      if (lsn instanceof Promise || (lsn !== undefined && forceFlush)) return this.#afterTurn(lsn, real, forceFlush);
-      if (lsn !== undefined) appender.afterAppend(lsn, false);
-      return Promise.resolve({ lsn, reservations: real });
+      if (lsn instanceof Promise) return this.#afterTurn(lsn, real, forceFlush);
+      const flushed = lsn === undefined ? undefined : appender.afterAppend(lsn, forceFlush);
+      const result = { lsn, reservations: real };
+      return flushed === undefined ? Promise.resolve(result) : flushed.then(() => result);
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
-  /**
-   * The rest of an append that waited for its turn, or flushes. The flush is
-   * asked for a turn after the append, as it always was: committers resumed
-   * together (by one write's completion) all append before the first flush
-   * seals the block, so they share the next write.
-   */
-  async #afterTurn(
-    appended: Promise<Lsn | undefined> | Lsn,
-    real: number[],
-    forceFlush: boolean,
-  ): Promise<AppendResult> {
+  /** The rest of an append that waited for its turn. */
+  async #afterTurn(appended: Promise<Lsn | undefined>, real: number[], forceFlush: boolean): Promise<AppendResult> {
     const lsn = await appended;
     if (lsn !== undefined) {
       const flushed = this.#appender.afterAppend(lsn, forceFlush);

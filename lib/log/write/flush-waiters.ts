@@ -26,6 +26,11 @@ export class FlushWaiters {
     return this.#waiters.length - this.#head;
   }
 
+  /** The highest target waited for (-1n when none waits). */
+  get lastTarget(): Lsn {
+    return this.#head < this.#waiters.length ? this.#waiters[this.#waiters.length - 1]!.target : -1n;
+  }
+
   /** A flush of everything up to `target`: resolves with the first LSN not durable when settled. */
   wait(target: Lsn): Promise<Lsn> {
     return new Promise<Lsn>((resolve, reject) => {

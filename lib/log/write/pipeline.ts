@@ -7,10 +7,12 @@
  * 'fdatasync' when a sync issued after its write completes. A flush resolves
  * only when its target and everything before it is durable (invariant 3).
  *
- * Group commit: a flush seals a partly filled block at once only while fewer
- * than FLUSH_DEPTH writes are in flight; otherwise the block keeps filling
- * and is sealed when a write completes, so flushes arriving meanwhile share
- * one write.
+ * Group commit: a flush seals a partly filled block only while fewer than
+ * FLUSH_DEPTH writes are in flight; otherwise the block keeps filling and is
+ * sealed when a write completes, so flushes arriving meanwhile share one
+ * write. Even then the seal waits for the microtasks queued before it:
+ * committers resumed together (by one write's completion) each append and
+ * flush, and the first flush's seal comes after all their appends.
  *
  * A failed write or sync fail-stops the writer: every pending and later
  * operation rejects with ERR_CLFS_IO_FAILED (invariant 4).
@@ -55,6 +57,9 @@ export class WritePipeline {
   #sealedWaiting = 0;
   #syncInFlight = false;
   #flushRequested = false;
+  /** A seal for flushes is queued as a microtask (see #sealForFlushes). */
+  #sealQueued = false;
+  readonly #sealForFlushesTask = (): void => this.#sealForFlushes();
   readonly #waiters = new FlushWaiters();
   /** drain() waiting for the writes and syncs in flight to end. */
   readonly #idleWaiters: (() => void)[] = [];
@@ -281,12 +286,26 @@ export class WritePipeline {
     }
     const promise = this.#waiters.wait(effective);
     const open = this.#open.openBlockLsn;
-    if (open !== undefined && effective >= open) {
-      if (this.#writesInFlight < FLUSH_DEPTH) this.#open.sealOpenBlock();
-      else this.#flushRequested = true;
+    if (open !== undefined && effective >= open && !this.#sealQueued) {
+      this.#sealQueued = true;
+      queueMicrotask(this.#sealForFlushesTask);
     }
     this.#advance();
     return promise;
+  }
+
+  /**
+   * Queued by a flush whose target is in the open block: seals it if a
+   * flush still waits on it (now, or after a write completes when
+   * FLUSH_DEPTH are in flight).
+   */
+  #sealForFlushes(): void {
+    this.#sealQueued = false;
+    const open = this.#open.openBlockLsn;
+    if (this.#failure !== undefined || open === undefined || !(this.#waiters.lastTarget >= open)) return;
+    if (this.#writesInFlight < FLUSH_DEPTH) this.#open.sealOpenBlock();
+    else this.#flushRequested = true;
+    this.#advance();
   }
 
   /** Fail-stops the writer: on a failed write or sync, or from outside (e.g. a failed metadata write). */

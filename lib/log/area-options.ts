@@ -120,8 +120,7 @@ export function checkChainLsn(name: string, value: unknown): Lsn {
 }
 
 /** A boolean option, false when absent. */
-export function checkFlag(o: Partial<AppendOptions>, name: 'useReservation' | 'forceAppend' | 'forceFlush'): boolean {
-  const value = o[name];
+export function checkFlag(name: 'useReservation' | 'forceAppend' | 'forceFlush', value: unknown): boolean {
   if (value === undefined) return false;
   if (typeof value !== 'boolean') throw invalidArgType(`options.${name}`, 'of type boolean', value);
   return value;

@@ -35,6 +35,9 @@ import type { RecordSpec } from './write/writer.ts';
 export type { BufferAllocator } from './buffer-pool.ts';
 export type { AppendOptions, AppendResult, Entries, MarshallingAreaOptions } from './area-options.ts';
 
+/** Append options when none are given (read only: no allocation per call). */
+const NO_OPTIONS: AppendOptions = Object.freeze({});
+
 /**
  * A marshalling area: appends, reservations, flushes, reads and restart
  * areas through buffers of one size (CLFS's marshalling context). Made by
@@ -149,12 +152,12 @@ export class MarshallingArea {
     // flush resolves with no promise but the one returned.
     try {
       this.#checkUsable();
-      const o = checkOptions('options', options);
+      const o = options === undefined ? NO_OPTIONS : checkOptions('options', options);
       const list = normalizeEntries('entries', entries);
       const sizes = checkReservationSizes(o.reservations, this.maxRecordSize);
-      const useReservation = checkFlag(o, 'useReservation');
-      const forceAppend = checkFlag(o, 'forceAppend');
-      const forceFlush = checkFlag(o, 'forceFlush');
+      const useReservation = checkFlag('useReservation', o.useReservation);
+      const forceAppend = checkFlag('forceAppend', o.forceAppend);
+      const forceFlush = checkFlag('forceFlush', o.forceFlush);
       if (useReservation && (list === null || sizes.length > 0)) {
         throw invalidArgValue(
           'options.useReservation',
@@ -194,9 +197,9 @@ export class MarshallingArea {
     this.#checkUsable();
     if (!Array.isArray(records)) throw invalidArgType('records', 'an array', records);
     const o = checkOptions('options', options);
-    const useReservation = checkFlag(o, 'useReservation');
-    const forceAppend = checkFlag(o, 'forceAppend');
-    const forceFlush = checkFlag(o, 'forceFlush');
+    const useReservation = checkFlag('useReservation', o.useReservation);
+    const forceAppend = checkFlag('forceAppend', o.forceAppend);
+    const forceFlush = checkFlag('forceFlush', o.forceFlush);
     const specs: RecordSpec[] = [];
     for (let i = 0; i < records.length; i++) {
       const list = normalizeEntries(`records[${i}]`, records[i] as Entries);
@@ -331,7 +334,7 @@ export class MarshallingArea {
     this.#checkUsable();
     checkUint8Array('data', data);
     const o = checkOptions('options', options);
-    const useReservation = checkFlag(o, 'useReservation');
+    const useReservation = checkFlag('useReservation', o.useReservation);
     const newBase = o.newBaseLsn === undefined ? undefined : checkLsn('options.newBaseLsn', o.newBaseLsn);
     const spec: RecordSpec = this.#appender.spec([data], {}, 'restart', newBase ?? Lsn.INVALID);
     // The call may wait (its turn, the new base's block read) before the

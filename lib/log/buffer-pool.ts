@@ -1,7 +1,7 @@
 /**
  * A marshalling area's log I/O buffers: all one size, from the paged or
  * non-paged pool or from the caller's allocator, at most `max` allocated at
- * once. CLFS allocates and frees them as needed; a few idle ones are kept.
+ * once. CLFS allocates and frees them as needed; idle ones are kept for reuse, up to a bound (see KEEP_IDLE).
  * @module
  */
 import { ClfsError } from '../errors.ts';

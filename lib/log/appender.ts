@@ -13,14 +13,7 @@ import { checkInteger } from '../validate.ts';
 import { checkChainLsn, type AppendOptions } from './area-options.ts';
 import type { BufferPool } from './buffer-pool.ts';
 import type { LogCore } from './core.ts';
-import {
-  Reservation,
-  largestOfAllocation,
-  planReservation,
-  reservationInvalid,
-  reservedSize,
-  type ReservationPlan,
-} from './reservations.ts';
+import { Reservation, largestOfAllocation, planReservation, reservationInvalid, reservedSize } from './reservations.ts';
 import { packedBlockLengths } from './write/placement.ts';
 import { LogWriter, copySpec, dataLengthOf, type BufferOwner, type RecordSpec } from './write/writer.ts';
 
@@ -92,6 +85,7 @@ export class AreaAppender {
 
   /** Chain fields must point to older records: before anything appended now. */
   #checkChains(spec: RecordSpec): void {
+    if (spec.undoNextLsn === Lsn.INVALID && spec.previousLsn === Lsn.INVALID) return;
     const last = this.#core.writer.lastLsn;
     for (const [name, lsn] of [
       ['undoNextLsn', spec.undoNextLsn],
@@ -107,6 +101,7 @@ export class AreaAppender {
 
   /** Real (reserved) sizes of reservation changes given as data sizes (negative: free one). */
   realSizes(sizes: readonly number[]): number[] {
+    if (sizes.length === 0) return [];
     return sizes.map((s) => Math.sign(s) * reservedSize(Math.abs(s), this.#core.unit));
   }
 
@@ -115,7 +110,7 @@ export class AreaAppender {
    * alive there): changes the reservation by `real` and appends `spec`, if
    * any, atomically. Resolves with the record's LSN; the caller then calls
    * afterAppend(). (No async function here: an append that finds the log
-   * free runs synchronously and costs one promise.)
+   * free runs synchronously and returns the LSN itself, no promise.)
    */
   reserveAndAppend(
     spec: RecordSpec | undefined,
@@ -123,22 +118,26 @@ export class AreaAppender {
     useReservation: boolean,
     forceAppend: boolean,
     inTurn: () => void,
-  ): Promise<Lsn | undefined> {
+  ): Promise<Lsn | undefined> | Lsn | undefined {
     const writer = this.#core.writer;
-    return writer.exclusive(() => {
+    return writer.exclusiveEager(() => {
       inTurn();
       if (spec !== undefined) this.#checkChains(spec);
-      const change = this.#plan(real, spec, useReservation);
-      const finish = (appended: Lsn | undefined): Lsn | undefined => {
-        this.reservation.assign(change.next);
-        if (appended !== undefined) this.#lastAppended = appended;
-        if (forceAppend) writer.forceAppend();
-        return appended;
-      };
-      if (spec === undefined) return finish(undefined);
+      const next = this.#plan(real, spec, useReservation);
+      if (spec === undefined) return this.#appended(next, undefined, forceAppend);
       const appended = writer.append(this.owner, spec);
-      return appended instanceof Promise ? appended.then(finish) : finish(appended);
+      return appended instanceof Promise
+        ? appended.then((lsn) => this.#appended(next, lsn, forceAppend))
+        : this.#appended(next, appended, forceAppend);
     });
+  }
+
+  /** An append's end, in its turn: the reservation becomes `next` (undefined: unchanged). */
+  #appended(next: Reservation | undefined, appended: Lsn | undefined, forceAppend: boolean): Lsn | undefined {
+    if (next !== undefined) this.reservation.assign(next);
+    if (appended !== undefined) this.#lastAppended = appended;
+    if (forceAppend) this.#core.writer.forceAppend();
+    return appended;
   }
 
   /** Appends `specs` (non-empty) in one turn, entirely or not at all. */
@@ -200,10 +199,10 @@ export class AreaAppender {
    * manager's appendRestart, which supplies its previous LSN).
    */
   async appendRestart(spec: RecordSpec, useReservation: boolean): Promise<Lsn> {
-    const change = this.#plan([], spec, useReservation);
+    const next = this.#plan([], spec, useReservation);
     const pending = this.#core.writer.append(this.owner, spec);
     const appended = pending instanceof Promise ? await pending : pending;
-    this.reservation.assign(change.next);
+    if (next !== undefined) this.reservation.assign(next);
     this.#lastAppended = appended;
     return appended;
   }
@@ -235,15 +234,25 @@ export class AreaAppender {
     });
   }
 
-  /** Checks a reservation change (and the append it comes with) against the reservation and the log's space. */
-  #plan(real: readonly number[], spec: RecordSpec | undefined, useReservation: boolean): ReservationPlan {
+  /**
+   * Checks a reservation change (and the append it comes with) against the
+   * reservation and the log's space; returns the area's reservation after
+   * it, or undefined when it stays as it is.
+   */
+  #plan(real: readonly number[], spec: RecordSpec | undefined, useReservation: boolean): Reservation | undefined {
     const appendSize =
       spec === undefined ? undefined : reservedSize(dataLengthOf(spec.entries, spec.entryAlignment), this.#core.unit);
-    const plan = planReservation(this.reservation, real, appendSize, useReservation);
-    const { cost, added, next } = plan;
+    if (appendSize !== undefined && real.length === 0 && !useReservation) {
+      // The common case, planReservation's answer without its copies: the
+      // record costs its reserved size in new space, the reservation stays.
+      const request = { blocks: [appendSize], reserve: 0, largest: this.reservation.largest };
+      if (!this.#core.space.hasRoomFor(request)) throw this.#logFull();
+      return undefined;
+    }
+    const { cost, added, next } = planReservation(this.reservation, real, appendSize, useReservation);
     const request = { blocks: cost > 0 ? [cost] : [], reserve: Math.max(0, added), largest: next.largest };
     if ((cost > 0 || added > 0) && !this.#core.space.hasRoomFor(request)) throw this.#logFull();
-    return plan;
+    return next;
   }
 
   #logFull(): ClfsError {

@@ -120,16 +120,17 @@ export function checkChainLsn(name: string, value: unknown): Lsn {
 }
 
 /** A boolean option, false when absent. */
-export function checkFlag(o: Partial<AppendOptions>, name: 'useReservation' | 'forceAppend' | 'forceFlush'): boolean {
-  const value = o[name];
+export function checkFlag(name: 'useReservation' | 'forceAppend' | 'forceFlush', value: unknown): boolean {
   if (value === undefined) return false;
   if (typeof value !== 'boolean') throw invalidArgType(`options.${name}`, 'of type boolean', value);
   return value;
 }
 
+const NO_SIZES: readonly number[] = Object.freeze([]);
+
 /** `options.reservations`: non-zero integers of magnitude at most `maxRecordSize`. */
-export function checkReservationSizes(value: unknown, maxRecordSize: number): number[] {
-  if (value === undefined) return [];
+export function checkReservationSizes(value: unknown, maxRecordSize: number): readonly number[] {
+  if (value === undefined) return NO_SIZES;
   if (!Array.isArray(value)) throw invalidArgType('options.reservations', 'an array of numbers', value);
   return value.map((s: unknown, i) => {
     if (typeof s !== 'number') throw invalidArgType(`options.reservations[${i}]`, 'of type number', s);

@@ -1,7 +1,7 @@
 /**
  * A marshalling area's log I/O buffers: all one size, from the paged or
  * non-paged pool or from the caller's allocator, at most `max` allocated at
- * once. CLFS allocates and frees them as needed; a few idle ones are kept.
+ * once. CLFS allocates and frees them as needed; idle ones are kept for reuse, up to a bound (see KEEP_IDLE).
  * @module
  */
 import { ClfsError } from '../errors.ts';
@@ -31,8 +31,16 @@ export interface BufferAllocator {
   free(buffer: Uint8Array): void;
 }
 
-/** Idle buffers kept for reuse instead of being freed. */
+/**
+ * Idle buffers kept for reuse instead of being freed. Paged buffers: with
+ * a finite `max`, all of them (the caller bounded the area's memory;
+ * freeing a buffer only to allocate and zero a new one a moment later, as
+ * writes complete in bursts, cost a fifth of the CPU of small appends);
+ * with no limit, up to IDLE_BYTES of them, and at least KEEP_IDLE. Pinned
+ * (non-paged) buffers: KEEP_IDLE, so idle ones do not hold RLIMIT_MEMLOCK.
+ */
 const KEEP_IDLE = 2;
+const IDLE_BYTES = 16 * 1024 * 1024;
 
 /**
  * The memory each allocator has handed out and not had back, by address,
@@ -58,6 +66,8 @@ export class BufferPool {
   /** What the allocator returned, for each buffer handed out (its first `size` bytes). */
   readonly #original = new Map<Uint8Array, Uint8Array>();
   readonly #waiting = new Fifo<(buffer: Uint8Array) => void>();
+  /** Most idle buffers kept (see KEEP_IDLE). */
+  readonly #keepIdle: number;
   #allocated = 0;
   #drained = false;
 
@@ -67,6 +77,8 @@ export class BufferPool {
     this.#alignment = alignment;
     this.#pool = pool;
     this.#allocator = allocator;
+    this.#keepIdle =
+      pool === 'nonPaged' ? KEEP_IDLE : Number.isFinite(max) ? max : Math.max(KEEP_IDLE, Math.floor(IDLE_BYTES / size));
   }
 
   /** Buffers allocated now (in use or idle). */
@@ -105,7 +117,7 @@ export class BufferPool {
       waiter(buffer);
       return;
     }
-    if (this.#idle.length < KEEP_IDLE) {
+    if (this.#idle.length < this.#keepIdle) {
       this.#idle.push(buffer);
       return;
     }

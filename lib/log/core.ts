@@ -73,6 +73,10 @@ export class LogCore {
         persistedBase: this.metadata.current.baseLsn,
         maxContainers: this.metadata.current.maxContainers,
       }),
+      () => {
+        const { logicalId, offset } = this.writer.sealedPosition();
+        return this.table.physicalOf(logicalId) === -1 ? 0 : Math.max(0, this.table.containerSize - offset);
+      },
       this.unit,
     );
   }

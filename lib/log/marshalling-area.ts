@@ -35,6 +35,9 @@ import type { RecordSpec } from './write/writer.ts';
 export type { BufferAllocator } from './buffer-pool.ts';
 export type { AppendOptions, AppendResult, Entries, MarshallingAreaOptions } from './area-options.ts';
 
+/** Append options when none are given (read only: no allocation per call). */
+const NO_OPTIONS: AppendOptions = Object.freeze({});
+
 /**
  * A marshalling area: appends, reservations, flushes, reads and restart
  * areas through buffers of one size (CLFS's marshalling context). Made by
@@ -62,6 +65,8 @@ export class MarshallingArea {
   readonly #appender: AreaAppender;
   readonly #reader: AreaReader;
   readonly #onClosed: () => void;
+  /** Run at an append's turn: the area must still be alive. */
+  readonly #inTurn = (): void => this.#checkAlive();
   /** Calls past their turn among appends, still running (close waits for them). */
   readonly #operations = new Tracker();
   #closing: Promise<void> | undefined;
@@ -142,27 +147,42 @@ export class MarshallingArea {
    * const { lsn } = await area.reserveAndAppend([header, body], { previousLsn, forceFlush: true });
    * ```
    */
-  async reserveAndAppend(entries: Entries, options?: AppendOptions): Promise<AppendResult> {
-    this.#checkUsable();
-    const o = checkOptions('options', options);
-    const list = normalizeEntries('entries', entries);
-    const sizes = checkReservationSizes(o.reservations, this.maxRecordSize);
-    const useReservation = checkFlag(o, 'useReservation');
-    const forceAppend = checkFlag(o, 'forceAppend');
-    const forceFlush = checkFlag(o, 'forceFlush');
-    if (useReservation && (list === null || sizes.length > 0)) {
-      throw invalidArgValue(
-        'options.useReservation',
-        true,
-        'appends one record into reserved space: it needs entries and no reservations',
-      );
+  reserveAndAppend(entries: Entries, options?: AppendOptions): Promise<AppendResult> {
+    // Not an async function: an append that finds the log free and does not
+    // flush resolves with no promise but the one returned.
+    try {
+      this.#checkUsable();
+      const o = options === undefined ? NO_OPTIONS : checkOptions('options', options);
+      const list = normalizeEntries('entries', entries);
+      const sizes = checkReservationSizes(o.reservations, this.maxRecordSize);
+      const useReservation = checkFlag('useReservation', o.useReservation);
+      const forceAppend = checkFlag('forceAppend', o.forceAppend);
+      const forceFlush = checkFlag('forceFlush', o.forceFlush);
+      if (useReservation && (list === null || sizes.length > 0)) {
+        throw invalidArgValue(
+          'options.useReservation',
+          true,
+          'appends one record into reserved space: it needs entries and no reservations',
+        );
+      }
+      const appender = this.#appender;
+      const spec = list === null ? undefined : appender.spec(list, o, 'data', Lsn.INVALID);
+      const real = appender.realSizes(sizes);
+      const lsn = appender.reserveAndAppend(spec, real, useReservation, forceAppend, this.#inTurn);
+      if (lsn instanceof Promise) return this.#afterTurn(lsn, real, forceFlush);
+      const flushed = lsn === undefined ? undefined : appender.afterAppend(lsn, forceFlush);
+      const result = { lsn, reservations: real };
+      return flushed === undefined ? Promise.resolve(result) : flushed.then(() => result);
+    } catch (error) {
+      return Promise.reject(error);
     }
-    const appender = this.#appender;
-    const spec = list === null ? undefined : appender.spec(list, o, 'data', Lsn.INVALID);
-    const real = appender.realSizes(sizes);
-    const lsn = await appender.reserveAndAppend(spec, real, useReservation, forceAppend, () => this.#checkAlive());
+  }
+
+  /** The rest of an append that waited for its turn. */
+  async #afterTurn(appended: Promise<Lsn | undefined>, real: number[], forceFlush: boolean): Promise<AppendResult> {
+    const lsn = await appended;
     if (lsn !== undefined) {
-      const flushed = appender.afterAppend(lsn, forceFlush);
+      const flushed = this.#appender.afterAppend(lsn, forceFlush);
       if (flushed !== undefined) await flushed;
     }
     return { lsn, reservations: real };
@@ -177,9 +197,9 @@ export class MarshallingArea {
     this.#checkUsable();
     if (!Array.isArray(records)) throw invalidArgType('records', 'an array', records);
     const o = checkOptions('options', options);
-    const useReservation = checkFlag(o, 'useReservation');
-    const forceAppend = checkFlag(o, 'forceAppend');
-    const forceFlush = checkFlag(o, 'forceFlush');
+    const useReservation = checkFlag('useReservation', o.useReservation);
+    const forceAppend = checkFlag('forceAppend', o.forceAppend);
+    const forceFlush = checkFlag('forceFlush', o.forceFlush);
     const specs: RecordSpec[] = [];
     for (let i = 0; i < records.length; i++) {
       const list = normalizeEntries(`records[${i}]`, records[i] as Entries);
@@ -314,7 +334,7 @@ export class MarshallingArea {
     this.#checkUsable();
     checkUint8Array('data', data);
     const o = checkOptions('options', options);
-    const useReservation = checkFlag(o, 'useReservation');
+    const useReservation = checkFlag('useReservation', o.useReservation);
     const newBase = o.newBaseLsn === undefined ? undefined : checkLsn('options.newBaseLsn', o.newBaseLsn);
     const spec: RecordSpec = this.#appender.spec([data], {}, 'restart', newBase ?? Lsn.INVALID);
     // The call may wait (its turn, the new base's block read) before the

@@ -116,12 +116,18 @@ export interface ReservationHolder {
 /** The ledger of one open log: its live layout and every area's reservations. */
 export class SpaceLedger {
   readonly #snapshot: () => SpaceSnapshot;
+  readonly #currentRoom: () => number;
   readonly #unit: number;
   readonly #holders = new Set<ReservationHolder>();
 
-  /** `snapshot` reads the log's layout as it is at the call. */
-  constructor(snapshot: () => SpaceSnapshot, unit: number) {
+  /**
+   * `snapshot` reads the log's layout as it is at the call; `currentRoom`,
+   * roomOf(snapshot).current, without making the snapshot (appends ask on
+   * every record).
+   */
+  constructor(snapshot: () => SpaceSnapshot, currentRoom: () => number, unit: number) {
     this.#snapshot = snapshot;
+    this.#currentRoom = currentRoom;
     this.#unit = unit;
   }
 
@@ -154,13 +160,20 @@ export class SpaceLedger {
    * counts as room).
    */
   hasRoomFor(request: SpaceRequest): boolean {
-    const s = this.#snapshot();
     let reserved = request.reserve;
     let largest = request.largest;
     for (const holder of this.#holders) {
       reserved += holder.bytes;
       largest = Math.max(largest, holder.largest);
     }
+    if (reserved === 0) {
+      // fits() then compares the blocks with the whole room, of which the
+      // current container's rest is part: often enough on its own.
+      let total = 0;
+      for (const block of request.blocks) total += block;
+      if (total <= this.#currentRoom()) return true;
+    }
+    const s = this.#snapshot();
     return fits(
       roomOf(s, true),
       { containerSize: s.containerSize, unit: this.#unit },

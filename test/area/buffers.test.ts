@@ -29,6 +29,23 @@ describe('cMaxWriteBuffers', () => {
     expect(allocator.peak).toBe(2);
   });
 
+  it('cMaxWriteBuffers: buffers released as writes complete are reused, not freed and allocated again', async () => {
+    const allocator = countingAllocator();
+    const { area } = await makeArea({ bufferSize: 8192, maxWriteBuffers: 4, allocator });
+    for (let round = 0; round < 5; round++) {
+      const appends = [];
+      for (let i = 0; i < 12; i++) appends.push(area.reserveAndAppend(bytes(6000, round * 12 + i)));
+      await Promise.all(appends);
+      await area.flushBuffers();
+    }
+    expect(allocator.peak).toBe(4);
+    // Every buffer came back idle between rounds, and was kept.
+    expect(allocator.freed.length).toBe(0);
+    expect(allocator.allocated.length).toBe(4);
+    await area.close();
+    expect(allocator.freed.length).toBe(4);
+  });
+
   it('cMaxWriteBuffers: when every buffer is filled or in flight an append waits, and completes', async () => {
     const { area } = await makeArea({ bufferSize: 8192, maxWriteBuffers: 1 });
     const appends = [];

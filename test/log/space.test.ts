@@ -6,7 +6,15 @@ import { describe, expect, it } from 'vitest';
 import { alignUp, recordSpan, type RecordLsns } from '../../lib/format/block.ts';
 import { Lsn, makeLsn } from '../../lib/lsn.ts';
 import { Reservation, largestOfAllocation, planReservation, reservedSize } from '../../lib/log/reservations.ts';
-import { fits, freeContainerCount, roomBytes, roomOf, type Room, type SpaceSnapshot } from '../../lib/log/space.ts';
+import {
+  SpaceLedger,
+  fits,
+  freeContainerCount,
+  roomBytes,
+  roomOf,
+  type Room,
+  type SpaceSnapshot,
+} from '../../lib/log/space.ts';
 import { maxDataLength, placeRecord, type Placement } from '../../lib/log/write/placement.ts';
 import { int, pick, prng } from '../support/fixtures.ts';
 
@@ -173,6 +181,40 @@ describe('fits, with records reserved before their chain LSNs are known', () => 
           }
         }
       }
+    }
+  });
+});
+
+describe('SpaceLedger.hasRoomFor', () => {
+  it('answers as fits() over roomOf() of the snapshot, its shortcut through the current room included (seeds 1..300)', () => {
+    for (let seed = 1; seed <= 300; seed++) {
+      const random = prng(seed);
+      const s = snapshot({
+        logicalIds: Array.from({ length: int(random, 2, 4) }, () => int(random, 0, 4)),
+        position: { logicalId: int(random, 1, 4), offset: int(random, 0, 8) * UNIT },
+        persistedBase: makeLsn(int(random, 1, 4), 0),
+        maxContainers: int(random, 2, 6),
+      });
+      const ledger = new SpaceLedger(
+        () => s,
+        () => roomOf(s, false).current,
+        UNIT,
+      );
+      const held = { bytes: 0, largest: 0 };
+      if (int(random, 0, 1) === 1) {
+        held.largest = int(random, 1, 4) * UNIT;
+        held.bytes = held.largest * int(random, 1, 3);
+      }
+      ledger.register(held);
+      const request = {
+        blocks: Array.from({ length: int(random, 0, 3) }, () => int(random, 1, 8) * UNIT),
+        reserve: int(random, 0, 1) * UNIT,
+        largest: int(random, 0, 2) * UNIT,
+      };
+      const reserved = request.reserve + held.bytes;
+      const largest = Math.max(request.largest, held.largest);
+      const expected = fits(roomOf(s, true), geometry, request.blocks, reserved, largest);
+      expect(ledger.hasRoomFor(request), `seed ${seed}`).toBe(expected);
     }
   });
 });

@@ -11,6 +11,12 @@ export class AppendLock {
   /** Set while #leave lets waiters in, so a waiter that finishes at once does not recurse. */
   #draining = false;
   readonly #waiting = new Fifo<() => void>();
+  /** Run at the start of each holder's turn, before it (a throw fails that holder). */
+  readonly #atTurn: () => void;
+
+  constructor(atTurn: () => void = () => undefined) {
+    this.#atTurn = atTurn;
+  }
 
   /** Whether a holder runs or waiters are queued. */
   get contended(): boolean {
@@ -23,16 +29,33 @@ export class AppendLock {
    * once, synchronously.
    */
   run<T>(fn: () => Promise<T> | T): Promise<T> {
+    const out = this.runEager(fn);
+    return out instanceof Promise ? out : Promise.resolve(out);
+  }
+
+  /**
+   * As run(), but when `fn` runs at once and returns without waiting, its
+   * value itself, not a promise of it (a failure is still a rejected
+   * promise). For `T` that is not itself a promise.
+   */
+  runEager<T>(fn: () => Promise<T> | T): Promise<T> | T {
     if (this.contended) {
-      return new Promise<T>((resolve, reject) => this.#waiting.push(() => this.#enter(fn).then(resolve, reject)));
+      return new Promise<T>((resolve, reject) =>
+        this.#waiting.push(() => {
+          const out = this.#enter(fn);
+          if (out instanceof Promise) out.then(resolve, reject);
+          else resolve(out);
+        }),
+      );
     }
     return this.#enter(fn);
   }
 
-  #enter<T>(fn: () => Promise<T> | T): Promise<T> {
+  #enter<T>(fn: () => Promise<T> | T): Promise<T> | T {
     this.#held = true;
     let out: Promise<T> | T;
     try {
+      this.#atTurn();
       out = fn();
     } catch (error) {
       this.#leave();
@@ -40,7 +63,7 @@ export class AppendLock {
     }
     if (!(out instanceof Promise)) {
       this.#leave();
-      return Promise.resolve(out);
+      return out;
     }
     return out.then(
       (value) => {

@@ -11,7 +11,7 @@
  * @module
  */
 import { type ClfsError, invariant } from '../../errors.ts';
-import { BLOCK_HEADER_SIZE, alignUp, recordSpan, writeBlockHeader } from '../../format/block.ts';
+import { BLOCK_HEADER_SIZE, MAX_RECORDS_PER_BLOCK, alignUp, recordSpan, writeBlockHeader } from '../../format/block.ts';
 import { type Lsn, makeLsn } from '../../lsn.ts';
 import type { BufferOwner, MemoryBlock, WriterContext, WriterStart } from './context.ts';
 import {
@@ -23,6 +23,9 @@ import {
   placeRecords,
 } from './placement.ts';
 import { type RecordSpec, copySpec, dataLengthOf, writeRecord } from './record-spec.ts';
+
+/** The record sequences as bigints, made once (a record's LSN is its block's plus its sequence). */
+const SEQUENCES: readonly bigint[] = Array.from({ length: MAX_RECORDS_PER_BLOCK }, (_, k) => BigInt(k));
 
 /** Where sealed blocks go (the write pipeline), and whether the log has fail-stopped. */
 export interface SealedBlockQueue {
@@ -141,7 +144,7 @@ export class BlockBuilder {
     const end = at + span;
     block.used = end;
     block.recordOffsets.push(at);
-    const lsn = block.lsn + BigInt(block.count);
+    const lsn = block.lsn + SEQUENCES[block.count]!;
     block.count++;
     this.#lastLsn = lsn;
     this.#recordsAppended++;

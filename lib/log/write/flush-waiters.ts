@@ -11,33 +11,79 @@ interface FlushWaiter {
   reject: (error: Error) => void;
 }
 
-/** The flushes waiting for their target to become durable. */
+/**
+ * The flushes waiting for their target to become durable, kept in target
+ * order (ties in arrival order), so settling looks only at those it resolves.
+ * Flushes mostly arrive in target order (each for the record just
+ * appended): they go at the end.
+ */
 export class FlushWaiters {
-  readonly #waiters: FlushWaiter[] = [];
+  #waiters: (FlushWaiter | undefined)[] = [];
+  /** Index of the first waiter still waiting: those before it are settled. */
+  #head = 0;
 
   get length(): number {
-    return this.#waiters.length;
+    return this.#waiters.length - this.#head;
+  }
+
+  /** The highest target waited for (-1n when none waits). */
+  get lastTarget(): Lsn {
+    return this.#head < this.#waiters.length ? this.#waiters[this.#waiters.length - 1]!.target : -1n;
   }
 
   /** A flush of everything up to `target`: resolves with the first LSN not durable when settled. */
   wait(target: Lsn): Promise<Lsn> {
-    return new Promise<Lsn>((resolve, reject) => this.#waiters.push({ target, resolve, reject }));
+    return new Promise<Lsn>((resolve, reject) => {
+      const waiter = { target, resolve, reject };
+      const waiters = this.#waiters;
+      const last = waiters.length - 1;
+      if (last < this.#head || waiters[last]!.target <= target) {
+        waiters.push(waiter);
+        return;
+      }
+      // After every waiter whose target is at or below this one.
+      let low = this.#head;
+      let high = last;
+      while (low < high) {
+        const middle = (low + high) >>> 1;
+        if (waiters[middle]!.target <= target) low = middle + 1;
+        else high = middle;
+      }
+      waiters.splice(low, 0, waiter);
+    });
   }
 
   /** Resolves the flushes whose target is at or below `durable`, with `firstNotDurable()`. */
   settle(durable: Lsn, firstNotDurable: () => Lsn): void {
-    if (this.#waiters.length === 0) return;
-    const remaining: FlushWaiter[] = [];
-    for (const waiter of this.#waiters) {
-      if (durable !== Lsn.INVALID && waiter.target <= durable) waiter.resolve(firstNotDurable());
-      else remaining.push(waiter);
+    const waiters = this.#waiters;
+    if (durable === Lsn.INVALID || this.#head >= waiters.length || waiters[this.#head]!.target > durable) return;
+    // Settling resolves promises only: the pipeline's state, and so this, does not change meanwhile.
+    const first = firstNotDurable();
+    while (this.#head < waiters.length && waiters[this.#head]!.target <= durable) {
+      const waiter = waiters[this.#head]!;
+      waiters[this.#head++] = undefined;
+      waiter.resolve(first);
     }
-    this.#waiters.length = 0;
-    this.#waiters.push(...remaining);
+    this.#compact();
   }
 
   /** Rejects every flush waiting now. */
   rejectAll(error: Error): void {
-    for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
+    const waiting = this.#waiters.slice(this.#head);
+    this.#waiters = [];
+    this.#head = 0;
+    for (const waiter of waiting) waiter!.reject(error);
+  }
+
+  /** Drops the settled prefix once it is all there is, or dominates. */
+  #compact(): void {
+    const waiters = this.#waiters;
+    if (this.#head === waiters.length) {
+      waiters.length = 0;
+      this.#head = 0;
+    } else if (this.#head >= 1024 && this.#head * 2 >= waiters.length) {
+      this.#waiters = waiters.slice(this.#head);
+      this.#head = 0;
+    }
   }
 }

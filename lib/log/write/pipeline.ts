@@ -7,10 +7,12 @@
  * 'fdatasync' when a sync issued after its write completes. A flush resolves
  * only when its target and everything before it is durable (invariant 3).
  *
- * Group commit: a flush seals a partly filled block at once only while fewer
- * than FLUSH_DEPTH writes are in flight; otherwise the block keeps filling
- * and is sealed when a write completes, so flushes arriving meanwhile share
- * one write.
+ * Group commit: a flush seals a partly filled block only while fewer than
+ * FLUSH_DEPTH writes are in flight; otherwise the block keeps filling and is
+ * sealed when a write completes, so flushes arriving meanwhile share one
+ * write. Even then the seal waits for the microtasks queued before it:
+ * committers resumed together (by one write's completion) each append and
+ * flush, and the first flush's seal comes after all their appends.
  *
  * A failed write or sync fail-stops the writer: every pending and later
  * operation rejects with ERR_CLFS_IO_FAILED (invariant 4).
@@ -51,8 +53,13 @@ export class WritePipeline {
   /** Queued blocks whose buffers are still held (not yet written): readers take their records from memory. */
   readonly #held = new Map<Lsn, MemoryBlock>();
   #writesInFlight = 0;
+  /** Blocks in #pending still 'sealed' (not submitted): #pump has nothing to do without them. */
+  #sealedWaiting = 0;
   #syncInFlight = false;
   #flushRequested = false;
+  /** A seal for flushes is queued as a microtask (see #sealForFlushes). */
+  #sealQueued = false;
+  readonly #sealForFlushesTask = (): void => this.#sealForFlushes();
   readonly #waiters = new FlushWaiters();
   /** drain() waiting for the writes and syncs in flight to end. */
   readonly #idleWaiters: (() => void)[] = [];
@@ -116,6 +123,7 @@ export class WritePipeline {
 
   /** Takes a sealed block to write, after those before it. */
   enqueue(block: MemoryBlock): void {
+    this.#sealedWaiting++;
     this.#pending.push(block);
     this.#held.set(block.lsn, block);
     this.#pump();
@@ -133,7 +141,7 @@ export class WritePipeline {
 
   /** Starts writes for sealed blocks, in order, within the window. */
   #pump(): void {
-    if (this.#failure !== undefined) return;
+    if (this.#failure !== undefined || this.#sealedWaiting === 0) return;
     const watermark = this.#watermark();
     const limit = this.#linear(watermark) + WRITE_WINDOW;
     for (const block of this.#pending) {
@@ -148,6 +156,7 @@ export class WritePipeline {
 
   #submit(block: MemoryBlock, watermark: Lsn): void {
     block.state = 'writing';
+    this.#sealedWaiting--;
     block.view.setBigUint64(VOUCHED_LSN_OFFSET, watermark, true);
     this.#writesInFlight++;
     this.#ctx.storage
@@ -218,7 +227,7 @@ export class WritePipeline {
 
   /** In 'fdatasync' mode: whether anything waits on durability. */
   #wantsSync(): boolean {
-    return this.#waiters.length > 0 || this.#pending.some((b) => b.state === 'sealed');
+    return this.#waiters.length > 0 || this.#sealedWaiting > 0;
   }
 
   #sync(): void {
@@ -277,12 +286,26 @@ export class WritePipeline {
     }
     const promise = this.#waiters.wait(effective);
     const open = this.#open.openBlockLsn;
-    if (open !== undefined && effective >= open) {
-      if (this.#writesInFlight < FLUSH_DEPTH) this.#open.sealOpenBlock();
-      else this.#flushRequested = true;
+    if (open !== undefined && effective >= open && !this.#sealQueued) {
+      this.#sealQueued = true;
+      queueMicrotask(this.#sealForFlushesTask);
     }
     this.#advance();
     return promise;
+  }
+
+  /**
+   * Queued by a flush whose target is in the open block: seals it if a
+   * flush still waits on it (now, or after a write completes when
+   * FLUSH_DEPTH are in flight).
+   */
+  #sealForFlushes(): void {
+    this.#sealQueued = false;
+    const open = this.#open.openBlockLsn;
+    if (this.#failure !== undefined || open === undefined || !(this.#waiters.lastTarget >= open)) return;
+    if (this.#writesInFlight < FLUSH_DEPTH) this.#open.sealOpenBlock();
+    else this.#flushRequested = true;
+    this.#advance();
   }
 
   /** Fail-stops the writer: on a failed write or sync, or from outside (e.g. a failed metadata write). */
@@ -302,6 +325,7 @@ export class WritePipeline {
     for (const block of this.#pending) {
       if (block.state === 'sealed') {
         block.state = 'failed';
+        this.#sealedWaiting--;
         this.#release(block);
       }
     }

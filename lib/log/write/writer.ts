@@ -27,7 +27,8 @@ export { type RecordSpec, copySpec, dataLengthOf } from './record-spec.ts';
 /** The log's writer: the append lock, the block builder and the write pipeline behind one face. */
 export class LogWriter {
   readonly #ctx: WriterContext;
-  readonly #lock = new AppendLock();
+  /** Every holder's turn starts with checkHealthy(). */
+  readonly #lock = new AppendLock(() => this.checkHealthy());
   readonly #builder: BlockBuilder;
   readonly #pipeline: WritePipeline;
 
@@ -127,10 +128,16 @@ export class LogWriter {
    * does not need to wait, it runs to completion at once, synchronously.
    */
   exclusive<T>(fn: () => Promise<T> | T): Promise<T> {
-    return this.#lock.run(() => {
-      this.checkHealthy();
-      return fn();
-    });
+    return this.#lock.run(fn);
+  }
+
+  /**
+   * As exclusive(), but when `fn` runs at once and returns without waiting,
+   * its value itself rather than a promise of it (a failure is still a
+   * rejected promise): an append that finds the log free costs no promise.
+   */
+  exclusiveEager<T>(fn: () => Promise<T> | T): Promise<T> | T {
+    return this.#lock.runEager(fn);
   }
 
   /**

@@ -55,6 +55,14 @@ function nothingAt(result: ScanResult): boolean {
   return result === 'absent' || result === 'empty' || result === 'lap' || result === 'log-id';
 }
 
+/** Whether every byte of `bytes` (a sector) is zero. */
+function isZero(bytes: Uint8Array): boolean {
+  if (bytes.byteOffset % 4 !== 0 || bytes.byteLength % 4 !== 0) return bytes.every((b) => b === 0);
+  const words = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+  for (let i = 0; i < words.length; i++) if (words[i] !== 0) return false;
+  return true;
+}
+
 /** Scans from the metadata's tail to the end of the log. Reads only (the open persists what it finds). */
 export class RecoveryScanner {
   readonly #metadata: Metadata;
@@ -281,7 +289,9 @@ export class RecoveryScanner {
     const expect = { lsn: makeLsn(logicalId, offset), logId: this.#options.logId, unit, maxLength: size - offset };
     let bytes = await this.#window.view(physical, offset, Math.max(unit, BLOCK_HEADER_SIZE));
     let result = checkBlock(bytes, expect);
-    if (result === 'magic' && bytes.subarray(0, unit).every((b) => b === 0)) return 'empty';
+    // Zeros or not only tells where nothing was written ('empty'); a voucher
+    // search (`wanted`) passes over both alike, at every sector it tries.
+    if (result === 'magic' && wanted === undefined && isZero(bytes.subarray(0, unit))) return 'empty';
     if (result === 'short') {
       // The header is well formed (checkBlock parsed it): its length is
       // bounded by MAX_BLOCK_SIZE and the container's end.

@@ -24,7 +24,11 @@ import type { RecoveredTail, RecoveryOptions, RecoveryReport } from './report.ts
 
 /** The writer's in-flight window: no block is submitted further than this past the durable watermark. */
 export const WRITE_WINDOW = 16 * 1024 * 1024;
-/** The scan's usual read size. */
+/**
+ * The scan's first read. Past it, the scan reads ahead: the next half of a
+ * MAX_BLOCK_SIZE buffer is read while the blocks of the one before are
+ * checked, so the device is kept busy (ContainerWindow's readAhead).
+ */
 const CHUNK_SIZE = 1024 * 1024;
 /** The largest buffer the scan ever holds: a chunk, or one whole block. */
 const WINDOW_MAX = Math.max(CHUNK_SIZE, MAX_BLOCK_SIZE);
@@ -97,7 +101,7 @@ export class RecoveryScanner {
     this.#options = options;
     this.#unit = metadata.sectorUnit;
     this.#size = metadata.containerSize;
-    this.#window = new ContainerWindow(storage, this.#size, { chunk: CHUNK_SIZE, max: WINDOW_MAX });
+    this.#window = new ContainerWindow(storage, this.#size, { chunk: CHUNK_SIZE, max: WINDOW_MAX, readAhead: true });
     this.#report = {
       mode: options.salvage ? 'salvage' : 'strict',
       blocksScanned: 0,
@@ -130,8 +134,13 @@ export class RecoveryScanner {
 
   /** Runs the scan to the end of the log. */
   async scan(): Promise<RecoveredTail> {
-    await this.#checkTail();
-    while (await this.#step());
+    try {
+      await this.#checkTail();
+      while (await this.#step());
+    } finally {
+      // No read of the scan outlives it (the open may close the storage next).
+      await this.#window.settle();
+    }
     this.#report.problems = this.#problems.counts();
     return {
       endLogicalId: this.#logicalId,

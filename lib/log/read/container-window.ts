@@ -15,7 +15,7 @@ export interface WindowSizes {
   max: number;
   /**
    * Read ahead (for a scan that moves forward): the window holds two
-   * buffers of `max` bytes. Once views move on past the window's end, after
+   * buffers of `max` bytes. Once views move on past the window's end (twice in a row), after
    * each read the bytes that follow the window are read into the second
    * half of the other buffer while the caller checks these; the bytes kept
    * from the window (the start of a block it holds in part) go in front of
@@ -52,6 +52,8 @@ export class ContainerWindow {
   #physical = -1;
   #start = 0;
   #length = 0;
+  /** Reads in a row that moved on from the window's end. */
+  #onward = 0;
   /** The last read brought in all it asked for (the container's file goes on past it). */
   #full = false;
   /** Read ahead only: the second buffer, and the read into it. */
@@ -114,8 +116,11 @@ export class ContainerWindow {
     const from = offset - this.#start;
     let keep = here && from < this.#length ? this.#length - from : 0;
     if (keep % this.#align !== 0) keep = 0;
-    // Moving on from the window's end: a scan forward, worth reading ahead for.
+    // Moving on from the window's end, a second time in a row: a scan
+    // forward, worth reading ahead for (a look at a position or two, as a
+    // clean open's, is not).
     const onward = here && from <= this.#length;
+    this.#onward = onward ? this.#onward + 1 : 0;
     const ahead = this.#ahead;
     this.#ahead = undefined;
     const got = ahead === undefined ? undefined : await ahead.done;
@@ -131,7 +136,7 @@ export class ContainerWindow {
     } else {
       await this.#read(physical, offset, from, keep, end - offset <= chunk ? chunk : max);
     }
-    if (onward) this.#readAhead();
+    if (this.#onward >= 2) this.#readAhead();
     return this.#bytes!.subarray(this.#at, this.#at + Math.min(this.#length, end - offset));
   }
 

@@ -85,7 +85,10 @@ export class MarshallingArea {
     this.#onClosed = onClosed;
     const writes = new BufferPool(bufferSize, this.maxWriteBuffers, alignment, pool, allocator);
     const reads = new BufferPool(bufferSize, this.maxReadBuffers, alignment, pool, allocator);
-    this.#reader = new AreaReader(core, reads, () => this.#checkUsable());
+    // Read-ahead borrows read buffers only where that limits nothing: no
+    // maximum, no pinned memory quota, no caller's allocator to surprise.
+    const lend = this.maxReadBuffers === Infinity && pool === 'paged' && allocator === undefined;
+    this.#reader = new AreaReader(core, reads, () => this.#checkUsable(), lend);
     const stopped = (): boolean => this.#closed || this.#closing !== undefined;
     this.#appender = new AreaAppender(core, writes, this.flushIntervalMs, stopped);
   }

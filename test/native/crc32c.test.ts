@@ -85,6 +85,20 @@ describe('hardware and portable code agree', () => {
     }
   });
 
+  it('around the lengths where the hardware code runs three streams (3 x 256 and 3 x 8192 bytes), at unaligned offsets, with a seed', () => {
+    const data = seededBytes(4 * 24576 + 16, 4);
+    const mismatches: string[] = [];
+    for (const base of [768, 1536, 24576, 49152, 73728]) {
+      for (let length = base - 9; length <= base + 9; length++) {
+        for (const offset of [0, 1, 5]) {
+          const view = data.subarray(offset, offset + length);
+          if (crc32c(view, 0x9e3779b9) !== crc32cPortable(view, 0x9e3779b9)) mismatches.push(`${length}@${offset}`);
+        }
+      }
+    }
+    expect(mismatches).toEqual([]);
+  });
+
   it('and both agree with an independent bitwise CRC32C', () => {
     for (const length of [1, 3, 8, 31, 100, 1023]) {
       const data = seededBytes(length, 100 + length);

@@ -21,10 +21,18 @@ export class AreaReader {
   #stopped = false;
   readonly #source: ReadSource;
 
-  /** `checkOpen` refuses a read once the area or the log is closing. */
-  constructor(core: LogCore, buffers: BufferPool, checkOpen: () => void) {
+  /** Whether contexts reading forward may borrow read buffers to read ahead. */
+  readonly #lend: boolean;
+
+  /**
+   * `checkOpen` refuses a read once the area or the log is closing. `lend`:
+   * contexts reading forward may borrow more of the area's read buffers to
+   * read ahead (when that takes none a context could need: read-ahead.ts).
+   */
+  constructor(core: LogCore, buffers: BufferPool, checkOpen: () => void, lend: boolean) {
     this.#core = core;
     this.#buffers = buffers;
+    this.#lend = lend;
     this.#source = this.#readSource(checkOpen);
   }
 
@@ -59,6 +67,17 @@ export class AreaReader {
     return this.#buffers.drain();
   }
 
+  /** A read buffer for a context to read ahead into, when the area lends them and one can be had now. */
+  #lendBuffer(): Uint8Array | undefined {
+    if (!this.#lend || this.#stopped) return undefined;
+    try {
+      return this.#buffers.tryAcquire();
+    } catch {
+      // Memory the area could not get is no reason to fail a read.
+      return undefined;
+    }
+  }
+
   #readSource(checkOpen: () => void): ReadSource {
     const core = this.#core;
     const read = <T>(io: () => Promise<T>): Promise<T> => {
@@ -80,6 +99,10 @@ export class AreaReader {
         this.#buffers.release(buffer);
       },
       loadBlock: (blockLsn, into) => read(() => core.blocks.loadBlock(blockLsn, into, this.#contexts)),
+      readWritten: (blockLsn, into) => read(() => core.blocks.readWritten(blockLsn, into)),
+      checkWritten: (blockLsn, bytes) => core.blocks.checkWritten(blockLsn, bytes),
+      lendReadBuffer: () => this.#lendBuffer(),
+      returnReadBuffer: (buffer) => this.#buffers.release(buffer),
       probeBlock: (blockLsn, whole) => read(() => core.blocks.probeBlock(blockLsn, whole)),
       findBlockAfter: (position) => read(() => core.blocks.findBlockAfter(position)),
       skippedRanges: () => core.recoveryReport.skipped,

@@ -10,9 +10,15 @@ import { Lsn, containerOf, makeLsn, offsetOf } from '../../lsn.ts';
 import type { LogStorage } from '../../storage/storage.ts';
 import type { ContainerTable } from '../containers.ts';
 import type { LogWriter } from '../write/writer.ts';
-import { probeBlockBytes, type ProbedBlock } from './block-check.ts';
+import { checkBlock, probeBlockBytes, type ProbedBlock } from './block-check.ts';
 import { ContainerWindow } from './container-window.ts';
-import { blockTooLarge, loadFromContainer, recordsOfMemoryBlock, type LoadedBlock } from './loaded-block.ts';
+import {
+  blockTooLarge,
+  loadFromContainer,
+  loadedBlock,
+  recordsOfMemoryBlock,
+  type LoadedBlock,
+} from './loaded-block.ts';
 import { ReadProblems } from './problems.ts';
 
 /** How much findBlockAfter reads at a time. */
@@ -92,6 +98,32 @@ export class BlockSource {
       trustedEnd,
       allocate: (length) => this.#storage.allocate(length),
     });
+  }
+
+  /**
+   * For reading ahead: reads the bytes at `blockLsn`'s place into `into`
+   * when the writer has written the block there (a block read ahead is then
+   * what a later load would read). Resolves with how many of them can be
+   * trusted (the read window, as for loadBlock), or undefined.
+   */
+  async readWritten(blockLsn: Lsn, into: Uint8Array): Promise<number | undefined> {
+    const unwritten = this.#writer.firstUnwrittenLsn();
+    if (blockLsn >= unwritten) return undefined;
+    const logicalId = containerOf(blockLsn);
+    const physical = this.#table.physicalOf(logicalId);
+    const size = this.#table.containerSize;
+    const offset = offsetOf(blockLsn);
+    if (physical === -1 || size - offset < this.#unit) return undefined;
+    const trustedEnd = containerOf(unwritten) === logicalId ? offsetOf(unwritten) : size;
+    const got = await this.#storage.read(physical, offset, into.subarray(0, Math.min(into.byteLength, size - offset)));
+    return Math.min(got, trustedEnd - offset);
+  }
+
+  /** The block at the start of `bytes` (read by readWritten) if it passes every check, else undefined. */
+  checkWritten(blockLsn: Lsn, bytes: Uint8Array): LoadedBlock | undefined {
+    const maxLength = this.#table.containerSize - offsetOf(blockLsn);
+    const checked = checkBlock(bytes, { lsn: blockLsn, logId: this.#logId, unit: this.#unit, maxLength });
+    return typeof checked === 'string' ? undefined : { ...loadedBlock(blockLsn, checked), window: bytes.byteLength };
   }
 
   /** The writer's block at `blockLsn`, as a probe. */

@@ -4,6 +4,13 @@
  * blocks after it without I/O. The window never reaches the writer's first
  * unwritten block (LoadedBlock.window stops there): bytes past it may be
  * stale, and are read again when wanted.
+ *
+ * A buffer reading forward reads ahead, when its area lends it buffers for
+ * that (read-ahead.ts): the blocks that follow are read from their
+ * containers and checked while the records of this one are served. A block
+ * read ahead is used only when it is the one asked for next, and was on
+ * disk when it was read (blocks the writer has written do not change while
+ * they are above the base).
  * @module
  */
 import { BLOCK_HEADER_SIZE, type BlockProblem } from '../../format/block.ts';
@@ -11,9 +18,10 @@ import { type Lsn, containerOf, offsetOf } from '../../lsn.ts';
 import { checkBlock, probeBlockBytes, type BlockExpectation, type ProbedBlock } from './block-check.ts';
 import { loadedBlock, type LoadedBlock } from './loaded-block.ts';
 import type { ReadProblems } from './problems.ts';
+import { ReadAhead, type ReadAheadSource } from './read-ahead.ts';
 
 /** What a read buffer needs of its log: where blocks come from, and what they must carry. */
-export interface BlockLoader {
+export interface BlockLoader extends ReadAheadSource {
   containerSize(): number;
   /** Loads the block at `blockLsn` into `into`, or says why not. */
   loadBlock(blockLsn: Lsn, into: Uint8Array): Promise<LoadedBlock | BlockProblem | 'absent'>;
@@ -25,14 +33,27 @@ export interface BlockLoader {
 
 export class ReadBuffer {
   readonly #source: BlockLoader;
-  readonly bytes: Uint8Array;
+  #bytes: Uint8Array;
   #block: LoadedBlock | undefined;
   /** Container bytes in the buffer from the last container read: [start, start + length) of a logical container. */
   #window: { logicalId: number; start: number; length: number } | undefined;
+  /** The blocks read ahead (a buffer reading forward), else undefined. */
+  readonly #ahead: ReadAhead | undefined;
 
-  constructor(source: BlockLoader, bytes: Uint8Array) {
+  constructor(source: BlockLoader, bytes: Uint8Array, readAhead: boolean) {
     this.#source = source;
-    this.bytes = bytes;
+    this.#bytes = bytes;
+    this.#ahead = readAhead ? new ReadAhead(source) : undefined;
+  }
+
+  /** The buffer the block is in (blocks read ahead come in buffers of their own, which take turns). */
+  get bytes(): Uint8Array {
+    return this.#bytes;
+  }
+
+  /** Gives back the buffers lent for reading ahead (once their reads are done); the buffer itself stays with the caller. */
+  close(): void {
+    this.#ahead?.close();
   }
 
   /** The block in the buffer, if it is `blockLsn` (and complete: not the writer's open block). */
@@ -58,18 +79,31 @@ export class ReadBuffer {
     const windowed = this.#fromWindow(blockLsn);
     if (windowed !== undefined) return (this.#block = windowed);
     this.clear();
-    const loaded = await this.#source.loadBlock(blockLsn, this.bytes);
-    if (typeof loaded !== 'string') {
-      this.#block = loaded;
-      if (loaded.window !== undefined) {
-        this.#window = {
-          logicalId: containerOf(blockLsn),
-          start: offsetOf(blockLsn),
-          length: loaded.window,
-        };
-      }
+    const ahead = await this.#ahead?.take(blockLsn, this.#bytes);
+    if (ahead !== undefined) {
+      this.#bytes = ahead.bytes;
+      this.#hold(ahead.block);
+      return ahead.block;
     }
+    const loaded = await this.#source.loadBlock(blockLsn, this.#bytes);
+    if (typeof loaded !== 'string') this.#hold(loaded);
     return loaded;
+  }
+
+  /** Holds `loaded` (just loaded into the buffer) and the read window that came with it; reads ahead of it. */
+  #hold(loaded: LoadedBlock): void {
+    this.#block = loaded;
+    if (loaded.window === undefined) return;
+    this.#window = { logicalId: containerOf(loaded.lsn), start: offsetOf(loaded.lsn), length: loaded.window };
+    this.#ahead?.after(loaded, this.#bytes.subarray(0, loaded.window));
+  }
+
+  /** The block read ahead at `blockLsn`, as a probe (waiting for its read), if one is. */
+  async probeAhead(blockLsn: Lsn): Promise<ProbedBlock | undefined> {
+    const block = await this.#ahead?.peek(blockLsn);
+    if (block === undefined) return undefined;
+    const { lsn, previousBlockLsn, epoch, newEpoch } = block;
+    return { lsn, previousBlockLsn, epoch, newEpoch, recordCount: block.records.length, whole: true };
   }
 
   /** The check of a block at `blockLsn`. */
@@ -85,7 +119,7 @@ export class ReadBuffer {
     if (w === undefined || containerOf(blockLsn) !== w.logicalId) return undefined;
     const offset = offsetOf(blockLsn);
     if (offset < w.start || offset + least > w.start + w.length) return undefined;
-    return this.bytes.subarray(offset - w.start, w.length);
+    return this.#bytes.subarray(offset - w.start, w.length);
   }
 
   /** A block that the last container read already brought into the buffer: checked, without I/O. */
@@ -118,7 +152,7 @@ export class ReadBuffer {
    */
   canSlide(block: LoadedBlock, candidate: Lsn): boolean {
     const w = this.#window;
-    if (w === undefined || w.length !== this.bytes.byteLength) return false;
+    if (w === undefined || w.length !== this.#bytes.byteLength) return false;
     const id = containerOf(block.lsn);
     const offset = offsetOf(block.lsn);
     return w.logicalId === id && containerOf(candidate) === id && offset > w.start;

@@ -84,7 +84,7 @@ export class ReadContext {
 
   private constructor(source: ReadSource, buffer: Uint8Array, mode: ReadMode, filter: RecordTypeFilter, view: boolean) {
     this.#source = source;
-    this.#buffer = new ReadBuffer(source, buffer);
+    this.#buffer = new ReadBuffer(source, buffer, mode === 'forward');
     this.#mode = mode;
     this.#filter = filter;
     this.#view = view;
@@ -235,6 +235,7 @@ export class ReadContext {
 
   #release(): void {
     this.#buffer.clear();
+    this.#buffer.close();
     this.#source.releaseReadBuffer(this, this.#buffer.bytes);
   }
 
@@ -290,7 +291,8 @@ export class ReadContext {
     let current = block;
     for (const candidate of this.#followerCandidates(current)) {
       if (this.#inSkipped(candidate)) return current;
-      let probed = this.#buffer.probe(candidate);
+      // The follower's header: in the last container read's bytes, or read ahead.
+      let probed = this.#buffer.probe(candidate) ?? (await this.#buffer.probeAhead(candidate));
       if (probed === undefined && this.#buffer.canSlide(current, candidate)) {
         current = await this.#buffer.slide(current);
         probed = this.#buffer.probe(candidate);

@@ -24,7 +24,11 @@ import type { RecoveredTail, RecoveryOptions, RecoveryReport } from './report.ts
 
 /** The writer's in-flight window: no block is submitted further than this past the durable watermark. */
 export const WRITE_WINDOW = 16 * 1024 * 1024;
-/** The scan's usual read size. */
+/**
+ * The scan's first read. Past it, the scan reads ahead: the next half of a
+ * MAX_BLOCK_SIZE buffer is read while the blocks of the one before are
+ * checked, so the device is kept busy (ContainerWindow's readAhead).
+ */
 const CHUNK_SIZE = 1024 * 1024;
 /** The largest buffer the scan ever holds: a chunk, or one whole block. */
 const WINDOW_MAX = Math.max(CHUNK_SIZE, MAX_BLOCK_SIZE);
@@ -53,6 +57,14 @@ interface Found {
  */
 function nothingAt(result: ScanResult): boolean {
   return result === 'absent' || result === 'empty' || result === 'lap' || result === 'log-id';
+}
+
+/** Whether every byte of `bytes` (a sector) is zero. */
+function isZero(bytes: Uint8Array): boolean {
+  if (bytes.byteOffset % 4 !== 0 || bytes.byteLength % 4 !== 0) return bytes.every((b) => b === 0);
+  const words = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+  for (let i = 0; i < words.length; i++) if (words[i] !== 0) return false;
+  return true;
 }
 
 /** Scans from the metadata's tail to the end of the log. Reads only (the open persists what it finds). */
@@ -89,7 +101,7 @@ export class RecoveryScanner {
     this.#options = options;
     this.#unit = metadata.sectorUnit;
     this.#size = metadata.containerSize;
-    this.#window = new ContainerWindow(storage, this.#size, { chunk: CHUNK_SIZE, max: WINDOW_MAX });
+    this.#window = new ContainerWindow(storage, this.#size, { chunk: CHUNK_SIZE, max: WINDOW_MAX, readAhead: true });
     this.#report = {
       mode: options.salvage ? 'salvage' : 'strict',
       blocksScanned: 0,
@@ -122,8 +134,13 @@ export class RecoveryScanner {
 
   /** Runs the scan to the end of the log. */
   async scan(): Promise<RecoveredTail> {
-    await this.#checkTail();
-    while (await this.#step());
+    try {
+      await this.#checkTail();
+      while (await this.#step());
+    } finally {
+      // No read of the scan outlives it (the open may close the storage next).
+      await this.#window.settle();
+    }
     this.#report.problems = this.#problems.counts();
     return {
       endLogicalId: this.#logicalId,
@@ -281,7 +298,9 @@ export class RecoveryScanner {
     const expect = { lsn: makeLsn(logicalId, offset), logId: this.#options.logId, unit, maxLength: size - offset };
     let bytes = await this.#window.view(physical, offset, Math.max(unit, BLOCK_HEADER_SIZE));
     let result = checkBlock(bytes, expect);
-    if (result === 'magic' && bytes.subarray(0, unit).every((b) => b === 0)) return 'empty';
+    // Zeros or not only tells where nothing was written ('empty'); a voucher
+    // search (`wanted`) passes over both alike, at every sector it tries.
+    if (result === 'magic' && wanted === undefined && isZero(bytes.subarray(0, unit))) return 'empty';
     if (result === 'short') {
       // The header is well formed (checkBlock parsed it): its length is
       // bounded by MAX_BLOCK_SIZE and the container's end.

@@ -265,10 +265,11 @@ export class AreaAppender {
 
   /**
    * After an append of records up to `lsn`: with `forceFlush`, the flush to
-   * wait for; else the flush timer is made sure to run (and nothing to wait).
+   * wait for (resolving with `result`); else the flush timer is made sure to
+   * run (and nothing to wait).
    */
-  afterAppend(lsn: Lsn, forceFlush: boolean): Promise<Lsn> | undefined {
-    if (forceFlush) return this.#core.writer.flush(lsn);
+  afterAppend<T extends object>(lsn: Lsn, forceFlush: boolean, result: T): Promise<T> | undefined {
+    if (forceFlush) return this.#core.writer.flushWith(lsn, result);
     this.#armTimer();
     return undefined;
   }

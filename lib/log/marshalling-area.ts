@@ -173,9 +173,9 @@ export class MarshallingArea {
       const real = appender.realSizes(sizes);
       const lsn = appender.reserveAndAppend(spec, real, useReservation, forceAppend, this.#inTurn);
       if (lsn instanceof Promise) return this.#afterTurn(lsn, real, forceFlush);
-      const flushed = lsn === undefined ? undefined : appender.afterAppend(lsn, forceFlush);
       const result = { lsn, reservations: real };
-      return flushed === undefined ? Promise.resolve(result) : flushed.then(() => result);
+      const flushed = lsn === undefined ? undefined : appender.afterAppend(lsn, forceFlush, result);
+      return flushed ?? Promise.resolve(result);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -184,11 +184,12 @@ export class MarshallingArea {
   /** The rest of an append that waited for its turn. */
   async #afterTurn(appended: Promise<Lsn | undefined>, real: number[], forceFlush: boolean): Promise<AppendResult> {
     const lsn = await appended;
+    const result = { lsn, reservations: real };
     if (lsn !== undefined) {
-      const flushed = this.#appender.afterAppend(lsn, forceFlush);
+      const flushed = this.#appender.afterAppend(lsn, forceFlush, result);
       if (flushed !== undefined) await flushed;
     }
-    return { lsn, reservations: real };
+    return result;
   }
 
   /**
@@ -212,7 +213,7 @@ export class MarshallingArea {
     if (specs.length === 0) return [];
     const appender = this.#appender;
     const lsns = await appender.appendBatch(specs, useReservation, forceAppend, () => this.#checkAlive());
-    const flushed = appender.afterAppend(lsns[lsns.length - 1]!, forceFlush);
+    const flushed = appender.afterAppend(lsns[lsns.length - 1]!, forceFlush, lsns);
     if (flushed !== undefined) await flushed;
     return lsns;
   }

@@ -185,26 +185,33 @@ export class DirectFile {
    * `checksums` asks the native thread to compute CRC32Cs just before the
    * write and store them in the buffers (see {@link ChecksumRange}).
    */
-  async write(
+  write(
     offset: number,
     buffers: Uint8Array | readonly Uint8Array[],
     options?: { checksums?: readonly ChecksumRange[]; sync?: boolean },
   ): Promise<number> {
-    checkInteger('offset', offset, 0);
-    let list: Uint8Array[];
-    if (Array.isArray(buffers)) {
-      list = buffers.map((b, i) => checkUint8Array(`buffers[${i}]`, b));
-    } else if (buffers instanceof Uint8Array) {
-      list = [buffers];
-    } else {
-      throw invalidArgType('buffers', 'a Uint8Array or an array of them', buffers);
+    // Not an async function: the promise returned is the addon's own, so a
+    // completion reaches the caller with no extra promise step. Bad
+    // arguments still reject rather than throw.
+    try {
+      checkInteger('offset', offset, 0);
+      let list: Uint8Array[];
+      if (Array.isArray(buffers)) {
+        list = buffers.map((b, i) => checkUint8Array(`buffers[${i}]`, b));
+      } else if (buffers instanceof Uint8Array) {
+        list = [buffers];
+      } else {
+        throw invalidArgType('buffers', 'a Uint8Array or an array of them', buffers);
+      }
+      const opts = checkOptions('options', options);
+      if (opts.checksums !== undefined && !Array.isArray(opts.checksums)) {
+        throw invalidArgType('options.checksums', 'an array', opts.checksums);
+      }
+      const sync = opts.sync === undefined ? false : checkBoolean('options.sync', opts.sync);
+      return this.#native.write(offset, list, opts.checksums as ChecksumRange[] | undefined, sync);
+    } catch (error) {
+      return Promise.reject(error as Error);
     }
-    const opts = checkOptions('options', options);
-    if (opts.checksums !== undefined && !Array.isArray(opts.checksums)) {
-      throw invalidArgType('options.checksums', 'an array', opts.checksums);
-    }
-    const sync = opts.sync === undefined ? false : checkBoolean('options.sync', opts.sync);
-    return this.#native.write(offset, list, opts.checksums as ChecksumRange[] | undefined, sync);
   }
 
   /** Reads into `buffer` from `offset`; resolves with the bytes read (fewer at the end of the file). */

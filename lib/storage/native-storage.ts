@@ -47,6 +47,8 @@ const MAX_OPEN_CONTAINERS = 8;
 
 interface OpenContainer {
   file: Promise<DirectFile>;
+  /** The file once opened: a write to it then starts without waiting a promise step. */
+  ready: DirectFile | undefined;
   users: number;
   lastUse: number;
 }
@@ -208,7 +210,11 @@ export class NativeStorage implements LogStorage {
     return alignedBuffer(size, { alignment: Math.max(this.geometry.memoryAlignment, this.geometry.unit) });
   }
 
-  async #acquire(index: number): Promise<DirectFile> {
+  /**
+   * Counts a use of container `index` (opening it if needed): its entry,
+   * whose file is `ready` when already open.
+   */
+  #use(index: number): OpenContainer {
     if (this.#closed) throw new ClfsError('ERR_CLFS_CLOSED', 'the log storage is closed');
     invariant(
       Number.isInteger(index) && index >= 0 && index < this.#containerCount,
@@ -216,14 +222,23 @@ export class NativeStorage implements LogStorage {
     );
     let entry = this.#containers.get(index);
     if (entry === undefined) {
-      entry = { file: this.#openContainer(index), users: 0, lastUse: 0 };
+      const created: OpenContainer = { file: this.#openContainer(index), ready: undefined, users: 0, lastUse: 0 };
+      created.file.then(
+        (file) => (created.ready = file),
+        () => this.#containers.delete(index),
+      );
+      entry = created;
       this.#containers.set(index, entry);
-      entry.file.catch(() => this.#containers.delete(index));
     }
     entry.users++;
     entry.lastUse = ++this.#useClock;
     // After counting this use: the container just opened is never the one evicted.
     this.#evict();
+    return entry;
+  }
+
+  async #acquire(index: number): Promise<DirectFile> {
+    const entry = this.#use(index);
     try {
       return await entry.file;
     } catch (error) {
@@ -287,16 +302,35 @@ export class NativeStorage implements LogStorage {
     }
   }
 
-  async write(container: number, offset: number, buffers: Uint8Array[], checksums: ChecksumRange[]): Promise<void> {
-    const file = await this.#acquire(container);
+  /**
+   * Not an async function: when the container is open (nearly always) the
+   * write is submitted before this returns, and its completion settles the
+   * promise returned in one step.
+   */
+  write(container: number, offset: number, buffers: Uint8Array[], checksums: ChecksumRange[]): Promise<void> {
+    let entry: OpenContainer;
     try {
-      const written = await file.write(offset, buffers, { checksums });
-      this.stats.flushes++;
-      this.stats.bytesFlushed += written;
-      if (this.#options.durability === 'fdatasync') this.#dirty.add(container);
-    } finally {
-      this.#release(container);
+      entry = this.#use(container);
+    } catch (error) {
+      return Promise.reject(error as Error);
     }
+    const options = { checksums };
+    const written =
+      entry.ready === undefined
+        ? entry.file.then((file) => file.write(offset, buffers, options))
+        : entry.ready.write(offset, buffers, options);
+    return written.then(
+      (bytes) => {
+        entry.users--;
+        this.stats.flushes++;
+        this.stats.bytesFlushed += bytes;
+        if (this.#options.durability === 'fdatasync') this.#dirty.add(container);
+      },
+      (error: unknown) => {
+        entry.users--;
+        throw error;
+      },
+    );
   }
 
   async read(container: number, offset: number, into: Uint8Array): Promise<number> {

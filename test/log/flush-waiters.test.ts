@@ -42,6 +42,20 @@ describe('FlushWaiters', () => {
     expect(waiters.length).toBe(0);
   });
 
+  it('a flush given a value (an append result) resolves with it, the others with the first LSN not durable', async () => {
+    const waiters = new FlushWaiters();
+    const result = { lsn: 7n };
+    const withValue = waiters.wait(7n, result);
+    const plain = waiters.wait(7n);
+    const later = waiters.wait(9n, result);
+    waiters.settle(8n, () => 9n);
+    expect(await withValue).toBe(result);
+    expect(await plain).toBe(9n);
+    expect(waiters.length).toBe(1);
+    waiters.rejectAll(new Error('stop'));
+    await expect(later).rejects.toThrow('stop');
+  });
+
   it('many flushes settled a few at a time all resolve once, in target order', async () => {
     const waiters = new FlushWaiters();
     const targets = Array.from({ length: 5000 }, (_, i) => BigInt((i * 7919) % 5000));

@@ -7,8 +7,10 @@ import { Lsn } from '../../lsn.ts';
 
 interface FlushWaiter {
   target: Lsn;
-  resolve: (firstNotFlushed: Lsn) => void;
+  /** What the flush resolves with: `value`, or when that is undefined the first LSN not durable. */
+  resolve: (result: unknown) => void;
   reject: (error: Error) => void;
+  value: unknown;
 }
 
 /**
@@ -31,10 +33,13 @@ export class FlushWaiters {
     return this.#head < this.#waiters.length ? this.#waiters[this.#waiters.length - 1]!.target : -1n;
   }
 
-  /** A flush of everything up to `target`: resolves with the first LSN not durable when settled. */
-  wait(target: Lsn): Promise<Lsn> {
-    return new Promise<Lsn>((resolve, reject) => {
-      const waiter = { target, resolve, reject };
+  /**
+   * A flush of everything up to `target`: resolves with `value` when settled,
+   * or when `value` is undefined with the first LSN not durable then.
+   */
+  wait(target: Lsn, value?: unknown): Promise<unknown> {
+    return new Promise<unknown>((resolve, reject) => {
+      const waiter: FlushWaiter = { target, resolve, reject, value };
       const waiters = this.#waiters;
       const last = waiters.length - 1;
       if (last < this.#head || waiters[last]!.target <= target) {
@@ -53,7 +58,7 @@ export class FlushWaiters {
     });
   }
 
-  /** Resolves the flushes whose target is at or below `durable`, with `firstNotDurable()`. */
+  /** Resolves the flushes whose target is at or below `durable`, with their value or `firstNotDurable()`. */
   settle(durable: Lsn, firstNotDurable: () => Lsn): void {
     const waiters = this.#waiters;
     if (durable === Lsn.INVALID || this.#head >= waiters.length || waiters[this.#head]!.target > durable) return;
@@ -62,7 +67,7 @@ export class FlushWaiters {
     while (this.#head < waiters.length && waiters[this.#head]!.target <= durable) {
       const waiter = waiters[this.#head]!;
       waiters[this.#head++] = undefined;
-      waiter.resolve(first);
+      waiter.resolve(waiter.value === undefined ? first : waiter.value);
     }
     this.#compact();
   }

@@ -275,6 +275,18 @@ export class WritePipeline {
    * record not durable then.
    */
   flush(target: Lsn): Promise<Lsn> {
+    return this.#flush(target, undefined) as Promise<Lsn>;
+  }
+
+  /**
+   * As flush(), resolving with `value` instead: an append's result reaches
+   * its caller with no promise step after the flush's.
+   */
+  flushWith<T extends object>(target: Lsn, value: T): Promise<T> {
+    return this.#flush(target, value) as Promise<T>;
+  }
+
+  #flush(target: Lsn, value: object | undefined): Promise<unknown> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
     const last = this.#open.lastLsn;
     const effective = target > last ? last : target;
@@ -282,9 +294,9 @@ export class WritePipeline {
     // Nothing to wait for: no records, or the target is older than every
     // record not yet durable.
     if (last === Lsn.INVALID || (durable !== Lsn.INVALID && effective <= durable) || effective < this.#watermark()) {
-      return Promise.resolve(this.#firstNotDurable());
+      return Promise.resolve(value ?? this.#firstNotDurable());
     }
-    const promise = this.#waiters.wait(effective);
+    const promise = this.#waiters.wait(effective, value);
     const open = this.#open.openBlockLsn;
     if (open !== undefined && effective >= open && !this.#sealQueued) {
       this.#sealQueued = true;

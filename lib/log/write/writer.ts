@@ -171,6 +171,11 @@ export class LogWriter {
     return this.#pipeline.flush(target);
   }
 
+  /** As flush(), resolving with `value`. */
+  flushWith<T extends object>(target: Lsn, value: T): Promise<T> {
+    return this.#pipeline.flushWith(target, value);
+  }
+
   /** Seals the open block so it is queued for writing now (FORCE_APPEND), without waiting. */
   forceAppend(): void {
     this.#builder.forceAppend();

@@ -15,7 +15,7 @@ import type { BufferPool } from './buffer-pool.ts';
 import type { LogCore } from './core.ts';
 import { Reservation, largestOfAllocation, planReservation, reservationInvalid, reservedSize } from './reservations.ts';
 import { packedBlockLengths } from './write/placement.ts';
-import { LogWriter, copySpec, dataLengthOf, type BufferOwner, type RecordSpec } from './write/writer.ts';
+import { LogWriter, copySpec, copySpecs, dataLengthOf, type BufferOwner, type RecordSpec } from './write/writer.ts';
 
 export class AreaAppender {
   readonly #core: LogCore;
@@ -171,7 +171,7 @@ export class AreaAppender {
       const first = writer.position.logicalId + 1;
       // The caller may change its arrays once the call has returned: take
       // them before waiting for containers.
-      if (reach >= first) for (let i = 0; i < specs.length; i++) specs[i] = copySpec(specs[i]!);
+      if (reach >= first) copySpecs(specs, 0);
       for (let id = first; id <= reach; id++) await bases.provideContainer(id);
       const out: Lsn[] = [];
       let owned = reach >= first;
@@ -183,7 +183,7 @@ export class AreaAppender {
         }
         // The batch waits (a write buffer): the records after this one are
         // taken now (this one the writer took).
-        if (!owned) for (let j = i + 1; j < specs.length; j++) specs[j] = copySpec(specs[j]!);
+        if (!owned) copySpecs(specs, i + 1);
         owned = true;
         out.push(await appended);
       }

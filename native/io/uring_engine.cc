@@ -162,7 +162,11 @@ class UringEngine final : public Engine {
 
   // Requests submitted between these go to the kernel in one io_uring_enter
   // (the binding brackets the delivery of a batch of completions, and the
-  // JavaScript that runs after them, which typically submits again).
+  // JavaScript that runs after them, which typically submits again), except
+  // writes of kEagerSubmitBytes or more, which go at once: that JavaScript
+  // may be a streaming loop that runs on promise reactions for milliseconds,
+  // filling and sealing block after block, and the device would idle while
+  // they waited for the batch's end.
   void BeginBatch() override { batching_ = true; }
   void EndBatch() override {
     batching_ = false;
@@ -284,6 +288,7 @@ class UringEngine final : public Engine {
         // linked to an fdatasync costs ~1.5x here: the ring runs fsync on a
         // kernel worker thread.)
         if (request->sync_after) sqe->rw_flags = RWF_DSYNC;
+        for (const struct iovec& v : flight->iov) unsubmitted_bytes_ += v.iov_len;
         return;
       }
       case Op::kRead: {
@@ -323,7 +328,8 @@ class UringEngine final : public Engine {
   }
 
   void SubmitEntries() {
-    if (to_submit_ == 0 || batching_) return;
+    if (to_submit_ == 0 || (batching_ && unsubmitted_bytes_ < kEagerSubmitBytes)) return;
+    unsubmitted_bytes_ = 0;
     __atomic_store_n(sq_tail_, sq_local_tail_, __ATOMIC_RELEASE);
     for (;;) {
       int n = IoUringEnter(ring_fd_, to_submit_, 0, 0);
@@ -424,6 +430,9 @@ class UringEngine final : public Engine {
   FileState file_;
   bool stopped_ = false;
   bool batching_ = false;
+  // Bytes of writes in the ring not yet submitted (see BeginBatch).
+  uint64_t unsubmitted_bytes_ = 0;
+  static constexpr uint64_t kEagerSubmitBytes = 64 * 1024;
 
   std::mutex control_mutex_;
   std::condition_variable control_wake_;

@@ -150,6 +150,27 @@ describe('appendBatch', () => {
     },
   );
 
+  it('appendBatch: a batch that waits for write buffers appends the bytes its records held at the call, whatever the caller does with its arrays afterwards', async () => {
+    // One 4 KiB buffer: the batch (several blocks) waits for it after each
+    // block, and takes the records it has not placed yet.
+    const { area } = await makeArea({ bufferSize: 4096, maxWriteBuffers: 1 });
+    const records = Array.from({ length: 40 }, (_, i) => [bytes(300, i + 1), bytes(5, i + 100)]);
+    const expected = records.map(([head, tail]) => {
+      const data = new Uint8Array(304 + 5);
+      data.set(head!, 0);
+      data.set(tail!, 304);
+      return data;
+    });
+    const pending = area.appendBatch(records, { entryAlignment: 8 });
+    for (const record of records) for (const entry of record) entry.fill(0xee);
+    const lsns = await pending;
+    await area.flushBuffers();
+    const read = await readAll(area);
+    expect(read.map((r) => r.lsn)).toEqual(lsns);
+    read.forEach((r, i) => expect(r.data).toEqual(expected[i]));
+    expect(area.buffersAllocated.write).toBeLessThanOrEqual(1);
+  });
+
   it('appendBatch: records not an array -> ERR_INVALID_ARG_TYPE', async () => {
     const { area } = await makeArea();
     await rejectsWith(area.appendBatch(tag(1) as unknown as Entries[]), 'ERR_INVALID_ARG_TYPE');

@@ -24,6 +24,32 @@ export function copySpec(spec: RecordSpec): RecordSpec {
   return { ...spec, entries: spec.entries.map((e) => e.slice()) };
 }
 
+/**
+ * copySpec() of `specs[from..]`, in place, into one allocation: a batch
+ * that must wait takes the records it has not placed yet, and one array for
+ * all of them costs one allocation instead of one per entry.
+ */
+export function copySpecs(specs: RecordSpec[], from: number): void {
+  let total = 0;
+  for (let i = from; i < specs.length; i++) {
+    const entries = specs[i]!.entries;
+    for (let k = 0; k < entries.length; k++) total += entries[k]!.byteLength;
+  }
+  const store = new Uint8Array(total);
+  let at = 0;
+  for (let i = from; i < specs.length; i++) {
+    const spec = specs[i]!;
+    const entries: Uint8Array[] = [];
+    for (let k = 0; k < spec.entries.length; k++) {
+      const entry = spec.entries[k]!;
+      store.set(entry, at);
+      entries.push(store.subarray(at, at + entry.byteLength));
+      at += entry.byteLength;
+    }
+    specs[i] = { ...spec, entries };
+  }
+}
+
 /** Data length of a record once its entries are laid out with their alignment. */
 export function dataLengthOf(entries: readonly Uint8Array[], entryAlignment: number): number {
   let length = 0;

@@ -22,7 +22,7 @@ import { maxDataLength } from './placement.ts';
 import type { RecordSpec } from './record-spec.ts';
 
 export type { BufferOwner, MemoryBlock, WriterContext, WriterStart } from './context.ts';
-export { type RecordSpec, copySpec, dataLengthOf } from './record-spec.ts';
+export { type RecordSpec, copySpec, copySpecs, dataLengthOf } from './record-spec.ts';
 
 /** The log's writer: the append lock, the block builder and the write pipeline behind one face. */
 export class LogWriter {

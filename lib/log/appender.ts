@@ -75,6 +75,7 @@ export class AreaAppender {
       type,
       entries,
       entryAlignment,
+      dataLength,
       undoNextLsn: checkChainLsn('options.undoNextLsn', options.undoNextLsn),
       previousLsn: checkChainLsn('options.previousLsn', options.previousLsn),
       newBaseLsn,
@@ -150,14 +151,14 @@ export class AreaAppender {
       const next = this.reservation.copy();
       if (useReservation) {
         for (const spec of specs) {
-          const size = reservedSize(dataLengthOf(spec.entries, spec.entryAlignment), unit);
+          const size = reservedSize(spec.dataLength, unit);
           if (next.records < 1 || next.bytes < size) throw reservationInvalid(this.reservation, size);
           next.records--;
           next.bytes -= size;
         }
         next.settle();
       }
-      const spans = specs.map((spec) => recordSpan(dataLengthOf(spec.entries, spec.entryAlignment), spec));
+      const spans = specs.map((spec) => recordSpan(spec.dataLength, spec));
       const capacity = Math.min(this.owner.bufferSize, this.#core.table.containerSize);
       if (
         !useReservation &&
@@ -240,8 +241,7 @@ export class AreaAppender {
    * it, or undefined when it stays as it is.
    */
   #plan(real: readonly number[], spec: RecordSpec | undefined, useReservation: boolean): Reservation | undefined {
-    const appendSize =
-      spec === undefined ? undefined : reservedSize(dataLengthOf(spec.entries, spec.entryAlignment), this.#core.unit);
+    const appendSize = spec === undefined ? undefined : reservedSize(spec.dataLength, this.#core.unit);
     if (appendSize !== undefined && real.length === 0 && !useReservation) {
       // The common case, planReservation's answer without its copies: the
       // record costs its reserved size in new space, the reservation stays.

@@ -22,7 +22,7 @@ import {
   newBlockAt,
   placeRecords,
 } from './placement.ts';
-import { type RecordSpec, copySpec, dataLengthOf, writeRecord } from './record-spec.ts';
+import { type RecordSpec, copySpec, writeRecord } from './record-spec.ts';
 
 /** The record sequences as bigints, made once (a record's LSN is its block's plus its sequence). */
 const SEQUENCES: readonly bigint[] = Array.from({ length: MAX_RECORDS_PER_BLOCK }, (_, k) => BigInt(k));
@@ -125,7 +125,7 @@ export class BlockBuilder {
    * container) is available.
    */
   append(owner: BufferOwner, spec: RecordSpec): Lsn | Promise<Lsn> {
-    const dataLength = dataLengthOf(spec.entries, spec.entryAlignment);
+    const dataLength = spec.dataLength;
     const span = recordSpan(dataLength, spec);
     const block = this.#current;
     if (block !== undefined && block.owner === owner && joinsBlock(block, span, this.#ctx.unit)) {

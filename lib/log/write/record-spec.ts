@@ -13,6 +13,8 @@ export interface RecordSpec {
   /** Data pieces, concatenated (each starting at a multiple of entryAlignment). */
   entries: readonly Uint8Array[];
   entryAlignment: number;
+  /** dataLengthOf(entries, entryAlignment), computed once when the spec is made. */
+  readonly dataLength: number;
   /** Chain LSNs, INVALID when absent (the record's header carries the others: its span depends on them). */
   undoNextLsn: Lsn;
   previousLsn: Lsn;

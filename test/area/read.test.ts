@@ -334,8 +334,8 @@ describe('area.records()', () => {
 
   it('area.records(): a base moved past the iteration inside its block gives ERR_CLFS_START_OF_LOG', async () => {
     const { area } = await makeArea({ bufferSize: 65536 });
-    const lsns = [];
-    for (let i = 0; i < 10; i++) lsns.push((await area.reserveAndAppend(tag(i))).lsn);
+    const lsns: Lsn[] = [];
+    for (let i = 0; i < 10; i++) lsns.push((await area.reserveAndAppend(tag(i))).lsn!);
     await area.flushBuffers();
     const seen: number[] = [];
     const scan = async (): Promise<void> => {

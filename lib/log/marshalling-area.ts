@@ -318,7 +318,8 @@ export class MarshallingArea {
       const wanted = (r: LogRecord): boolean => filter === 'client' || r.type === filter;
       while (record !== null) {
         if (wanted(record)) yield record;
-        record = await context.next();
+        // Records in the block already read come without a promise each.
+        record = context.nextBuffered() ?? (await context.next());
       }
     } finally {
       context.terminate();

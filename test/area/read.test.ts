@@ -311,6 +311,54 @@ describe('area.records()', () => {
     (await area.readLogRecord(lsns[0]!, 'forward')).terminate();
   });
 
+  it('area.records(): type filters skip records of the other type inside one block', async () => {
+    const { area } = await makeArea({ bufferSize: 65536 });
+    const restart: Lsn[] = [];
+    for (let i = 0; i < 12; i++) {
+      if (i % 4 === 3) restart.push((await area.writeRestartArea(tag(i))).lsn);
+      else await area.reserveAndAppend(tag(i));
+    }
+    await area.flushBuffers();
+    const seen = async (type: 'data' | 'restart' | 'client'): Promise<number[]> => {
+      const out: number[] = [];
+      for await (const r of area.records(undefined, 'forward', { type, view: true })) out.push(untag(r.data));
+      return out;
+    };
+    expect(await seen('data')).toEqual([0, 1, 2, 4, 5, 6, 8, 9, 10]);
+    expect(await seen('restart')).toEqual([3, 7, 11]);
+    expect(await seen('client')).toEqual([...Array(12).keys()]);
+    const fromRestart = [];
+    for await (const r of area.records(restart[0], 'forward', { type: 'client' })) fromRestart.push(r.lsn);
+    expect(fromRestart[0]).toBe(restart[0]);
+  });
+
+  it('area.records(): a base moved past the iteration inside its block gives ERR_CLFS_START_OF_LOG', async () => {
+    const { area } = await makeArea({ bufferSize: 65536 });
+    const lsns: Lsn[] = [];
+    for (let i = 0; i < 10; i++) lsns.push((await area.reserveAndAppend(tag(i))).lsn!);
+    await area.flushBuffers();
+    const seen: number[] = [];
+    const scan = async (): Promise<void> => {
+      for await (const r of area.records()) {
+        seen.push(untag(r.data));
+        if (seen.length === 2) await area.advanceLogBase(lsns[6]!);
+      }
+    };
+    await rejectsWith(scan(), 'ERR_CLFS_START_OF_LOG');
+    expect(seen).toEqual([0, 1]);
+  });
+
+  it('area.records(): records appended while iterating are yielded too', async () => {
+    const { area } = await makeArea({ bufferSize: 65536 });
+    for (let i = 0; i < 3; i++) await area.reserveAndAppend(tag(i));
+    const seen: number[] = [];
+    for await (const r of area.records()) {
+      seen.push(untag(r.data));
+      if (seen.length === 2) await area.reserveAndAppend(tag(3));
+    }
+    expect(seen).toEqual([0, 1, 2, 3]);
+  });
+
   it('area.records(): yields nothing on an empty log', async () => {
     const { area } = await makeArea();
     expect(await readAll(area)).toEqual([]);

@@ -36,7 +36,7 @@ import type { ProbedBlock } from './block-check.ts';
 import type { LoadedBlock } from './loaded-block.ts';
 import type { ReadProblem } from './problems.ts';
 import { ReadBuffer, type BlockLoader } from './read-buffer.ts';
-import type { LogRecord, ReadMode, RecordTypeFilter } from './read-types.ts';
+import { matches, type LogRecord, type ReadMode, type RecordTypeFilter } from './read-types.ts';
 import { belowBase, unreadable, type ChainView } from './unreadable.ts';
 
 export type { LogRecord, ReadMode, ReadOptions, RecordTypeFilter } from './read-types.ts';
@@ -63,10 +63,6 @@ export interface ReadSource extends ChainView, BlockLoader {
  */
 function followsAsWritten(block: LoadedBlock, next: ProbedBlock | LoadedBlock): boolean {
   return follows(block, next) && newEpochAgrees(block, next);
-}
-
-function matches(filter: RecordTypeFilter, type: 'data' | 'restart'): boolean {
-  return filter === 'client' || filter === type;
 }
 
 /** A cursor over records; holds one read buffer until terminated. */
@@ -179,6 +175,23 @@ export class ReadContext {
     return result;
   }
 
+  /** @internal next()'s result when in the forward block the buffer holds (no I/O, no promise); else undefined. */
+  nextBuffered(): LogRecord | undefined {
+    if (this.#mode !== 'forward' || this.#terminated || this.#busy || this.#ended) return undefined;
+    this.#source.checkOpen();
+    const last = this.#source.lastLsn();
+    const block = this.#buffer.cached(blockLsnOf(this.#record.lsn));
+    for (let index = this.#index + 1; index < (block?.records.length ?? 0); index++) {
+      const lsn = block!.lsn + BigInt(index);
+      // #forward's checks (the end of the log, a base moved past); other types are skipped.
+      if (lsn > last || lsn < this.#source.baseLsn()) return undefined;
+      if (!matches(this.#filter, block!.records[index]!.type)) continue;
+      this.#index = index;
+      return (this.#record = this.#toRecord(block!, index, lsn));
+    }
+    return undefined;
+  }
+
   async #step(userLsnOption: Lsn | undefined): Promise<LogRecord | null> {
     if (userLsnOption !== undefined) {
       const userLsn = checkLsn('options.userLsn', userLsnOption);
@@ -258,11 +271,11 @@ export class ReadContext {
     return record;
   }
 
-  #toRecord(block: LoadedBlock, index: number): LogRecord {
+  #toRecord(block: LoadedBlock, index: number, lsn = block.lsn + BigInt(index)): LogRecord {
     const entry = block.records[index]!;
     const bytes = block.bytes.subarray(entry.dataOffset, entry.dataOffset + entry.dataLength);
     return {
-      lsn: block.lsn + BigInt(index),
+      lsn,
       type: entry.type,
       data: this.#view ? bytes : bytes.slice(),
       undoNextLsn: entry.undoNextLsn,

@@ -7,6 +7,11 @@ import type { Lsn } from '../../lsn.ts';
 
 /** `'data'`, `'restart'`, or `'client'` (either). */
 export type RecordTypeFilter = 'data' | 'restart' | 'client';
+
+/** Whether a record of `type` passes `filter`. */
+export function matches(filter: RecordTypeFilter, type: 'data' | 'restart'): boolean {
+  return filter === 'client' || filter === type;
+}
 /** How next() moves: the next record in the log, or along a record's previous or undo-next LSN. */
 export type ReadMode = 'forward' | 'previous' | 'undoNext';
 

@@ -442,7 +442,15 @@ export function restart(env: Env, op: Body<'restart'>): Outcome {
         ...(op.use ? { useReservation: true } : {}),
       }),
     {
-      allowed: { codes, area },
+      allowed: {
+        // The new base is checked at the restart's turn, after the appends
+        // queued before it: a base move made meanwhile, even by a later call,
+        // may have passed it (seed 1540549169).
+        get codes() {
+          return base !== undefined && base < model.maxPossibleBase ? [...codes, 'ERR_CLFS_TAIL_INVALID'] : codes;
+        },
+        area,
+      },
       ok: ({ lsn, bytesWritten }, call) => {
         if (base !== undefined) area.readers--;
         mustFail(

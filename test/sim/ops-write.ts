@@ -405,7 +405,7 @@ export function restart(env: Env, op: Body<'restart'>): Outcome {
   const max = maxRecordOf(area.config, config);
   const data = env.payload(resolveSize(op.size, area, config, env.random));
   const given = data.slice();
-  // A base move is checked (with a read buffer) before the append takes its turn: with a reservation it would race it.
+  // The new base is checked (with a buffer of the log's own) at the restart's turn among appends (see `allowed`).
   const base =
     op.use || op.base === NONE
       ? undefined

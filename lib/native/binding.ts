@@ -62,6 +62,8 @@ export interface NativeFileStats {
   syncs: number;
   rejectedBeforeIo: number;
   inFlight: number;
+  /** Requests held for the end of a completion batch, not yet handed to the kernel (io_uring only). */
+  unsubmitted: number;
 }
 
 export interface NativeDirectFile {

@@ -504,6 +504,7 @@ Napi::Value DirectFile::GetStats(const Napi::CallbackInfo& info) {
   result.Set("syncs", stats_.syncs);
   result.Set("rejectedBeforeIo", stats_.rejected_before_io);
   result.Set("inFlight", static_cast<double>(pending_.size()));
+  result.Set("unsubmitted", engine_ ? static_cast<double>(engine_->unsubmitted()) : 0.0);
   return result;
 }
 

@@ -93,6 +93,9 @@ class Engine {
   // EndBatch. Owner's thread only.
   virtual void BeginBatch() {}
   virtual void EndBatch() {}
+  // Requests prepared but not yet handed to the kernel (held for the batch's
+  // end). Owner's thread only.
+  virtual uint32_t unsubmitted() const { return 0; }
 };
 
 // kAuto picks io_uring where the kernel allows it, else threads. `threads` is

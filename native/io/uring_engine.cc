@@ -163,10 +163,11 @@ class UringEngine final : public Engine {
   // Requests submitted between these go to the kernel in one io_uring_enter
   // (the binding brackets the delivery of a batch of completions, and the
   // JavaScript that runs after them, which typically submits again), except
-  // writes of kEagerSubmitBytes or more, which go at once: that JavaScript
-  // may be a streaming loop that runs on promise reactions for milliseconds,
-  // filling and sealing block after block, and the device would idle while
-  // they waited for the batch's end.
+  // reads and writes of kEagerSubmitBytes or more, which go at once: that
+  // JavaScript may run on promise reactions for milliseconds (a streaming
+  // loop filling and sealing block after block, a scan serving a block's
+  // records while the next block is read ahead), and the device would idle
+  // while they waited for the batch's end.
   void BeginBatch() override { batching_ = true; }
   void EndBatch() override {
     batching_ = false;
@@ -174,6 +175,7 @@ class UringEngine final : public Engine {
   }
 
   int completion_fd() const override { return event_fd_; }
+  uint32_t unsubmitted() const override { return to_submit_; }
 
   void Reap() override {
     uint64_t count;
@@ -298,6 +300,7 @@ class UringEngine final : public Engine {
         sqe->addr = reinterpret_cast<uint64_t>(slice.base + request->progress);
         sqe->len = static_cast<uint32_t>(slice.length - request->progress);
         sqe->off = request->offset + request->progress;
+        unsubmitted_bytes_ += sqe->len;
         return;
       }
       case Op::kSync:
@@ -430,7 +433,7 @@ class UringEngine final : public Engine {
   FileState file_;
   bool stopped_ = false;
   bool batching_ = false;
-  // Bytes of writes in the ring not yet submitted (see BeginBatch).
+  // Bytes of reads and writes in the ring not yet submitted (see BeginBatch).
   uint64_t unsubmitted_bytes_ = 0;
   static constexpr uint64_t kEagerSubmitBytes = 64 * 1024;
 

@@ -209,6 +209,7 @@ describe.each(ENGINES)("engine '$engine'", ({ engine, reported }) => {
         syncs: 1,
         rejectedBeforeIo: 0,
         inFlight: 0,
+        unsubmitted: 0,
       });
     });
 

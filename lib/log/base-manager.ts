@@ -122,6 +122,8 @@ export class BaseManager {
 
   async #grow(count: number): Promise<void> {
     for (let i = 0; i < count; i++) {
+      // A fail-stopped log records nothing more (invariant 4), a new container file included.
+      this.#writer.checkHealthy();
       const index = this.#table.count;
       await this.#storage.addContainer(index, this.#table.containerSize);
       this.#table.logicalIds.push(0);

@@ -70,6 +70,22 @@ describe('fail-stop in the middle of a call', () => {
   });
 });
 
+describe('calls made after a fail-stop', () => {
+  it('AddLogContainer after a fail-stop rejects with ERR_CLFS_IO_FAILED and adds no container file (found by the simulator, seed 76)', async () => {
+    const adds: number[] = [];
+    const log = await memoryLog((r) => {
+      if (r.op === 'add') adds.push(r.n);
+      return r.op === 'write' ? eio() : undefined;
+    });
+    const area = await log.createMarshallingArea({ bufferSize: 4096, flushIntervalMs: 0 });
+    expect(await outcome(area.reserveAndAppend(tag(1), { forceFlush: true }))).toBe('ERR_CLFS_IO_FAILED');
+    expect(await outcome(log.addContainers(1))).toBe('ERR_CLFS_IO_FAILED');
+    expect(adds).toEqual([]);
+    expect(await outcome(area.close())).toBe('resolved');
+    expect(await outcome(log.close())).toBe('ERR_CLFS_IO_FAILED');
+  });
+});
+
 describe('an area closing in the middle of a read', () => {
   it('ReadLogRecord: racing the area close -> ERR_CLFS_CLOSED (typed), and the read buffer is freed once the read is done with it', async () => {
     const log = await memoryLog(() => undefined);

@@ -301,6 +301,7 @@ class Driver {
       ...(durable || previous === undefined ? {} : { acked: previous.ackBound }),
     });
     model.writerLast = () => (log.core.writer.lastLsn === Lsn.INVALID ? -1n : log.core.writer.lastLsn);
+    storage!.failStopped = () => log.core.writer.failure !== undefined;
     this.inst = {
       n,
       log,

@@ -95,6 +95,12 @@ export class SimStorage implements LogStorage {
   dead = false;
   /** Write, sync or metadata faults delivered to the library (it must fail-stop). */
   writeFaultsDelivered = 0;
+  /**
+   * Whether the log using this storage has fail-stopped (set by the driver
+   * once the log is open): from then on it must record nothing, so a write,
+   * sync or metadata write it submits is an I6 violation.
+   */
+  failStopped: () => boolean = () => false;
 
   constructor(disk: SimDisk, scheduler: Scheduler, options: SimStorageOptions) {
     this.disk = disk;
@@ -152,6 +158,9 @@ export class SimStorage implements LogStorage {
 
   /** Checks common to every request; returns an error to reject with, if any. */
   #refuse(what: string, offset: number, length: number): ClfsError | undefined {
+    if (!what.includes('read') && this.failStopped()) {
+      this.#violation('I6', `${what} submitted after the log fail-stopped`);
+    }
     if (this.closed) {
       this.#violation('io-after-close', `${what} after the storage was closed`);
       return new ClfsError('EBADF', `EBADF: ${what} on a closed file`, { errno: -9 });

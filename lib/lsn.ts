@@ -106,6 +106,14 @@ export function blockLsnOf(lsn: Lsn): Lsn {
   return lsn & ~0x1ffn;
 }
 
+/** Record sequences 0..511 as bigints, made once: a scan computes an LSN per record. */
+const SEQUENCES: readonly bigint[] = Array.from({ length: 512 }, (_, i) => BigInt(i));
+
+/** Internal, unchecked: the LSN of record `index` of the block at `blockLsn`. */
+export function lsnInBlock(blockLsn: Lsn, index: number): Lsn {
+  return blockLsn + (SEQUENCES[index] ?? BigInt(index));
+}
+
 /** Internal: an LSN from a container id and a byte offset plus sequence, without checks. */
 export function makeLsn(containerId: number, blockOffset: number, recordSequence = 0): Lsn {
   return (BigInt(containerId) << 32n) | BigInt(blockOffset + recordSequence);

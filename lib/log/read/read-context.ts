@@ -30,7 +30,7 @@
 import { ClfsError, invalidArgValue } from '../../errors.ts';
 import type { BlockProblem } from '../../format/block.ts';
 import { follows, newEpochAgrees } from '../../format/chain.ts';
-import { Lsn, blockLsnOf, checkLsn, containerOf, makeLsn, offsetOf } from '../../lsn.ts';
+import { Lsn, blockLsnOf, checkLsn, containerOf, lsnInBlock, makeLsn, offsetOf } from '../../lsn.ts';
 import { checkOptions } from '../../validate.ts';
 import type { ProbedBlock } from './block-check.ts';
 import type { LoadedBlock } from './loaded-block.ts';
@@ -74,6 +74,8 @@ export class ReadContext {
   readonly #view: boolean;
   #index = 0;
   #record!: LogRecord;
+  /** The block #record was taken from (nextBuffered serves the records after it while the buffer holds it). */
+  #recordBlock: LoadedBlock | undefined;
   #busy = false;
   #terminated = false;
   #ended = false;
@@ -155,16 +157,12 @@ export class ReadContext {
     this.#enter();
     // A step that fails part way (a chain leading below the base, damage)
     // leaves the context where it was: the next call starts from there.
-    const record = this.#record;
-    const index = this.#index;
-    const ended = this.#ended;
+    const [record, index, ended, recordBlock] = [this.#record, this.#index, this.#ended, this.#recordBlock];
     let result: LogRecord | null;
     try {
       result = await this.#step(o.userLsn);
     } catch (error) {
-      this.#record = record;
-      this.#index = index;
-      this.#ended = ended;
+      [this.#record, this.#index, this.#ended, this.#recordBlock] = [record, index, ended, recordBlock];
       throw error;
     } finally {
       this.#busy = false;
@@ -180,14 +178,15 @@ export class ReadContext {
     if (this.#mode !== 'forward' || this.#terminated || this.#busy || this.#ended) return undefined;
     this.#source.checkOpen();
     const last = this.#source.lastLsn();
-    const block = this.#buffer.cached(blockLsnOf(this.#record.lsn));
-    for (let index = this.#index + 1; index < (block?.records.length ?? 0); index++) {
-      const lsn = block!.lsn + BigInt(index);
+    const block = this.#recordBlock;
+    if (block === undefined || this.#buffer.cached(block.lsn) !== block) return undefined;
+    for (let index = this.#index + 1; index < block.records.length; index++) {
+      const lsn = lsnInBlock(block.lsn, index);
       // #forward's checks (the end of the log, a base moved past); other types are skipped.
       if (lsn > last || lsn < this.#source.baseLsn()) return undefined;
-      if (!matches(this.#filter, block!.records[index]!.type)) continue;
+      if (!matches(this.#filter, block.records[index]!.type)) continue;
       this.#index = index;
-      return (this.#record = this.#toRecord(block!, index, lsn));
+      return (this.#record = this.#toRecord(block, index, lsn));
     }
     return undefined;
   }
@@ -271,8 +270,9 @@ export class ReadContext {
     return record;
   }
 
-  #toRecord(block: LoadedBlock, index: number, lsn = block.lsn + BigInt(index)): LogRecord {
+  #toRecord(block: LoadedBlock, index: number, lsn = lsnInBlock(block.lsn, index)): LogRecord {
     const entry = block.records[index]!;
+    this.#recordBlock = block;
     const bytes = block.bytes.subarray(entry.dataOffset, entry.dataOffset + entry.dataLength);
     return {
       lsn,

@@ -100,7 +100,7 @@ export class AreaAppender {
     }
   }
 
-  /** Real (reserved) sizes of reservation changes given as data sizes (negative: free one). */
+  /** Real (reserved) sizes of reservation changes given as data sizes (negative: free one record of exactly that real size). */
   realSizes(sizes: readonly number[]): number[] {
     if (sizes.length === 0) return [];
     return sizes.map((s) => Math.sign(s) * reservedSize(Math.abs(s), this.#core.unit));

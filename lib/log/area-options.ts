@@ -34,7 +34,10 @@ export interface AppendOptions {
   undoNextLsn?: Lsn;
   /** Stored in the record (previous record of the chain); older than the record, or Lsn.INVALID (default). */
   previousLsn?: Lsn;
-  /** Data sizes of records to reserve (positive) or to free (negative: one record of that size). */
+  /**
+   * Data sizes of records to reserve (positive) or to free (negative `-n`: one record and exactly the real size of
+   * `n`, `alignReservedLog([n])`; more than is reserved is ERR_CLFS_RESERVATION_INVALID).
+   */
   reservations?: readonly number[];
   /** Queue the record's block for writing now, without waiting for it (CLFS_FLAG_FORCE_APPEND). */
   forceAppend?: boolean;

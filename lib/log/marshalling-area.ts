@@ -142,7 +142,12 @@ export class MarshallingArea {
    * - `useReservation`: append into space reserved earlier;
    * - neither: append into new space;
    * - `reservations` with entries: append into new space and reserve more.
-   * A negative reservation frees one reserved record of that size. Waits
+   * A negative reservation `-n` frees one reserved record and exactly the
+   * real size of `n` (`alignReservedLog([n])`), whatever sizes were
+   * reserved (the reservation is aggregate, as in CLFS: no record is picked
+   * by closest size); freeing more records or bytes than are reserved is
+   * ERR_CLFS_RESERVATION_INVALID and changes nothing. When the last record
+   * goes, any bytes left go with it. Waits
    * (never fails) while every write buffer is in use. LSNs follow call order.
    *
    * @example

@@ -154,6 +154,36 @@ describe('ClfsReserveAndAppendLog: negative reservations', () => {
     expect(area.reservedBytes).toBe(area.alignReservedLog([100]));
   });
 
+  it('ClfsReserveAndAppendLog: a negative size frees exactly that size, not the reserved record closest to it', async () => {
+    const { log, area } = await makeArea({ bufferSize: 65536 });
+    await area.reserveAndAppend(null, { reservations: [100, 5000] });
+    // Closest-record freeing would take the 5000-byte record; CLFS's "a
+    // reservation of that size is released" takes the real size of 3000.
+    const { reservations } = await area.reserveAndAppend(null, { reservations: [-3000] });
+    expect(reservations).toEqual([-area.alignReservedLog([3000])]);
+    const left = area.alignReservedLog([100, 5000]) - area.alignReservedLog([3000]);
+    expect(area.reservedRecords).toBe(1);
+    expect(area.reservedBytes).toBe(left);
+    expect(log.information().totalReservation).toBe(left);
+    // What is left covers a 100-byte record appended into it.
+    await area.reserveAndAppend(tag(1), { useReservation: true });
+    expect(area.reservedRecords).toBe(0);
+    expect(log.information().totalReservation).toBe(0);
+  });
+
+  it('ClfsReserveAndAppendLog: a negative size frees exactly that size of an AllocReservedLog reservation too', async () => {
+    const { area } = await makeArea({ bufferSize: 65536 });
+    const bytes = area.alignReservedLog([100, 100, 100, 100]);
+    await area.allocReservedLog(4, bytes);
+    await area.reserveAndAppend(null, { reservations: [-100, -100] });
+    expect(area.reservedRecords).toBe(2);
+    expect(area.reservedBytes).toBe(bytes - 2 * area.alignReservedLog([100]));
+    // More bytes than are reserved: typed, nothing changed.
+    await rejectsWith(area.reserveAndAppend(null, { reservations: [-20000] }), 'ERR_CLFS_RESERVATION_INVALID');
+    expect(area.reservedRecords).toBe(2);
+    expect(area.reservedBytes).toBe(bytes - 2 * area.alignReservedLog([100]));
+  });
+
   it('ClfsReserveAndAppendLog: a call that reserves and frees applies both', async () => {
     const { area } = await makeArea();
     await area.reserveAndAppend(null, { reservations: [100] });

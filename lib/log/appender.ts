@@ -8,7 +8,7 @@
  */
 import { ClfsError } from '../errors.ts';
 import { recordSpan } from '../format/block.ts';
-import { Lsn } from '../lsn.ts';
+import { Lsn, blockLsnOf, sequenceOf } from '../lsn.ts';
 import { checkInteger } from '../validate.ts';
 import { checkChainLsn, type AppendOptions } from './area-options.ts';
 import type { BufferPool } from './buffer-pool.ts';
@@ -84,18 +84,29 @@ export class AreaAppender {
     return this.#core.writer.contended ? copySpec(spec) : spec;
   }
 
-  /** Chain fields must point to older records: before anything appended now. */
+  /**
+   * Chain fields (previousLsn, undoNextLsn) must be INVALID or name a record
+   * of the log older than the one appended: in [base, last appended], and,
+   * where the writer knows the block without reading (the open block and
+   * the last few thousand it sealed), a block starting there with a record
+   * of that sequence. Older blocks are checked by range only: no read in an
+   * append's turn. ERR_CLFS_INVALID_LSN otherwise.
+   */
   #checkChains(spec: RecordSpec): void {
     if (spec.undoNextLsn === Lsn.INVALID && spec.previousLsn === Lsn.INVALID) return;
-    const last = this.#core.writer.lastLsn;
+    const { writer, bases } = this.#core;
+    const last = writer.lastLsn;
     for (const [name, lsn] of [
       ['undoNextLsn', spec.undoNextLsn],
       ['previousLsn', spec.previousLsn],
     ] as const) {
-      if (lsn !== Lsn.INVALID && (last === Lsn.INVALID || lsn > last)) {
-        throw new ClfsError('ERR_CLFS_INVALID_LSN', `options.${name} ${Lsn.format(lsn)} must name an older record`, {
-          lsn,
-        });
+      if (lsn === Lsn.INVALID) continue;
+      let why: string | undefined;
+      if (last === Lsn.INVALID || lsn > last) why = 'must name an older record';
+      else if (lsn < bases.baseLsn) why = `is below the base LSN ${Lsn.format(bases.baseLsn)}`;
+      else if (sequenceOf(lsn) >= (writer.knownRecordCount(blockLsnOf(lsn)) ?? Infinity)) why = 'names no record';
+      if (why !== undefined) {
+        throw new ClfsError('ERR_CLFS_INVALID_LSN', `options.${name} ${Lsn.format(lsn)} ${why}`, { lsn });
       }
     }
   }

@@ -234,11 +234,26 @@ export class MarshallingArea {
     );
   }
 
-  /** Reserves `count` records totalling `bytes` (CLFS's AllocReservedLog); `bytes` is normally alignReservedLog()'s result. */
+  /**
+   * Reserves `count` records totalling `bytes` (CLFS's AllocReservedLog);
+   * `bytes` is normally alignReservedLog()'s result for `count` sizes. Bytes
+   * that `count` records cannot take (fewer than `count` of the smallest
+   * record's real size, more than `count` of the largest's) are
+   * ERR_CLFS_RESERVATION_INVALID.
+   */
   async allocReservedLog(count: number, bytes: number): Promise<void> {
     this.#checkUsable();
     checkInteger('count', count, 1);
     checkInteger('bytes', bytes, 1);
+    const unit = this.#core.unit;
+    const [least, most] = [count * reservedSize(0, unit), count * reservedSize(this.maxRecordSize, unit)];
+    if (bytes < least || bytes > most) {
+      throw new ClfsError(
+        'ERR_CLFS_RESERVATION_INVALID',
+        `${count} records take between ${least} and ${most} reserved bytes (alignReservedLog's result). Received ${bytes}`,
+        { records: count, bytes },
+      );
+    }
     await this.#appender.allocate(count, bytes);
   }
 

@@ -320,6 +320,44 @@ describe('ClfsReserveAndAppendLog: chain LSNs', () => {
   );
 
   it.each(['previousLsn', 'undoNextLsn'] as const)(
+    'chain LSNs (REFERENCE 5.5, validate record existence): %s naming no record inside [base, last] -> ERR_CLFS_INVALID_LSN, nothing appended',
+    async (name) => {
+      const { log, area } = await makeArea({ bufferSize: 65536, flushIntervalMs: 0 });
+      const sector = log.information().sectorSize;
+      // Each record its own block (forceFlush seals it), the first over several sectors.
+      const a = (await area.reserveAndAppend(bytes(20000), { forceFlush: true })).lsn!;
+      const b = (await area.reserveAndAppend(tag(2), { forceFlush: true })).lsn!;
+      const c = (await area.reserveAndAppend(tag(3))).lsn!; // in the open block
+      const container = Lsn.containerId(a);
+      const gaps = [
+        a + 1n, // a record number the block does not have
+        Lsn.create(container, Lsn.blockOffset(a) + 2 * sector, 0), // inside a block, no block starts there
+        b + 7n,
+      ];
+      for (const bad of gaps) {
+        await rejectsWith(area.reserveAndAppend(tag(9), { [name]: bad }), 'ERR_CLFS_INVALID_LSN');
+      }
+      expect(log.information().lastLsn).toBe(c);
+      // Real records are accepted, in the open block, a queued or a written one.
+      for (const good of [a, b, c]) await area.reserveAndAppend(tag(8), { [name]: good });
+    },
+  );
+
+  it.each(['previousLsn', 'undoNextLsn'] as const)(
+    'chain LSNs (REFERENCE 5.5): %s below the base names no live record -> ERR_CLFS_INVALID_LSN',
+    async (name) => {
+      const { area } = await makeArea({ flushIntervalMs: 0 });
+      const a = (await area.reserveAndAppend(tag(1))).lsn!;
+      const b = (await area.reserveAndAppend(tag(2))).lsn!;
+      await area.advanceLogBase(b);
+      await rejectsWith(area.reserveAndAppend(tag(3), { [name]: a }), 'ERR_CLFS_INVALID_LSN');
+      await rejectsWith(area.appendBatch([tag(3), tag(4)], { [name]: a }), 'ERR_CLFS_INVALID_LSN');
+      const { lsn } = await area.reserveAndAppend(tag(3), { [name]: b });
+      expect((await readOne(area, lsn!))[name]).toBe(b);
+    },
+  );
+
+  it.each(['previousLsn', 'undoNextLsn'] as const)(
     'chain LSNs: %s naming the newest record is older than the new record, accepted',
     async (name) => {
       const { area } = await makeArea();

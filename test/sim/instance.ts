@@ -93,6 +93,8 @@ export interface Allowed {
   /** Reads may end with ERR_CLFS_CLOSED when a close lands during them. */
   read?: boolean;
   area?: AreaHandle;
+  /** Decided when the call settles: codes allowed by the state then (e.g. a base moved meanwhile). */
+  also?: (code: string) => boolean;
 }
 
 export function closedBefore(inst: Instance, area: AreaHandle | undefined, call: number): boolean {
@@ -114,7 +116,7 @@ export function checkError(inst: Instance, tracker: Tracker, call: Call, error: 
     return;
   }
   const code = error.code;
-  if (allowed.codes.includes(code)) return;
+  if (allowed.codes.includes(code) || allowed.also?.(code) === true) return;
   if (code === 'ERR_CLFS_CLOSED') {
     if (closedBefore(inst, allowed.area, call.id)) return;
     if (allowed.read === true && closedSince(inst, allowed.area)) return;

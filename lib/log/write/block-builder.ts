@@ -22,6 +22,7 @@ import {
   newBlockAt,
   placeRecords,
 } from './placement.ts';
+import { type KnownBlock, RecentBlocks } from './recent-blocks.ts';
 import { type RecordSpec, copySpec, writeRecord } from './record-spec.ts';
 
 /** The record sequences as bigints, made once (a record's LSN is its block's plus its sequence). */
@@ -47,6 +48,8 @@ export class BlockBuilder {
   #current: MemoryBlock | undefined;
   #recordsAppended = 0;
   #blocksSealed = 0;
+  /** Blocks sealed lately and their record counts (chain LSNs are checked against them). */
+  readonly #recent = new RecentBlocks();
 
   constructor(ctx: WriterContext, start: WriterStart, queue: SealedBlockQueue) {
     this.#ctx = ctx;
@@ -112,6 +115,18 @@ export class BlockBuilder {
    */
   isNewEpoch(block: MemoryBlock): boolean {
     return block.previousBlockLsn === this.#generationPredecessor;
+  }
+
+  /**
+   * The records of the block starting at `blockLsn` as far as the builder
+   * knows without reading: the open block's or a recently sealed block's
+   * count, 0 when no block it remembers starts there, undefined when the
+   * block is older than those it remembers.
+   */
+  recordsAt(blockLsn: Lsn): KnownBlock {
+    const open = this.#current;
+    if (open !== undefined && blockLsn >= open.lsn) return open.lsn === blockLsn ? open.count : 0;
+    return this.#recent.recordsAt(blockLsn);
   }
 
   /** The open block if it is the one at `blockLsn`. */
@@ -283,6 +298,7 @@ export class BlockBuilder {
     this.#previousBlockLsn = block.lsn;
     this.#offset = block.offset + length;
     this.#blocksSealed++;
+    this.#recent.add(block.lsn, block.count);
     this.#queue.enqueue(block);
   }
 

@@ -107,6 +107,15 @@ export class LogWriter {
     return this.#pipeline.queuedRecordCount(blockLsn);
   }
 
+  /**
+   * The records of the block starting at `blockLsn` as far as the writer
+   * knows without reading (the open block, or one sealed lately): 0 when no
+   * such block starts there, undefined when it is older than it remembers.
+   */
+  knownRecordCount(blockLsn: Lsn): number | undefined {
+    return this.#builder.recordsAt(blockLsn);
+  }
+
   /** The block holding `blockLsn` if it is still in memory: open, or queued and not yet written. */
   blockInMemory(blockLsn: Lsn): MemoryBlock | undefined {
     return this.#builder.openBlockAt(blockLsn) ?? this.#pipeline.heldBlock(blockLsn);

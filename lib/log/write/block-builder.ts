@@ -1,9 +1,10 @@
 /**
  * The block builder: where appended records go.
  *
- * Records are written straight into the open block's buffer (a marshalling
- * area's write buffer). A block is sealed when the next record does not fit,
- * when a flush needs it, or when another area appends; a sealed block covers
+ * Records are written straight into the open block's buffer (the write
+ * buffer of the marshalling area that opened it; another area's records
+ * join it while they fit). A block is sealed when the next record does not
+ * fit or when a flush needs it; a sealed block covers
  * only the units it uses and the next block starts after it, so no write
  * ever touches a sector holding an acknowledged record (invariant 2). Where
  * a record goes is placement.ts's rule; a sealed block goes to the write
@@ -143,7 +144,10 @@ export class BlockBuilder {
     const dataLength = spec.dataLength;
     const span = recordSpan(dataLength, spec);
     const block = this.#current;
-    if (block !== undefined && block.owner === owner && joinsBlock(block, span, this.#ctx.unit)) {
+    // The open block is the log's, whichever area's buffer it is in: another
+    // area's record joins it too (placement.ts), so areas appending in turn
+    // share blocks rather than sealing one per switch.
+    if (block !== undefined && joinsBlock(block, span, this.#ctx.unit)) {
       return this.#place(block, spec, dataLength, span);
     }
     let stable = spec;
@@ -171,17 +175,14 @@ export class BlockBuilder {
    * `owner` appended them now (placement as append() does it).
    */
   lastContainerFor(owner: BufferOwner, spans: readonly number[]): number {
-    return placeRecords(this.#placement(owner), spans, this.#geometry(owner)).logicalId;
+    return placeRecords(this.#placement(), spans, this.#geometry(owner)).logicalId;
   }
 
-  /** Where writing stands for `owner`: its open block to fill, or where its next block would start. */
-  #placement(owner: BufferOwner): Placement {
+  /** Where writing stands: the open block to fill (whichever area's), or where the next block would start. */
+  #placement(): Placement {
     const current = this.#current;
-    if (current !== undefined && current.owner === owner) {
-      return { logicalId: this.#logicalId, offset: current.offset, open: current };
-    }
-    // Another area's open block would be sealed first.
-    return { ...this.sealedPosition(), open: undefined };
+    if (current !== undefined) return { logicalId: this.#logicalId, offset: current.offset, open: current };
+    return { ...this.position, open: undefined };
   }
 
   #geometry(owner: BufferOwner): PlacementGeometry {

@@ -18,7 +18,7 @@ export interface MarshallingAreaOptions {
   bufferSize: number;
   /** `'paged'` (default) or `'nonPaged'` (pinned in RAM). */
   pool?: Pool;
-  /** Most buffers allocated for writing at once: a positive integer or Infinity (default). Appends wait when all are in use. */
+  /** Most buffers allocated for writing at once: a positive integer or Infinity (default). This area's appends wait when all are in use; other areas' go on. */
   maxWriteBuffers?: number;
   /** Most buffers allocated for reading at once (one per open read context): a positive integer or Infinity (default). */
   maxReadBuffers?: number;

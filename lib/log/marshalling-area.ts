@@ -142,13 +142,11 @@ export class MarshallingArea {
    * - `useReservation`: append into space reserved earlier;
    * - neither: append into new space;
    * - `reservations` with entries: append into new space and reserve more.
-   * A negative reservation `-n` frees one reserved record and exactly the
-   * real size of `n` (`alignReservedLog([n])`), whatever sizes were
-   * reserved (the reservation is aggregate, as in CLFS: no record is picked
-   * by closest size); freeing more records or bytes than are reserved is
-   * ERR_CLFS_RESERVATION_INVALID and changes nothing. When the last record
-   * goes, any bytes left go with it. Waits
-   * (never fails) while every write buffer is in use. LSNs follow call order.
+   * A negative reservation `-n` frees one record and exactly the real size
+   * of `n` (`alignReservedLog([n])`), not the closest record reserved; more
+   * than is reserved is ERR_CLFS_RESERVATION_INVALID. Waits (never fails)
+   * while the area's write buffers are all in use, other areas going on;
+   * LSNs follow call order (other areas' may pass an append waiting so).
    *
    * @example
    * ```ts
@@ -245,15 +243,6 @@ export class MarshallingArea {
     this.#checkUsable();
     checkInteger('count', count, 1);
     checkInteger('bytes', bytes, 1);
-    const unit = this.#core.unit;
-    const [least, most] = [count * reservedSize(0, unit), count * reservedSize(this.maxRecordSize, unit)];
-    if (bytes < least || bytes > most) {
-      throw new ClfsError(
-        'ERR_CLFS_RESERVATION_INVALID',
-        `${count} records take between ${least} and ${most} reserved bytes (alignReservedLog's result). Received ${bytes}`,
-        { records: count, bytes },
-      );
-    }
     await this.#appender.allocate(count, bytes);
   }
 
@@ -372,7 +361,7 @@ export class MarshallingArea {
       // The call takes its turn among appends at once (a close called after
       // it waits for it), and checks the new base there: against the records
       // appended before it, not those of when it was called.
-      const lsn = await writer.exclusive(() => {
+      const lsn = await this.#appender.inOrder(() => {
         this.#checkAlive();
         return bases.appendRestart(newBase, (previousLsn) => {
           spec.previousLsn = previousLsn;
@@ -442,6 +431,7 @@ export class MarshallingArea {
       // Calls made before close() finish first: those still in their turn
       // among appends, and those past it (a restart area's flush and base move).
       await this.#operations.settled();
+      await this.#appender.settled();
       await this.#core.writer.exclusive(() => undefined).catch(() => undefined);
       await this.#appender.flushForClose();
     } catch (error) {

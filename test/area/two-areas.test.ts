@@ -5,7 +5,10 @@
 import { describe, expect, it } from 'vitest';
 
 import { Lsn } from '../../lib/index.ts';
+import { Log } from '../../lib/log/log.ts';
+import { MemoryStorage, emptyImage } from '../../lib/storage/memory-storage.ts';
 import { makeArea, readAll, reopenLog, tag, untag } from '../support/area.ts';
+import { KiB } from '../support/fixtures.ts';
 
 describe('two marshalling areas appending in turn', () => {
   it('ClfsReserveAndAppendLog (one log block for any area, LSNs strictly increase): 40 alternating 10-byte appends of two areas share blocks', async () => {
@@ -61,5 +64,51 @@ describe('two marshalling areas appending in turn', () => {
     const records = await readAll(area.bufferSize < 65536 ? big : area);
     expect(records.map((r) => r.data.byteLength)).toEqual([4, 20000, 4]);
     expect(records[1]!.lsn).toBe(lsn);
+  });
+});
+
+describe('an area waiting for one of its own write buffers', () => {
+  /** A memory storage whose container writes wait while `hold` is set (the area's buffers stay in flight). */
+  class Held extends MemoryStorage {
+    hold: Promise<void> | undefined;
+    override async write(...args: Parameters<MemoryStorage['write']>): Promise<void> {
+      if (this.hold !== undefined) await this.hold;
+      return super.write(...args);
+    }
+  }
+
+  it('cMaxWriteBuffers (per area): an area at its maxWriteBuffers waits alone: another area appends meanwhile; LSNs keep each area call order', async () => {
+    const image = emptyImage();
+    for (let i = 0; i < 2; i++) image.containers.push(new Uint8Array(512 * KiB));
+    await Log.initializeStorage(new MemoryStorage(image), 512 * KiB, 2, 0);
+    const storage = new Held(image);
+    const log = await Log.openStorage('memory', storage, 'strict');
+    const slow = await log.createMarshallingArea({ bufferSize: 4096, maxWriteBuffers: 1, flushIntervalMs: 0 });
+    const other = await log.createMarshallingArea({ bufferSize: 4096, flushIntervalMs: 0 });
+    let release!: () => void;
+    storage.hold = new Promise((resolve) => (release = resolve));
+    const first = await slow.reserveAndAppend(new Uint8Array(3000).fill(1));
+    // Does not fit in the block its one buffer holds: that block is sealed,
+    // its write held, and the append waits for the buffer to come back.
+    let waited = false;
+    const second = slow.reserveAndAppend(new Uint8Array(3000).fill(2)).then((r) => ((waited = true), r));
+    const third = slow.reserveAndAppend(new Uint8Array(10).fill(3));
+    // The other area's appends do not wait behind it.
+    const others: Lsn[] = [];
+    for (let i = 0; i < 10; i++) others.push((await other.reserveAndAppend(tag(i))).lsn!);
+    expect(waited).toBe(false);
+    expect(slow.buffersAllocated.write).toBe(1);
+    release();
+    storage.hold = undefined;
+    const [a, b] = [(await second).lsn!, (await third).lsn!];
+    // The slow area's records in its call order, after its first; the other area's in theirs.
+    expect(first.lsn! < a && a < b).toBe(true);
+    for (let i = 1; i < others.length; i++) expect(others[i]! > others[i - 1]!).toBe(true);
+    expect(others[0]! > first.lsn!).toBe(true);
+    await other.flushBuffers();
+    await slow.flushBuffers();
+    const records = await readAll(other);
+    expect(records.map((r) => r.lsn)).toEqual([first.lsn!, ...[...others, a, b].sort((x, y) => (x < y ? -1 : 1))]);
+    await log.close();
   });
 });

@@ -53,6 +53,12 @@ function chainBelowBase(env: Env, ...lsns: bigint[]): (code: string) => boolean 
     code === 'ERR_CLFS_INVALID_LSN' && lsns.some((l) => l !== Lsn.INVALID && l < env.model.maxPossibleBase);
 }
 
+/** What the call-order rule needs of an area: it may wait for its own buffers outside the log's turn. */
+const orderOf = (area: AreaHandle): { index: number; mayWait: boolean } => ({
+  index: area.index,
+  mayWait: area.config.maxWriteBuffers !== null,
+});
+
 /** Ends a reservation-changing call's entry and folds. */
 function reservationOutcome(
   env: Env,
@@ -135,7 +141,7 @@ export function append(env: Env, op: Body<'append'>): Outcome {
           knownAtCall,
           call.label,
         );
-        model.appendOrder(call.id, [result.lsn], call.label);
+        model.appendOrder(call.id, [result.lsn], call.label, orderOf(area));
         if (result.lsn > area.lastResolved) area.lastResolved = result.lsn;
         if (op.forceFlush) {
           checkFailStop(env, failStopped, call);
@@ -221,7 +227,7 @@ export function batch(env: Env, op: Body<'batch'>): Outcome {
           `${call.label}[${i}]`,
         ),
       );
-      model.appendOrder(call.id, lsns, call.label);
+      model.appendOrder(call.id, lsns, call.label, orderOf(area));
       const last = lsns[lsns.length - 1]!;
       if (last > area.lastResolved) area.lastResolved = last;
       if (op.forceFlush) {

@@ -66,13 +66,7 @@ function followsAsWritten(block: LoadedBlock, next: ProbedBlock | LoadedBlock): 
   return follows(block, next) && newEpochAgrees(block, next);
 }
 
-/**
- * A cursor over records; holds one of its area's read buffers until
- * terminated. A context dropped without terminate() gives its buffer back
- * once garbage collection takes it (a FinalizationRegistry: CLFS would pin
- * it until the area goes), which may be late: terminate contexts, or use
- * `await using`.
- */
+/** A cursor over records; holds one read buffer until terminated (or, if dropped without it, collected: late). */
 export class ReadContext {
   readonly #source: ReadSource;
   readonly #buffer: ReadBuffer;
@@ -93,10 +87,7 @@ export class ReadContext {
     this.#view = view;
   }
 
-  /**
-   * @internal A context on `buffer` (over one of an area's read buffers,
-   * made with `readAhead` for mode 'forward'); start() positions it.
-   */
+  /** @internal A context on `buffer` (an area's read buffer, reading ahead in mode 'forward'); start() positions it. */
   static open(
     source: ReadSource,
     buffer: ReadBuffer,

@@ -14,7 +14,15 @@
 import { type ClfsError, invariant } from '../../errors.ts';
 import { BLOCK_HEADER_SIZE, MAX_RECORDS_PER_BLOCK, alignUp, recordSpan, writeBlockHeader } from '../../format/block.ts';
 import { type Lsn, makeLsn } from '../../lsn.ts';
-import type { BufferOwner, MemoryBlock, WriterContext, WriterStart } from './context.ts';
+import {
+  type BufferOwner,
+  type MemoryBlock,
+  NO_BUFFER,
+  type NoBuffer,
+  type SpareBuffer,
+  type WriterContext,
+  type WriterStart,
+} from './context.ts';
 import {
   type Placement,
   type PlacementGeometry,
@@ -140,7 +148,15 @@ export class BlockBuilder {
    * when the open block has room, else once a write buffer (and perhaps a
    * container) is available.
    */
-  append(owner: BufferOwner, spec: RecordSpec): Lsn | Promise<Lsn> {
+  append(owner: BufferOwner, spec: RecordSpec): Lsn | Promise<Lsn>;
+  /**
+   * With `spare`: never waits for a write buffer. A new block takes the
+   * spare buffer, else one the area has free now, else the open block is
+   * sealed and NO_BUFFER returned (the caller waits for a buffer outside the
+   * log's turn and comes back with it).
+   */
+  append(owner: BufferOwner, spec: RecordSpec, spare: SpareBuffer): Lsn | NoBuffer | Promise<Lsn | NoBuffer>;
+  append(owner: BufferOwner, spec: RecordSpec, spare?: SpareBuffer): Lsn | NoBuffer | Promise<Lsn | NoBuffer> {
     const dataLength = spec.dataLength;
     const span = recordSpan(dataLength, spec);
     const block = this.#current;
@@ -151,7 +167,8 @@ export class BlockBuilder {
       return this.#place(block, spec, dataLength, span);
     }
     let stable = spec;
-    const placed = this.#openBlock(owner, span, (block) => this.#place(block, stable, dataLength, span));
+    const take = spare === undefined ? () => owner.acquireWriteBuffer() : () => takeSpare(owner, spare);
+    const placed = this.#openBlock(owner, span, take, (block) => this.#place(block, stable, dataLength, span));
     // The caller may reuse its arrays once the call returns: copy before waiting.
     if (placed instanceof Promise) stable = copySpec(spec);
     return placed;
@@ -195,7 +212,12 @@ export class BlockBuilder {
    * buffer free (no wait, so a batch placed without waiting reads its
    * callers' arrays at the call), else once a container and a buffer are had.
    */
-  #openBlock<T>(owner: BufferOwner, span: number, use: (block: MemoryBlock) => T): T | Promise<T> {
+  #openBlock<T>(
+    owner: BufferOwner,
+    span: number,
+    take: () => Uint8Array | Promise<Uint8Array> | NoBuffer,
+    use: (block: MemoryBlock) => T,
+  ): T | NoBuffer | Promise<T | NoBuffer> {
     if (this.#current !== undefined) this.#seal(this.#current);
     const needed = BLOCK_HEADER_SIZE + span;
     const at = newBlockAt(this.#logicalId, this.#offset, span, this.#geometry(owner));
@@ -214,12 +236,14 @@ export class BlockBuilder {
     // in between would seal an empty block (dropping it) and the record
     // would go into a block no longer the log's.
     if (container === undefined) {
-      const acquired = owner.acquireWriteBuffer();
+      const acquired = take();
+      if (acquired === NO_BUFFER) return NO_BUFFER;
       if (!(acquired instanceof Promise)) return use(this.#newBlock(owner, acquired, needed));
       return acquired.then((buffer) => use(this.#newBlock(owner, buffer, needed)));
     }
     return container.then(async () => {
-      const acquired = owner.acquireWriteBuffer();
+      const acquired = take();
+      if (acquired === NO_BUFFER) return NO_BUFFER;
       const buffer = acquired instanceof Promise ? await acquired : acquired;
       return use(this.#newBlock(owner, buffer, needed));
     });
@@ -341,4 +365,11 @@ export class BlockBuilder {
     );
     this.#drop(current);
   }
+}
+
+/** The spare buffer (taken), else one the area has free now, else NO_BUFFER. */
+function takeSpare(owner: BufferOwner, spare: SpareBuffer): Uint8Array | NoBuffer {
+  const buffer = spare.buffer ?? owner.tryAcquireWriteBuffer();
+  spare.buffer = undefined;
+  return buffer ?? NO_BUFFER;
 }

@@ -42,6 +42,8 @@ export interface ContextHandle {
   terminated: boolean;
   /** What the pending calls on it may fail with (terminate adds ERR_CLFS_CLOSED). */
   pending: Allowed[];
+  /** Terminated while reads were pending: its buffer goes back (area.readers) when they end. */
+  bufferUntilIdle?: boolean;
 }
 
 export interface Call {

@@ -8,14 +8,23 @@
  */
 import { ClfsError } from '../errors.ts';
 import { recordSpan } from '../format/block.ts';
-import { Lsn } from '../lsn.ts';
+import { Lsn, blockLsnOf, sequenceOf } from '../lsn.ts';
 import { checkInteger } from '../validate.ts';
 import { checkChainLsn, type AppendOptions } from './area-options.ts';
 import type { BufferPool } from './buffer-pool.ts';
 import type { LogCore } from './core.ts';
 import { Reservation, largestOfAllocation, planReservation, reservationInvalid, reservedSize } from './reservations.ts';
 import { packedBlockLengths } from './write/placement.ts';
-import { LogWriter, copySpec, copySpecs, dataLengthOf, type BufferOwner, type RecordSpec } from './write/writer.ts';
+import { AreaTurns } from './area-turns.ts';
+import {
+  LogWriter,
+  NO_BUFFER,
+  copySpec,
+  copySpecs,
+  dataLengthOf,
+  type BufferOwner,
+  type RecordSpec,
+} from './write/writer.ts';
 
 export class AreaAppender {
   readonly #core: LogCore;
@@ -26,6 +35,8 @@ export class AreaAppender {
   /** What the writer takes this area's buffers through (its identity marks the area's blocks). */
   readonly owner: BufferOwner;
   readonly reservation = new Reservation();
+  /** The area's turns among the log's appends (area-turns.ts). */
+  readonly #turns: AreaTurns;
   #lastAppended: Lsn = Lsn.INVALID;
   #timer: ReturnType<typeof setTimeout> | undefined;
 
@@ -34,9 +45,11 @@ export class AreaAppender {
     this.#writes = writes;
     this.#flushIntervalMs = flushIntervalMs;
     this.#stopped = stopped;
+    this.#turns = new AreaTurns(core.writer, writes);
     this.owner = {
       bufferSize: writes.size,
       acquireWriteBuffer: () => writes.acquire(),
+      tryAcquireWriteBuffer: () => writes.tryAcquire(),
       releaseWriteBuffer: (buffer) => writes.release(buffer),
     };
     core.space.register(this.reservation);
@@ -84,23 +97,34 @@ export class AreaAppender {
     return this.#core.writer.contended ? copySpec(spec) : spec;
   }
 
-  /** Chain fields must point to older records: before anything appended now. */
+  /**
+   * Chain fields (previousLsn, undoNextLsn) must be INVALID or name a record
+   * of the log older than the one appended: in [base, last appended], and,
+   * where the writer knows the block without reading (the open block and
+   * the last few thousand it sealed), a block starting there with a record
+   * of that sequence. Older blocks are checked by range only: no read in an
+   * append's turn. ERR_CLFS_INVALID_LSN otherwise.
+   */
   #checkChains(spec: RecordSpec): void {
     if (spec.undoNextLsn === Lsn.INVALID && spec.previousLsn === Lsn.INVALID) return;
-    const last = this.#core.writer.lastLsn;
+    const { writer, bases } = this.#core;
+    const last = writer.lastLsn;
     for (const [name, lsn] of [
       ['undoNextLsn', spec.undoNextLsn],
       ['previousLsn', spec.previousLsn],
     ] as const) {
-      if (lsn !== Lsn.INVALID && (last === Lsn.INVALID || lsn > last)) {
-        throw new ClfsError('ERR_CLFS_INVALID_LSN', `options.${name} ${Lsn.format(lsn)} must name an older record`, {
-          lsn,
-        });
+      if (lsn === Lsn.INVALID) continue;
+      let why: string | undefined;
+      if (last === Lsn.INVALID || lsn > last) why = 'must name an older record';
+      else if (lsn < bases.baseLsn) why = `is below the base LSN ${Lsn.format(bases.baseLsn)}`;
+      else if (sequenceOf(lsn) >= (writer.knownRecordCount(blockLsnOf(lsn)) ?? Infinity)) why = 'names no record';
+      if (why !== undefined) {
+        throw new ClfsError('ERR_CLFS_INVALID_LSN', `options.${name} ${Lsn.format(lsn)} ${why}`, { lsn });
       }
     }
   }
 
-  /** Real (reserved) sizes of reservation changes given as data sizes (negative: free one). */
+  /** Real (reserved) sizes of reservation changes given as data sizes (negative: free one record of exactly that real size). */
   realSizes(sizes: readonly number[]): number[] {
     if (sizes.length === 0) return [];
     return sizes.map((s) => Math.sign(s) * reservedSize(Math.abs(s), this.#core.unit));
@@ -111,7 +135,9 @@ export class AreaAppender {
    * alive there): changes the reservation by `real` and appends `spec`, if
    * any, atomically. Resolves with the record's LSN; the caller then calls
    * afterAppend(). (No async function here: an append that finds the log
-   * free runs synchronously and returns the LSN itself, no promise.)
+   * free runs synchronously and returns the LSN itself, no promise.) One
+   * that needs a buffer the area cannot give now waits for it outside the
+   * log's turn (area-turns.ts).
    */
   reserveAndAppend(
     spec: RecordSpec | undefined,
@@ -121,16 +147,35 @@ export class AreaAppender {
     inTurn: () => void,
   ): Promise<Lsn | undefined> | Lsn | undefined {
     const writer = this.#core.writer;
-    return writer.exclusiveEager(() => {
-      inTurn();
-      if (spec !== undefined) this.#checkChains(spec);
-      const next = this.#plan(real, spec, useReservation);
-      if (spec === undefined) return this.#appended(next, undefined, forceAppend);
-      const appended = writer.append(this.owner, spec);
-      return appended instanceof Promise
-        ? appended.then((lsn) => this.#appended(next, lsn, forceAppend))
-        : this.#appended(next, appended, forceAppend);
-    });
+    // spec() copied the caller's arrays when the log's turn was contended.
+    const owned = writer.contended;
+    let record = spec;
+    return this.#turns.append<Lsn | undefined>(
+      (spare) => {
+        inTurn();
+        if (record !== undefined) this.#checkChains(record);
+        const next = this.#plan(real, record, useReservation);
+        if (record === undefined) return this.#appended(next, undefined, forceAppend);
+        const appended = writer.appendOrDefer(this.owner, record, spare);
+        if (appended === NO_BUFFER) return NO_BUFFER;
+        return appended instanceof Promise
+          ? appended.then((lsn) => (lsn === NO_BUFFER ? NO_BUFFER : this.#appended(next, lsn, forceAppend)))
+          : this.#appended(next, appended, forceAppend);
+      },
+      () => {
+        if (!owned && record !== undefined) record = copySpec(record);
+      },
+    );
+  }
+
+  /** For the area's close: resolves once its appends waiting outside the log's turn have settled. */
+  settled(): Promise<void> {
+    return this.#turns.settled();
+  }
+
+  /** Runs `fn` in the log's turn after the area's appends waiting outside it (a restart area's append). */
+  inOrder<T>(fn: () => Promise<T>): Promise<T> {
+    return this.#turns.inOrder(fn);
   }
 
   /** An append's end, in its turn: the reservation becomes `next` (undefined: unchanged). */
@@ -144,55 +189,63 @@ export class AreaAppender {
   /** Appends `specs` (non-empty) in one turn, entirely or not at all. */
   appendBatch(specs: RecordSpec[], useReservation: boolean, forceAppend: boolean, inTurn: () => void): Promise<Lsn[]> {
     const { writer, bases, space, unit } = this.#core;
-    return writer.exclusive(async () => {
-      inTurn();
-      this.#checkChains(specs[0]!);
-      // Check the whole batch first, so it is appended entirely or not at all.
-      const next = this.reservation.copy();
-      if (useReservation) {
-        for (const spec of specs) {
-          const size = reservedSize(spec.dataLength, unit);
-          if (next.records < 1 || next.bytes < size) throw reservationInvalid(this.reservation, size);
-          next.records--;
-          next.bytes -= size;
+    // spec() copied the caller's arrays when the log's turn was contended.
+    const owned = writer.contended;
+    // A batch waits for buffers in its turn, so that it is appended entirely or not at all.
+    return this.#turns.inOrder(
+      async () => {
+        inTurn();
+        this.#checkChains(specs[0]!);
+        // Check the whole batch first, so it is appended entirely or not at all.
+        const next = this.reservation.copy();
+        if (useReservation) {
+          for (const spec of specs) {
+            const size = reservedSize(spec.dataLength, unit);
+            if (next.records < 1 || next.bytes < size) throw reservationInvalid(this.reservation, size);
+            next.records--;
+            next.bytes -= size;
+          }
+          next.settle();
         }
-        next.settle();
-      }
-      const spans = specs.map((spec) => recordSpan(spec.dataLength, spec));
-      const capacity = Math.min(this.owner.bufferSize, this.#core.table.containerSize);
-      if (
-        !useReservation &&
-        !space.hasRoomFor({ blocks: packedBlockLengths(spans, capacity, unit), reserve: 0, largest: 0 })
-      ) {
-        throw this.#logFull();
-      }
-      // Every container the batch will reach exists before any record goes
-      // in, so a container that cannot be had fails the batch, not half of it.
-      const reach = writer.lastContainerFor(this.owner, spans);
-      const first = writer.position.logicalId + 1;
-      // The caller may change its arrays once the call has returned: take
-      // them before waiting for containers.
-      if (reach >= first) copySpecs(specs, 0);
-      for (let id = first; id <= reach; id++) await bases.provideContainer(id);
-      const out: Lsn[] = [];
-      let owned = reach >= first;
-      for (let i = 0; i < specs.length; i++) {
-        const appended = writer.append(this.owner, specs[i]!);
-        if (!(appended instanceof Promise)) {
-          out.push(appended);
-          continue;
+        const spans = specs.map((spec) => recordSpan(spec.dataLength, spec));
+        const capacity = Math.min(this.owner.bufferSize, this.#core.table.containerSize);
+        if (
+          !useReservation &&
+          !space.hasRoomFor({ blocks: packedBlockLengths(spans, capacity, unit), reserve: 0, largest: 0 })
+        ) {
+          throw this.#logFull();
         }
-        // The batch waits (a write buffer): the records after this one are
-        // taken now (this one the writer took).
-        if (!owned) copySpecs(specs, i + 1);
-        owned = true;
-        out.push(await appended);
-      }
-      this.reservation.assign(next);
-      this.#lastAppended = out[out.length - 1]!;
-      if (forceAppend) writer.forceAppend();
-      return out;
-    });
+        // Every container the batch will reach exists before any record goes
+        // in, so a container that cannot be had fails the batch, not half of it.
+        const reach = writer.lastContainerFor(this.owner, spans);
+        const first = writer.position.logicalId + 1;
+        // The caller may change its arrays once the call has returned: take
+        // them before waiting for containers.
+        if (reach >= first) copySpecs(specs, 0);
+        for (let id = first; id <= reach; id++) await bases.provideContainer(id);
+        const out: Lsn[] = [];
+        let owned = reach >= first;
+        for (let i = 0; i < specs.length; i++) {
+          const appended = writer.append(this.owner, specs[i]!);
+          if (!(appended instanceof Promise)) {
+            out.push(appended);
+            continue;
+          }
+          // The batch waits (a write buffer): the records after this one are
+          // taken now (this one the writer took).
+          if (!owned) copySpecs(specs, i + 1);
+          owned = true;
+          out.push(await appended);
+        }
+        this.reservation.assign(next);
+        this.#lastAppended = out[out.length - 1]!;
+        if (forceAppend) writer.forceAppend();
+        return out;
+      },
+      () => {
+        if (!owned) copySpecs(specs, 0);
+      },
+    );
   }
 
   /**
@@ -208,8 +261,16 @@ export class AreaAppender {
     return appended;
   }
 
-  /** Reserves `count` records totalling `bytes` (in its turn). */
+  /** Reserves `count` records totalling `bytes` (in its turn); bytes `count` records cannot take are refused. */
   allocate(count: number, bytes: number): Promise<void> {
+    const unit = this.#core.unit;
+    const [least, most] = [count * reservedSize(0, unit), count * reservedSize(this.maxRecordSize, unit)];
+    if (bytes < least || bytes > most) {
+      const why = `${count} records take between ${least} and ${most} reserved bytes (alignReservedLog's result)`;
+      return Promise.reject(
+        new ClfsError('ERR_CLFS_RESERVATION_INVALID', `${why}. Received ${bytes}`, { records: count, bytes }),
+      );
+    }
     return this.#core.writer.exclusive(() => {
       const largest = largestOfAllocation(count, bytes, this.#core.unit, this.maxRecordSize);
       if (!this.#core.space.hasRoomFor({ blocks: [], reserve: bytes, largest })) throw this.#logFull();

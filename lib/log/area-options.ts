@@ -18,7 +18,7 @@ export interface MarshallingAreaOptions {
   bufferSize: number;
   /** `'paged'` (default) or `'nonPaged'` (pinned in RAM). */
   pool?: Pool;
-  /** Most buffers allocated for writing at once: a positive integer or Infinity (default). Appends wait when all are in use. */
+  /** Most buffers allocated for writing at once: a positive integer or Infinity (default). This area's appends wait when all are in use; other areas' go on. */
   maxWriteBuffers?: number;
   /** Most buffers allocated for reading at once (one per open read context): a positive integer or Infinity (default). */
   maxReadBuffers?: number;
@@ -34,7 +34,10 @@ export interface AppendOptions {
   undoNextLsn?: Lsn;
   /** Stored in the record (previous record of the chain); older than the record, or Lsn.INVALID (default). */
   previousLsn?: Lsn;
-  /** Data sizes of records to reserve (positive) or to free (negative: one record of that size). */
+  /**
+   * Data sizes of records to reserve (positive) or to free (negative `-n`: one record and exactly the real size of
+   * `n`, `alignReservedLog([n])`; more than is reserved is ERR_CLFS_RESERVATION_INVALID).
+   */
   reservations?: readonly number[];
   /** Queue the record's block for writing now, without waiting for it (CLFS_FLAG_FORCE_APPEND). */
   forceAppend?: boolean;

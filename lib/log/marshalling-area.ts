@@ -142,8 +142,11 @@ export class MarshallingArea {
    * - `useReservation`: append into space reserved earlier;
    * - neither: append into new space;
    * - `reservations` with entries: append into new space and reserve more.
-   * A negative reservation frees one reserved record of that size. Waits
-   * (never fails) while every write buffer is in use. LSNs follow call order.
+   * A negative reservation `-n` frees one record and exactly the real size
+   * of `n` (`alignReservedLog([n])`), not the closest record reserved; more
+   * than is reserved is ERR_CLFS_RESERVATION_INVALID. Waits (never fails)
+   * while the area's write buffers are all in use, other areas going on;
+   * LSNs follow call order (other areas' may pass an append waiting so).
    *
    * @example
    * ```ts
@@ -229,7 +232,13 @@ export class MarshallingArea {
     );
   }
 
-  /** Reserves `count` records totalling `bytes` (CLFS's AllocReservedLog); `bytes` is normally alignReservedLog()'s result. */
+  /**
+   * Reserves `count` records totalling `bytes` (CLFS's AllocReservedLog);
+   * `bytes` is normally alignReservedLog()'s result for `count` sizes. Bytes
+   * that `count` records cannot take (fewer than `count` of the smallest
+   * record's real size, more than `count` of the largest's) are
+   * ERR_CLFS_RESERVATION_INVALID.
+   */
   async allocReservedLog(count: number, bytes: number): Promise<void> {
     this.#checkUsable();
     checkInteger('count', count, 1);
@@ -352,7 +361,7 @@ export class MarshallingArea {
       // The call takes its turn among appends at once (a close called after
       // it waits for it), and checks the new base there: against the records
       // appended before it, not those of when it was called.
-      const lsn = await writer.exclusive(() => {
+      const lsn = await this.#appender.inOrder(() => {
         this.#checkAlive();
         return bases.appendRestart(newBase, (previousLsn) => {
           spec.previousLsn = previousLsn;
@@ -422,6 +431,7 @@ export class MarshallingArea {
       // Calls made before close() finish first: those still in their turn
       // among appends, and those past it (a restart area's flush and base move).
       await this.#operations.settled();
+      await this.#appender.settled();
       await this.#core.writer.exclusive(() => undefined).catch(() => undefined);
       await this.#appender.flushForClose();
     } catch (error) {

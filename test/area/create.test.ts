@@ -286,7 +286,8 @@ describe('ClfsCreateMarshallingArea: allocator', () => {
     const bad = countingAllocator((size, alignment) => alignedBuffer(size + 1, { alignment }).subarray(1));
     const { log, area } = await makeArea({ bufferSize: 8192, allocator: bad });
     const good = await log.createMarshallingArea({ bufferSize: 8192, flushIntervalMs: 0 });
-    const first = await good.reserveAndAppend(tag(1));
+    // forceAppend seals the block, so the bad area's record needs a buffer of its own.
+    const first = await good.reserveAndAppend(tag(1), { forceAppend: true });
     await rejectsWith(area.reserveAndAppend(tag(2)), 'ERR_CLFS_MISALIGNED');
     const second = await good.reserveAndAppend(tag(3), { forceFlush: true });
     expect(second.lsn! > first.lsn!).toBe(true);

@@ -120,6 +120,22 @@ describe('ClfsAllocReservedLog / FreeReservedLog', () => {
     expect(area.reservedRecords).toBe(0);
   });
 
+  it('ClfsAllocReservedLog: bytes must be what count records can take (count x smallest .. count x largest real size) -> else ERR_CLFS_RESERVATION_INVALID', async () => {
+    const { log, area } = await makeArea({ bufferSize: 65536 });
+    const smallest = area.alignReservedLog([1]);
+    const largest = area.alignReservedLog([area.maxRecordSize]);
+    await rejectsWith(area.allocReservedLog(3, 3 * smallest - 1), 'ERR_CLFS_RESERVATION_INVALID');
+    await rejectsWith(area.allocReservedLog(3, area.alignReservedLog([100])), 'ERR_CLFS_RESERVATION_INVALID');
+    await rejectsWith(area.allocReservedLog(2, 2 * largest + 1), 'ERR_CLFS_RESERVATION_INVALID');
+    expect(area.reservedRecords).toBe(0);
+    expect(log.information().totalReservation).toBe(0);
+    // The bounds themselves, and AlignReservedLog's result, are accepted.
+    await area.allocReservedLog(3, 3 * smallest);
+    await area.allocReservedLog(2, 2 * largest);
+    await area.allocReservedLog(3, area.alignReservedLog([1, 100, 5000]));
+    expect(area.reservedRecords).toBe(8);
+  });
+
   it('FreeReservedLog: removes count and bytes from the reservation', async () => {
     const { log, area } = await makeArea();
     const bytes = area.alignReservedLog([100, 100, 100]);

@@ -154,6 +154,36 @@ describe('ClfsReserveAndAppendLog: negative reservations', () => {
     expect(area.reservedBytes).toBe(area.alignReservedLog([100]));
   });
 
+  it('ClfsReserveAndAppendLog: a negative size frees exactly that size, not the reserved record closest to it', async () => {
+    const { log, area } = await makeArea({ bufferSize: 65536 });
+    await area.reserveAndAppend(null, { reservations: [100, 5000] });
+    // Closest-record freeing would take the 5000-byte record; CLFS's "a
+    // reservation of that size is released" takes the real size of 3000.
+    const { reservations } = await area.reserveAndAppend(null, { reservations: [-3000] });
+    expect(reservations).toEqual([-area.alignReservedLog([3000])]);
+    const left = area.alignReservedLog([100, 5000]) - area.alignReservedLog([3000]);
+    expect(area.reservedRecords).toBe(1);
+    expect(area.reservedBytes).toBe(left);
+    expect(log.information().totalReservation).toBe(left);
+    // What is left covers a 100-byte record appended into it.
+    await area.reserveAndAppend(tag(1), { useReservation: true });
+    expect(area.reservedRecords).toBe(0);
+    expect(log.information().totalReservation).toBe(0);
+  });
+
+  it('ClfsReserveAndAppendLog: a negative size frees exactly that size of an AllocReservedLog reservation too', async () => {
+    const { area } = await makeArea({ bufferSize: 65536 });
+    const bytes = area.alignReservedLog([100, 100, 100, 100]);
+    await area.allocReservedLog(4, bytes);
+    await area.reserveAndAppend(null, { reservations: [-100, -100] });
+    expect(area.reservedRecords).toBe(2);
+    expect(area.reservedBytes).toBe(bytes - 2 * area.alignReservedLog([100]));
+    // More bytes than are reserved: typed, nothing changed.
+    await rejectsWith(area.reserveAndAppend(null, { reservations: [-20000] }), 'ERR_CLFS_RESERVATION_INVALID');
+    expect(area.reservedRecords).toBe(2);
+    expect(area.reservedBytes).toBe(bytes - 2 * area.alignReservedLog([100]));
+  });
+
   it('ClfsReserveAndAppendLog: a call that reserves and frees applies both', async () => {
     const { area } = await makeArea();
     await area.reserveAndAppend(null, { reservations: [100] });
@@ -286,6 +316,44 @@ describe('ClfsReserveAndAppendLog: chain LSNs', () => {
         await rejectsWith(area.reserveAndAppend(tag(2), { [name]: bad }), 'ERR_CLFS_INVALID_LSN');
       }
       expect(log.information().lastLsn).toBe(lsn);
+    },
+  );
+
+  it.each(['previousLsn', 'undoNextLsn'] as const)(
+    'chain LSNs (REFERENCE 5.5, validate record existence): %s naming no record inside [base, last] -> ERR_CLFS_INVALID_LSN, nothing appended',
+    async (name) => {
+      const { log, area } = await makeArea({ bufferSize: 65536, flushIntervalMs: 0 });
+      const sector = log.information().sectorSize;
+      // Each record its own block (forceFlush seals it), the first over several sectors.
+      const a = (await area.reserveAndAppend(bytes(20000), { forceFlush: true })).lsn!;
+      const b = (await area.reserveAndAppend(tag(2), { forceFlush: true })).lsn!;
+      const c = (await area.reserveAndAppend(tag(3))).lsn!; // in the open block
+      const container = Lsn.containerId(a);
+      const gaps = [
+        a + 1n, // a record number the block does not have
+        Lsn.create(container, Lsn.blockOffset(a) + 2 * sector, 0), // inside a block, no block starts there
+        b + 7n,
+      ];
+      for (const bad of gaps) {
+        await rejectsWith(area.reserveAndAppend(tag(9), { [name]: bad }), 'ERR_CLFS_INVALID_LSN');
+      }
+      expect(log.information().lastLsn).toBe(c);
+      // Real records are accepted, in the open block, a queued or a written one.
+      for (const good of [a, b, c]) await area.reserveAndAppend(tag(8), { [name]: good });
+    },
+  );
+
+  it.each(['previousLsn', 'undoNextLsn'] as const)(
+    'chain LSNs (REFERENCE 5.5): %s below the base names no live record -> ERR_CLFS_INVALID_LSN',
+    async (name) => {
+      const { area } = await makeArea({ flushIntervalMs: 0 });
+      const a = (await area.reserveAndAppend(tag(1))).lsn!;
+      const b = (await area.reserveAndAppend(tag(2))).lsn!;
+      await area.advanceLogBase(b);
+      await rejectsWith(area.reserveAndAppend(tag(3), { [name]: a }), 'ERR_CLFS_INVALID_LSN');
+      await rejectsWith(area.appendBatch([tag(3), tag(4)], { [name]: a }), 'ERR_CLFS_INVALID_LSN');
+      const { lsn } = await area.reserveAndAppend(tag(3), { [name]: b });
+      expect((await readOne(area, lsn!))[name]).toBe(b);
     },
   );
 

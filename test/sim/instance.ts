@@ -42,6 +42,8 @@ export interface ContextHandle {
   terminated: boolean;
   /** What the pending calls on it may fail with (terminate adds ERR_CLFS_CLOSED). */
   pending: Allowed[];
+  /** Terminated while reads were pending: its buffer goes back (area.readers) when they end. */
+  bufferUntilIdle?: boolean;
 }
 
 export interface Call {
@@ -93,6 +95,8 @@ export interface Allowed {
   /** Reads may end with ERR_CLFS_CLOSED when a close lands during them. */
   read?: boolean;
   area?: AreaHandle;
+  /** Decided when the call settles: codes allowed by the state then (e.g. a base moved meanwhile). */
+  also?: (code: string) => boolean;
 }
 
 export function closedBefore(inst: Instance, area: AreaHandle | undefined, call: number): boolean {
@@ -114,7 +118,7 @@ export function checkError(inst: Instance, tracker: Tracker, call: Call, error: 
     return;
   }
   const code = error.code;
-  if (allowed.codes.includes(code)) return;
+  if (allowed.codes.includes(code) || allowed.also?.(code) === true) return;
   if (code === 'ERR_CLFS_CLOSED') {
     if (closedBefore(inst, allowed.area, call.id)) return;
     if (allowed.read === true && closedSince(inst, allowed.area)) return;

@@ -128,7 +128,7 @@ export class Model {
   /** The library's own last LSN (-1 if none), for LSNs that must be past every record. */
   writerLast: () => bigint = () => -1n;
   /** LSNs of appends by call, for the call-order rule. */
-  readonly #appendCalls: { call: number; min: bigint; max: bigint }[] = [];
+  readonly #appendCalls: { call: number; min: bigint; max: bigint; area: number; mayWait: boolean }[] = [];
 
   /**
    * `acked`: up to where the recovered records are known durable. After a
@@ -185,7 +185,14 @@ export class Model {
   }
 
   /** Appends get LSNs in call order (API.md): checked against every other append call. */
-  appendOrder(call: number, lsns: readonly bigint[], what: string): void {
+  /**
+   * The call-order rule: an area's appends get LSNs in its call order;
+   * appends of different areas in theirs too, unless the earlier one's area
+   * has a maxWriteBuffers (`mayWait`): an append waiting for one of its
+   * area's buffers leaves the log's turn, and other areas' later appends go
+   * first (the area's own later ones wait behind it).
+   */
+  appendOrder(call: number, lsns: readonly bigint[], what: string, area = { index: -1, mayWait: false }): void {
     if (lsns.length === 0) return;
     const min = lsns.reduce((a, b) => (b < a ? b : a));
     const max = lsns.reduce((a, b) => (b > a ? b : a));
@@ -193,7 +200,12 @@ export class Model {
       if (lsns[i]! <= lsns[i - 1]!) this.report.add('lsn-order', `${what}: LSNs not increasing within the call`);
     }
     for (const other of this.#appendCalls) {
-      if ((other.call < call && other.max >= min) || (other.call > call && other.min <= max)) {
+      const ordered = (earlier: { index: number; mayWait: boolean }): boolean =>
+        other.area === area.index || !earlier.mayWait;
+      if (
+        (other.call < call && other.max >= min && ordered({ index: other.area, mayWait: other.mayWait })) ||
+        (other.call > call && other.min <= max && ordered(area))
+      ) {
         this.report.add(
           'lsn-order',
           `${what} (call ${call}) got ${fmt(min)}..${fmt(max)}; call ${other.call} got ${fmt(other.min)}..${fmt(other.max)}: not in call order`,
@@ -201,7 +213,7 @@ export class Model {
         break;
       }
     }
-    this.#appendCalls.push({ call, min, max });
+    this.#appendCalls.push({ call, min, max, area: area.index, mayWait: area.mayWait });
   }
 
   acknowledge(bound: bigint): void {

@@ -13,7 +13,10 @@
  * - across: a batch or appends of large records that cross a container's
  *   end (and, fast-forwarded, the end of a 4 GiB container);
  * - kill then crash: a process crash, then a power cut before anything is
- *   synced again (what recovery wrote must not name what the cut takes).
+ *   synced again (what recovery wrote must not name what the cut takes);
+ * - alternate: two areas appending small records in turn, racing (they
+ *   share blocks), one reserving and then freeing by negative sizes (each
+ *   frees exactly its size), a flush through the other.
  * @module
  */
 import { chance, int, pick } from '../support/random.ts';
@@ -52,8 +55,8 @@ export function drawMotif(random: () => number, config: SimConfig): Step[] {
   const b = a + pick(random, [1, 1, 1, 2, 3]);
   // Filling the log takes a small one: a few containers, no autoGrow.
   const small = config.maxContainers === 0 && config.containers * config.containerSize <= 16 * 1024 * 1024;
-  type Kind = 'reserveFillUse' | 'restartRace' | 'holdAndMove' | 'across' | 'killThenCrash';
-  const kinds: Kind[] = ['restartRace', 'holdAndMove', 'across', 'killThenCrash'];
+  type Kind = 'reserveFillUse' | 'restartRace' | 'holdAndMove' | 'across' | 'killThenCrash' | 'alternate';
+  const kinds: Kind[] = ['restartRace', 'holdAndMove', 'across', 'killThenCrash', 'alternate'];
   if (small) kinds.push('reserveFillUse', 'reserveFillUse');
   switch (pick(random, kinds)) {
     case 'reserveFillUse': {
@@ -106,6 +109,22 @@ export function drawMotif(random: () => number, config: SimConfig): Step[] {
           body: append(reserver, 'use', size, { forceFlush: chance(random, 0.5) }),
           timing: chance(random, 0.5) ? awaited() : now(),
         })),
+      ];
+    }
+    case 'alternate': {
+      const sizes = [int(random, 1, 300), int(random, 1, 3000), int(random, 1, 300)];
+      const frees = [sizes[2]!, pick(random, [sizes[0]!, sizes[1]!])];
+      return [
+        {
+          body: append(a, 'reserve', 0, { res: sizes.map((size) => ({ size, free: false })) }),
+          timing: awaited(),
+        },
+        ...Array.from({ length: int(random, 6, 16) }, (_, i) => ({
+          body: append(i % 2 === 0 ? a : b, 'new', int(random, 0, 64), { forceAppend: chance(random, 0.1) }),
+          timing: chance(random, 0.7) ? now() : awaited(),
+        })),
+        ...frees.map((size) => ({ body: append(a, 'reserve', 0, { res: [{ size, free: true }] }), timing: now() })),
+        { body: { k: 'flush', area: b, target: -6 }, timing: awaited() },
       ];
     }
     case 'restartRace':

@@ -128,7 +128,9 @@ function checkForward(
 function release(area: AreaHandle, handle: ContextHandle): void {
   if (handle.terminated) return;
   handle.terminated = true;
-  area.readers--;
+  // A read in progress keeps the context's buffer until it ends (ReadContext.terminate).
+  if (handle.busy === 0) area.readers--;
+  else handle.bufferUntilIdle = true;
   for (const a of handle.pending) a.codes.push('ERR_CLFS_CLOSED');
   handle.context.terminate();
 }
@@ -182,6 +184,10 @@ export function next(env: Env, handle: ContextHandle, userPick: number): Outcome
   const settle = (): void => {
     handle.busy--;
     handle.pending.splice(handle.pending.indexOf(allowed), 1);
+    if (handle.busy === 0 && handle.bufferUntilIdle === true) {
+      handle.bufferUntilIdle = false;
+      handle.area.readers--;
+    }
   };
   const make = handle.restart
     ? () =>

@@ -48,6 +48,22 @@ function chainLsn(env: Env, pick: number): bigint {
   return resolvePick(pick, env.model, env.random) ?? Lsn.INVALID;
 }
 
+/**
+ * A chain field below the base when the append takes its turn names no live
+ * record: ERR_CLFS_INVALID_LSN. A base move made meanwhile (even by a later
+ * call) may pass it, so that is decided when the call settles.
+ */
+function chainBelowBase(env: Env, ...lsns: bigint[]): (code: string) => boolean {
+  return (code) =>
+    code === 'ERR_CLFS_INVALID_LSN' && lsns.some((l) => l !== Lsn.INVALID && l < env.model.maxPossibleBase);
+}
+
+/** What the call-order rule needs of an area: it may wait for its own buffers outside the log's turn. */
+const orderOf = (area: AreaHandle): { index: number; mayWait: boolean } => ({
+  index: area.index,
+  mayWait: area.config.maxWriteBuffers !== null,
+});
+
 /** Ends a reservation-changing call's entry and folds. */
 function reservationOutcome(
   env: Env,
@@ -109,7 +125,7 @@ export function append(env: Env, op: Body<'append'>): Outcome {
   let entry: ReturnType<typeof model.reservationCall> | undefined;
   const label = `append ${op.mode} ${record?.byteLength ?? '-'}B res[${res.join(',')}] a${area.index}${op.forceFlush ? ' flush' : ''}`;
   const { call, done } = track(env.inst, env.tracker, label, () => area.area.reserveAndAppend(entries, options), {
-    allowed: { codes, area },
+    allowed: { codes, area, also: chainBelowBase(env, previousLsn, undoNextLsn) },
     ok: (result, call) => {
       mustFail(env, call, why);
       if (result.reservations.length !== real.length || result.reservations.some((r, i) => r !== real[i])) {
@@ -130,7 +146,7 @@ export function append(env: Env, op: Body<'append'>): Outcome {
           knownAtCall,
           call.label,
         );
-        model.appendOrder(call.id, [result.lsn], call.label);
+        model.appendOrder(call.id, [result.lsn], call.label, orderOf(area));
         if (result.lsn > area.lastResolved) area.lastResolved = result.lsn;
         if (op.forceFlush) {
           checkFailStop(env, failStopped, call);
@@ -197,7 +213,7 @@ export function batch(env: Env, op: Body<'batch'>): Outcome {
   let entry: ReturnType<typeof model.reservationCall> | undefined;
   const label = `batch ${op.count}x${size}B a${area.index}${op.use ? ' use' : ''}${op.forceFlush ? ' flush' : ''}`;
   const { call, done } = track(env.inst, env.tracker, label, () => area.area.appendBatch(given, options), {
-    allowed: { codes, area },
+    allowed: { codes, area, also: chainBelowBase(env, previousLsn) },
     ok: (lsns, call) => {
       mustFail(
         env,
@@ -216,7 +232,7 @@ export function batch(env: Env, op: Body<'batch'>): Outcome {
           `${call.label}[${i}]`,
         ),
       );
-      model.appendOrder(call.id, lsns, call.label);
+      model.appendOrder(call.id, lsns, call.label, orderOf(area));
       const last = lsns[lsns.length - 1]!;
       if (last > area.lastResolved) area.lastResolved = last;
       if (op.forceFlush) {

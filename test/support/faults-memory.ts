@@ -185,6 +185,7 @@ function checkRecovered(h: LogHarness, got: Recovered, label: string, problems: 
   // I2: each record is one appended, byte-exact, in order.
   const present = new Set<number>();
   let lastDataId = -1;
+  const lastIdOf = new Map<unknown, number>();
   got.records.forEach((r, i) => {
     if (i > 0 && !(r.lsn > got.records[i - 1]!.lsn)) problems.push(`${at(r.lsn)}: I2: out of order`);
     const attempt = h.attemptOf(r.data);
@@ -199,8 +200,16 @@ function checkRecovered(h: LogHarness, got: Recovered, label: string, problems: 
       if (attempt.previousLsn !== r.previousLsn || attempt.undoNextLsn !== r.undoNextLsn) {
         problems.push(`${at(r.lsn)}: I1: chain fields differ`);
       }
-      if (attempt.id <= lastDataId) problems.push(`${at(r.lsn)}: I2: appended before the record preceding it`);
-      lastDataId = attempt.id;
+      // Call order: within an area always; across areas unless the earlier
+      // call's area has a maxWriteBuffers (waiting for one of its buffers,
+      // it lets other areas' later appends go first).
+      const ownLast = lastIdOf.get(attempt.area) ?? -1;
+      const mayWait = attempt.area !== undefined && attempt.area.maxWriteBuffers !== Infinity;
+      if (attempt.id <= ownLast || (attempt.id <= lastDataId && !mayWait)) {
+        problems.push(`${at(r.lsn)}: I2: appended before the record preceding it`);
+      }
+      lastIdOf.set(attempt.area, Math.max(ownLast, attempt.id));
+      lastDataId = Math.max(lastDataId, attempt.id);
     }
     if (
       attempt.op?.status === 'rejected' &&

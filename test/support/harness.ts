@@ -73,6 +73,8 @@ export interface Attempt {
   op?: OpRecord;
   /** Storage events seen when its flush was acknowledged (Infinity: never). */
   ackedAt: number;
+  /** The area that appended it (restart records: undefined). */
+  area?: MarshallingArea;
 }
 
 export interface OpRecord {
@@ -95,6 +97,8 @@ export interface RecordedRecord {
   previousLsn: Lsn;
   /** Storage events seen when its flush was acknowledged (Infinity: never). */
   ackedAt: number;
+  /** The area that appended it (restart records: undefined). */
+  area?: MarshallingArea;
 }
 
 export interface RecordedRun {
@@ -293,6 +297,7 @@ export class LogHarness {
       return this.#track('reserve', false, async () => (await area.reserveAndAppend(null, options)).lsn);
     }
     const a = this.#attempt('data', entries, options);
+    a.area = area;
     const flushing = options.forceFlush === true;
     return this.#track(
       flushing ? 'append+flush' : 'append',
@@ -313,7 +318,7 @@ export class LogHarness {
     records: (Uint8Array | number)[],
     options: Omit<AppendOptions, 'reservations'> = {},
   ): Promise<Lsn[] | undefined> {
-    const list = records.map((r) => this.#attempt('data', r, options));
+    const list = records.map((r) => Object.assign(this.#attempt('data', r, options), { area }));
     const flushing = options.forceFlush === true;
     return this.#track(
       flushing ? 'batch+flush' : 'batch',

@@ -340,6 +340,27 @@ export const WORKLOADS: Workload[] = [
       await h.flush(area);
     },
   },
+  {
+    tiers: BOTH,
+    name: 'two areas alternating, one at its maxWriteBuffers (1) while the other appends, dsync',
+    options: { durability: 'dsync', ...small },
+    async run(h) {
+      // The first area waits for its one buffer outside the log's turn; the
+      // second's small records go on, and share blocks with the first's.
+      const slow = await h.area({ bufferSize: 4 * KiB, maxWriteBuffers: 1 });
+      const other = await h.area({ bufferSize: 8 * KiB });
+      for (let round = 0; round < 2; round++) {
+        await Promise.all(
+          Array.from({ length: 12 }, (_, i) =>
+            i % 2 === 0
+              ? h.append(slow, h.size(1500, 3800), { forceFlush: i % 4 === 2 })
+              : h.append(other, h.size(10, 200), { forceFlush: i % 5 === 4 }),
+          ),
+        );
+      }
+      await Promise.all([h.flush(slow), h.flush(other)]);
+    },
+  },
 ];
 
 /** The workloads `tier` runs. */

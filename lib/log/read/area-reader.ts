@@ -10,12 +10,19 @@ import { ClfsError } from '../../errors.ts';
 import { Tracker } from '../../util/tracker.ts';
 import type { BufferPool } from '../buffer-pool.ts';
 import type { LogCore } from '../core.ts';
+import { ReadBuffer } from './read-buffer.ts';
 import { ReadContext, type ReadMode, type ReadSource, type RecordTypeFilter } from './read-context.ts';
 
 export class AreaReader {
   readonly #core: LogCore;
   readonly #buffers: BufferPool;
-  readonly #contexts = new Set<ReadContext>();
+  /**
+   * The open contexts' buffers, each with its context held weakly: a context
+   * dropped without terminate() is collected, and the registry gives its
+   * buffer back (CLFS leaks it until the area goes: REFERENCE 5.7).
+   */
+  readonly #contexts = new Map<ReadBuffer, WeakRef<ReadContext>>();
+  readonly #dropped = new FinalizationRegistry<ReadBuffer>((buffer) => this.#release(buffer));
   /** Reads of the contexts in progress (the area's close waits for them). */
   readonly #reads = new Tracker();
   #stopped = false;
@@ -50,8 +57,10 @@ export class AreaReader {
         `all ${this.#buffers.max} read buffers of this marshalling area are in use by open read contexts; terminate one first`,
       );
     }
-    const context = ReadContext.open(this.#source, buffer, mode, filter, view);
-    this.#contexts.add(context);
+    const held = new ReadBuffer(this.#source, buffer, mode === 'forward');
+    const context = ReadContext.open(this.#source, held, mode, filter, view);
+    this.#contexts.set(held, new WeakRef(context));
+    this.#dropped.register(context, held, held);
     return context;
   }
 
@@ -61,10 +70,23 @@ export class AreaReader {
    * free one is returned).
    */
   async close(): Promise<unknown> {
-    for (const context of [...this.#contexts]) context.terminate();
+    for (const [held, context] of [...this.#contexts]) {
+      const live = context.deref();
+      if (live === undefined) this.#release(held);
+      else live.terminate();
+    }
     this.#stopped = true;
     await this.#reads.settled();
     return this.#buffers.drain();
+  }
+
+  /** A context's buffer goes back to the area: terminated, or its context collected (once). */
+  #release(held: ReadBuffer): void {
+    if (!this.#contexts.delete(held)) return;
+    this.#dropped.unregister(held);
+    held.clear();
+    held.close();
+    this.#buffers.release(held.bytes);
   }
 
   /** A read buffer for a context to read ahead into, when the area lends them and one can be had now. */
@@ -94,11 +116,8 @@ export class AreaReader {
       containerSize: () => core.table.containerSize,
       checkOpen,
       blockExpectation: () => ({ logId: core.logId, unit: core.unit }),
-      releaseReadBuffer: (context, buffer) => {
-        this.#contexts.delete(context);
-        this.#buffers.release(buffer);
-      },
-      loadBlock: (blockLsn, into) => read(() => core.blocks.loadBlock(blockLsn, into, this.#contexts)),
+      releaseReadBuffer: (held) => this.#release(held),
+      loadBlock: (blockLsn, into) => read(() => core.blocks.loadBlock(blockLsn, into, this.#contexts.keys())),
       readWritten: (blockLsn, into) => read(() => core.blocks.readWritten(blockLsn, into)),
       checkWritten: (blockLsn, bytes) => core.blocks.checkWritten(blockLsn, bytes),
       lendReadBuffer: () => this.#lendBuffer(),

@@ -35,7 +35,7 @@ import { checkOptions } from '../../validate.ts';
 import type { ProbedBlock } from './block-check.ts';
 import type { LoadedBlock } from './loaded-block.ts';
 import type { ReadProblem } from './problems.ts';
-import { ReadBuffer, type BlockLoader } from './read-buffer.ts';
+import type { BlockLoader, ReadBuffer } from './read-buffer.ts';
 import { matches, type LogRecord, type ReadMode, type RecordTypeFilter } from './read-types.ts';
 import { belowBase, unreadable, type ChainView } from './unreadable.ts';
 
@@ -51,7 +51,8 @@ export interface ReadSource extends ChainView, BlockLoader {
   probeBlock(blockLsn: Lsn, whole: boolean): Promise<ProbedBlock | BlockProblem | 'absent'>;
   /** Stretches salvage recovery skipped: never served. */
   skippedRanges(): readonly { fromLsn: Lsn; toLsn: Lsn }[];
-  releaseReadBuffer(context: ReadContext, buffer: Uint8Array): void;
+  /** The context is done with its buffer (terminated): it goes back to the area. */
+  releaseReadBuffer(buffer: ReadBuffer): void;
   checkOpen(): void;
 }
 
@@ -65,7 +66,7 @@ function followsAsWritten(block: LoadedBlock, next: ProbedBlock | LoadedBlock): 
   return follows(block, next) && newEpochAgrees(block, next);
 }
 
-/** A cursor over records; holds one read buffer until terminated. */
+/** A cursor over records; holds one read buffer until terminated (or, if dropped without it, collected: late). */
 export class ReadContext {
   readonly #source: ReadSource;
   readonly #buffer: ReadBuffer;
@@ -80,18 +81,18 @@ export class ReadContext {
   #terminated = false;
   #ended = false;
 
-  private constructor(source: ReadSource, buffer: Uint8Array, mode: ReadMode, filter: RecordTypeFilter, view: boolean) {
+  private constructor(source: ReadSource, buffer: ReadBuffer, mode: ReadMode, filter: RecordTypeFilter, view: boolean) {
     this.#source = source;
-    this.#buffer = new ReadBuffer(source, buffer, mode === 'forward');
+    this.#buffer = buffer;
     this.#mode = mode;
     this.#filter = filter;
     this.#view = view;
   }
 
-  /** @internal A context on `buffer` (an area's read buffer); start() positions it. */
+  /** @internal A context on `buffer` (an area's read buffer, reading ahead in mode 'forward'); start() positions it. */
   static open(
     source: ReadSource,
-    buffer: Uint8Array,
+    buffer: ReadBuffer,
     mode: ReadMode,
     filter: RecordTypeFilter,
     view: boolean,
@@ -246,9 +247,7 @@ export class ReadContext {
   }
 
   #release(): void {
-    this.#buffer.clear();
-    this.#buffer.close();
-    this.#source.releaseReadBuffer(this, this.#buffer.bytes);
+    this.#source.releaseReadBuffer(this.#buffer);
   }
 
   /** Terminates the context (for `await using`). */

@@ -1,9 +1,10 @@
 /**
  * The block builder: where appended records go.
  *
- * Records are written straight into the open block's buffer (a marshalling
- * area's write buffer). A block is sealed when the next record does not fit,
- * when a flush needs it, or when another area appends; a sealed block covers
+ * Records are written straight into the open block's buffer (the write
+ * buffer of the marshalling area that opened it; another area's records
+ * join it while they fit). A block is sealed when the next record does not
+ * fit or when a flush needs it; a sealed block covers
  * only the units it uses and the next block starts after it, so no write
  * ever touches a sector holding an acknowledged record (invariant 2). Where
  * a record goes is placement.ts's rule; a sealed block goes to the write
@@ -13,7 +14,15 @@
 import { type ClfsError, invariant } from '../../errors.ts';
 import { BLOCK_HEADER_SIZE, MAX_RECORDS_PER_BLOCK, alignUp, recordSpan, writeBlockHeader } from '../../format/block.ts';
 import { type Lsn, makeLsn } from '../../lsn.ts';
-import type { BufferOwner, MemoryBlock, WriterContext, WriterStart } from './context.ts';
+import {
+  type BufferOwner,
+  type MemoryBlock,
+  NO_BUFFER,
+  type NoBuffer,
+  type SpareBuffer,
+  type WriterContext,
+  type WriterStart,
+} from './context.ts';
 import {
   type Placement,
   type PlacementGeometry,
@@ -22,6 +31,7 @@ import {
   newBlockAt,
   placeRecords,
 } from './placement.ts';
+import { type KnownBlock, RecentBlocks } from './recent-blocks.ts';
 import { type RecordSpec, copySpec, writeRecord } from './record-spec.ts';
 
 /** The record sequences as bigints, made once (a record's LSN is its block's plus its sequence). */
@@ -47,6 +57,8 @@ export class BlockBuilder {
   #current: MemoryBlock | undefined;
   #recordsAppended = 0;
   #blocksSealed = 0;
+  /** Blocks sealed lately and their record counts (chain LSNs are checked against them). */
+  readonly #recent = new RecentBlocks();
 
   constructor(ctx: WriterContext, start: WriterStart, queue: SealedBlockQueue) {
     this.#ctx = ctx;
@@ -114,6 +126,18 @@ export class BlockBuilder {
     return block.previousBlockLsn === this.#generationPredecessor;
   }
 
+  /**
+   * The records of the block starting at `blockLsn` as far as the builder
+   * knows without reading: the open block's or a recently sealed block's
+   * count, 0 when no block it remembers starts there, undefined when the
+   * block is older than those it remembers.
+   */
+  recordsAt(blockLsn: Lsn): KnownBlock {
+    const open = this.#current;
+    if (open !== undefined && blockLsn >= open.lsn) return open.lsn === blockLsn ? open.count : 0;
+    return this.#recent.recordsAt(blockLsn);
+  }
+
   /** The open block if it is the one at `blockLsn`. */
   openBlockAt(blockLsn: Lsn): MemoryBlock | undefined {
     return this.#current?.lsn === blockLsn ? this.#current : undefined;
@@ -124,15 +148,27 @@ export class BlockBuilder {
    * when the open block has room, else once a write buffer (and perhaps a
    * container) is available.
    */
-  append(owner: BufferOwner, spec: RecordSpec): Lsn | Promise<Lsn> {
+  append(owner: BufferOwner, spec: RecordSpec): Lsn | Promise<Lsn>;
+  /**
+   * With `spare`: never waits for a write buffer. A new block takes the
+   * spare buffer, else one the area has free now, else the open block is
+   * sealed and NO_BUFFER returned (the caller waits for a buffer outside the
+   * log's turn and comes back with it).
+   */
+  append(owner: BufferOwner, spec: RecordSpec, spare: SpareBuffer): Lsn | NoBuffer | Promise<Lsn | NoBuffer>;
+  append(owner: BufferOwner, spec: RecordSpec, spare?: SpareBuffer): Lsn | NoBuffer | Promise<Lsn | NoBuffer> {
     const dataLength = spec.dataLength;
     const span = recordSpan(dataLength, spec);
     const block = this.#current;
-    if (block !== undefined && block.owner === owner && joinsBlock(block, span, this.#ctx.unit)) {
+    // The open block is the log's, whichever area's buffer it is in: another
+    // area's record joins it too (placement.ts), so areas appending in turn
+    // share blocks rather than sealing one per switch.
+    if (block !== undefined && joinsBlock(block, span, this.#ctx.unit)) {
       return this.#place(block, spec, dataLength, span);
     }
     let stable = spec;
-    const placed = this.#openBlock(owner, span, (block) => this.#place(block, stable, dataLength, span));
+    const take = spare === undefined ? () => owner.acquireWriteBuffer() : () => takeSpare(owner, spare);
+    const placed = this.#openBlock(owner, span, take, (block) => this.#place(block, stable, dataLength, span));
     // The caller may reuse its arrays once the call returns: copy before waiting.
     if (placed instanceof Promise) stable = copySpec(spec);
     return placed;
@@ -156,17 +192,14 @@ export class BlockBuilder {
    * `owner` appended them now (placement as append() does it).
    */
   lastContainerFor(owner: BufferOwner, spans: readonly number[]): number {
-    return placeRecords(this.#placement(owner), spans, this.#geometry(owner)).logicalId;
+    return placeRecords(this.#placement(), spans, this.#geometry(owner)).logicalId;
   }
 
-  /** Where writing stands for `owner`: its open block to fill, or where its next block would start. */
-  #placement(owner: BufferOwner): Placement {
+  /** Where writing stands: the open block to fill (whichever area's), or where the next block would start. */
+  #placement(): Placement {
     const current = this.#current;
-    if (current !== undefined && current.owner === owner) {
-      return { logicalId: this.#logicalId, offset: current.offset, open: current };
-    }
-    // Another area's open block would be sealed first.
-    return { ...this.sealedPosition(), open: undefined };
+    if (current !== undefined) return { logicalId: this.#logicalId, offset: current.offset, open: current };
+    return { ...this.position, open: undefined };
   }
 
   #geometry(owner: BufferOwner): PlacementGeometry {
@@ -179,7 +212,12 @@ export class BlockBuilder {
    * buffer free (no wait, so a batch placed without waiting reads its
    * callers' arrays at the call), else once a container and a buffer are had.
    */
-  #openBlock<T>(owner: BufferOwner, span: number, use: (block: MemoryBlock) => T): T | Promise<T> {
+  #openBlock<T>(
+    owner: BufferOwner,
+    span: number,
+    take: () => Uint8Array | Promise<Uint8Array> | NoBuffer,
+    use: (block: MemoryBlock) => T,
+  ): T | NoBuffer | Promise<T | NoBuffer> {
     if (this.#current !== undefined) this.#seal(this.#current);
     const needed = BLOCK_HEADER_SIZE + span;
     const at = newBlockAt(this.#logicalId, this.#offset, span, this.#geometry(owner));
@@ -198,12 +236,14 @@ export class BlockBuilder {
     // in between would seal an empty block (dropping it) and the record
     // would go into a block no longer the log's.
     if (container === undefined) {
-      const acquired = owner.acquireWriteBuffer();
+      const acquired = take();
+      if (acquired === NO_BUFFER) return NO_BUFFER;
       if (!(acquired instanceof Promise)) return use(this.#newBlock(owner, acquired, needed));
       return acquired.then((buffer) => use(this.#newBlock(owner, buffer, needed)));
     }
     return container.then(async () => {
-      const acquired = owner.acquireWriteBuffer();
+      const acquired = take();
+      if (acquired === NO_BUFFER) return NO_BUFFER;
       const buffer = acquired instanceof Promise ? await acquired : acquired;
       return use(this.#newBlock(owner, buffer, needed));
     });
@@ -283,6 +323,7 @@ export class BlockBuilder {
     this.#previousBlockLsn = block.lsn;
     this.#offset = block.offset + length;
     this.#blocksSealed++;
+    this.#recent.add(block.lsn, block.count);
     this.#queue.enqueue(block);
   }
 
@@ -324,4 +365,11 @@ export class BlockBuilder {
     );
     this.#drop(current);
   }
+}
+
+/** The spare buffer (taken), else one the area has free now, else NO_BUFFER. */
+function takeSpare(owner: BufferOwner, spare: SpareBuffer): Uint8Array | NoBuffer {
+  const buffer = spare.buffer ?? owner.tryAcquireWriteBuffer();
+  spare.buffer = undefined;
+  return buffer ?? NO_BUFFER;
 }

@@ -12,8 +12,22 @@ export interface BufferOwner {
   readonly bufferSize: number;
   /** A write buffer of bufferSize bytes; waits when the area has none to give. */
   acquireWriteBuffer(): Uint8Array | Promise<Uint8Array>;
+  /** A write buffer if the area has one to give now, else undefined. */
+  tryAcquireWriteBuffer(): Uint8Array | undefined;
   releaseWriteBuffer(buffer: Uint8Array): void;
 }
+
+/**
+ * An append that must not wait for a write buffer in the log's turn: the
+ * buffer it got before its turn, if any (taken, set to undefined, when used).
+ */
+export interface SpareBuffer {
+  buffer: Uint8Array | undefined;
+}
+
+/** What an append given a SpareBuffer returns when it needs a buffer its area cannot give now. */
+export const NO_BUFFER: unique symbol = Symbol('no write buffer');
+export type NoBuffer = typeof NO_BUFFER;
 
 /** A block in memory: open (filling) or sealed (waiting, in flight). */
 export interface MemoryBlock {

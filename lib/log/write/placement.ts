@@ -42,9 +42,8 @@ export interface Placement {
   /** Offset of the open block, or where the next block starts when `open` is undefined. */
   readonly offset: number;
   /**
-   * The open block, when the records may join it. Undefined when there is
-   * none, or when it is another area's (it is sealed first: `offset` is then
-   * where it ends once sealed).
+   * The open block, which records of any area may join. Undefined when
+   * there is none.
    */
   readonly open: BlockFill | undefined;
 }

@@ -16,12 +16,13 @@ import type { ClfsError } from '../../errors.ts';
 import type { Lsn } from '../../lsn.ts';
 import { AppendLock } from './append-lock.ts';
 import { BlockBuilder } from './block-builder.ts';
-import type { BufferOwner, MemoryBlock, WriterContext, WriterStart } from './context.ts';
+import type { BufferOwner, MemoryBlock, NoBuffer, SpareBuffer, WriterContext, WriterStart } from './context.ts';
 import { WritePipeline } from './pipeline.ts';
 import { maxDataLength } from './placement.ts';
 import type { RecordSpec } from './record-spec.ts';
 
-export type { BufferOwner, MemoryBlock, WriterContext, WriterStart } from './context.ts';
+export type { BufferOwner, MemoryBlock, NoBuffer, SpareBuffer, WriterContext, WriterStart } from './context.ts';
+export { NO_BUFFER } from './context.ts';
 export { type RecordSpec, copySpec, copySpecs, dataLengthOf } from './record-spec.ts';
 
 /** The log's writer: the append lock, the block builder and the write pipeline behind one face. */
@@ -107,6 +108,15 @@ export class LogWriter {
     return this.#pipeline.queuedRecordCount(blockLsn);
   }
 
+  /**
+   * The records of the block starting at `blockLsn` as far as the writer
+   * knows without reading (the open block, or one sealed lately): 0 when no
+   * such block starts there, undefined when it is older than it remembers.
+   */
+  knownRecordCount(blockLsn: Lsn): number | undefined {
+    return this.#builder.recordsAt(blockLsn);
+  }
+
   /** The block holding `blockLsn` if it is still in memory: open, or queued and not yet written. */
   blockInMemory(blockLsn: Lsn): MemoryBlock | undefined {
     return this.#builder.openBlockAt(blockLsn) ?? this.#pipeline.heldBlock(blockLsn);
@@ -147,6 +157,17 @@ export class LogWriter {
    */
   append(owner: BufferOwner, spec: RecordSpec): Lsn | Promise<Lsn> {
     return this.#builder.append(owner, spec);
+  }
+
+  /**
+   * As append(), but never waiting for a write buffer in the turn: a new
+   * block takes `spare`'s buffer or one the area has free now; else the open
+   * block is sealed and NO_BUFFER returned, for the caller to wait for one
+   * of its buffers outside the turn (other areas append meanwhile) and come
+   * back with it in `spare`.
+   */
+  appendOrDefer(owner: BufferOwner, spec: RecordSpec, spare: SpareBuffer): Lsn | NoBuffer | Promise<Lsn | NoBuffer> {
+    return this.#builder.append(owner, spec, spare);
   }
 
   /**

@@ -21,6 +21,7 @@ export class AreaAppender {
   readonly #core: LogCore;
   readonly #writes: BufferPool;
   readonly #flushIntervalMs: number;
+  readonly #logFullTimeoutMs: number;
   /** Whether the area is closing or closed (the timer then does nothing). */
   readonly #stopped: () => boolean;
   /** What the writer takes this area's buffers through (its identity marks the area's blocks). */
@@ -29,10 +30,16 @@ export class AreaAppender {
   #lastAppended: Lsn = Lsn.INVALID;
   #timer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(core: LogCore, writes: BufferPool, flushIntervalMs: number, stopped: () => boolean) {
+  constructor(
+    core: LogCore,
+    writes: BufferPool,
+    timing: { flushIntervalMs: number; logFullTimeoutMs: number },
+    stopped: () => boolean,
+  ) {
     this.#core = core;
     this.#writes = writes;
-    this.#flushIntervalMs = flushIntervalMs;
+    this.#flushIntervalMs = timing.flushIntervalMs;
+    this.#logFullTimeoutMs = timing.logFullTimeoutMs;
     this.#stopped = stopped;
     this.owner = {
       bufferSize: writes.size,
@@ -121,21 +128,38 @@ export class AreaAppender {
     inTurn: () => void,
   ): Promise<Lsn | undefined> | Lsn | undefined {
     const writer = this.#core.writer;
-    return writer.exclusiveEager(() => {
-      inTurn();
-      if (spec !== undefined) this.#checkChains(spec);
-      const next = this.#plan(real, spec, useReservation);
-      if (spec === undefined) return this.#appended(next, undefined, forceAppend);
-      const appended = writer.append(this.owner, spec);
-      return appended instanceof Promise
-        ? appended.then((lsn) => this.#appended(next, lsn, forceAppend))
-        : this.#appended(next, appended, forceAppend);
-    });
+    const attempt = (): Promise<Lsn | undefined> | Lsn | undefined =>
+      writer.exclusiveEager(() => {
+        inTurn();
+        if (spec !== undefined) this.#checkChains(spec);
+        const next = this.#plan(real, spec, useReservation);
+        if (spec === undefined) return this.#appended(next, undefined, forceAppend);
+        const appended = writer.append(this.owner, spec);
+        return appended instanceof Promise
+          ? appended.then((lsn) => this.#appended(next, lsn, forceAppend))
+          : this.#appended(next, appended, forceAppend);
+      });
+    const needsRoom = (spec !== undefined && !useReservation) || real.some((size) => size > 0);
+    return needsRoom ? this.#waitingForRoom(attempt) : attempt();
+  }
+
+  /**
+   * `attempt`, or with logFullTimeoutMs, its retries while the log is full
+   * (in line with every area's appends waiting for room).
+   */
+  #waitingForRoom<T>(attempt: () => Promise<T> | T): Promise<T> | T {
+    if (this.#logFullTimeoutMs === 0) return attempt();
+    const manager = this.#core.spaceManager;
+    return manager.waiters.run(this.owner, this.#logFullTimeoutMs, attempt, () => manager.logFull());
   }
 
   /** An append's end, in its turn: the reservation becomes `next` (undefined: unchanged). */
   #appended(next: Reservation | undefined, appended: Lsn | undefined, forceAppend: boolean): Lsn | undefined {
-    if (next !== undefined) this.reservation.assign(next);
+    if (next !== undefined) {
+      const freed = next.bytes < this.reservation.bytes;
+      this.reservation.assign(next);
+      if (freed) this.#core.spaceManager.waiters.wake();
+    }
     if (appended !== undefined) this.#lastAppended = appended;
     if (forceAppend) this.#core.writer.forceAppend();
     return appended;
@@ -144,55 +168,57 @@ export class AreaAppender {
   /** Appends `specs` (non-empty) in one turn, entirely or not at all. */
   appendBatch(specs: RecordSpec[], useReservation: boolean, forceAppend: boolean, inTurn: () => void): Promise<Lsn[]> {
     const { writer, bases, space, unit } = this.#core;
-    return writer.exclusive(async () => {
-      inTurn();
-      this.#checkChains(specs[0]!);
-      // Check the whole batch first, so it is appended entirely or not at all.
-      const next = this.reservation.copy();
-      if (useReservation) {
-        for (const spec of specs) {
-          const size = reservedSize(spec.dataLength, unit);
-          if (next.records < 1 || next.bytes < size) throw reservationInvalid(this.reservation, size);
-          next.records--;
-          next.bytes -= size;
+    const attempt = (): Promise<Lsn[]> =>
+      writer.exclusive(async () => {
+        inTurn();
+        this.#checkChains(specs[0]!);
+        // Check the whole batch first, so it is appended entirely or not at all.
+        const next = this.reservation.copy();
+        if (useReservation) {
+          for (const spec of specs) {
+            const size = reservedSize(spec.dataLength, unit);
+            if (next.records < 1 || next.bytes < size) throw reservationInvalid(this.reservation, size);
+            next.records--;
+            next.bytes -= size;
+          }
+          next.settle();
         }
-        next.settle();
-      }
-      const spans = specs.map((spec) => recordSpan(spec.dataLength, spec));
-      const capacity = Math.min(this.owner.bufferSize, this.#core.table.containerSize);
-      if (
-        !useReservation &&
-        !space.hasRoomFor({ blocks: packedBlockLengths(spans, capacity, unit), reserve: 0, largest: 0 })
-      ) {
-        throw this.#logFull();
-      }
-      // Every container the batch will reach exists before any record goes
-      // in, so a container that cannot be had fails the batch, not half of it.
-      const reach = writer.lastContainerFor(this.owner, spans);
-      const first = writer.position.logicalId + 1;
-      // The caller may change its arrays once the call has returned: take
-      // them before waiting for containers.
-      if (reach >= first) copySpecs(specs, 0);
-      for (let id = first; id <= reach; id++) await bases.provideContainer(id);
-      const out: Lsn[] = [];
-      let owned = reach >= first;
-      for (let i = 0; i < specs.length; i++) {
-        const appended = writer.append(this.owner, specs[i]!);
-        if (!(appended instanceof Promise)) {
-          out.push(appended);
-          continue;
+        const spans = specs.map((spec) => recordSpan(spec.dataLength, spec));
+        const capacity = Math.min(this.owner.bufferSize, this.#core.table.containerSize);
+        if (
+          !useReservation &&
+          !space.hasRoomFor({ blocks: packedBlockLengths(spans, capacity, unit), reserve: 0, largest: 0 })
+        ) {
+          throw this.#logFull();
         }
-        // The batch waits (a write buffer): the records after this one are
-        // taken now (this one the writer took).
-        if (!owned) copySpecs(specs, i + 1);
-        owned = true;
-        out.push(await appended);
-      }
-      this.reservation.assign(next);
-      this.#lastAppended = out[out.length - 1]!;
-      if (forceAppend) writer.forceAppend();
-      return out;
-    });
+        // Every container the batch will reach exists before any record goes
+        // in, so a container that cannot be had fails the batch, not half of it.
+        const reach = writer.lastContainerFor(this.owner, spans);
+        const first = writer.position.logicalId + 1;
+        // The caller may change its arrays once the call has returned: take
+        // them before waiting for containers.
+        if (reach >= first) copySpecs(specs, 0);
+        for (let id = first; id <= reach; id++) await bases.provideContainer(id);
+        const out: Lsn[] = [];
+        let owned = reach >= first;
+        for (let i = 0; i < specs.length; i++) {
+          const appended = writer.append(this.owner, specs[i]!);
+          if (!(appended instanceof Promise)) {
+            out.push(appended);
+            continue;
+          }
+          // The batch waits (a write buffer): the records after this one are
+          // taken now (this one the writer took).
+          if (!owned) copySpecs(specs, i + 1);
+          owned = true;
+          out.push(await appended);
+        }
+        this.reservation.assign(next);
+        this.#lastAppended = out[out.length - 1]!;
+        if (forceAppend) writer.forceAppend();
+        return out;
+      });
+    return useReservation ? attempt() : Promise.resolve(this.#waitingForRoom(attempt));
   }
 
   /**
@@ -209,14 +235,17 @@ export class AreaAppender {
   }
 
   /** Reserves `count` records totalling `bytes` (in its turn). */
-  allocate(count: number, bytes: number): Promise<void> {
-    return this.#core.writer.exclusive(() => {
-      const largest = largestOfAllocation(count, bytes, this.#core.unit, this.maxRecordSize);
-      if (!this.#core.space.hasRoomFor({ blocks: [], reserve: bytes, largest })) throw this.#logFull();
-      this.reservation.records += count;
-      this.reservation.bytes += bytes;
-      this.reservation.largest = Math.max(this.reservation.largest, largest);
-    });
+  async allocate(count: number, bytes: number): Promise<void> {
+    const attempt = (): Promise<void> =>
+      this.#core.writer.exclusive(() => {
+        const largest = largestOfAllocation(count, bytes, this.#core.unit, this.maxRecordSize);
+        if (!this.#core.space.hasRoomFor({ blocks: [], reserve: bytes, largest })) throw this.#logFull();
+        this.reservation.records += count;
+        this.reservation.bytes += bytes;
+        this.reservation.largest = Math.max(this.reservation.largest, largest);
+      });
+    await this.#waitingForRoom(attempt);
+    this.#core.spaceManager.checkTail();
   }
 
   /** Frees `count` reserved records totalling `bytes` (in its turn). */
@@ -232,6 +261,7 @@ export class AreaAppender {
       r.records -= count;
       r.bytes -= bytes;
       r.settle();
+      this.#core.spaceManager.waiters.wake();
     });
   }
 
@@ -269,6 +299,7 @@ export class AreaAppender {
    * run (and nothing to wait).
    */
   afterAppend<T extends object>(lsn: Lsn, forceFlush: boolean, result: T): Promise<T> | undefined {
+    this.#core.spaceManager.checkTail();
     if (forceFlush) return this.#core.writer.flushWith(lsn, result);
     this.#armTimer();
     return undefined;
@@ -285,8 +316,10 @@ export class AreaAppender {
     this.#timer.unref();
   }
 
-  /** For the area's close, first: the flush timer stops. */
+  /** For the area's close, first: the flush timer stops, and its appends waiting for room are refused. */
   stopTimer(): void {
+    const closed = new ClfsError('ERR_CLFS_CLOSED', 'the marshalling area is closed');
+    this.#core.spaceManager.waiters.reject(closed, this.owner);
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
   }
@@ -306,6 +339,7 @@ export class AreaAppender {
     const failure = this.#writes.drain();
     this.reservation.assign(new Reservation());
     this.#core.space.forget(this.reservation);
+    this.#core.spaceManager.waiters.wake();
     return failure;
   }
 }

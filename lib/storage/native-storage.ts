@@ -61,6 +61,8 @@ export class NativeStorage implements LogStorage {
   readonly #options: NativeStorageOptions;
   readonly #containers = new Map<number, OpenContainer>();
   readonly #dirty = new Set<number>();
+  /** Containers removed while a read was using them: closed when it is done. */
+  readonly #removed = new Map<number, OpenContainer>();
   #containerCount: number;
   /** Every container's size, once known (checkContainers, addContainer). */
   #containerSize: number | undefined;
@@ -288,6 +290,11 @@ export class NativeStorage implements LogStorage {
   #release(index: number): void {
     const entry = this.#containers.get(index);
     if (entry !== undefined) entry.users--;
+    const removed = this.#removed.get(index);
+    if (removed !== undefined && --removed.users === 0) {
+      this.#removed.delete(index);
+      void removed.file.then((f) => f.close()).catch(() => undefined);
+    }
   }
 
   /** Closes least recently used idle containers beyond the limit. */
@@ -334,6 +341,8 @@ export class NativeStorage implements LogStorage {
   }
 
   async read(container: number, offset: number, into: Uint8Array): Promise<number> {
+    // Removed (removeContainers) since the reader looked it up: nothing there.
+    if (!this.#closed && container >= this.#containerCount) return 0;
     const file = await this.#acquire(container);
     try {
       const n = await file.read(offset, into);
@@ -418,6 +427,23 @@ export class NativeStorage implements LogStorage {
     await syncDirectory(this.#dir);
     this.#containerSize ??= size;
     this.#containerCount++;
+  }
+
+  async removeContainer(index: number): Promise<void> {
+    invariant(
+      index === this.#containerCount - 1,
+      () => `containers are removed from the end: expected ${this.#containerCount - 1}`,
+    );
+    this.#containerCount = index;
+    this.#dirty.delete(index);
+    const entry = this.#containers.get(index);
+    this.#containers.delete(index);
+    if (entry !== undefined) {
+      if (entry.users === 0) await entry.file.then((f) => f.close()).catch(() => undefined);
+      else this.#removed.set(index, entry);
+    }
+    await unless(['ENOENT'], undefined, () => unlink(path.join(this.#dir, containerFileName(index))));
+    await syncDirectory(this.#dir);
   }
 
   async close(): Promise<void> {

@@ -128,9 +128,10 @@ export class AreaAppender {
     inTurn: () => void,
   ): Promise<Lsn | undefined> | Lsn | undefined {
     const writer = this.#core.writer;
-    const attempt = (): Promise<Lsn | undefined> | Lsn | undefined =>
+    const attempt = (inLine?: () => void): Promise<Lsn | undefined> | Lsn | undefined =>
       writer.exclusiveEager(() => {
         inTurn();
+        inLine?.();
         if (spec !== undefined) this.#checkChains(spec);
         const next = this.#plan(real, spec, useReservation);
         if (spec === undefined) return this.#appended(next, undefined, forceAppend);
@@ -140,17 +141,23 @@ export class AreaAppender {
           : this.#appended(next, appended, forceAppend);
       });
     const needsRoom = (spec !== undefined && !useReservation) || real.some((size) => size > 0);
-    return needsRoom ? this.#waitingForRoom(attempt) : attempt();
+    if (!needsRoom) return attempt();
+    // A waiting append is made later: the caller may change its arrays once the call returned.
+    return this.#waitingForRoom(attempt, () => spec !== undefined && (spec = copySpec(spec)));
   }
 
   /**
    * `attempt`, or with logFullTimeoutMs, its retries while the log is full
-   * (in line with every area's appends waiting for room).
+   * (in line with every area's appends waiting for room); `take` copies the
+   * caller's data when it starts to wait.
    */
-  #waitingForRoom<T>(attempt: () => Promise<T> | T): Promise<T> | T {
+  #waitingForRoom<T>(attempt: (inLine?: () => void) => Promise<T> | T, take: () => unknown): Promise<T> | T {
     if (this.#logFullTimeoutMs === 0) return attempt();
     const manager = this.#core.spaceManager;
-    return manager.waiters.run(this.owner, this.#logFullTimeoutMs, attempt, () => manager.logFull());
+    return manager.waiters.run(this.owner, this.#logFullTimeoutMs, attempt, () => {
+      take();
+      manager.logFull();
+    });
   }
 
   /** An append's end, in its turn: the reservation becomes `next` (undefined: unchanged). */
@@ -168,9 +175,10 @@ export class AreaAppender {
   /** Appends `specs` (non-empty) in one turn, entirely or not at all. */
   appendBatch(specs: RecordSpec[], useReservation: boolean, forceAppend: boolean, inTurn: () => void): Promise<Lsn[]> {
     const { writer, bases, space, unit } = this.#core;
-    const attempt = (): Promise<Lsn[]> =>
+    const attempt = (inLine?: () => void): Promise<Lsn[]> =>
       writer.exclusive(async () => {
         inTurn();
+        inLine?.();
         this.#checkChains(specs[0]!);
         // Check the whole batch first, so it is appended entirely or not at all.
         const next = this.reservation.copy();
@@ -218,7 +226,7 @@ export class AreaAppender {
         if (forceAppend) writer.forceAppend();
         return out;
       });
-    return useReservation ? attempt() : Promise.resolve(this.#waitingForRoom(attempt));
+    return useReservation ? attempt() : Promise.resolve(this.#waitingForRoom(attempt, () => copySpecs(specs, 0)));
   }
 
   /**
@@ -236,15 +244,16 @@ export class AreaAppender {
 
   /** Reserves `count` records totalling `bytes` (in its turn). */
   async allocate(count: number, bytes: number): Promise<void> {
-    const attempt = (): Promise<void> =>
+    const attempt = (inLine?: () => void): Promise<void> =>
       this.#core.writer.exclusive(() => {
+        inLine?.();
         const largest = largestOfAllocation(count, bytes, this.#core.unit, this.maxRecordSize);
         if (!this.#core.space.hasRoomFor({ blocks: [], reserve: bytes, largest })) throw this.#logFull();
         this.reservation.records += count;
         this.reservation.bytes += bytes;
         this.reservation.largest = Math.max(this.reservation.largest, largest);
       });
-    await this.#waitingForRoom(attempt);
+    await this.#waitingForRoom(attempt, () => undefined);
     this.#core.spaceManager.checkTail();
   }
 

@@ -25,6 +25,8 @@ export function isLogFull(error: unknown): boolean {
   return error instanceof ClfsError && error.code === 'ERR_CLFS_LOG_FULL';
 }
 
+const NOTHING = (): void => undefined;
+
 export class SpaceWaiters {
   readonly #queue: Waiter[] = [];
 
@@ -36,13 +38,21 @@ export class SpaceWaiters {
   /**
    * Runs `attempt`; if it fails with ERR_CLFS_LOG_FULL (or others wait
    * already), waits its turn and tries again whenever room may have been
-   * freed, until `timeoutMs` has passed. `onWait` runs when it starts to
-   * wait (the log asks its clients to move their base).
+   * freed, until `timeoutMs` has passed. `attempt` calls `inLine` in its
+   * turn among appends: it throws when others started to wait meanwhile
+   * (this one queues behind them). `onWait` runs when it starts to wait
+   * (the caller takes its data; the log asks its clients to move their
+   * base).
    */
-  async run<T>(owner: object, timeoutMs: number, attempt: () => Promise<T> | T, onWait: () => void): Promise<T> {
+  async run<T>(
+    owner: object,
+    timeoutMs: number,
+    attempt: (inLine: () => void) => Promise<T> | T,
+    onWait: () => void,
+  ): Promise<T> {
     if (this.#queue.length === 0) {
       try {
-        return await attempt();
+        return await attempt(this.#inLine);
       } catch (error) {
         if (!isLogFull(error)) throw error;
       }
@@ -73,7 +83,7 @@ export class SpaceWaiters {
         if (this.#queue[0] === waiter && waiter.signalled) {
           waiter.signalled = false;
           try {
-            return await attempt();
+            return await attempt(NOTHING);
           } catch (error) {
             if (!isLogFull(error)) throw error;
           }
@@ -94,6 +104,13 @@ export class SpaceWaiters {
       if (at === 0) this.#queue[0]?.wake();
     }
   }
+
+  /** For a first attempt, in its turn: others waiting went first. */
+  readonly #inLine = (): void => {
+    if (this.#queue.length > 0) {
+      throw new ClfsError('ERR_CLFS_LOG_FULL', 'the log is full: appends that came earlier wait for room');
+    }
+  };
 
   /** Room may have been freed: the first waiter tries again. */
   wake(): void {

@@ -155,6 +155,27 @@ describe('HandleLogFull (logFullTimeoutMs)', () => {
     await append;
   });
 
+  it("HandleLogFull: a waiting append takes the caller's bytes when called: changing the array afterwards changes nothing", async () => {
+    const log = await newLog();
+    const writer = await log.createMarshallingArea({ bufferSize: 64 * KiB });
+    const lsns = await fill(writer);
+    const waiting = await log.createMarshallingArea({ bufferSize: 64 * KiB, logFullTimeoutMs: 60_000 });
+    const data = record(4242);
+    const batch = [record(1), record(2)];
+    const append = waiting.reserveAndAppend(data, { forceFlush: true });
+    const appendedBatch = waiting.appendBatch(batch, { forceFlush: true });
+    expect(await settled(append)).toBe(false);
+    data.fill(0xa5);
+    for (const r of batch) r.fill(0x5a);
+    await writer.advanceLogBase(lsns.find((l) => Lsn.containerId(l) === 2)!);
+    const { lsn } = await append;
+    const [b1, b2] = await appendedBatch;
+    const read = new Map((await readAll(log)).map((r) => [r.lsn, r.data]));
+    expect(Buffer.from(read.get(lsn!)!).equals(Buffer.from(record(4242)))).toBe(true);
+    expect(Buffer.from(read.get(b1!)!).equals(Buffer.from(record(1)))).toBe(true);
+    expect(Buffer.from(read.get(b2!)!).equals(Buffer.from(record(2)))).toBe(true);
+  });
+
   it('HandleLogFull: after logFullTimeoutMs with no room, the append fails with ERR_CLFS_LOG_FULL', async () => {
     const log = await newLog();
     await fill(await log.createMarshallingArea({ bufferSize: 64 * KiB }));

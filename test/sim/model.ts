@@ -128,7 +128,7 @@ export class Model {
   /** The library's own last LSN (-1 if none), for LSNs that must be past every record. */
   writerLast: () => bigint = () => -1n;
   /** LSNs of appends by call, for the call-order rule. */
-  readonly #appendCalls: { call: number; min: bigint; max: bigint }[] = [];
+  readonly #appendCalls: { call: number; min: bigint; max: bigint; waits: boolean }[] = [];
 
   /**
    * `acked`: up to where the recovered records are known durable. After a
@@ -184,8 +184,14 @@ export class Model {
     this.lsns.splice(i, 0, record.lsn);
   }
 
-  /** Appends get LSNs in call order (API.md): checked against every other append call. */
-  appendOrder(call: number, lsns: readonly bigint[], what: string): void {
+  /**
+   * Appends get LSNs in call order (API.md): checked against every other
+   * append call. A call that may have waited for room (`waits`: an area with
+   * logFullTimeoutMs, needing new space) takes its turn when it gets room:
+   * later calls that do not wait (appends into reservations, areas that fail
+   * at once) may go first; calls that wait keep their order among themselves.
+   */
+  appendOrder(call: number, lsns: readonly bigint[], what: string, waits = false): void {
     if (lsns.length === 0) return;
     const min = lsns.reduce((a, b) => (b < a ? b : a));
     const max = lsns.reduce((a, b) => (b > a ? b : a));
@@ -193,6 +199,9 @@ export class Model {
       if (lsns[i]! <= lsns[i - 1]!) this.report.add('lsn-order', `${what}: LSNs not increasing within the call`);
     }
     for (const other of this.#appendCalls) {
+      const earlier = other.call < call ? other : { waits };
+      const later = other.call < call ? { waits } : other;
+      if (earlier.waits && !later.waits) continue;
       if ((other.call < call && other.max >= min) || (other.call > call && other.min <= max)) {
         this.report.add(
           'lsn-order',
@@ -201,7 +210,7 @@ export class Model {
         break;
       }
     }
-    this.#appendCalls.push({ call, min, max });
+    this.#appendCalls.push({ call, min, max, waits });
   }
 
   acknowledge(bound: bigint): void {

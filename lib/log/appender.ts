@@ -127,36 +127,48 @@ export class AreaAppender {
     forceAppend: boolean,
     inTurn: () => void,
   ): Promise<Lsn | undefined> | Lsn | undefined {
-    const writer = this.#core.writer;
-    const attempt = (inLine?: () => void): Promise<Lsn | undefined> | Lsn | undefined =>
-      writer.exclusiveEager(() => {
-        inTurn();
-        inLine?.();
-        if (spec !== undefined) this.#checkChains(spec);
-        const next = this.#plan(real, spec, useReservation);
-        if (spec === undefined) return this.#appended(next, undefined, forceAppend);
-        const appended = writer.append(this.owner, spec);
-        return appended instanceof Promise
-          ? appended.then((lsn) => this.#appended(next, lsn, forceAppend))
-          : this.#appended(next, appended, forceAppend);
-      });
     const needsRoom = (spec !== undefined && !useReservation) || real.some((size) => size > 0);
-    if (!needsRoom) return attempt();
-    // A waiting append is made later: the caller may change its arrays once the call returned.
-    return this.#waitingForRoom(attempt, () => spec !== undefined && (spec = copySpec(spec)));
+    if (!needsRoom || this.#logFullTimeoutMs === 0) {
+      return this.#reserveAndAppend(spec, real, useReservation, forceAppend, inTurn);
+    }
+    let taken = spec;
+    return this.#waitingForRoom(
+      (inLine) => this.#reserveAndAppend(taken, real, useReservation, forceAppend, inTurnAnd(inTurn, inLine)),
+      // A waiting append is made later: the caller may change its arrays once the call returned.
+      () => taken !== undefined && (taken = copySpec(taken)),
+    );
   }
 
   /**
-   * `attempt`, or with logFullTimeoutMs, its retries while the log is full
+   * With logFullTimeoutMs: `attempt`, and its retries while the log is full
    * (in line with every area's appends waiting for room); `take` copies the
    * caller's data when it starts to wait.
    */
-  #waitingForRoom<T>(attempt: (inLine?: () => void) => Promise<T> | T, take: () => unknown): Promise<T> | T {
-    if (this.#logFullTimeoutMs === 0) return attempt();
+  #waitingForRoom<T>(attempt: (inLine: () => void) => Promise<T> | T, take: () => unknown): Promise<T> {
     const manager = this.#core.spaceManager;
     return manager.waiters.run(this.owner, this.#logFullTimeoutMs, attempt, () => {
       take();
       manager.logFull();
+    });
+  }
+
+  #reserveAndAppend(
+    spec: RecordSpec | undefined,
+    real: readonly number[],
+    useReservation: boolean,
+    forceAppend: boolean,
+    inTurn: () => void,
+  ): Promise<Lsn | undefined> | Lsn | undefined {
+    const writer = this.#core.writer;
+    return writer.exclusiveEager(() => {
+      inTurn();
+      if (spec !== undefined) this.#checkChains(spec);
+      const next = this.#plan(real, spec, useReservation);
+      if (spec === undefined) return this.#appended(next, undefined, forceAppend);
+      const appended = writer.append(this.owner, spec);
+      return appended instanceof Promise
+        ? appended.then((lsn) => this.#appended(next, lsn, forceAppend))
+        : this.#appended(next, appended, forceAppend);
     });
   }
 
@@ -174,59 +186,65 @@ export class AreaAppender {
 
   /** Appends `specs` (non-empty) in one turn, entirely or not at all. */
   appendBatch(specs: RecordSpec[], useReservation: boolean, forceAppend: boolean, inTurn: () => void): Promise<Lsn[]> {
+    if (useReservation || this.#logFullTimeoutMs === 0)
+      return this.#appendBatch(specs, useReservation, forceAppend, inTurn);
+    return this.#waitingForRoom(
+      (inLine) => this.#appendBatch(specs, useReservation, forceAppend, inTurnAnd(inTurn, inLine)),
+      () => copySpecs(specs, 0),
+    );
+  }
+
+  #appendBatch(specs: RecordSpec[], useReservation: boolean, forceAppend: boolean, inTurn: () => void): Promise<Lsn[]> {
     const { writer, bases, space, unit } = this.#core;
-    const attempt = (inLine?: () => void): Promise<Lsn[]> =>
-      writer.exclusive(async () => {
-        inTurn();
-        inLine?.();
-        this.#checkChains(specs[0]!);
-        // Check the whole batch first, so it is appended entirely or not at all.
-        const next = this.reservation.copy();
-        if (useReservation) {
-          for (const spec of specs) {
-            const size = reservedSize(spec.dataLength, unit);
-            if (next.records < 1 || next.bytes < size) throw reservationInvalid(this.reservation, size);
-            next.records--;
-            next.bytes -= size;
-          }
-          next.settle();
+    return writer.exclusive(async () => {
+      inTurn();
+      this.#checkChains(specs[0]!);
+      // Check the whole batch first, so it is appended entirely or not at all.
+      const next = this.reservation.copy();
+      if (useReservation) {
+        for (const spec of specs) {
+          const size = reservedSize(spec.dataLength, unit);
+          if (next.records < 1 || next.bytes < size) throw reservationInvalid(this.reservation, size);
+          next.records--;
+          next.bytes -= size;
         }
-        const spans = specs.map((spec) => recordSpan(spec.dataLength, spec));
-        const capacity = Math.min(this.owner.bufferSize, this.#core.table.containerSize);
-        if (
-          !useReservation &&
-          !space.hasRoomFor({ blocks: packedBlockLengths(spans, capacity, unit), reserve: 0, largest: 0 })
-        ) {
-          throw this.#logFull();
+        next.settle();
+      }
+      const spans = specs.map((spec) => recordSpan(spec.dataLength, spec));
+      const capacity = Math.min(this.owner.bufferSize, this.#core.table.containerSize);
+      if (
+        !useReservation &&
+        !space.hasRoomFor({ blocks: packedBlockLengths(spans, capacity, unit), reserve: 0, largest: 0 })
+      ) {
+        throw this.#logFull();
+      }
+      // Every container the batch will reach exists before any record goes
+      // in, so a container that cannot be had fails the batch, not half of it.
+      const reach = writer.lastContainerFor(this.owner, spans);
+      const first = writer.position.logicalId + 1;
+      // The caller may change its arrays once the call has returned: take
+      // them before waiting for containers.
+      if (reach >= first) copySpecs(specs, 0);
+      for (let id = first; id <= reach; id++) await bases.provideContainer(id);
+      const out: Lsn[] = [];
+      let owned = reach >= first;
+      for (let i = 0; i < specs.length; i++) {
+        const appended = writer.append(this.owner, specs[i]!);
+        if (!(appended instanceof Promise)) {
+          out.push(appended);
+          continue;
         }
-        // Every container the batch will reach exists before any record goes
-        // in, so a container that cannot be had fails the batch, not half of it.
-        const reach = writer.lastContainerFor(this.owner, spans);
-        const first = writer.position.logicalId + 1;
-        // The caller may change its arrays once the call has returned: take
-        // them before waiting for containers.
-        if (reach >= first) copySpecs(specs, 0);
-        for (let id = first; id <= reach; id++) await bases.provideContainer(id);
-        const out: Lsn[] = [];
-        let owned = reach >= first;
-        for (let i = 0; i < specs.length; i++) {
-          const appended = writer.append(this.owner, specs[i]!);
-          if (!(appended instanceof Promise)) {
-            out.push(appended);
-            continue;
-          }
-          // The batch waits (a write buffer): the records after this one are
-          // taken now (this one the writer took).
-          if (!owned) copySpecs(specs, i + 1);
-          owned = true;
-          out.push(await appended);
-        }
-        this.reservation.assign(next);
-        this.#lastAppended = out[out.length - 1]!;
-        if (forceAppend) writer.forceAppend();
-        return out;
-      });
-    return useReservation ? attempt() : Promise.resolve(this.#waitingForRoom(attempt, () => copySpecs(specs, 0)));
+        // The batch waits (a write buffer): the records after this one are
+        // taken now (this one the writer took).
+        if (!owned) copySpecs(specs, i + 1);
+        owned = true;
+        out.push(await appended);
+      }
+      this.reservation.assign(next);
+      this.#lastAppended = out[out.length - 1]!;
+      if (forceAppend) writer.forceAppend();
+      return out;
+    });
   }
 
   /**
@@ -242,19 +260,22 @@ export class AreaAppender {
     return appended;
   }
 
-  /** Reserves `count` records totalling `bytes` (in its turn). */
+  /** Reserves `count` records totalling `bytes` (in its turn; with logFullTimeoutMs, waiting for room). */
   async allocate(count: number, bytes: number): Promise<void> {
-    const attempt = (inLine?: () => void): Promise<void> =>
-      this.#core.writer.exclusive(() => {
-        inLine?.();
-        const largest = largestOfAllocation(count, bytes, this.#core.unit, this.maxRecordSize);
-        if (!this.#core.space.hasRoomFor({ blocks: [], reserve: bytes, largest })) throw this.#logFull();
-        this.reservation.records += count;
-        this.reservation.bytes += bytes;
-        this.reservation.largest = Math.max(this.reservation.largest, largest);
-      });
-    await this.#waitingForRoom(attempt, () => undefined);
+    if (this.#logFullTimeoutMs === 0) await this.#allocate(count, bytes, NOTHING);
+    else await this.#waitingForRoom((inLine) => this.#allocate(count, bytes, inLine), NOTHING);
     this.#core.spaceManager.checkTail();
+  }
+
+  #allocate(count: number, bytes: number, inLine: () => void): Promise<void> {
+    return this.#core.writer.exclusive(() => {
+      inLine();
+      const largest = largestOfAllocation(count, bytes, this.#core.unit, this.maxRecordSize);
+      if (!this.#core.space.hasRoomFor({ blocks: [], reserve: bytes, largest })) throw this.#logFull();
+      this.reservation.records += count;
+      this.reservation.bytes += bytes;
+      this.reservation.largest = Math.max(this.reservation.largest, largest);
+    });
   }
 
   /** Frees `count` reserved records totalling `bytes` (in its turn). */
@@ -351,4 +372,14 @@ export class AreaAppender {
     this.#core.spaceManager.waiters.wake();
     return failure;
   }
+}
+
+const NOTHING = (): void => undefined;
+
+/** A turn check that runs `first`, then `then`. */
+function inTurnAnd(first: () => void, then: () => void): () => void {
+  return () => {
+    first();
+    then();
+  };
 }

@@ -60,7 +60,9 @@ export class SpaceWaiters {
     let wake: () => void = () => undefined;
     const waiter: Waiter = {
       owner,
-      signalled: false,
+      // The first in line tries once more at once: room freed while its
+      // attempt failed woke nobody.
+      signalled: this.#queue.length === 0,
       error: undefined,
       wake: (error?: unknown) => {
         waiter.signalled = true;

@@ -152,12 +152,9 @@ export class AreaAppender {
     });
   }
 
+  /** reserveAndAppend's turn (the same arguments). */
   #reserveAndAppend(
-    spec: RecordSpec | undefined,
-    real: readonly number[],
-    useReservation: boolean,
-    forceAppend: boolean,
-    inTurn: () => void,
+    ...[spec, real, useReservation, forceAppend, inTurn]: Parameters<AreaAppender['reserveAndAppend']>
   ): Promise<Lsn | undefined> | Lsn | undefined {
     const writer = this.#core.writer;
     return writer.exclusiveEager(() => {

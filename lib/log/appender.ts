@@ -146,10 +146,7 @@ export class AreaAppender {
    */
   #waitingForRoom<T>(attempt: (inLine: () => void) => Promise<T> | T, take: () => unknown): Promise<T> {
     const manager = this.#core.spaceManager;
-    return manager.waiters.run(this.owner, this.#logFullTimeoutMs, attempt, () => {
-      take();
-      manager.logFull();
-    });
+    return manager.waiters.run(this.owner, this.#logFullTimeoutMs, attempt, take, () => manager.logFull());
   }
 
   /** reserveAndAppend's turn (the same arguments). */

@@ -40,23 +40,43 @@ export class SpaceWaiters {
    * already), waits its turn and tries again whenever room may have been
    * freed, until `timeoutMs` has passed. `attempt` calls `inLine` in its
    * turn among appends: it throws when others started to wait meanwhile
-   * (this one queues behind them). `onWait` runs when it starts to wait
-   * (the caller takes its data; the log asks its clients to move their
-   * base).
+   * (this one queues behind them). `take` runs before this returns unless
+   * the first attempt was done at once (the caller's data is taken: the
+   * call may be made again later); `onWait` when it starts to wait (the
+   * log asks its clients to move their base).
    */
-  async run<T>(
+  run<T>(
+    owner: object,
+    timeoutMs: number,
+    attempt: (inLine: () => void) => Promise<T> | T,
+    take: () => void,
+    onWait: () => void,
+  ): Promise<T> {
+    if (this.#queue.length > 0) {
+      take();
+      return this.#wait(owner, timeoutMs, attempt, onWait);
+    }
+    let first: Promise<T> | T;
+    try {
+      first = attempt(this.#inLine);
+    } catch (error) {
+      first = Promise.reject(error);
+    }
+    if (!(first instanceof Promise)) return Promise.resolve(first);
+    take();
+    return first.catch((error: unknown) => {
+      if (!isLogFull(error)) throw error;
+      return this.#wait(owner, timeoutMs, attempt, onWait);
+    });
+  }
+
+  /** Waits in line; tries again when woken first in line; until the timeout. */
+  async #wait<T>(
     owner: object,
     timeoutMs: number,
     attempt: (inLine: () => void) => Promise<T> | T,
     onWait: () => void,
   ): Promise<T> {
-    if (this.#queue.length === 0) {
-      try {
-        return await attempt(this.#inLine);
-      } catch (error) {
-        if (!isLogFull(error)) throw error;
-      }
-    }
     let wake: () => void = () => undefined;
     const waiter: Waiter = {
       owner,

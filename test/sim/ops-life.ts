@@ -181,6 +181,10 @@ export function addContainers(env: Env, op: Body<'addContainers'>): Outcome {
     conflict = true;
   }
   const code: { value: string | undefined } = { value: undefined };
+  // Counted with the space calls: a removal racing it sees the count change.
+  const space = spaceOf(inst);
+  space.made++;
+  space.inFlight++;
   const { done } = track(inst, env.tracker, `addContainers ${op.count}`, () => inst.log.addContainers(op.count), {
     allowed: { codes: [...(over ? ['ERR_OUT_OF_RANGE'] : []), ...(conflict ? ['ERR_CLFS_POLICY_CONFLICT'] : [])] },
     ok: (_, call) => {
@@ -188,7 +192,10 @@ export function addContainers(env: Env, op: Body<'addContainers'>): Outcome {
     },
     failed: (error) => (code.value = codeOf(error)),
   });
-  return done.then(() => code.value);
+  return done.then(() => {
+    space.inFlight--;
+    return code.value;
+  });
 }
 
 /** information() and ioStatistics(): consistent with the model, and with themselves over time. */

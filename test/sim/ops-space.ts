@@ -20,8 +20,10 @@ type Body<K extends OpBody['k']> = Extract<OpBody, { k: K }>;
 
 /** What the instance keeps of the space calls and requests. */
 export interface SpaceState {
-  /** Space calls (setPolicy, removeContainers) in flight: the policy and count may change under a call. */
+  /** Space calls (setPolicy, removeContainers, addContainers) in flight: the policy and count may change under a call. */
   inFlight: number;
+  /** Space calls made so far (one made while another ran makes the other's before/after unreliable). */
+  made: number;
   /** The newest tail-advance request not answered yet. */
   request: AdvanceTailEvent | undefined;
   requests: number;
@@ -32,7 +34,7 @@ const states = new WeakMap<Instance, SpaceState>();
 export function spaceOf(inst: Instance): SpaceState {
   let state = states.get(inst);
   if (state === undefined) {
-    state = { inFlight: 0, request: undefined, requests: 0 };
+    state = { inFlight: 0, made: 0, request: undefined, requests: 0 };
     states.set(inst, state);
   }
   return state;
@@ -78,6 +80,8 @@ export function setPolicy(env: Env, op: Body<'policy'>): Outcome {
   const { inst, model } = env;
   const state = spaceOf(inst);
   const fields = policyOf(op);
+  const alone = state.inFlight === 0;
+  const made = ++state.made;
   const contradictory =
     fields.minContainers !== undefined &&
     fields.maxContainers !== undefined &&
@@ -92,7 +96,7 @@ export function setPolicy(env: Env, op: Body<'policy'>): Outcome {
       state.inFlight--;
       if (op.bad) model.report.add('accepted', `${call.label} accepted a field out of range`);
       if (contradictory) model.report.add('accepted', `${call.label} accepted minContainers above maxContainers`);
-      if (state.inFlight > 0 || inst.closedAt !== undefined) return;
+      if (!alone || state.inFlight > 0 || state.made !== made || inst.closedAt !== undefined) return;
       const now = inst.log.policy();
       for (const [key, value] of Object.entries(fields)) {
         if (now[key as keyof LogPolicy] !== value)
@@ -127,6 +131,8 @@ export function removeContainers(env: Env, op: Body<'removeContainers'>): Outcom
     before = undefined;
   }
   const code: { value: string | undefined } = { value: undefined };
+  const alone = state.inFlight === 0;
+  const made = ++state.made;
   state.inFlight++;
   const { done } = track(inst, env.tracker, `removeContainers ${op.count}`, () => inst.log.removeContainers(op.count), {
     allowed: { codes: ['ERR_CLFS_CONTAINER_ACTIVE', 'ERR_CLFS_POLICY_CONFLICT'] },
@@ -137,7 +143,8 @@ export function removeContainers(env: Env, op: Body<'removeContainers'>): Outcom
       const after = inst.log.information().totalContainers;
       if (after < policy.minContainers)
         model.report.add('policy', `${call.label}: ${after} containers, below minContainers ${policy.minContainers}`);
-      if (state.inFlight === 0 && !policy.autoGrow && before !== undefined && after !== before - op.count)
+      const raced = !alone || state.inFlight > 0 || state.made !== made || policy.autoGrow;
+      if (!raced && before !== undefined && after !== before - op.count)
         model.report.add('policy', `${call.label}: ${before} containers before, ${after} after`);
     },
     failed: (error) => {

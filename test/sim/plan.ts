@@ -329,7 +329,10 @@ function drawBody(random: () => number, kind: OpKind, config: SimConfig): OpBody
 function drawPolicy(random: () => number, config: SimConfig): OpBody {
   const fields: Record<string, number | boolean> = {};
   const all: [string, () => number | boolean][] = [
-    ['maxContainers', () => pick(random, [1024, config.containers, config.containers + int(random, 0, 8), 64])],
+    [
+      'maxContainers',
+      () => pick(random, [1024, config.containers, Math.min(1024, config.containers + int(random, 0, 8)), 64]),
+    ],
     ['minContainers', () => pick(random, [2, 2, 3, config.containers])],
     ['growthRate', () => pick(random, [1, 1, 2, 4])],
     ['autoGrow', () => chance(random, 0.5)],

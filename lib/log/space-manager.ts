@@ -150,8 +150,14 @@ export class SpaceManager {
     if (!space.roomStaysWith(table.logicalIds.slice(0, n - count))) {
       throw active(n - count, 'the writer or reserved space needs the room it gives');
     }
-    table.logicalIds.length = n - count;
-    await bases.persistMetadata();
+    const removed = table.logicalIds.splice(n - count);
+    try {
+      await bases.persistMetadata();
+    } catch (error) {
+      // The log fail-stopped: the table goes on matching the files.
+      table.logicalIds.push(...removed);
+      throw error;
+    }
     for (let i = n - 1; i >= n - count; i--) await storage.removeContainer(i);
     this.changed('containers');
     return count;

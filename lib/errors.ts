@@ -25,6 +25,12 @@ const CLFS_ERRORS = {
   ERR_CLFS_DIRECT_IO_UNSUPPORTED: 'ERROR_NOT_SUPPORTED',
   ERR_CLFS_EXISTS: 'ERROR_ALREADY_EXISTS',
   ERR_CLFS_NOT_FOUND: 'ERROR_FILE_NOT_FOUND',
+  // A log policy whose fields contradict each other (minContainers above maxContainers).
+  ERR_CLFS_POLICY_INVALID: 'ERROR_LOG_POLICY_INVALID',
+  // A change the log's policy forbids now (a container count outside [minContainers, maxContainers]).
+  ERR_CLFS_POLICY_CONFLICT: 'ERROR_LOG_POLICY_CONFLICT',
+  // removeContainers: a container that would go holds records at or above the base.
+  ERR_CLFS_CONTAINER_ACTIVE: 'ERROR_LOG_CONTAINER_STATE_INVALID',
   ERR_CLFS_ENGINE_UNAVAILABLE: undefined,
   // A symbolic link, hard link, FIFO, socket, device or directory where a
   // log's file belongs. CLFS opens its files in the kernel and has no such

@@ -28,6 +28,8 @@ export { Lsn } from './lsn.ts';
 export { Log, type LogInformation, type LogIoStatistics } from './log/log.ts';
 export type { StorageStats } from './storage/storage.ts';
 export type { CreateLogOptions, OpenLogOptions } from './log/options.ts';
+export { DEFAULT_POLICY, type LogPolicy } from './log/policy.ts';
+export type { AdvanceTailEvent, LogEvents } from './log/space-manager.ts';
 export {
   MarshallingArea,
   type AppendOptions,

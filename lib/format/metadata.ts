@@ -5,7 +5,7 @@
  * base file = slot 0 at offset 0, slot 1 at offset SLOT_SIZE
  * slot (little-endian)
  *   0  u32 magic 0x4d4c4643 ("CFLM")
- *   4  u16 version (1)
+ *   4  u16 version (2)
  *   6  u16 flags (0)
  *   8  u32 CRC32C of [0, usedLength) with these 4 bytes counted as zero
  *  12  u32 usedLength
@@ -20,10 +20,21 @@
  *  80  u64 tailLsn: where recovery starts scanning (the block after tailPreviousLsn)
  *  88  u64 tailPreviousLsn: the last block known durable (INVALID: none yet)
  *  96  u64 lastLsn: the youngest record in or before that block (INVALID: none)
- * 104  u32 maxContainers: autoGrow's ceiling (0: autoGrow off)
- * 108  u32 flags: bit 0 set by a clean close (nothing was written after the tail)
- * 112  containerCount x u32 logicalId of each physical container (0: free)
+ * 104  u32 flags: bit 0 set by a clean close (nothing was written after the tail)
+ * 108  the space policy (lib/log/policy.ts), 12 bytes:
+ *      108 u16 maxContainers   2..1024
+ *      110 u16 minContainers   2..maxContainers
+ *      112 u16 growthRate      1..1024
+ *      114 u8  autoShrink      percent, 0..100 (0: off)
+ *      115 u8  logTail         percent, 0..100 (0: off)
+ *      116 u8  policy flags: bit 0 autoGrow
+ *      117 u8  0, 118 u16 0
+ *      containerCount lies in [minContainers, maxContainers]
+ * 120  containerCount x u32 logicalId of each physical container (0: free)
  * ```
+ *
+ * Version 2 (version 1 had no policy block: `maxContainers` at 104, the
+ * flags at 108, the table at 112; it is refused as 'version').
  *
  * Dump count N is written to slot N % 2, so a write never touches the slot
  * holding the newest valid copy: a torn metadata write leaves the previous
@@ -34,9 +45,11 @@ import { invariant } from '../errors.ts';
 import { type Lsn, containerOf, offsetOf } from '../lsn.ts';
 
 export const METADATA_MAGIC = 0x4d4c4643;
-export const METADATA_VERSION = 1;
+export const METADATA_VERSION = 2;
 export const SLOT_SIZE = 64 * 1024;
-export const METADATA_HEADER_SIZE = 112;
+export const METADATA_HEADER_SIZE = 120;
+/** Where the space policy's 12 bytes are. */
+export const METADATA_POLICY_OFFSET = 108;
 export const METADATA_CHECKSUM_OFFSET = 8;
 /** CLFS's limit on containers per log. */
 export const MAX_CONTAINERS = 1024;
@@ -50,6 +63,31 @@ export const MAX_EPOCH = 0xffff_ffff_ffff_fffen;
 export const CONTAINER_GRANULE = 512 * 1024;
 export const MAX_CONTAINER_SIZE = 4 * 1024 * 1024 * 1024;
 
+/** The space policy as stored: the public LogPolicy (lib/log/policy.ts checks it). */
+export interface StoredPolicy {
+  /** Most containers the log may have (2..1024; default 1024): growth and addContainers stop there. */
+  maxContainers: number;
+  /** Fewest containers (2..maxContainers; default 2): removeContainers and autoShrink stop there. */
+  minContainers: number;
+  /** Containers added at once when the log grows on its own (1..1024, capped by maxContainers; default 1). */
+  growthRate: number;
+  /** Whether an append that finds the log full adds containers (growthRate at a time) up to maxContainers. Default false. */
+  autoGrow: boolean;
+  /**
+   * Percent of the log's space (0..100; 0, the default: never): when more
+   * than this is free after a base move, the log removes free containers
+   * beyond minContainers (as removeContainers does) while at least this
+   * percent stays free.
+   */
+  autoShrink: number;
+  /**
+   * Percent of the log's space (0..100; 0, the default: never): when less
+   * than this is free, the log emits `'advance-tail'`, asking its clients to
+   * move the base far enough to free this much again.
+   */
+  logTail: number;
+}
+
 export interface Metadata {
   dumpCount: bigint;
   identity: string;
@@ -61,7 +99,7 @@ export interface Metadata {
   tailLsn: Lsn;
   tailPreviousLsn: Lsn;
   lastLsn: Lsn;
-  maxContainers: number;
+  policy: StoredPolicy;
   /** Written by a clean close: no block follows the tail. */
   clean: boolean;
   /** Logical id of each physical container, 0 when free. */
@@ -105,8 +143,8 @@ export function encodeMetadata(slot: Uint8Array, m: Metadata): number {
   v.setBigUint64(80, m.tailLsn, true);
   v.setBigUint64(88, m.tailPreviousLsn, true);
   v.setBigUint64(96, m.lastLsn, true);
-  v.setUint32(104, m.maxContainers, true);
-  v.setUint32(108, m.clean ? 1 : 0, true);
+  v.setUint32(104, m.clean ? 1 : 0, true);
+  encodePolicy(v, m.policy);
   m.containers.forEach((id, i) => v.setUint32(METADATA_HEADER_SIZE + 4 * i, id, true));
   return used;
 }
@@ -145,9 +183,11 @@ export function decodeMetadata(slot: Uint8Array, crc: (bytes: Uint8Array) => num
   ) {
     return 'fields';
   }
-  const maxContainers = v.getUint32(104, true);
-  if (maxContainers > MAX_CONTAINERS) return 'fields';
-  const flags = v.getUint32(108, true);
+  const policy = decodePolicy(v);
+  if (policy === undefined || containerCount < policy.minContainers || containerCount > policy.maxContainers) {
+    return 'fields';
+  }
+  const flags = v.getUint32(104, true);
   if ((flags & ~1) !== 0) return 'fields';
   const containers: number[] = [];
   for (let i = 0; i < containerCount; i++) containers.push(v.getUint32(METADATA_HEADER_SIZE + 4 * i, true));
@@ -197,8 +237,43 @@ export function decodeMetadata(slot: Uint8Array, crc: (bytes: Uint8Array) => num
     tailLsn: v.getBigUint64(80, true),
     tailPreviousLsn: v.getBigUint64(88, true),
     lastLsn: v.getBigUint64(96, true),
-    maxContainers,
+    policy,
     clean: (flags & 1) !== 0,
     containers,
   };
+}
+
+function encodePolicy(v: DataView, p: StoredPolicy): void {
+  const at = METADATA_POLICY_OFFSET;
+  v.setUint16(at, p.maxContainers, true);
+  v.setUint16(at + 2, p.minContainers, true);
+  v.setUint16(at + 4, p.growthRate, true);
+  v.setUint8(at + 6, p.autoShrink);
+  v.setUint8(at + 7, p.logTail);
+  v.setUint8(at + 8, p.autoGrow ? 1 : 0);
+}
+
+/** The stored policy, or undefined when a field is out of its range or a reserved bit is set. */
+function decodePolicy(v: DataView): StoredPolicy | undefined {
+  const at = METADATA_POLICY_OFFSET;
+  const p: StoredPolicy = {
+    maxContainers: v.getUint16(at, true),
+    minContainers: v.getUint16(at + 2, true),
+    growthRate: v.getUint16(at + 4, true),
+    autoShrink: v.getUint8(at + 6),
+    logTail: v.getUint8(at + 7),
+    autoGrow: (v.getUint8(at + 8) & 1) !== 0,
+  };
+  const ok =
+    p.maxContainers <= MAX_CONTAINERS &&
+    p.minContainers >= 2 &&
+    p.minContainers <= p.maxContainers &&
+    p.growthRate >= 1 &&
+    p.growthRate <= MAX_CONTAINERS &&
+    p.autoShrink <= 100 &&
+    p.logTail <= 100 &&
+    (v.getUint8(at + 8) & ~1) === 0 &&
+    v.getUint8(at + 9) === 0 &&
+    v.getUint16(at + 10, true) === 0;
+  return ok ? p : undefined;
 }

@@ -30,6 +30,7 @@ export class AreaAppender {
   readonly #core: LogCore;
   readonly #writes: BufferPool;
   readonly #flushIntervalMs: number;
+  readonly #logFullTimeoutMs: number;
   /** Whether the area is closing or closed (the timer then does nothing). */
   readonly #stopped: () => boolean;
   /** What the writer takes this area's buffers through (its identity marks the area's blocks). */
@@ -40,10 +41,16 @@ export class AreaAppender {
   #lastAppended: Lsn = Lsn.INVALID;
   #timer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(core: LogCore, writes: BufferPool, flushIntervalMs: number, stopped: () => boolean) {
+  constructor(
+    core: LogCore,
+    writes: BufferPool,
+    timing: { flushIntervalMs: number; logFullTimeoutMs: number },
+    stopped: () => boolean,
+  ) {
     this.#core = core;
     this.#writes = writes;
-    this.#flushIntervalMs = flushIntervalMs;
+    this.#flushIntervalMs = timing.flushIntervalMs;
+    this.#logFullTimeoutMs = timing.logFullTimeoutMs;
     this.#stopped = stopped;
     this.#turns = new AreaTurns(core.writer, writes);
     this.owner = {
@@ -146,6 +153,32 @@ export class AreaAppender {
     forceAppend: boolean,
     inTurn: () => void,
   ): Promise<Lsn | undefined> | Lsn | undefined {
+    const needsRoom = (spec !== undefined && !useReservation) || real.some((size) => size > 0);
+    if (!needsRoom || this.#logFullTimeoutMs === 0) {
+      return this.#reserveAndAppend(spec, real, useReservation, forceAppend, inTurn);
+    }
+    let taken = spec;
+    return this.#waitingForRoom(
+      (inLine) => this.#reserveAndAppend(taken, real, useReservation, forceAppend, inTurnAnd(inTurn, inLine)),
+      // A waiting append is made later: the caller may change its arrays once the call returned.
+      () => taken !== undefined && (taken = copySpec(taken)),
+    );
+  }
+
+  /**
+   * With logFullTimeoutMs: `attempt`, and its retries while the log is full
+   * (in line with every area's appends waiting for room); `take` copies the
+   * caller's data when it starts to wait.
+   */
+  #waitingForRoom<T>(attempt: (inLine: () => void) => Promise<T> | T, take: () => unknown): Promise<T> {
+    const manager = this.#core.spaceManager;
+    return manager.waiters.run(this.owner, this.#logFullTimeoutMs, attempt, take, () => manager.logFull());
+  }
+
+  /** reserveAndAppend's turn (the same arguments). */
+  #reserveAndAppend(
+    ...[spec, real, useReservation, forceAppend, inTurn]: Parameters<AreaAppender['reserveAndAppend']>
+  ): Promise<Lsn | undefined> | Lsn | undefined {
     const writer = this.#core.writer;
     // spec() copied the caller's arrays when the log's turn was contended.
     const owned = writer.contended;
@@ -180,7 +213,11 @@ export class AreaAppender {
 
   /** An append's end, in its turn: the reservation becomes `next` (undefined: unchanged). */
   #appended(next: Reservation | undefined, appended: Lsn | undefined, forceAppend: boolean): Lsn | undefined {
-    if (next !== undefined) this.reservation.assign(next);
+    if (next !== undefined) {
+      const freed = next.bytes < this.reservation.bytes;
+      this.reservation.assign(next);
+      if (freed) this.#core.spaceManager.waiters.wake();
+    }
     if (appended !== undefined) this.#lastAppended = appended;
     if (forceAppend) this.#core.writer.forceAppend();
     return appended;
@@ -188,6 +225,15 @@ export class AreaAppender {
 
   /** Appends `specs` (non-empty) in one turn, entirely or not at all. */
   appendBatch(specs: RecordSpec[], useReservation: boolean, forceAppend: boolean, inTurn: () => void): Promise<Lsn[]> {
+    if (useReservation || this.#logFullTimeoutMs === 0)
+      return this.#appendBatch(specs, useReservation, forceAppend, inTurn);
+    return this.#waitingForRoom(
+      (inLine) => this.#appendBatch(specs, useReservation, forceAppend, inTurnAnd(inTurn, inLine)),
+      () => copySpecs(specs, 0),
+    );
+  }
+
+  #appendBatch(specs: RecordSpec[], useReservation: boolean, forceAppend: boolean, inTurn: () => void): Promise<Lsn[]> {
     const { writer, bases, space, unit } = this.#core;
     // spec() copied the caller's arrays when the log's turn was contended.
     const owned = writer.contended;
@@ -261,17 +307,26 @@ export class AreaAppender {
     return appended;
   }
 
-  /** Reserves `count` records totalling `bytes` (in its turn); bytes `count` records cannot take are refused. */
-  allocate(count: number, bytes: number): Promise<void> {
+  /**
+   * Reserves `count` records totalling `bytes` (in its turn; with
+   * logFullTimeoutMs, waiting for room); bytes `count` records cannot take
+   * are refused.
+   */
+  async allocate(count: number, bytes: number): Promise<void> {
     const unit = this.#core.unit;
     const [least, most] = [count * reservedSize(0, unit), count * reservedSize(this.maxRecordSize, unit)];
     if (bytes < least || bytes > most) {
       const why = `${count} records take between ${least} and ${most} reserved bytes (alignReservedLog's result)`;
-      return Promise.reject(
-        new ClfsError('ERR_CLFS_RESERVATION_INVALID', `${why}. Received ${bytes}`, { records: count, bytes }),
-      );
+      throw new ClfsError('ERR_CLFS_RESERVATION_INVALID', `${why}. Received ${bytes}`, { records: count, bytes });
     }
+    if (this.#logFullTimeoutMs === 0) await this.#allocate(count, bytes, NOTHING);
+    else await this.#waitingForRoom((inLine) => this.#allocate(count, bytes, inLine), NOTHING);
+    this.#core.spaceManager.checkTail();
+  }
+
+  #allocate(count: number, bytes: number, inLine: () => void): Promise<void> {
     return this.#core.writer.exclusive(() => {
+      inLine();
       const largest = largestOfAllocation(count, bytes, this.#core.unit, this.maxRecordSize);
       if (!this.#core.space.hasRoomFor({ blocks: [], reserve: bytes, largest })) throw this.#logFull();
       this.reservation.records += count;
@@ -293,6 +348,7 @@ export class AreaAppender {
       r.records -= count;
       r.bytes -= bytes;
       r.settle();
+      this.#core.spaceManager.waiters.wake();
     });
   }
 
@@ -330,6 +386,7 @@ export class AreaAppender {
    * run (and nothing to wait).
    */
   afterAppend<T extends object>(lsn: Lsn, forceFlush: boolean, result: T): Promise<T> | undefined {
+    this.#core.spaceManager.checkTail();
     if (forceFlush) return this.#core.writer.flushWith(lsn, result);
     this.#armTimer();
     return undefined;
@@ -346,8 +403,10 @@ export class AreaAppender {
     this.#timer.unref();
   }
 
-  /** For the area's close, first: the flush timer stops. */
+  /** For the area's close, first: the flush timer stops, and its appends waiting for room are refused. */
   stopTimer(): void {
+    const closed = new ClfsError('ERR_CLFS_CLOSED', 'the marshalling area is closed');
+    this.#core.spaceManager.waiters.reject(closed, this.owner);
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
   }
@@ -367,6 +426,17 @@ export class AreaAppender {
     const failure = this.#writes.drain();
     this.reservation.assign(new Reservation());
     this.#core.space.forget(this.reservation);
+    this.#core.spaceManager.waiters.wake();
     return failure;
   }
+}
+
+const NOTHING = (): void => undefined;
+
+/** A turn check that runs `first`, then `then`. */
+function inTurnAnd(first: () => void, then: () => void): () => void {
+  return () => {
+    first();
+    then();
+  };
 }

@@ -26,6 +26,17 @@ export interface MarshallingAreaOptions {
   allocator?: BufferAllocator;
   /** Appended records are written to stable storage at least this often even if nobody asks; 0 disables. Default 200. */
   flushIntervalMs?: number;
+  /**
+   * How long an append that finds the log full waits for room (a base move,
+   * growth, containers added, reservations freed) before it fails with
+   * ERR_CLFS_LOG_FULL, in ms (CLFS's HandleLogFull). 0 (default): it fails
+   * at once. Waiting appends of every area are served first come, first
+   * served; the log emits `'advance-tail'` when one starts to wait. Appends
+   * into reservations never wait, and a restart area never waits (it may be
+   * what moves the base). Closing the area or the log rejects a waiting
+   * append with ERR_CLFS_CLOSED.
+   */
+  logFullTimeoutMs?: number;
 }
 
 /** Options of {@link MarshallingArea.reserveAndAppend}. */
@@ -71,6 +82,7 @@ export interface AreaSettings {
   maxWriteBuffers: number;
   maxReadBuffers: number;
   flushIntervalMs: number;
+  logFullTimeoutMs: number;
   allocator: BufferAllocator | undefined;
 }
 
@@ -97,6 +109,10 @@ export function resolveAreaOptions(options: MarshallingAreaOptions, unit: number
       o.flushIntervalMs === undefined
         ? 200
         : checkInteger('options.flushIntervalMs', o.flushIntervalMs, 0, 2 ** 31 - 1),
+    logFullTimeoutMs:
+      o.logFullTimeoutMs === undefined
+        ? 0
+        : checkInteger('options.logFullTimeoutMs', o.logFullTimeoutMs, 0, 2 ** 31 - 1),
     allocator,
   };
 }

@@ -16,6 +16,7 @@ import { Lsn, blockLsnOf, sequenceOf } from '../lsn.ts';
 import type { LogStorage } from '../storage/storage.ts';
 import type { ContainerTable } from './containers.ts';
 import type { MetadataStore } from './metadata-store.ts';
+import { checkCount, growthStep } from './policy.ts';
 import type { BlockSource } from './read/block-source.ts';
 import type { LogWriter } from './write/writer.ts';
 
@@ -31,6 +32,8 @@ export class BaseManager {
   #restartAppended: Lsn;
   /** Serialises base moves and container changes with their metadata writes. */
   #metadataLock: Promise<unknown> = Promise.resolve();
+  /** Called after a base move or containers added, once durable (the space manager listens). */
+  onSpaceChanged: (reason: 'base' | 'containers') => void = () => undefined;
 
   constructor(
     storage: LogStorage,
@@ -99,8 +102,9 @@ export class BaseManager {
       const existing = this.#table.physicalOf(logicalId);
       if (existing !== -1) return existing;
       let physical = this.#table.recycle(this.#metadata.current.baseLsn);
-      if (physical === -1 && this.#table.count < this.#metadata.current.maxContainers) {
-        await this.#grow(1);
+      const step = growthStep(this.#metadata.current.policy, this.#table.count);
+      if (physical === -1 && step > 0) {
+        await this.#grow(step);
         physical = this.#table.recycle(this.#metadata.current.baseLsn);
       }
       if (physical === -1) {
@@ -129,14 +133,22 @@ export class BaseManager {
       this.#table.logicalIds.push(0);
     }
     await this.persistMetadata({ containers: [...this.#table.logicalIds] });
+    this.onSpaceChanged('containers');
   }
 
-  /** Adds `count` containers (CLFS's AddLogContainer; `count` already checked as an integer >= 1). */
+  /**
+   * Adds `count` containers (CLFS's AddLogContainer; `count` already checked
+   * as an integer >= 1), up to the policy's maxContainers
+   * (ERR_CLFS_POLICY_CONFLICT past it).
+   */
   addContainers(count: number): Promise<void> {
     if (this.#table.count + count > MAX_CONTAINERS) {
       throw new ClfsError('ERR_OUT_OF_RANGE', `a log has at most ${MAX_CONTAINERS} containers`);
     }
-    return this.serializeMetadata(() => this.#grow(count));
+    return this.serializeMetadata(async () => {
+      checkCount(this.#metadata.current.policy, this.#table.count + count, 'addContainers');
+      await this.#grow(count);
+    });
   }
 
   /**
@@ -162,6 +174,7 @@ export class BaseManager {
       }
       await this.persistMetadata();
     });
+    this.onSpaceChanged('base');
   }
 
   /**

@@ -9,7 +9,9 @@
  * - `writer`: appends, blocks and their way to stable storage (lib/log/write);
  * - `blocks`: the log's blocks as readers see them (lib/log/read);
  * - `bases`: base and restart LSNs, metadata, containers (base-manager.ts);
- * - `space`: room and reservations (space.ts).
+ * - `space`: room and reservations (space.ts);
+ * - `spaceManager`: the policy, container removal, tail-advance requests
+ *   and appends waiting for room (space-manager.ts).
  * @module
  */
 import { ClfsError } from '../errors.ts';
@@ -21,6 +23,7 @@ import type { MetadataStore } from './metadata-store.ts';
 import { BlockSource } from './read/block-source.ts';
 import type { RecoveryReport } from './recovery.ts';
 import { SpaceLedger } from './space.ts';
+import { SpaceManager } from './space-manager.ts';
 import type { LogWriter } from './write/writer.ts';
 
 /** What opening a log produced, to build its core from. */
@@ -43,6 +46,8 @@ export class LogCore {
   readonly blocks: BlockSource;
   readonly bases: BaseManager;
   readonly space: SpaceLedger;
+  /** The policy, container removal, tail-advance requests, appends waiting for room. */
+  readonly spaceManager: SpaceManager;
   /** The log's id, carried by every block it writes. */
   readonly logId: bigint;
   /** The sector unit blocks are laid out in. */
@@ -71,7 +76,7 @@ export class LogCore {
         logicalIds: this.table.logicalIds,
         position: this.writer.sealedPosition(),
         persistedBase: this.metadata.current.baseLsn,
-        maxContainers: this.metadata.current.maxContainers,
+        maxContainers: this.metadata.current.policy.autoGrow ? this.metadata.current.policy.maxContainers : 0,
       }),
       () => {
         const { logicalId, offset } = this.writer.sealedPosition();
@@ -79,6 +84,16 @@ export class LogCore {
       },
       this.unit,
     );
+    this.spaceManager = new SpaceManager({
+      storage: this.storage,
+      table: this.table,
+      metadata: this.metadata,
+      writer: this.writer,
+      bases: this.bases,
+      space: this.space,
+      track: (promise) => this.track(promise),
+      open: () => !this.#closing && !this.#closed,
+    });
   }
 
   /** Throws ERR_CLFS_CLOSED once close() has begun. */
@@ -103,6 +118,8 @@ export class LogCore {
   /** close() has begun: new calls are refused. */
   beginClose(): void {
     this.#closing = true;
+    // Appends waiting for room are refused now: close() does not wait for their timeout.
+    this.spaceManager.waiters.reject(this.#closedError());
   }
 
   /** close() has finished: calls queued before it are refused too. */

@@ -9,12 +9,15 @@ import type { Lsn } from '../lsn.ts';
 import type { Durability } from '../native/direct-file.ts';
 import { NativeStorage } from '../storage/native-storage.ts';
 import type { LogStorage, StorageStats } from '../storage/storage.ts';
-import { checkInteger, checkPath } from '../validate.ts';
+import { invalidArgType } from '../errors.ts';
+import { checkInteger, checkOneOf, checkPath } from '../validate.ts';
 import type { LogCore } from './core.ts';
 import { MarshallingArea, type MarshallingAreaOptions } from './marshalling-area.ts';
 import { MetadataStore } from './metadata-store.ts';
 import { initializeStorage, openCore } from './open.ts';
 import { resolveCreateOptions, resolveOpenOptions, type CreateLogOptions, type OpenLogOptions } from './options.ts';
+import type { LogPolicy } from './policy.ts';
+import type { LogEvents } from './space-manager.ts';
 import type { RecoveryReport } from './recovery.ts';
 import { freeContainerCount } from './space.ts';
 
@@ -94,7 +97,7 @@ export class Log {
       o.containers,
       (unit) => Math.ceil(o.containerSize / unit) * unit,
       storageOptions,
-      (storage) => initializeStorage(storage, o.containerSize, o.containers, o.maxContainers),
+      (storage) => initializeStorage(storage, o.containerSize, o.containers, o.policy),
     );
     return Log.open(path, { durability: o.durability, allowBuffered: o.allowBuffered, engine: o.engine });
   }
@@ -104,9 +107,9 @@ export class Log {
     storage: LogStorage,
     containerSize: number,
     containers: number,
-    maxContainers: number,
+    policy: LogPolicy | number,
   ): Promise<void> {
-    return initializeStorage(storage, containerSize, containers, maxContainers);
+    return initializeStorage(storage, containerSize, containers, policy);
   }
 
   /**
@@ -163,6 +166,74 @@ export class Log {
     this.core.checkOpen();
     checkInteger('count', count, 1, MAX_CONTAINERS);
     await this.core.track(this.core.bases.addContainers(count));
+  }
+
+  /**
+   * Removes `count` free containers, their files included (CLFS's
+   * RemoveLogContainer). Containers go from the end of the log's table, and
+   * only free ones: ERR_CLFS_CONTAINER_ACTIVE if one of them holds records
+   * at or above the base (move the base first), or the writer or reserved
+   * space needs its room; ERR_CLFS_POLICY_CONFLICT below the policy's
+   * minContainers. Durable when it resolves; a crash during it leaves the
+   * containers or not, with every record kept.
+   */
+  async removeContainers(count: number): Promise<void> {
+    this.core.checkOpen();
+    checkInteger('count', count, 1, MAX_CONTAINERS);
+    await this.core.track(this.core.spaceManager.removeContainers(count));
+  }
+
+  /** The log's space policy (CLFS's QueryLogPolicy): a copy. */
+  policy(): LogPolicy {
+    this.core.checkOpen();
+    return this.core.spaceManager.policy;
+  }
+
+  /**
+   * Changes the log's space policy (CLFS's InstallLogPolicy): the fields
+   * given replace the current ones. Checked as a whole (ERR_OUT_OF_RANGE,
+   * ERR_CLFS_POLICY_INVALID for minContainers above maxContainers); the
+   * log's container count must lie in the new [minContainers,
+   * maxContainers] (ERR_CLFS_POLICY_CONFLICT: add or remove containers
+   * first). Persisted, unlike CLFS's: durable when it resolves, and a crash
+   * during it leaves the old policy or the new one.
+   *
+   * @example
+   * ```ts
+   * await log.setPolicy({ autoGrow: true, maxContainers: 64, growthRate: 4, logTail: 35 });
+   * ```
+   */
+  async setPolicy(policy: Partial<LogPolicy>): Promise<void> {
+    this.core.checkOpen();
+    await this.core.track(this.core.spaceManager.setPolicy(policy));
+  }
+
+  /**
+   * Listens for `'advance-tail'` (CLFS's AdvanceTail callback): the log asks
+   * its clients to move the base to at least `event.targetLsn` (checkpoint,
+   * then advanceLogBase or writeRestartArea with newBaseLsn). Emitted when
+   * free space falls below the policy's logTail percent, or an append waits
+   * for room; once, and again only after the base moved, containers were
+   * added or removed, or the policy changed. Listeners run in a microtask,
+   * never inside an append.
+   *
+   * @example
+   * ```ts
+   * log.on('advance-tail', ({ targetLsn }) => void checkpoint(targetLsn));
+   * ```
+   */
+  on<E extends keyof LogEvents>(event: E, listener: LogEvents[E]): this {
+    this.core.checkOpen();
+    checkEvent(event, listener);
+    this.core.spaceManager.on(listener);
+    return this;
+  }
+
+  /** Stops calling `listener` for `event`. */
+  off<E extends keyof LogEvents>(event: E, listener: LogEvents[E]): this {
+    checkEvent(event, listener);
+    this.core.spaceManager.off(listener);
+    return this;
   }
 
   /** Creates a marshalling area on this log (CLFS's CreateLogMarshallingArea). */
@@ -246,4 +317,9 @@ export class Log {
     if (lost !== undefined) throw lost;
     if (failure !== undefined) throw failure;
   }
+}
+
+function checkEvent(event: unknown, listener: unknown): void {
+  checkOneOf('event', event, ['advance-tail'] as const);
+  if (typeof listener !== 'function') throw invalidArgType('listener', 'of type function', listener);
 }

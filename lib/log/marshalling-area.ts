@@ -61,6 +61,8 @@ export class MarshallingArea {
   readonly maxReadBuffers: number;
   /** How often appended records are written even if nobody asks, in ms (0: never). */
   readonly flushIntervalMs: number;
+  /** How long an append waits for room in a full log, in ms (0: it fails at once). */
+  readonly logFullTimeoutMs: number;
   readonly #core: LogCore;
   readonly #appender: AreaAppender;
   readonly #reader: AreaReader;
@@ -90,7 +92,8 @@ export class MarshallingArea {
     const lend = this.maxReadBuffers === Infinity && pool === 'paged' && allocator === undefined;
     this.#reader = new AreaReader(core, reads, () => this.#checkUsable(), lend);
     const stopped = (): boolean => this.#closed || this.#closing !== undefined;
-    this.#appender = new AreaAppender(core, writes, this.flushIntervalMs, stopped);
+    this.logFullTimeoutMs = settings.logFullTimeoutMs;
+    this.#appender = new AreaAppender(core, writes, this, stopped);
   }
 
   /** @internal Use log.createMarshallingArea(); `onClosed` runs when the area has closed. */

@@ -15,18 +15,25 @@ import { ContainerTable } from './containers.ts';
 import { LogCore } from './core.ts';
 import { MetadataStore } from './metadata-store.ts';
 import { recover } from './recovery.ts';
+import { DEFAULT_POLICY, type LogPolicy } from './policy.ts';
 import { LogWriter } from './write/writer.ts';
+
+/** The policy an older autoGrow ceiling stands for (0: no autoGrow). */
+function policyOfCeiling(maxContainers: number): LogPolicy {
+  return maxContainers === 0 ? { ...DEFAULT_POLICY } : { ...DEFAULT_POLICY, autoGrow: true, maxContainers };
+}
 
 /**
  * Writes the first metadata of a new log onto `storage`, whose
  * `containers` containers exist already (both slots, so neither holds
- * garbage).
+ * garbage). `policy` is the log's policy, or (for the test harnesses) a
+ * number as the older autoGrow ceiling: 0 for no autoGrow.
  */
 export async function initializeStorage(
   storage: LogStorage,
   containerSize: number,
   containers: number,
-  maxContainers: number,
+  policy: LogPolicy | number,
 ): Promise<void> {
   const unit = storage.geometry.unit;
   if (containerSize % unit !== 0) {
@@ -46,7 +53,7 @@ export async function initializeStorage(
     tailLsn: first,
     tailPreviousLsn: Lsn.INVALID,
     lastLsn: Lsn.INVALID,
-    maxContainers,
+    policy: typeof policy === 'number' ? policyOfCeiling(policy) : policy,
     clean: true,
     containers: logicalIds,
   };

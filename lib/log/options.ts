@@ -2,10 +2,10 @@
  * Options of Log.create / Log.open, validated.
  * @module
  */
-import { invalidArgType } from '../errors.ts';
 import type { Durability, IoEngine } from '../native/direct-file.ts';
 import { checkBoolean, checkInteger, checkOneOf, checkOptions } from '../validate.ts';
 import { CONTAINER_GRANULE, MAX_CONTAINER_SIZE, MAX_CONTAINERS } from '../format/metadata.ts';
+import { DEFAULT_POLICY, autoGrowPolicy, checkCount, resolvePolicy, type LogPolicy } from './policy.ts';
 
 export { CONTAINER_GRANULE, MAX_CONTAINER_SIZE };
 
@@ -18,9 +18,15 @@ export interface CreateLogOptions {
   durability?: Durability;
   allowBuffered?: boolean;
   /**
-   * Add containers when the log is full instead of failing with
-   * ERR_CLFS_LOG_FULL: `true` (up to 1024 containers) or `{ maxContainers }`.
-   * Default false.
+   * The log's space policy (see {@link LogPolicy}): fields not given take
+   * their defaults. `minContainers` must not be above `containers`, nor
+   * `maxContainers` below it (ERR_CLFS_POLICY_CONFLICT).
+   */
+  policy?: Partial<LogPolicy>;
+  /**
+   * Shorthand for `policy: { autoGrow: true }` (`true`) or
+   * `policy: { autoGrow: true, maxContainers }`, kept from before policies;
+   * `policy` wins where both set a field. Default false.
    */
   autoGrow?: boolean | { maxContainers: number };
   /** Native I/O engine (default `$CLFS_IO_ENGINE` or 'auto'). */
@@ -48,7 +54,7 @@ export interface ResolvedCreateOptions {
   containers: number;
   durability: Durability;
   allowBuffered: boolean;
-  maxContainers: number;
+  policy: LogPolicy;
   engine: IoEngine | undefined;
 }
 
@@ -67,27 +73,19 @@ export function resolveCreateOptions(options: CreateLogOptions | undefined): Res
       : checkInteger('options.containerSize', o.containerSize, 1, MAX_CONTAINER_SIZE);
   const containers =
     o.containers === undefined ? 2 : checkInteger('options.containers', o.containers, 2, MAX_CONTAINERS);
-  let maxContainers = 0;
-  if (o.autoGrow !== undefined) {
-    if (typeof o.autoGrow === 'boolean') {
-      maxContainers = o.autoGrow ? MAX_CONTAINERS : 0;
-    } else if (o.autoGrow !== null && typeof o.autoGrow === 'object') {
-      maxContainers = checkInteger(
-        'options.autoGrow.maxContainers',
-        o.autoGrow.maxContainers,
-        containers,
-        MAX_CONTAINERS,
-      );
-    } else {
-      throw invalidArgType('options.autoGrow', 'a boolean or { maxContainers }', o.autoGrow);
-    }
+  const grow = autoGrowPolicy(o.autoGrow);
+  if (grow.maxContainers !== undefined && grow.maxContainers < containers) {
+    checkInteger('options.autoGrow.maxContainers', grow.maxContainers, containers, MAX_CONTAINERS);
   }
+  const given = checkOptions('options.policy', o.policy);
+  const policy = resolvePolicy('options.policy', { ...grow, ...given }, DEFAULT_POLICY);
+  checkCount(policy, containers, 'Log.create');
   return {
     containerSize: Math.max(CONTAINER_GRANULE, Math.ceil(size / CONTAINER_GRANULE) * CONTAINER_GRANULE),
     containers,
     durability: o.durability === undefined ? 'dsync' : checkOneOf('options.durability', o.durability, DURABILITIES),
     allowBuffered: o.allowBuffered === undefined ? false : checkBoolean('options.allowBuffered', o.allowBuffered),
-    maxContainers,
+    policy,
     engine: o.engine === undefined ? undefined : checkOneOf('options.engine', o.engine, ENGINES),
   };
 }

@@ -22,7 +22,7 @@ export interface SpaceSnapshot {
    * base move that freed it is durable, so only that base frees space.
    */
   persistedBase: Lsn;
-  /** How many containers the log may grow to (its count when it cannot grow). */
+  /** How many containers the log may grow to (0, or its count, when it cannot grow). */
   maxContainers: number;
 }
 
@@ -151,6 +151,25 @@ export class SpaceLedger {
   currentAvailable(): number {
     const s = this.#snapshot();
     return Math.max(0, roomBytes(roomOf(s, false), s.containerSize) - this.totalReservation());
+  }
+
+  /**
+   * Whether the log keeps room enough with only the containers of
+   * `logicalIds` (a prefix of the table: removeContainers asks before it
+   * removes the rest): the container the writer goes on in, if it has none
+   * yet, and every reserved record.
+   */
+  roomStaysWith(logicalIds: readonly number[]): boolean {
+    const s = { ...this.#snapshot(), logicalIds };
+    const room = roomOf(s, true);
+    if (!logicalIds.includes(s.position.logicalId) && room.containers === 0) return false;
+    let reserved = 0;
+    let largest = 0;
+    for (const holder of this.#holders) {
+      reserved += holder.bytes;
+      largest = Math.max(largest, holder.largest);
+    }
+    return fits(room, { containerSize: s.containerSize, unit: this.#unit }, [], reserved, largest);
   }
 
   /**

@@ -37,6 +37,7 @@ export type StorageEvent =
   | { kind: 'write'; id: number; file: FileId; offset: number; data: Uint8Array; dsync: boolean }
   | { kind: 'sync'; id: number; files: number[] }
   | { kind: 'add'; id: number; index: number; size: number }
+  | { kind: 'remove'; id: number; index: number }
   | { kind: 'complete'; id: number };
 
 /** The bytes of every file: what a log is, at rest. */
@@ -64,7 +65,7 @@ export interface MemoryStorageOptions {
 
 /** What fault injection sees of a request. */
 export interface FaultRequest {
-  op: 'write' | 'sync' | 'read' | 'metadata' | 'add';
+  op: 'write' | 'sync' | 'read' | 'metadata' | 'add' | 'remove';
   /** 1-based count of requests of this op so far. */
   n: number;
   file: FileId;
@@ -108,7 +109,7 @@ export class MemoryStorage implements LogStorage {
   readonly image: MemoryImage;
   readonly #options: MemoryStorageOptions;
   readonly #dirty = new Set<number>();
-  readonly #counts = { write: 0, sync: 0, read: 0, metadata: 0, add: 0 };
+  readonly #counts = { write: 0, sync: 0, read: 0, metadata: 0, add: 0, remove: 0 };
   #containerCount: number;
   #nextId = 1;
   #closed = false;
@@ -242,6 +243,8 @@ export class MemoryStorage implements LogStorage {
   async read(container: number, offset: number, into: Uint8Array): Promise<number> {
     this.#check();
     this.#aligned(offset, into.byteLength);
+    // Removed (removeContainers) since the reader looked it up: nothing there.
+    if (Number.isInteger(container) && container >= this.#containerCount) return 0;
     const file = this.#file(container);
     const fault = this.#fault('read', container, offset, into.byteLength);
     await turn();
@@ -318,6 +321,26 @@ export class MemoryStorage implements LogStorage {
     await this.#delay();
     this.image.containers[index] = new Uint8Array(size);
     this.#containerCount = index + 1;
+    this.events.push({ kind: 'complete', id });
+  }
+
+  async removeContainer(index: number): Promise<void> {
+    this.#check();
+    invariant(
+      index === this.#containerCount - 1,
+      () => `containers are removed from the end: expected ${this.#containerCount - 1}`,
+    );
+    const fault = this.#fault('remove', index, 0, 0);
+    if (fault !== undefined) {
+      await this.#delay();
+      throw fault.error;
+    }
+    const id = this.#nextId++;
+    this.#containerCount = index;
+    this.#dirty.delete(index);
+    this.events.push({ kind: 'remove', id, index });
+    await this.#delay();
+    this.image.containers.length = Math.min(this.image.containers.length, index);
     this.events.push({ kind: 'complete', id });
   }
 

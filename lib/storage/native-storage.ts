@@ -51,6 +51,8 @@ interface OpenContainer {
   ready: DirectFile | undefined;
   users: number;
   lastUse: number;
+  /** Removed (removeContainers) while in use: closed when the last use ends. */
+  removed?: boolean;
 }
 
 export class NativeStorage implements LogStorage {
@@ -237,10 +239,10 @@ export class NativeStorage implements LogStorage {
     return entry;
   }
 
-  async #acquire(index: number): Promise<DirectFile> {
+  async #acquire(index: number): Promise<{ entry: OpenContainer; file: DirectFile }> {
     const entry = this.#use(index);
     try {
-      return await entry.file;
+      return { entry, file: await entry.file };
     } catch (error) {
       entry.users--;
       throw error;
@@ -285,9 +287,8 @@ export class NativeStorage implements LogStorage {
     await Promise.all(checks);
   }
 
-  #release(index: number): void {
-    const entry = this.#containers.get(index);
-    if (entry !== undefined) entry.users--;
+  #release(entry: OpenContainer): void {
+    if (--entry.users === 0 && entry.removed === true) void entry.file.then((f) => f.close()).catch(() => undefined);
   }
 
   /** Closes least recently used idle containers beyond the limit. */
@@ -334,14 +335,16 @@ export class NativeStorage implements LogStorage {
   }
 
   async read(container: number, offset: number, into: Uint8Array): Promise<number> {
-    const file = await this.#acquire(container);
+    // Removed (removeContainers) since the reader looked it up: nothing there.
+    if (!this.#closed && container >= this.#containerCount) return 0;
+    const { entry, file } = await this.#acquire(container);
     try {
       const n = await file.read(offset, into);
       this.stats.reads++;
       this.stats.bytesRead += n;
       return n;
     } finally {
-      this.#release(container);
+      this.#release(entry);
     }
   }
 
@@ -352,11 +355,11 @@ export class NativeStorage implements LogStorage {
     try {
       await Promise.all(
         dirty.map(async (index) => {
-          const file = await this.#acquire(index);
+          const { entry, file } = await this.#acquire(index);
           try {
             await file.sync();
           } finally {
-            this.#release(index);
+            this.#release(entry);
           }
         }),
       );
@@ -369,12 +372,12 @@ export class NativeStorage implements LogStorage {
   async syncContainers(indices: readonly number[]): Promise<void> {
     if (this.#options.durability === 'none') return;
     for (const index of indices) {
-      const file = await this.#acquire(index);
+      const { entry, file } = await this.#acquire(index);
       try {
         await file.sync();
         this.stats.syncs++;
       } finally {
-        this.#release(index);
+        this.#release(entry);
       }
     }
   }
@@ -418,6 +421,18 @@ export class NativeStorage implements LogStorage {
     await syncDirectory(this.#dir);
     this.#containerSize ??= size;
     this.#containerCount++;
+  }
+
+  async removeContainer(index: number): Promise<void> {
+    invariant(index === this.#containerCount - 1, 'containers are removed from the end');
+    this.#containerCount = index;
+    this.#dirty.delete(index);
+    const entry = this.#containers.get(index);
+    this.#containers.delete(index);
+    if (entry !== undefined) entry.removed = true;
+    if (entry?.users === 0) await entry.file.then((f) => f.close()).catch(() => undefined);
+    await unless(['ENOENT'], undefined, () => unlink(path.join(this.#dir, containerFileName(index))));
+    await syncDirectory(this.#dir);
   }
 
   async close(): Promise<void> {

@@ -67,7 +67,10 @@ export interface LogStorage {
    * 'fdatasync' after the next sync().
    */
   write(container: number, offset: number, buffers: Uint8Array[], checksums: ChecksumRange[]): Promise<void>;
-  /** Reads into `into` from `offset` of a container; resolves with the bytes read. */
+  /**
+   * Reads into `into` from `offset` of a container; resolves with the bytes
+   * read (0 for a container removed since the caller looked it up).
+   */
   read(container: number, offset: number, into: Uint8Array): Promise<number>;
   /** Makes every write that completed before the call durable. */
   sync(): Promise<void>;
@@ -84,6 +87,13 @@ export interface LogStorage {
   readMetadata(slot: 0 | 1, into: Uint8Array): Promise<number>;
   /** Creates container `index` (= containerCount), preallocated and written, durably. */
   addContainer(index: number, size: number): Promise<void>;
+  /**
+   * Removes container `index` (= containerCount - 1), durably: the log's
+   * metadata no longer lists it (removeContainers writes that first). A
+   * crash before it is durable leaves the file, which the log ignores and
+   * a later addContainer replaces.
+   */
+  removeContainer(index: number): Promise<void>;
   /** Buffers for write/read: aligned for this storage. */
   allocate(size: number): Uint8Array;
   close(): Promise<void>;

@@ -119,6 +119,16 @@ export function logCreateCases(): Case[] {
     createWith('autoGrow = { maxContainers: 2.5 }', RANGE, { autoGrow: { maxContainers: 2.5 } }),
     createWith("autoGrow = { maxContainers: '4' }", TYPE, { autoGrow: { maxContainers: '4' } }),
     createWith("engine = 'x'", VALUE, { engine: 'x' }),
+    createWith('policy = 5', TYPE, { policy: 5 }),
+    createWith('policy.logTail = 101', RANGE, { policy: { logTail: 101 } }),
+    createWith("policy.autoGrow = 'yes'", TYPE, { policy: { autoGrow: 'yes' } }),
+    createWith('policy.x = 1', VALUE, { policy: { x: 1 } }),
+    createWith('policy minContainers above maxContainers', 'ERR_CLFS_POLICY_INVALID', {
+      policy: { minContainers: 9, maxContainers: 8 },
+    }),
+    createWith('policy.minContainers = 3 (above containers)', 'ERR_CLFS_POLICY_CONFLICT', {
+      policy: { minContainers: 3 },
+    }),
   ];
 }
 
@@ -262,6 +272,9 @@ export function createAreaCases(): Case[] {
     areaWith('bufferSize = 4 MiB + 1', RANGE, { bufferSize: 4 * 1024 * 1024 + 1 }),
     areaWith('bufferSize = NaN', RANGE, { bufferSize: NaN }),
     areaWith('bufferSize = Infinity', RANGE, { bufferSize: Infinity }),
+    areaWith('logFullTimeoutMs = -1', RANGE, { bufferSize: 4096, logFullTimeoutMs: -1 }),
+    areaWith('logFullTimeoutMs = 1.5', RANGE, { bufferSize: 4096, logFullTimeoutMs: 1.5 }),
+    areaWith("logFullTimeoutMs = '5'", TYPE, { bufferSize: 4096, logFullTimeoutMs: '5' }),
     areaWith("bufferSize = '4096'", TYPE, { bufferSize: '4096' }),
     areaWith('bufferSize = 4096n', TYPE, { bufferSize: 4096n }),
     areaWith('bufferSize = null', TYPE, { bufferSize: null }),
@@ -505,6 +518,53 @@ export function addContainersCases(): Case[] {
   ];
 }
 
+// --- the space policy, removeContainers, advance-tail ---------------------------------
+
+export function spaceCases(): Case[] {
+  const remove = (input: string, expect: string, count: unknown): Case => ({
+    fn: 'log.removeContainers',
+    input,
+    expect,
+    run: (f) => f.A.log.removeContainers(X(count)),
+  });
+  const policy = (input: string, expect: string, value: unknown): Case => ({
+    fn: 'log.setPolicy',
+    input,
+    expect,
+    run: (f) => f.A.log.setPolicy(X(value)),
+  });
+  const on = (input: string, expect: string, event: unknown, listener: unknown): Case => ({
+    fn: 'log.on',
+    input,
+    expect,
+    sync: true,
+    run: (f) => f.A.log.on(X(event), X(listener)),
+  });
+  return [
+    remove('count = 0', RANGE, 0),
+    remove('count = 1.5', RANGE, 1.5),
+    remove('count = 1025', RANGE, 1025),
+    remove("count = '1'", TYPE, '1'),
+    remove('count = undefined', TYPE, undefined),
+    remove('count = 1 (below minContainers 2)', 'ERR_CLFS_POLICY_CONFLICT', 1),
+    policy('policy = null', TYPE, null),
+    policy("policy = 'x'", TYPE, 'x'),
+    policy('logTail = 101', RANGE, { logTail: 101 }),
+    policy('autoShrink = -1', RANGE, { autoShrink: -1 }),
+    policy('growthRate = 0', RANGE, { growthRate: 0 }),
+    policy('maxContainers = 1025', RANGE, { maxContainers: 1025 }),
+    policy('maxContainers = NaN', RANGE, { maxContainers: NaN }),
+    policy("autoGrow = 'yes'", TYPE, { autoGrow: 'yes' }),
+    policy('an unknown field', VALUE, { newContainerSize: 1 }),
+    policy('minContainers above maxContainers', 'ERR_CLFS_POLICY_INVALID', { minContainers: 9, maxContainers: 8 }),
+    policy('minContainers = 3 (above the count)', 'ERR_CLFS_POLICY_CONFLICT', { minContainers: 3 }),
+    on("event = 'tail'", VALUE, 'tail', () => undefined),
+    on('event = 1', TYPE, 1, () => undefined),
+    on('listener = 1', TYPE, 'advance-tail', 1),
+    on('listener = undefined', TYPE, 'advance-tail', undefined),
+  ];
+}
+
 export function closedLogCases(): Case[] {
   const CLOSED = 'ERR_CLFS_CLOSED';
   return [
@@ -529,6 +589,21 @@ export function closedLogCases(): Case[] {
       run: (f) => f.C.log.createMarshallingArea({ bufferSize: BUFFER_SIZE }),
     },
     { fn: 'log.addContainers', input: 'after log.close()', expect: CLOSED, run: (f) => f.C.log.addContainers(1) },
+    {
+      fn: 'log.removeContainers',
+      input: 'after log.close()',
+      expect: CLOSED,
+      run: (f) => f.C.log.removeContainers(1),
+    },
+    { fn: 'log.setPolicy', input: 'after log.close()', expect: CLOSED, run: (f) => f.C.log.setPolicy({}) },
+    { fn: 'log.policy', input: 'after log.close()', expect: CLOSED, sync: true, run: (f) => f.C.log.policy() },
+    {
+      fn: 'log.on',
+      input: 'after log.close()',
+      expect: CLOSED,
+      sync: true,
+      run: (f) => f.C.log.on('advance-tail', () => undefined),
+    },
     { fn: 'log.close', input: 'a second time', expect: 'ok', run: (f) => f.C.log.close() },
   ];
 }

@@ -5,6 +5,7 @@
 import {
   allocatorCases,
   addContainersCases,
+  spaceCases,
   closedLogCases,
   createAreaCases,
   logCreateCases,
@@ -32,6 +33,7 @@ export function buildCases(clfs: Clfs): Case[] {
     ...createAreaCases(),
     ...allocatorCases(clfs),
     ...addContainersCases(),
+    ...spaceCases(),
     ...reserveAndAppendCases(clfs),
     ...appendBatchCases(),
     ...reservationCases(),

@@ -34,7 +34,8 @@ const SLOT_DAMAGES: SlotDamage[] = [
   ['a bit flip in the dump count', (s) => flipBit(s, 16, 0)],
   ['a bit flip in the epoch', (s) => flipBit(s, 56, 0)],
   ['a bit flip in the tail LSN', (s) => flipBit(s, 81, 4)],
-  ['a bit flip in the container table', (s) => flipBit(s, 112, 1)],
+  ['a bit flip in the container table', (s) => flipBit(s, 120, 1)],
+  ['a bit flip in the space policy', (s) => flipBit(s, 109, 0)],
   ['its first sector zeroed', (s) => zeroSector(s, 0)],
   [
     'its first sector garbage',

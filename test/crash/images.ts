@@ -4,7 +4,8 @@
  *
  * What is durable at P: a dsync write (and every metadata write) once it
  * completed; an fdatasync-mode write once a sync submitted after its
- * completion, covering its file, completed; a container once added. Every
+ * completion, covering its file, completed; a container once added, and
+ * gone once its removal completed (with the writes made to it). Every
  * other write submitted before P is unsynced: it may be on disk wholly, not
  * at all, or (when still in flight at P) torn: any subset of its 512-byte
  * sectors, the others left old, zeroed or garbage. The images per point:
@@ -44,6 +45,7 @@ export function stateAt(run: RecordedRun, point: number): CrashState {
   const writes = new Map<number, WriteEvent>();
   const syncs = new Map<number, { candidates: WriteEvent[] }>();
   const adds = new Map<number, number>();
+  const removes = new Map<number, number>();
   const completed = new Set<number>();
   const durable = new Set<number>();
   // fdatasync mode: completed, not yet covered, per file
@@ -53,7 +55,12 @@ export function stateAt(run: RecordedRun, point: number): CrashState {
     const e = run.events[i]!;
     if (e.kind === 'write') writes.set(e.id, e);
     else if (e.kind === 'add') adds.set(e.id, e.index);
-    else if (e.kind === 'sync') {
+    else if (e.kind === 'remove') {
+      // Removed once submitted or not until it completes: an image keeps a
+      // removed container's file only while the removal is in flight, and
+      // its old writes never land in a container added there later.
+      removes.set(e.id, e.index);
+    } else if (e.kind === 'sync') {
       const candidates = e.files.flatMap((f) => pendingByFile.get(f) ?? []);
       for (const f of e.files) pendingByFile.delete(f);
       syncs.set(e.id, { candidates });
@@ -72,6 +79,13 @@ export function stateAt(run: RecordedRun, point: number): CrashState {
       if (s !== undefined) for (const c of s.candidates) durable.add(c.id);
       const index = adds.get(e.id);
       if (index !== undefined) containers = Math.max(containers, index + 1);
+      const removed = removes.get(e.id);
+      if (removed !== undefined) {
+        containers = Math.min(containers, removed);
+        for (const [id, w] of writes) if (w.file === removed) writes.delete(id);
+        for (const list of pendingByFile.values())
+          list.splice(0, list.length, ...list.filter((w) => w.file !== removed));
+      }
     }
   }
   const ordered = [...writes.values()].sort((a, b) => a.id - b.id);

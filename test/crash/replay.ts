@@ -40,6 +40,8 @@ export function loadArtifact(file: string): {
     initial: { base: new Uint8Array(0), containers: [] },
     events: [],
     bufferSize: a.bufferSize,
+    // Artifacts keep no space states: replays check records and bases.
+    space: [],
     bases: a.bases.map((b) => ({ lsn: BigInt(b.lsn), ackedAt: b.ackedAt })),
     records: a.records.map((r) => ({
       lsn: BigInt(r.lsn),

@@ -15,6 +15,8 @@ import type { RecordedRecord, RecordedRun } from './run.ts';
 
 interface Recovered {
   base: Lsn;
+  /** The policy and container count the log opened with. */
+  space: string;
   records: { lsn: Lsn; type: string; data: Uint8Array; undoNextLsn: Lsn; previousLsn: Lsn }[];
 }
 
@@ -31,17 +33,43 @@ async function recoverImage(image: MemoryImage, run: RecordedRun): Promise<Recov
   try {
     const area = await log.createMarshallingArea({ bufferSize: Math.max(run.bufferSize, 4096), flushIntervalMs: 0 });
     const base = log.information().baseLsn;
+    const space = spaceOf(log.policy(), log.information().totalContainers);
     const records: Recovered['records'] = [];
     for await (const r of area.records(undefined, 'forward', { type: 'client' })) {
       records.push({ lsn: r.lsn, type: r.type, data: r.data, undoNextLsn: r.undoNextLsn, previousLsn: r.previousLsn });
     }
-    return { base, records };
+    return { base, space, records };
   } finally {
     await log.close();
   }
 }
 
+/** A policy (keys in order) and a container count, to compare. */
+function spaceOf(policy: object, containers: number): string {
+  return JSON.stringify({ policy: Object.fromEntries(Object.entries(policy).sort()), containers });
+}
+
 function check(run: RecordedRun, point: number, got: Recovered, problems: string[]): void {
+  // A policy change or container removal: the log opens with one made at or
+  // after the newest acknowledged (never a mix, never an older one); growth
+  // (autoGrow) may have added containers since.
+  if (run.space.length > 0) {
+    let from = 0;
+    run.space.forEach((s, i) => {
+      if (s.ackedAt <= point) from = i;
+    });
+    const allowed = run.space.slice(from);
+    const ok = allowed.some((s) => {
+      const { containers } = JSON.parse(got.space) as { containers: number };
+      const grown = s.policy.autoGrow && containers > s.containers && containers <= s.policy.maxContainers;
+      return spaceOf(s.policy, grown ? containers : s.containers) === got.space;
+    });
+    if (!ok) {
+      problems.push(
+        `space state ${got.space} is none of ${allowed.map((s) => spaceOf(s.policy, s.containers)).join(' | ')}`,
+      );
+    }
+  }
   const byLsn = new Map<Lsn, RecordedRecord>(run.records.map((r) => [r.lsn, r]));
   // The base: one that was set, and not older than the newest acknowledged move.
   const bases = run.bases.map((b) => b.lsn);
@@ -169,8 +197,8 @@ export async function verifyImage(
       const old = after.records.filter((r) => !lsns.includes(r.lsn));
       if (
         !sameRecovery(
-          { base: after.base, records: old },
-          { base: after.base, records: first.records.filter((r) => r.lsn >= after.base) },
+          { base: after.base, space: after.space, records: old },
+          { base: after.base, space: after.space, records: first.records.filter((r) => r.lsn >= after.base) },
         )
       ) {
         problems.push(

@@ -91,7 +91,8 @@ describe('base file shadow copies', () => {
   it.each([
     ['a flipped byte in the dump count', 16],
     ['a flipped byte in the base LSN', 64],
-    ['a flipped byte in the container table', 112],
+    ['a flipped byte in the container table', 120],
+    ['a flipped byte in the space policy', 108],
   ])(
     'Base file: with %s of the newest slot, Log.open uses the older copy and recovers every record',
     async (_name, offset) => {
@@ -202,8 +203,15 @@ const hostile: [string, (slot: Buffer) => void][] = [
   ['a base LSN above every record', (s) => s.writeBigUInt64LE(9n << 32n, 64)],
   ['a restart LSN naming no record', (s) => s.writeBigUInt64LE(C1 | 0x3000n, 72)],
   ['a last LSN beyond every record', (s) => s.writeBigUInt64LE((5n << 32n) | 0x1000n, 96)],
-  ['two physical containers with the same logical id', (s) => s.writeUInt32LE(s.readUInt32LE(112), 116)],
-  ['a logical container id of 0xffffffff', (s) => s.writeUInt32LE(0xffff_ffff, 116)],
+  ['two physical containers with the same logical id', (s) => s.writeUInt32LE(s.readUInt32LE(120), 124)],
+  ['a logical container id of 0xffffffff', (s) => s.writeUInt32LE(0xffff_ffff, 124)],
+  ['a policy whose minContainers is above its maxContainers', (s) => s.writeUInt16LE(9, 110)],
+  ['a policy whose maxContainers is below the container count', (s) => s.writeUInt16LE(1, 108)],
+  ['a policy whose maxContainers is over 1024', (s) => s.writeUInt16LE(1025, 108)],
+  ['a policy whose growthRate is 0', (s) => s.writeUInt16LE(0, 112)],
+  ['a policy whose logTail is over 100 percent', (s) => s.writeUInt8(101, 115)],
+  ['a policy whose autoShrink is over 100 percent', (s) => s.writeUInt8(200, 114)],
+  ['a policy with an unknown flag', (s) => s.writeUInt8(2, 116)],
   ['the largest epoch', (s) => s.writeBigUInt64LE(0xffff_ffff_ffff_ffffn, 56)],
   ['a sector unit of 512 (smaller than the device writes)', (s) => s.writeUInt32LE(512, 40)],
   ['a sector unit of 64 KiB', (s) => s.writeUInt32LE(65536, 40)],

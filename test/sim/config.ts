@@ -35,6 +35,8 @@ export interface AreaConfig {
   maxReadBuffers: number | null;
   /** Use a counting allocator (alloc/free must pair up). */
   allocator: boolean;
+  /** Appends wait this long for room in a full log (absent: 0, they fail at once). */
+  logFullTimeoutMs?: number;
 }
 
 export interface SimConfig {
@@ -124,6 +126,7 @@ export function drawArea(random: () => number, unit: number, containerSize: numb
     maxWriteBuffers: drawCount(random),
     maxReadBuffers: drawCount(random),
     allocator: chance(random, 0.1),
+    ...(chance(random, 0.25) ? { logFullTimeoutMs: pick(random, [1, 50, 5000]) } : {}),
   };
 }
 

@@ -160,6 +160,12 @@ export class SimDisk {
   addContainer(index: number, size: number): void {
     this.files.set(index, new SparseFile(size));
   }
+
+  /** Removes a container (unlink and directory sync done): its unsynced writes go with it. */
+  removeContainer(index: number): void {
+    this.files.delete(index);
+    this.unsynced = this.unsynced.filter((w) => w.file !== index);
+  }
 }
 
 /** How a crash image was made (for the trace). */
@@ -171,12 +177,12 @@ export interface CrashChoice {
 /**
  * The disk as a power cut now could leave it: durable files; unsynced
  * writes all dropped, all kept, or a seeded subset; each in-flight write
- * torn by sector. Containers being added exist or not.
+ * torn by sector. Containers being added (or removed) exist or not.
  */
 export function crashImage(
   disk: SimDisk,
   inFlight: readonly InFlightWrite[],
-  addsInFlight: readonly { index: number; size: number }[],
+  addsInFlight: readonly { index: number; size: number; remove?: boolean }[],
   random: () => number,
 ): CrashChoice {
   const image = new SimDisk();
@@ -192,7 +198,9 @@ export function crashImage(
   }
   if (disk.unsynced.length > 0) parts.push(`unsynced ${kept}/${disk.unsynced.length}`);
   for (const add of addsInFlight) {
-    if (!image.files.has(add.index) && chance(random, 0.5)) image.addContainer(add.index, add.size);
+    if (add.remove === true) {
+      if (chance(random, 0.5)) image.removeContainer(add.index);
+    } else if (!image.files.has(add.index) && chance(random, 0.5)) image.addContainer(add.index, add.size);
   }
   for (const w of inFlight) {
     const file = image.files.get(w.file);

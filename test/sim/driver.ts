@@ -35,6 +35,7 @@ import { Model, Report, fmt, sameBytes, scribbled, type Violation } from './mode
 import { addContainers, bad, closeArea, closeLog, createArea, info } from './ops-life.ts';
 import { nextOp, read, readRestart, records, terminate } from './ops-read.ts';
 import { advance, align, alloc, append, batch, fill, flush, free, restart } from './ops-write.ts';
+import { listenForTail, removeContainers, setPolicy, tail } from './ops-space.ts';
 import type { Op, Plan } from './plan.ts';
 import { Scheduler } from './scheduler.ts';
 import { newLog } from './setup.ts';
@@ -180,6 +181,12 @@ class Driver {
         return records(env, op);
       case 'addContainers':
         return addContainers(env, op);
+      case 'policy':
+        return setPolicy(env, op);
+      case 'removeContainers':
+        return removeContainers(env, op);
+      case 'tail':
+        return tail(env, op);
       case 'createArea':
         return createArea(env, op.config);
       case 'closeArea':
@@ -316,6 +323,7 @@ class Driver {
       lastInfo: undefined,
     };
     this.env = new Env(this.inst, this.tracker, this.argRandom, config, this.state);
+    listenForTail(this.inst);
     for (const area of config.areas) {
       let settled = false;
       void createArea(this.env, area).then(() => (settled = true));

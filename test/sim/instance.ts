@@ -94,6 +94,8 @@ export interface Allowed {
   codes: string[];
   /** Reads may end with ERR_CLFS_CLOSED when a close lands during them. */
   read?: boolean;
+  /** So may appends that wait for room (logFullTimeoutMs): a close refuses them. */
+  waits?: boolean;
   area?: AreaHandle;
   /** Decided when the call settles: codes allowed by the state then (e.g. a base moved meanwhile). */
   also?: (code: string) => boolean;
@@ -121,7 +123,7 @@ export function checkError(inst: Instance, tracker: Tracker, call: Call, error: 
   if (allowed.codes.includes(code) || allowed.also?.(code) === true) return;
   if (code === 'ERR_CLFS_CLOSED') {
     if (closedBefore(inst, allowed.area, call.id)) return;
-    if (allowed.read === true && closedSince(inst, allowed.area)) return;
+    if ((allowed.read === true || allowed.waits === true) && closedSince(inst, allowed.area)) return;
     if (closedSince(inst, allowed.area)) {
       report.add(
         'closed-too-early',

@@ -128,7 +128,8 @@ export class Model {
   /** The library's own last LSN (-1 if none), for LSNs that must be past every record. */
   writerLast: () => bigint = () => -1n;
   /** LSNs of appends by call, for the call-order rule. */
-  readonly #appendCalls: { call: number; min: bigint; max: bigint; area: number; mayWait: boolean }[] = [];
+  readonly #appendCalls: { call: number; min: bigint; max: bigint; area: number; mayWait: boolean; waits: boolean }[] =
+    [];
 
   /**
    * `acked`: up to where the recovered records are known durable. After a
@@ -184,15 +185,24 @@ export class Model {
     this.lsns.splice(i, 0, record.lsn);
   }
 
-  /** Appends get LSNs in call order (API.md): checked against every other append call. */
   /**
    * The call-order rule: an area's appends get LSNs in its call order;
    * appends of different areas in theirs too, unless the earlier one's area
    * has a maxWriteBuffers (`mayWait`): an append waiting for one of its
    * area's buffers leaves the log's turn, and other areas' later appends go
-   * first (the area's own later ones wait behind it).
+   * first (the area's own later ones wait behind it). A call that may have
+   * waited for room (`waits`: an area with logFullTimeoutMs, needing new
+   * space) takes its turn when it gets room: later calls that do not wait
+   * (appends into reservations, areas that fail at once) may go first;
+   * calls that wait keep their order among themselves.
    */
-  appendOrder(call: number, lsns: readonly bigint[], what: string, area = { index: -1, mayWait: false }): void {
+  appendOrder(
+    call: number,
+    lsns: readonly bigint[],
+    what: string,
+    area = { index: -1, mayWait: false },
+    waits = false,
+  ): void {
     if (lsns.length === 0) return;
     const min = lsns.reduce((a, b) => (b < a ? b : a));
     const max = lsns.reduce((a, b) => (b > a ? b : a));
@@ -200,12 +210,11 @@ export class Model {
       if (lsns[i]! <= lsns[i - 1]!) this.report.add('lsn-order', `${what}: LSNs not increasing within the call`);
     }
     for (const other of this.#appendCalls) {
-      const ordered = (earlier: { index: number; mayWait: boolean }): boolean =>
-        other.area === area.index || !earlier.mayWait;
-      if (
-        (other.call < call && other.max >= min && ordered({ index: other.area, mayWait: other.mayWait })) ||
-        (other.call > call && other.min <= max && ordered(area))
-      ) {
+      const mine = { area: area.index, mayWait: area.mayWait, waits };
+      const [earlier, later] = other.call < call ? [other, mine] : [mine, other];
+      if (earlier.waits && !later.waits) continue;
+      if (earlier.area !== later.area && earlier.mayWait) continue;
+      if ((other.call < call && other.max >= min) || (other.call > call && other.min <= max)) {
         this.report.add(
           'lsn-order',
           `${what} (call ${call}) got ${fmt(min)}..${fmt(max)}; call ${other.call} got ${fmt(other.min)}..${fmt(other.max)}: not in call order`,
@@ -213,7 +222,7 @@ export class Model {
         break;
       }
     }
-    this.#appendCalls.push({ call, min, max, area: area.index, mayWait: area.mayWait });
+    this.#appendCalls.push({ call, min, max, area: area.index, mayWait: area.mayWait, waits });
   }
 
   acknowledge(bound: bigint): void {

@@ -17,6 +17,7 @@ import { AreaReservation, fmt } from './model.ts';
 import { releaseArea } from './ops-read.ts';
 import type { OpBody } from './plan.ts';
 import type { Outcome } from './ops-write.ts';
+import { spaceOf } from './ops-space.ts';
 
 type Body<K extends OpBody['k']> = Extract<OpBody, { k: K }>;
 
@@ -31,6 +32,7 @@ export function areaOptions(
     maxWriteBuffers: config.maxWriteBuffers ?? Infinity,
     maxReadBuffers: config.maxReadBuffers ?? Infinity,
     flushIntervalMs: pick(random, [0, 0, 0, 5, 200]),
+    ...(config.logFullTimeoutMs !== undefined ? { logFullTimeoutMs: config.logFullTimeoutMs } : {}),
     ...(counts !== undefined
       ? {
           allocator: {
@@ -53,11 +55,16 @@ export function handleFor(
   config: AreaConfig,
   counts: AreaHandle['allocations'],
 ): AreaHandle {
+  const reservation = new AreaReservation();
+  // An append waiting for room may take its turn after the area's later
+  // calls (a free, an append into a reservation): the model folds
+  // reservation changes in call order, so it does not for such an area.
+  reservation.uncertain = (config.logFullTimeoutMs ?? 0) > 0;
   return {
     index,
     area,
     config,
-    reservation: new AreaReservation(),
+    reservation,
     closedAt: undefined,
     readers: 0,
     lastResolved: -1n,
@@ -164,15 +171,31 @@ export function addContainers(env: Env, op: Body<'addContainers'>): Outcome {
     total = 0;
   }
   const over = total + op.count > MAX_CONTAINERS;
+  // Past the policy's maxContainers (read now; a policy change, removal or
+  // growth racing this call may move either side).
+  let conflict: boolean;
+  try {
+    const policy = inst.log.policy();
+    conflict = total + op.count > policy.maxContainers || policy.autoGrow || spaceOf(inst).inFlight > 0;
+  } catch {
+    conflict = true;
+  }
   const code: { value: string | undefined } = { value: undefined };
+  // Counted with the space calls: a removal racing it sees the count change.
+  const space = spaceOf(inst);
+  space.made++;
+  space.inFlight++;
   const { done } = track(inst, env.tracker, `addContainers ${op.count}`, () => inst.log.addContainers(op.count), {
-    allowed: { codes: over ? ['ERR_OUT_OF_RANGE'] : [] },
+    allowed: { codes: [...(over ? ['ERR_OUT_OF_RANGE'] : []), ...(conflict ? ['ERR_CLFS_POLICY_CONFLICT'] : [])] },
     ok: (_, call) => {
       if (over) model.report.add('accepted', `${call.label}: the log had ${total}; at most ${MAX_CONTAINERS}`);
     },
     failed: (error) => (code.value = codeOf(error)),
   });
-  return done.then(() => code.value);
+  return done.then(() => {
+    space.inFlight--;
+    return code.value;
+  });
 }
 
 /** information() and ioStatistics(): consistent with the model, and with themselves over time. */

@@ -18,6 +18,11 @@ type Body<K extends OpBody['k']> = Extract<OpBody, { k: K }>;
 /** An operation's outcome: undefined when it succeeded, else the error code. */
 export type Outcome = Promise<string | undefined>;
 
+/** Whether the area's appends needing new space wait for room in a full log (logFullTimeoutMs). */
+function waitsForRoom(area: AreaHandle): boolean {
+  return (area.config.logFullTimeoutMs ?? 0) > 0;
+}
+
 const outcome = (done: Promise<void>, code: { value: string | undefined }): Outcome => done.then(() => code.value);
 
 /**
@@ -105,6 +110,8 @@ export function append(env: Env, op: Body<'append'>): Outcome {
     ...(op.align !== 1 ? { entryAlignment: op.align } : {}),
   };
   const real = res.map((s) => Math.sign(s) * reservedSize(Math.abs(s), config.unit));
+  // It may wait for room (logFullTimeoutMs) when it needs new space.
+  const waits = waitsForRoom(area) && ((record !== undefined && !useReservation) || res.some((s) => s > 0));
   const knownAtCall = model.newest;
   const failStopped = env.failStopped();
   const why =
@@ -125,7 +132,7 @@ export function append(env: Env, op: Body<'append'>): Outcome {
   let entry: ReturnType<typeof model.reservationCall> | undefined;
   const label = `append ${op.mode} ${record?.byteLength ?? '-'}B res[${res.join(',')}] a${area.index}${op.forceFlush ? ' flush' : ''}`;
   const { call, done } = track(env.inst, env.tracker, label, () => area.area.reserveAndAppend(entries, options), {
-    allowed: { codes, area, also: chainBelowBase(env, previousLsn, undoNextLsn) },
+    allowed: { codes, area, also: chainBelowBase(env, previousLsn, undoNextLsn), waits },
     ok: (result, call) => {
       mustFail(env, call, why);
       if (result.reservations.length !== real.length || result.reservations.some((r, i) => r !== real[i])) {
@@ -146,7 +153,7 @@ export function append(env: Env, op: Body<'append'>): Outcome {
           knownAtCall,
           call.label,
         );
-        model.appendOrder(call.id, [result.lsn], call.label, orderOf(area));
+        model.appendOrder(call.id, [result.lsn], call.label, orderOf(area), waits);
         if (result.lsn > area.lastResolved) area.lastResolved = result.lsn;
         if (op.forceFlush) {
           checkFailStop(env, failStopped, call);
@@ -212,8 +219,9 @@ export function batch(env: Env, op: Body<'batch'>): Outcome {
   const code: { value: string | undefined } = { value: undefined };
   let entry: ReturnType<typeof model.reservationCall> | undefined;
   const label = `batch ${op.count}x${size}B a${area.index}${op.use ? ' use' : ''}${op.forceFlush ? ' flush' : ''}`;
+  const waits = waitsForRoom(area) && !op.use;
   const { call, done } = track(env.inst, env.tracker, label, () => area.area.appendBatch(given, options), {
-    allowed: { codes, area, also: chainBelowBase(env, previousLsn) },
+    allowed: { codes, area, also: chainBelowBase(env, previousLsn), waits },
     ok: (lsns, call) => {
       mustFail(
         env,
@@ -232,7 +240,7 @@ export function batch(env: Env, op: Body<'batch'>): Outcome {
           `${call.label}[${i}]`,
         ),
       );
-      model.appendOrder(call.id, lsns, call.label, orderOf(area));
+      model.appendOrder(call.id, lsns, call.label, orderOf(area), waits);
       const last = lsns[lsns.length - 1]!;
       if (last > area.lastResolved) area.lastResolved = last;
       if (op.forceFlush) {
@@ -303,7 +311,7 @@ export function alloc(env: Env, op: Body<'alloc'>): Outcome {
     `alloc ${op.count}/${bytes} a${area.index}`,
     () => area.area.allocReservedLog(op.count, bytes),
     {
-      allowed: { codes: ['ERR_CLFS_LOG_FULL'], area },
+      allowed: { codes: ['ERR_CLFS_LOG_FULL'], area, waits: waitsForRoom(area) },
       ok: () => reservationOutcome(env, area, entry, undefined),
       failed: (error) => {
         code.value = codeOf(error);
@@ -528,11 +536,12 @@ export function restart(env: Env, op: Body<'restart'>): Outcome {
   return outcome(done, code);
 }
 
-export function advance(env: Env, op: Body<'advance'>): Outcome {
+/** AdvanceLogBase to the record `op.target` picks, or to `explicit` (a tail-advance request's answer). */
+export function advance(env: Env, op: Body<'advance'>, explicit?: bigint): Outcome {
   const area = env.area(op.area);
   if (area === undefined) return Promise.resolve('no area');
   const { model } = env;
-  const target = resolvePick(op.target, model, env.random) ?? noRecordLsn(model);
+  const target = explicit ?? resolvePick(op.target, model, env.random) ?? noRecordLsn(model);
   const last = env.lastLsn();
   const bad = target < model.ackedBase || target > last || !model.records.has(target);
   const mayBeBad = target < model.maxPossibleBase;

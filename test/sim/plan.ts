@@ -101,6 +101,11 @@ export type OpBody =
   | { k: 'terminate'; ctx: number }
   | { k: 'records'; area: number; from: Pick; mode: Mode; type: Filter; limit: number }
   | { k: 'addContainers'; count: number }
+  /** setPolicy with these fields (`bad`: one is out of range on purpose). */
+  | { k: 'policy'; fields: Record<string, number | boolean>; bad: boolean }
+  | { k: 'removeContainers'; count: number }
+  /** Answers the newest advance-tail request (a base move to its target), if one is waiting. */
+  | { k: 'tail'; area: number }
   | { k: 'createArea'; config: AreaConfig }
   | { k: 'closeArea'; area: number }
   | { k: 'closeLog' }
@@ -139,6 +144,9 @@ const WEIGHTS: Record<OpKind, number> = {
   terminate: 3,
   records: 2,
   addContainers: 1,
+  policy: 1.5,
+  removeContainers: 1.5,
+  tail: 2,
   createArea: 1,
   closeArea: 2,
   closeLog: 1.5,
@@ -292,6 +300,12 @@ function drawBody(random: () => number, kind: OpKind, config: SimConfig): OpBody
       };
     case 'addContainers':
       return { k: 'addContainers', count: pick(random, [1, 1, 2, int(random, 1, 8)]) };
+    case 'policy':
+      return drawPolicy(random, config);
+    case 'removeContainers':
+      return { k: 'removeContainers', count: pick(random, [1, 1, 2, int(random, 1, 6)]) };
+    case 'tail':
+      return { k: 'tail', area };
     case 'createArea':
       return { k: 'createArea', config: drawArea(random, config.unit, config.containerSize) };
     case 'closeArea':
@@ -309,6 +323,35 @@ function drawBody(random: () => number, kind: OpKind, config: SimConfig): OpBody
     default:
       return { k: kind } as OpBody;
   }
+}
+
+/** A setPolicy op: a few fields, now and then one out of range. */
+function drawPolicy(random: () => number, config: SimConfig): OpBody {
+  const fields: Record<string, number | boolean> = {};
+  const all: [string, () => number | boolean][] = [
+    [
+      'maxContainers',
+      () => pick(random, [1024, config.containers, Math.min(1024, config.containers + int(random, 0, 8)), 64]),
+    ],
+    ['minContainers', () => pick(random, [2, 2, 3, config.containers])],
+    ['growthRate', () => pick(random, [1, 1, 2, 4])],
+    ['autoGrow', () => chance(random, 0.5)],
+    ['autoShrink', () => pick(random, [0, 0, 30, 60, 90])],
+    ['logTail', () => pick(random, [0, 20, 35, 50, 90])],
+  ];
+  for (const [key, draw] of all) if (chance(random, 0.4)) fields[key] = draw();
+  const bad = chance(random, 0.1);
+  if (bad) {
+    const [key, value] = pick(random, [
+      ['logTail', 101],
+      ['autoShrink', 200],
+      ['growthRate', 0],
+      ['maxContainers', 1025],
+      ['minContainers', 1],
+    ] as const);
+    fields[key] = value;
+  }
+  return { k: 'policy', fields, bad };
 }
 
 /** The plan of seed `seed`. */

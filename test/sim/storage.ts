@@ -89,7 +89,9 @@ export class SimStorage implements LogStorage {
   readonly #scheduler: Scheduler;
   readonly #options: SimStorageOptions;
   readonly #inFlight = new Map<number, { file: FileId; offset: number; buffers: Uint8Array[] }>();
-  readonly #adding = new Map<number, { index: number; size: number }>();
+  readonly #adding = new Map<number, { index: number; size: number; remove?: boolean }>();
+  /** Containers removed by this instance (reads of them find nothing, not a violation). */
+  readonly #removed = new Set<number>();
   #containerCount: number;
   closed = false;
   dead = false;
@@ -142,7 +144,8 @@ export class SimStorage implements LogStorage {
     return [...this.#inFlight.values()].map(({ file, offset, buffers }) => ({ file, offset, data: concat(buffers) }));
   }
 
-  addsInFlight(): { index: number; size: number }[] {
+  /** Containers being added (or with `remove`, removed) now. */
+  addsInFlight(): { index: number; size: number; remove?: boolean }[] {
     return [...this.#adding.values()];
   }
 
@@ -238,6 +241,15 @@ export class SimStorage implements LogStorage {
 
   read(container: number, offset: number, into: Uint8Array): Promise<number> {
     const what = `read c${container}@${offset}+${into.byteLength}`;
+    // A container removed since the reader looked it up reads as nothing (LogStorage.read).
+    if (
+      !this.closed &&
+      Number.isInteger(container) &&
+      container >= this.#containerCount &&
+      this.#removed.has(container)
+    ) {
+      return Promise.resolve(0);
+    }
     const refused = this.#refuse(what, offset, into.byteLength) ?? this.#container(container, what);
     if (refused !== undefined) return Promise.reject(refused);
     const fault = this.#options.faults?.decide('read');
@@ -348,7 +360,26 @@ export class SimStorage implements LogStorage {
       this.#adding.delete(id);
       if (fault !== undefined) throw injected(fault);
       this.disk.addContainer(index, size);
+      this.#removed.delete(index);
       this.#containerCount = index + 1;
+    });
+  }
+
+  removeContainer(index: number): Promise<void> {
+    const what = `remove container ${index}`;
+    const refused = this.#refuse(what, 0, 0);
+    if (refused !== undefined) return Promise.reject(refused);
+    if (index !== this.#containerCount - 1) {
+      this.#violation('container-order', `${what}: expected ${this.#containerCount - 1}`);
+      return Promise.reject(new ClfsError('ENOENT', `ENOENT: ${what}`, { errno: -2 }));
+    }
+    this.#containerCount = index;
+    this.#removed.add(index);
+    const id = this.#scheduler.nextId();
+    this.#adding.set(id, { index, size: 0, remove: true });
+    return this.#request(what, () => {
+      this.#adding.delete(id);
+      this.disk.removeContainer(index);
     });
   }
 

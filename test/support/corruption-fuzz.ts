@@ -22,6 +22,7 @@ import {
   type BlockHeader,
 } from '../../lib/format/block.ts';
 import { METADATA_HEADER_SIZE, SLOT_SIZE, encodeMetadata, type Metadata } from '../../lib/format/metadata.ts';
+import { DEFAULT_POLICY } from '../../lib/log/policy.ts';
 import { Log } from '../../lib/log/log.ts';
 import type { LogRecord } from '../../lib/log/read/read-context.ts';
 import { Lsn } from '../../lib/lsn.ts';
@@ -221,8 +222,13 @@ const META_FIELDS = {
   tail: [80, 8],
   tailPrevious: [88, 8],
   last: [96, 8],
-  maxContainers: [104, 4],
-  flags: [108, 4],
+  flags: [104, 4],
+  maxContainers: [108, 2],
+  minContainers: [110, 2],
+  growthRate: [112, 2],
+  autoShrink: [114, 1],
+  logTail: [115, 1],
+  policyFlags: [116, 4],
 } as const;
 type BlockField = keyof typeof BLOCK_FIELDS;
 type RecordField = keyof typeof RECORD_FIELDS;
@@ -686,7 +692,7 @@ export function randomImage(c: RandomCase): MemoryImage {
     tailLsn: 1n << 32n,
     tailPreviousLsn: INVALID,
     lastLsn: INVALID,
-    maxContainers: 0,
+    policy: { ...DEFAULT_POLICY },
     clean: false,
     containers: Array.from({ length: Math.max(2, c.containers) }, (_, i) => (i === 0 ? 1 : 0)),
   };

@@ -505,6 +505,10 @@ export class HostileStorage implements LogStorage {
   readMetadata(slot: 0 | 1, into: Uint8Array): Promise<number> {
     return this.inner.readMetadata(slot, into);
   }
+  removeContainer(index: number): Promise<void> {
+    return this.inner.removeContainer(index);
+  }
+
   addContainer(index: number, size: number): Promise<void> {
     return this.inner.addContainer(index, size);
   }

@@ -14,6 +14,7 @@ import type {
   MarshallingArea,
   MarshallingAreaOptions,
 } from '../../lib/log/marshalling-area.ts';
+import type { LogPolicy } from '../../lib/log/policy.ts';
 import { Lsn } from '../../lib/lsn.ts';
 import type { Durability } from '../../lib/native/direct-file.ts';
 import {
@@ -113,6 +114,19 @@ export interface RecordedRun {
   bases: { lsn: Lsn; ackedAt: number }[];
   /** Largest marshalling buffer used (readers need one as large). */
   bufferSize: number;
+  /**
+   * The log's space states (policy and container count) a workload set with
+   * setPolicy / removeContainers, the first as it was before; empty when it
+   * set none. A crash leaves one set at or after the newest acknowledged.
+   */
+  space: SpaceState[];
+}
+
+/** A policy and container count, and the event count at which the change that made them was acknowledged. */
+export interface SpaceState {
+  policy: LogPolicy;
+  containers: number;
+  ackedAt: number;
 }
 
 const none = (lsn: Lsn): bigint => (lsn === Lsn.INVALID ? -1n : lsn);
@@ -153,6 +167,7 @@ export class LogHarness {
   readonly areas: MarshallingArea[] = [];
   /** Largest marshalling buffer used. */
   bufferSize = 0;
+  readonly space: SpaceState[] = [];
 
   private constructor(options: RunOptions, plan: FaultPlan | undefined, initial: MemoryImage) {
     this.options = options;
@@ -381,6 +396,30 @@ export class LogHarness {
     ).then(() => undefined);
   }
 
+  /** log.setPolicy(update), its outcome recorded. */
+  setPolicy(update: Partial<LogPolicy>): Promise<void> {
+    return this.#spaceChange('policy', (log) => log.setPolicy(update));
+  }
+
+  /** log.removeContainers(count), its outcome recorded. */
+  removeContainers(count: number): Promise<void> {
+    return this.#spaceChange('remove', (log) => log.removeContainers(count));
+  }
+
+  async #spaceChange(kind: string, change: (log: Log) => Promise<void>): Promise<void> {
+    const log = this.log!;
+    const state = (ackedAt: number): SpaceState => ({
+      policy: log.policy(),
+      containers: log.information().totalContainers,
+      ackedAt,
+    });
+    if (this.space.length === 0) this.space.push(state(0));
+    await this.#track(kind, false, async () => {
+      await change(log);
+      this.space.push(state(this.storage.events.length));
+    });
+  }
+
   #baseMoved(lsn: Lsn): void {
     if (lsn > this.ackedBase) this.ackedBase = lsn;
     this.bases.push({ lsn, ackedAt: this.storage.events.length });
@@ -447,6 +486,7 @@ export class LogHarness {
       records,
       bases: this.bases,
       bufferSize: this.bufferSize,
+      space: this.space,
     };
   }
 }

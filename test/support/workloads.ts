@@ -361,6 +361,64 @@ export const WORKLOADS: Workload[] = [
       await Promise.all([h.flush(slow), h.flush(other)]);
     },
   },
+  {
+    tiers: CRASH,
+    name: 'setPolicy and removeContainers between appends and base moves, dsync',
+    options: { durability: 'dsync', containerSize: 512 * KiB, containers: 5 },
+    async run(h) {
+      const area = await h.area({ bufferSize: 64 * KiB });
+      let last: Lsn | undefined;
+      await h.setPolicy({ logTail: 30, maxContainers: 8, growthRate: 2 });
+      for (let i = 0; i < 12; i++) {
+        const lsns = await h.batch(
+          area,
+          Array.from({ length: 4 }, () => 7000),
+          { forceFlush: i % 2 === 0 },
+        );
+        // Never-used containers at the table's end are free: removed while
+        // records are appended and flushed.
+        if (i === 2) await Promise.all([h.removeContainers(1), h.append(area, 3000, { forceFlush: true })]);
+        if (i === 4) await h.setPolicy({ minContainers: 3, autoGrow: true });
+        if (i === 6) await h.advance(area, last);
+        if (i === 8) await Promise.all([h.removeContainers(1), h.setPolicy({ autoShrink: 80 })]);
+        last = lsns?.[lsns.length - 1] ?? last;
+      }
+      await h.flush(area);
+    },
+  },
+  {
+    tiers: CRASH,
+    name: 'removeContainers of containers the base has passed, then growth into their place, dsync',
+    options: { durability: 'dsync', containerSize: 512 * KiB, containers: 3 },
+    async run(h) {
+      const area = await h.area({ bufferSize: 64 * KiB });
+      // Logical 1..3 fill physical 0..2; the base moves into 3, the writer
+      // recycles physical 0 as 4; then physical 2 (logical 3) is below a base
+      // in 4 and goes; growth adds it back empty.
+      let lsns: Lsn[] = [];
+      const until = async (id: number): Promise<void> => {
+        while (lsns.length === 0 || Lsn.containerId(lsns[lsns.length - 1]!) < id) {
+          lsns = [
+            ...lsns,
+            ...((await h.batch(
+              area,
+              Array.from({ length: 4 }, () => 8000),
+              { forceFlush: true },
+            )) ?? []),
+          ];
+        }
+      };
+      const firstIn = (id: number): Lsn | undefined => lsns.find((l) => Lsn.containerId(l) === id);
+      await until(3);
+      await h.advance(area, firstIn(3));
+      await until(4);
+      await h.advance(area, firstIn(4));
+      await h.removeContainers(1);
+      await h.setPolicy({ autoGrow: true, maxContainers: 3 });
+      await until(6);
+      await h.flush(area);
+    },
+  },
 ];
 
 /** The workloads `tier` runs. */

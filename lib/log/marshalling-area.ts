@@ -81,19 +81,17 @@ export class MarshallingArea {
     this.maxWriteBuffers = settings.maxWriteBuffers;
     this.maxReadBuffers = settings.maxReadBuffers;
     this.flushIntervalMs = settings.flushIntervalMs;
+    this.logFullTimeoutMs = settings.logFullTimeoutMs;
     const alignment = Math.max(core.storage.geometry.memoryAlignment, core.unit);
     const { bufferSize, pool, allocator } = settings;
     this.#core = core;
     this.#onClosed = onClosed;
     const writes = new BufferPool(bufferSize, this.maxWriteBuffers, alignment, pool, allocator);
     const reads = new BufferPool(bufferSize, this.maxReadBuffers, alignment, pool, allocator);
-    // Read-ahead borrows read buffers only where that limits nothing: no
-    // maximum, no pinned memory quota, no caller's allocator to surprise.
+    // Read-ahead borrows read buffers only where that limits nothing (no maximum, pinned quota, allocator).
     const lend = this.maxReadBuffers === Infinity && pool === 'paged' && allocator === undefined;
     this.#reader = new AreaReader(core, reads, () => this.#checkUsable(), lend);
-    const stopped = (): boolean => this.#closed || this.#closing !== undefined;
-    this.logFullTimeoutMs = settings.logFullTimeoutMs;
-    this.#appender = new AreaAppender(core, writes, this, stopped);
+    this.#appender = new AreaAppender(core, writes, this, () => this.#closed || this.#closing !== undefined);
   }
 
   /** @internal Use log.createMarshallingArea(); `onClosed` runs when the area has closed. */

@@ -5,7 +5,7 @@
  * base file = slot 0 at offset 0, slot 1 at offset SLOT_SIZE
  * slot (little-endian)
  *   0  u32 magic 0x4d4c4643 ("CFLM")
- *   4  u16 version (1)
+ *   4  u16 version (2)
  *   6  u16 flags (0)
  *   8  u32 CRC32C of [0, usedLength) with these 4 bytes counted as zero
  *  12  u32 usedLength
@@ -23,7 +23,29 @@
  * 104  u32 maxContainers: autoGrow's ceiling (0: autoGrow off)
  * 108  u32 flags: bit 0 set by a clean close (nothing was written after the tail)
  * 112  containerCount x u32 logicalId of each physical container (0: free)
+ *      --- version 2: the truncation cuts, right after the container table ---
+ *   C  u32 cutCount (at most MAX_CUTS), C = 112 + 4 x containerCount
+ * C+4  cutCount x u64 cut LSN, ascending, each below tailLsn
  * ```
+ *
+ * A cut is left by a truncation (area.truncateLog) whose new last record
+ * is not the last one of its block, and that block was already written:
+ * blocks are never rewritten, so the block keeps the dropped records on
+ * disk and its cut says that records after it in that block do not exist.
+ * Readers count a cut block's records only up to its cut. A cut is kept
+ * while its block is at or above the base (the next metadata write after
+ * the base passes it drops it).
+ *
+ * A truncation is made durable by one thing: this metadata, written with a
+ * new epoch (above every epoch on disk), its tail at the end of the new
+ * last record's block and lastLsn that record. Blocks of the dropped
+ * suffix stay on disk past the tail, but they carry an older epoch: they
+ * never follow a block after the tail (format/chain.ts), and recovery
+ * takes no block of an epoch below the metadata's as a voucher (nothing
+ * written after the tail can be older than the metadata's generation), so
+ * they neither extend the log nor make its end look damaged. The
+ * truncation writes the metadata to both slots, so the copy recording it
+ * is never the only one.
  *
  * Dump count N is written to slot N % 2, so a write never touches the slot
  * holding the newest valid copy: a torn metadata write leaves the previous
@@ -31,13 +53,15 @@
  * @module
  */
 import { invariant } from '../errors.ts';
-import { type Lsn, containerOf, offsetOf } from '../lsn.ts';
+import { type Lsn, blockLsnOf, containerOf, offsetOf } from '../lsn.ts';
 
 export const METADATA_MAGIC = 0x4d4c4643;
-export const METADATA_VERSION = 1;
+export const METADATA_VERSION = 2;
 export const SLOT_SIZE = 64 * 1024;
 export const METADATA_HEADER_SIZE = 112;
 export const METADATA_CHECKSUM_OFFSET = 8;
+/** The most truncation cuts a log holds at once (cuts above the base). */
+export const MAX_CUTS = 1024;
 /** CLFS's limit on containers per log. */
 export const MAX_CONTAINERS = 1024;
 /**
@@ -66,10 +90,12 @@ export interface Metadata {
   clean: boolean;
   /** Logical id of each physical container, 0 when free. */
   containers: number[];
+  /** Truncation cuts: a block's records after each of these LSNs were dropped. Ascending. */
+  cuts: Lsn[];
 }
 
-export function metadataLength(containerCount: number): number {
-  return METADATA_HEADER_SIZE + 4 * containerCount;
+export function metadataLength(containerCount: number, cutCount = 0): number {
+  return METADATA_HEADER_SIZE + 4 * containerCount + 4 + 8 * cutCount;
 }
 
 function uuidToBytes(identity: string, into: Uint8Array): void {
@@ -87,7 +113,7 @@ function bytesToUuid(bytes: Uint8Array): string {
  * for the write path to fill; returns the used length.
  */
 export function encodeMetadata(slot: Uint8Array, m: Metadata): number {
-  const used = metadataLength(m.containers.length);
+  const used = metadataLength(m.containers.length, m.cuts.length);
   invariant(used <= slot.byteLength, 'metadata does not fit its slot');
   slot.fill(0);
   const v = new DataView(slot.buffer, slot.byteOffset, slot.byteLength);
@@ -108,6 +134,9 @@ export function encodeMetadata(slot: Uint8Array, m: Metadata): number {
   v.setUint32(104, m.maxContainers, true);
   v.setUint32(108, m.clean ? 1 : 0, true);
   m.containers.forEach((id, i) => v.setUint32(METADATA_HEADER_SIZE + 4 * i, id, true));
+  const cutsAt = METADATA_HEADER_SIZE + 4 * m.containers.length;
+  v.setUint32(cutsAt, m.cuts.length, true);
+  m.cuts.forEach((lsn, i) => v.setBigUint64(cutsAt + 4 + 8 * i, lsn, true));
   return used;
 }
 
@@ -129,9 +158,12 @@ export function decodeMetadata(slot: Uint8Array, crc: (bytes: Uint8Array) => num
   copy.fill(0, METADATA_CHECKSUM_OFFSET, METADATA_CHECKSUM_OFFSET + 4);
   if (crc(copy) !== stored) return 'checksum';
   const containerCount = v.getUint32(44, true);
-  if (containerCount < 2 || containerCount > MAX_CONTAINERS || used !== metadataLength(containerCount)) {
+  if (containerCount < 2 || containerCount > MAX_CONTAINERS || used < metadataLength(containerCount)) {
     return 'fields';
   }
+  const cutsAt = METADATA_HEADER_SIZE + 4 * containerCount;
+  const cutCount = v.getUint32(cutsAt, true);
+  if (cutCount > MAX_CUTS || used !== metadataLength(containerCount, cutCount)) return 'fields';
   const sectorUnit = v.getUint32(40, true);
   const containerSize = v.getBigUint64(48, true);
   if (sectorUnit < 512 || sectorUnit > 65536 || (sectorUnit & (sectorUnit - 1)) !== 0) return 'fields';
@@ -186,6 +218,15 @@ export function decodeMetadata(slot: Uint8Array, crc: (bytes: Uint8Array) => num
   // ask for an id the table cannot give).
   const baseId = Math.max(1, containerOf(base));
   if (inUse.filter((id) => id >= baseId).length !== newestId - baseId + 1) return 'fields';
+  // Cuts ascend, each a record position below the tail.
+  const cuts: Lsn[] = [];
+  for (let i = 0; i < cutCount; i++) {
+    const cut = v.getBigUint64(cutsAt + 4 + 8 * i, true);
+    if (cut >= tailLsn || (i > 0 && cut <= cuts[i - 1]!) || offsetOf(blockLsnOf(cut)) % sectorUnit !== 0) {
+      return 'fields';
+    }
+    cuts.push(cut);
+  }
   return {
     dumpCount: v.getBigUint64(16, true),
     identity: bytesToUuid(slot.subarray(24, 40)),
@@ -200,5 +241,6 @@ export function decodeMetadata(slot: Uint8Array, crc: (bytes: Uint8Array) => num
     maxContainers,
     clean: (flags & 1) !== 0,
     containers,
+    cuts,
   };
 }

@@ -11,7 +11,7 @@
  * @module
  */
 import { ClfsError, invariant } from '../errors.ts';
-import { MAX_CONTAINERS, type Metadata } from '../format/metadata.ts';
+import { MAX_CONTAINERS, MAX_CUTS, type Metadata } from '../format/metadata.ts';
 import { Lsn, blockLsnOf, sequenceOf } from '../lsn.ts';
 import type { LogStorage } from '../storage/storage.ts';
 import type { ContainerTable } from './containers.ts';
@@ -31,6 +31,10 @@ export class BaseManager {
   #restartAppended: Lsn;
   /** Serialises base moves and container changes with their metadata writes. */
   #metadataLock: Promise<unknown> = Promise.resolve();
+  /** Truncation cuts (format/metadata.ts): block LSN -> the records it still holds. */
+  #cuts = new Map<Lsn, number>();
+  /** The new last record of each truncation made since the log was opened, in order. */
+  readonly #truncations: Lsn[] = [];
 
   constructor(
     storage: LogStorage,
@@ -47,6 +51,47 @@ export class BaseManager {
     this.#baseLsn = metadata.current.baseLsn;
     this.#restartLsn = metadata.current.restartLsn;
     this.#restartAppended = this.#restartLsn;
+    for (const cut of metadata.current.cuts) this.#cuts.set(blockLsnOf(cut), sequenceOf(cut) + 1);
+  }
+
+  /** How many records of the block at `blockLsn` exist (a truncation cut it), or undefined: all it holds. */
+  cutCount(blockLsn: Lsn): number | undefined {
+    return this.#cuts.size === 0 ? undefined : this.#cuts.get(blockLsn);
+  }
+
+  /** The new last record of each truncation since the log was opened, in order. */
+  get truncations(): readonly Lsn[] {
+    return this.#truncations;
+  }
+
+  /** The cuts as the metadata records them: ascending, none wholly below the base. */
+  #cutList(): Lsn[] {
+    const cuts: Lsn[] = [];
+    for (const [block, count] of this.#cuts)
+      if (block + BigInt(count - 1) >= this.#baseLsn) cuts.push(block + BigInt(count - 1));
+    return cuts.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  /**
+   * Records a truncation to `lsn` (in the caller's metadata turn, after the
+   * writer restarted past it): cuts in dropped blocks go, and `lsn`'s block
+   * is cut at it when `cut` (checkCutRoom() said there is room).
+   */
+  noteTruncation(lsn: Lsn, cut: boolean): void {
+    const block = blockLsnOf(lsn);
+    for (const key of [...this.#cuts.keys()]) if (key >= block) this.#cuts.delete(key);
+    if (cut) this.#cuts.set(block, sequenceOf(lsn) + 1);
+    this.#truncations.push(lsn);
+  }
+
+  /** ERR_CLFS_LOG_FULL when the metadata holds MAX_CUTS cuts above the base: no truncation may add one. */
+  checkCutRoom(): void {
+    if (this.#cutList().length >= MAX_CUTS) {
+      throw new ClfsError(
+        'ERR_CLFS_LOG_FULL',
+        `the log holds ${MAX_CUTS} truncations inside blocks above the base: advance the base before truncating again`,
+      );
+    }
   }
 
   /** The base: every record below it may be gone. */
@@ -81,6 +126,7 @@ export class BaseManager {
         baseLsn: this.#baseLsn,
         restartLsn: this.#restartLsn,
         containers: [...this.#table.logicalIds],
+        cuts: this.#cutList(),
         ...this.#writer.durableTail(),
         ...update,
       });
@@ -149,10 +195,18 @@ export class BaseManager {
     return lsn;
   }
 
-  /** Moves the base (already checked and flushed) and the restart LSN if given, and persists them. */
-  async setBase(lsn: Lsn, restart?: Lsn): Promise<void> {
+  /**
+   * Moves the base (already checked and flushed) and the restart LSN if
+   * given, and persists them. With `checkedAt` (the count of truncations
+   * when the base was checked), a truncation since that dropped the new
+   * base makes it ERR_CLFS_TRUNCATED.
+   */
+  async setBase(lsn: Lsn, restart?: Lsn, checkedAt?: number): Promise<void> {
     await this.serializeMetadata(async () => {
       this.#writer.checkHealthy();
+      if (checkedAt !== undefined && this.#truncations.slice(checkedAt).some((end) => end < lsn)) {
+        throw truncated(lsn, 'the new base');
+      }
       if (lsn > this.#baseLsn) this.#baseLsn = lsn;
       // Restart areas settle in LSN order; the newest stays the newest.
       if (restart !== undefined && (this.#restartLsn === Lsn.INVALID || restart > this.#restartLsn)) {
@@ -168,18 +222,29 @@ export class BaseManager {
    * AdvanceLogBase cannot fail for want of them (a checkpoint during a
    * recovery scan that holds them all).
    */
-  async checkNewBase(lsn: Lsn): Promise<void> {
-    if (lsn < this.#baseLsn) throw tailInvalid(lsn, `is below the base LSN ${Lsn.format(this.#baseLsn)}`);
+  async checkNewBase(lsn: Lsn, role = 'the base'): Promise<void> {
+    if (lsn < this.#baseLsn) throw tailInvalid(lsn, `is below the base LSN ${Lsn.format(this.#baseLsn)}`, role);
     const last = this.#writer.lastLsn;
-    if (last === Lsn.INVALID || lsn > last) throw tailInvalid(lsn, `is beyond the last record ${Lsn.format(last)}`);
+    if (last === Lsn.INVALID || lsn > last) {
+      throw tailInvalid(lsn, `is beyond the last record ${Lsn.format(last)}`, role);
+    }
     const queued = this.#writer.queuedRecordCount(blockLsnOf(lsn));
     const block = queued === undefined ? await this.#blocks.probeBlock(blockLsnOf(lsn), true) : undefined;
-    const records =
-      queued ?? (block === undefined || typeof block === 'string' || !block.whole ? 0 : block.recordCount);
-    if (sequenceOf(lsn) >= records) throw tailInvalid(lsn, 'names no record');
+    const onDisk = queued ?? (block === undefined || typeof block === 'string' || !block.whole ? 0 : block.recordCount);
+    const records = Math.min(onDisk, this.cutCount(blockLsnOf(lsn)) ?? onDisk);
+    if (sequenceOf(lsn) >= records) throw tailInvalid(lsn, 'names no record', role);
   }
 }
 
-function tailInvalid(lsn: Lsn, why: string): ClfsError {
-  return new ClfsError('ERR_CLFS_TAIL_INVALID', `LSN ${Lsn.format(lsn)} cannot be the base: it ${why}`, { lsn });
+function tailInvalid(lsn: Lsn, why: string, role: string): ClfsError {
+  return new ClfsError('ERR_CLFS_TAIL_INVALID', `LSN ${Lsn.format(lsn)} cannot be ${role}: it ${why}`, { lsn });
+}
+
+/** ERR_CLFS_TRUNCATED: `what` (an LSN) names a record a truncation dropped. */
+export function truncated(lsn: Lsn, what: string): ClfsError {
+  return new ClfsError(
+    'ERR_CLFS_TRUNCATED',
+    `${what} ${Lsn.format(lsn)} names a record dropped by a truncation of the log`,
+    { lsn },
+  );
 }

@@ -106,6 +106,8 @@ export class AreaReader {
       probeBlock: (blockLsn, whole) => read(() => core.blocks.probeBlock(blockLsn, whole)),
       findBlockAfter: (position) => read(() => core.blocks.findBlockAfter(position)),
       skippedRanges: () => core.recoveryReport.skipped,
+      truncations: () => core.bases.truncations,
+      recordLimit: (blockLsn) => core.bases.cutCount(blockLsn),
       problems: () => core.blocks.problems,
     };
   }

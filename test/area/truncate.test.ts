@@ -75,6 +75,20 @@ describe('TruncateLog', () => {
     expect(await tags(area2)).toEqual([0, 1, 2, 100, 101, 102]);
   });
 
+  it('TruncateLog: a cut stays in the metadata while its block is at or above the base, and goes after', async () => {
+    const { log, area } = await makeArea();
+    const lsns = await appendTags(area, 0, 6);
+    await area.flushToLsn();
+    await area.truncateLog(lsns[2]!);
+    expect(log.core.metadata.current.cuts).toEqual([lsns[2]]);
+    await area.advanceLogBase(lsns[1]!);
+    expect(log.core.metadata.current.cuts).toEqual([lsns[2]]);
+    const [next] = await appendTags(area, 10, 1, true);
+    await area.advanceLogBase(next!);
+    expect(log.core.metadata.current.cuts).toEqual([]);
+    expect(await tags(area)).toEqual([10]);
+  });
+
   it('TruncateLog: inside the open block (never written): the block is written with the kept records only', async () => {
     const { log, area, path: logPath } = await makeArea();
     const lsns = await appendTags(area, 0, 6);

@@ -23,29 +23,33 @@
  * 104  u32 maxContainers: autoGrow's ceiling (0: autoGrow off)
  * 108  u32 flags: bit 0 set by a clean close (nothing was written after the tail)
  * 112  containerCount x u32 logicalId of each physical container (0: free)
- *      --- version 2: the truncation cuts, right after the container table ---
- *   C  u32 cutCount (at most MAX_CUTS), C = 112 + 4 x containerCount
- * C+4  cutCount x u64 cut LSN, ascending, each below tailLsn
+ *      --- version 2: truncations, right after the container table ---
+ *   T  u32 truncationCount (at most MAX_TRUNCATIONS), T = 112 + 4 x containerCount
+ * T+4  truncationCount x { u64 lsn, u64 epoch, u64 end }: lsn ascending, each
+ *      below tailLsn; epoch ascending, at most the copy's epoch; end > lsn
  * ```
  *
- * A cut is left by a truncation (area.truncateLog) whose new last record
- * is not the last one of its block, and that block was already written:
- * blocks are never rewritten, so the block keeps the dropped records on
- * disk and its cut says that records after it in that block do not exist.
- * Readers count a cut block's records only up to its cut. A cut is kept
- * while its block is at or above the base (the next metadata write after
- * the base passes it drops it).
+ * A truncation (area.truncateLog) to record `lsn` starts generation
+ * `epoch`; `end` is where the log ended before it (its last record). The
+ * rule it leaves: **a record after `lsn` exists only in a block of
+ * generation `epoch` or later**. Blocks are never rewritten, so the
+ * dropped records stay on disk, in `lsn`'s own block (written before) and
+ * in the blocks after it (all of older generations) until new blocks take
+ * their place; every reader (by LSN, forward, along chains, a base check)
+ * counts a block's records only up to the first truncation whose rule the
+ * block's epoch fails. A truncation is kept until the base passes `end`
+ * (nothing it dropped can be reached then); a truncation to an earlier
+ * record replaces those at or after it.
  *
- * A truncation is made durable by one thing: this metadata, written with a
- * new epoch (above every epoch on disk), its tail at the end of the new
- * last record's block and lastLsn that record. Blocks of the dropped
- * suffix stay on disk past the tail, but they carry an older epoch: they
- * never follow a block after the tail (format/chain.ts), and recovery
- * takes no block of an epoch below the metadata's as a voucher (nothing
- * written after the tail can be older than the metadata's generation), so
- * they neither extend the log nor make its end look damaged. The
- * truncation writes the metadata to both slots, so the copy recording it
- * is never the only one.
+ * It is made durable by one thing: this metadata, written with the new
+ * epoch (above every epoch on disk), its tail at the end of `lsn`'s block
+ * and lastLsn `lsn`. The dropped blocks past the tail carry older epochs:
+ * they never follow a block after the tail (format/chain.ts), and
+ * recovery takes no block of an epoch below the metadata's as a voucher
+ * (nothing written after the tail can be older than the metadata's
+ * generation), so they neither extend the log nor make its end look
+ * damaged. The truncation writes the metadata to both slots, so the copy
+ * recording it is never the only one.
  *
  * Dump count N is written to slot N % 2, so a write never touches the slot
  * holding the newest valid copy: a torn metadata write leaves the previous
@@ -60,8 +64,17 @@ export const METADATA_VERSION = 2;
 export const SLOT_SIZE = 64 * 1024;
 export const METADATA_HEADER_SIZE = 112;
 export const METADATA_CHECKSUM_OFFSET = 8;
-/** The most truncation cuts a log holds at once (cuts above the base). */
-export const MAX_CUTS = 1024;
+/** The most truncations a log holds at once (those the base has not passed). */
+export const MAX_TRUNCATIONS = 1024;
+/** A truncation's rule as the metadata records it (see the module comment). */
+export interface Truncation {
+  /** The record the log was truncated to. */
+  lsn: Lsn;
+  /** The generation that began after it: records after `lsn` are only in blocks of it or later. */
+  epoch: bigint;
+  /** The log's last record before it. */
+  end: Lsn;
+}
 /** CLFS's limit on containers per log. */
 export const MAX_CONTAINERS = 1024;
 /**
@@ -90,12 +103,12 @@ export interface Metadata {
   clean: boolean;
   /** Logical id of each physical container, 0 when free. */
   containers: number[];
-  /** Truncation cuts: a block's records after each of these LSNs were dropped. Ascending. */
-  cuts: Lsn[];
+  /** Truncations the base has not passed, by ascending LSN. */
+  truncations: Truncation[];
 }
 
-export function metadataLength(containerCount: number, cutCount = 0): number {
-  return METADATA_HEADER_SIZE + 4 * containerCount + 4 + 8 * cutCount;
+export function metadataLength(containerCount: number, truncationCount = 0): number {
+  return METADATA_HEADER_SIZE + 4 * containerCount + 4 + 24 * truncationCount;
 }
 
 function uuidToBytes(identity: string, into: Uint8Array): void {
@@ -113,7 +126,7 @@ function bytesToUuid(bytes: Uint8Array): string {
  * for the write path to fill; returns the used length.
  */
 export function encodeMetadata(slot: Uint8Array, m: Metadata): number {
-  const used = metadataLength(m.containers.length, m.cuts.length);
+  const used = metadataLength(m.containers.length, m.truncations.length);
   invariant(used <= slot.byteLength, 'metadata does not fit its slot');
   slot.fill(0);
   const v = new DataView(slot.buffer, slot.byteOffset, slot.byteLength);
@@ -134,9 +147,13 @@ export function encodeMetadata(slot: Uint8Array, m: Metadata): number {
   v.setUint32(104, m.maxContainers, true);
   v.setUint32(108, m.clean ? 1 : 0, true);
   m.containers.forEach((id, i) => v.setUint32(METADATA_HEADER_SIZE + 4 * i, id, true));
-  const cutsAt = METADATA_HEADER_SIZE + 4 * m.containers.length;
-  v.setUint32(cutsAt, m.cuts.length, true);
-  m.cuts.forEach((lsn, i) => v.setBigUint64(cutsAt + 4 + 8 * i, lsn, true));
+  const at = METADATA_HEADER_SIZE + 4 * m.containers.length;
+  v.setUint32(at, m.truncations.length, true);
+  m.truncations.forEach((t, i) => {
+    v.setBigUint64(at + 4 + 24 * i, t.lsn, true);
+    v.setBigUint64(at + 12 + 24 * i, t.epoch, true);
+    v.setBigUint64(at + 20 + 24 * i, t.end, true);
+  });
   return used;
 }
 
@@ -161,9 +178,9 @@ export function decodeMetadata(slot: Uint8Array, crc: (bytes: Uint8Array) => num
   if (containerCount < 2 || containerCount > MAX_CONTAINERS || used < metadataLength(containerCount)) {
     return 'fields';
   }
-  const cutsAt = METADATA_HEADER_SIZE + 4 * containerCount;
-  const cutCount = v.getUint32(cutsAt, true);
-  if (cutCount > MAX_CUTS || used !== metadataLength(containerCount, cutCount)) return 'fields';
+  const truncationsAt = METADATA_HEADER_SIZE + 4 * containerCount;
+  const truncationCount = v.getUint32(truncationsAt, true);
+  if (truncationCount > MAX_TRUNCATIONS || used !== metadataLength(containerCount, truncationCount)) return 'fields';
   const sectorUnit = v.getUint32(40, true);
   const containerSize = v.getBigUint64(48, true);
   if (sectorUnit < 512 || sectorUnit > 65536 || (sectorUnit & (sectorUnit - 1)) !== 0) return 'fields';
@@ -218,14 +235,27 @@ export function decodeMetadata(slot: Uint8Array, crc: (bytes: Uint8Array) => num
   // ask for an id the table cannot give).
   const baseId = Math.max(1, containerOf(base));
   if (inUse.filter((id) => id >= baseId).length !== newestId - baseId + 1) return 'fields';
-  // Cuts ascend, each a record position below the tail.
-  const cuts: Lsn[] = [];
-  for (let i = 0; i < cutCount; i++) {
-    const cut = v.getBigUint64(cutsAt + 4 + 8 * i, true);
-    if (cut >= tailLsn || (i > 0 && cut <= cuts[i - 1]!) || offsetOf(blockLsnOf(cut)) % sectorUnit !== 0) {
+  // Truncations ascend (LSN and epoch), each a record position below the tail.
+  const epoch = v.getBigUint64(56, true);
+  const truncations: Truncation[] = [];
+  for (let i = 0; i < truncationCount; i++) {
+    const at = truncationsAt + 4 + 24 * i;
+    const t = {
+      lsn: v.getBigUint64(at, true),
+      epoch: v.getBigUint64(at + 8, true),
+      end: v.getBigUint64(at + 16, true),
+    };
+    const before = truncations[i - 1];
+    if (
+      t.lsn >= tailLsn ||
+      t.end <= t.lsn ||
+      t.epoch > epoch ||
+      offsetOf(blockLsnOf(t.lsn)) % sectorUnit !== 0 ||
+      (before !== undefined && (t.lsn <= before.lsn || t.epoch <= before.epoch))
+    ) {
       return 'fields';
     }
-    cuts.push(cut);
+    truncations.push(t);
   }
   return {
     dumpCount: v.getBigUint64(16, true),
@@ -241,6 +271,6 @@ export function decodeMetadata(slot: Uint8Array, crc: (bytes: Uint8Array) => num
     maxContainers,
     clean: (flags & 1) !== 0,
     containers,
-    cuts,
+    truncations,
   };
 }

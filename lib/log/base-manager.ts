@@ -11,7 +11,7 @@
  * @module
  */
 import { ClfsError, invariant } from '../errors.ts';
-import { MAX_CONTAINERS, MAX_CUTS, type Metadata } from '../format/metadata.ts';
+import { MAX_CONTAINERS, MAX_TRUNCATIONS, type Metadata, type Truncation } from '../format/metadata.ts';
 import { Lsn, blockLsnOf, sequenceOf } from '../lsn.ts';
 import type { LogStorage } from '../storage/storage.ts';
 import type { ContainerTable } from './containers.ts';
@@ -31,8 +31,8 @@ export class BaseManager {
   #restartAppended: Lsn;
   /** Serialises base moves and container changes with their metadata writes. */
   #metadataLock: Promise<unknown> = Promise.resolve();
-  /** Truncation cuts (format/metadata.ts): block LSN -> the records it still holds. */
-  #cuts = new Map<Lsn, number>();
+  /** Truncations the base has not passed (format/metadata.ts), by ascending LSN. */
+  #rules: Truncation[];
   /** The new last record of each truncation made since the log was opened, in order. */
   readonly #truncations: Lsn[] = [];
 
@@ -51,12 +51,19 @@ export class BaseManager {
     this.#baseLsn = metadata.current.baseLsn;
     this.#restartLsn = metadata.current.restartLsn;
     this.#restartAppended = this.#restartLsn;
-    for (const cut of metadata.current.cuts) this.#cuts.set(blockLsnOf(cut), sequenceOf(cut) + 1);
+    this.#rules = [...metadata.current.truncations];
   }
 
-  /** How many records of the block at `blockLsn` exist (a truncation cut it), or undefined: all it holds. */
-  cutCount(blockLsn: Lsn): number | undefined {
-    return this.#cuts.size === 0 ? undefined : this.#cuts.get(blockLsn);
+  /**
+   * How many records of the block at `blockLsn`, written in generation
+   * `epoch`, exist: those up to the first truncation after which a record
+   * needs a later generation (format/metadata.ts). Undefined: all it holds.
+   */
+  recordLimit(blockLsn: Lsn, epoch: bigint): number | undefined {
+    // The first rule the block's generation does not meet decides (later ones have later LSNs).
+    const rule = this.#rules.find((r) => r.epoch > epoch);
+    if (rule === undefined || blockLsnOf(rule.lsn) > blockLsn) return undefined;
+    return rule.lsn < blockLsn ? 0 : sequenceOf(rule.lsn) + 1;
   }
 
   /** The new last record of each truncation since the log was opened, in order. */
@@ -64,32 +71,27 @@ export class BaseManager {
     return this.#truncations;
   }
 
-  /** The cuts as the metadata records them: ascending, none wholly below the base. */
-  #cutList(): Lsn[] {
-    const cuts: Lsn[] = [];
-    for (const [block, count] of this.#cuts)
-      if (block + BigInt(count - 1) >= this.#baseLsn) cuts.push(block + BigInt(count - 1));
-    return cuts.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  /** The truncations as the metadata records them: those whose dropped records the base has not passed. */
+  #ruleList(): Truncation[] {
+    return this.#rules.filter((rule) => rule.end >= this.#baseLsn);
   }
 
   /**
-   * Records a truncation to `lsn` (in the caller's metadata turn, after the
-   * writer restarted past it): cuts in dropped blocks go, and `lsn`'s block
-   * is cut at it when `cut` (checkCutRoom() said there is room).
+   * Records a truncation to `lsn` starting generation `epoch` (in the
+   * caller's metadata turn, after the writer restarted past it; `end`: the
+   * last record before it). Truncations at or after `lsn` are replaced.
    */
-  noteTruncation(lsn: Lsn, cut: boolean): void {
-    const block = blockLsnOf(lsn);
-    for (const key of [...this.#cuts.keys()]) if (key >= block) this.#cuts.delete(key);
-    if (cut) this.#cuts.set(block, sequenceOf(lsn) + 1);
+  noteTruncation(lsn: Lsn, epoch: bigint, end: Lsn): void {
+    this.#rules = [...this.#ruleList().filter((rule) => rule.lsn < lsn), { lsn, epoch, end }];
     this.#truncations.push(lsn);
   }
 
-  /** ERR_CLFS_LOG_FULL when the metadata holds MAX_CUTS cuts above the base: no truncation may add one. */
-  checkCutRoom(): void {
-    if (this.#cutList().length >= MAX_CUTS) {
+  /** ERR_CLFS_LOG_FULL when the metadata holds MAX_TRUNCATIONS the base has not passed. */
+  checkTruncationRoom(): void {
+    if (this.#ruleList().length >= MAX_TRUNCATIONS) {
       throw new ClfsError(
         'ERR_CLFS_LOG_FULL',
-        `the log holds ${MAX_CUTS} truncations inside blocks above the base: advance the base before truncating again`,
+        `the log holds ${MAX_TRUNCATIONS} truncations the base has not passed: advance the base before truncating again`,
       );
     }
   }
@@ -126,7 +128,7 @@ export class BaseManager {
         baseLsn: this.#baseLsn,
         restartLsn: this.#restartLsn,
         containers: [...this.#table.logicalIds],
-        cuts: this.#cutList(),
+        truncations: this.#ruleList(),
         ...this.#writer.durableTail(),
         ...update,
       });
@@ -231,7 +233,8 @@ export class BaseManager {
     const queued = this.#writer.queuedRecordCount(blockLsnOf(lsn));
     const block = queued === undefined ? await this.#blocks.probeBlock(blockLsnOf(lsn), true) : undefined;
     const onDisk = queued ?? (block === undefined || typeof block === 'string' || !block.whole ? 0 : block.recordCount);
-    const records = Math.min(onDisk, this.cutCount(blockLsnOf(lsn)) ?? onDisk);
+    const epoch = queued !== undefined || block === undefined || typeof block === 'string' ? undefined : block.epoch;
+    const records = epoch === undefined ? onDisk : Math.min(onDisk, this.recordLimit(blockLsnOf(lsn), epoch) ?? onDisk);
     if (sequenceOf(lsn) >= records) throw tailInvalid(lsn, 'names no record', role);
   }
 }

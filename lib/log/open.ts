@@ -49,7 +49,7 @@ export async function initializeStorage(
     maxContainers,
     clean: true,
     containers: logicalIds,
-    cuts: [],
+    truncations: [],
   };
   const store = new MetadataStore(storage, initial);
   await store.write({});

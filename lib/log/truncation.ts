@@ -1,7 +1,7 @@
 /**
  * Truncating the end of the log (CLFS's TruncateLog / SetEndOfLog): every
  * record after a given one is dropped, durably and crash-safely. The
- * on-disk side (a new generation and the cut, recorded by one metadata
+ * on-disk side (a new generation and its rule, recorded by one metadata
  * write) is described in format/metadata.ts.
  *
  * The steps, all in the truncation's turn among appends (so appends and
@@ -18,7 +18,7 @@
  *    dropped blocks too) end;
  * 4. in the metadata's turn: the writer restarts at the end of `lsn`'s
  *    block in a new generation, and the metadata recording it (new epoch,
- *    tail, last record, cuts) is written to both slots.
+ *    tail, last record, truncation rule) is written to both slots.
  *
  * A crash before step 4's first metadata write is durable leaves the old
  * end (whatever of the dropped records had reached the disk, as after any
@@ -28,7 +28,7 @@
  */
 import { ClfsError } from '../errors.ts';
 import { MAX_EPOCH } from '../format/metadata.ts';
-import { Lsn, blockLsnOf, containerOf, offsetOf, sequenceOf } from '../lsn.ts';
+import { Lsn, blockLsnOf, containerOf, offsetOf } from '../lsn.ts';
 import type { LogCore } from './core.ts';
 
 /** Truncates `core`'s log after `lsn` (see the module comment); resolves once durable. */
@@ -45,7 +45,7 @@ export async function truncateLog(core: LogCore, lsn: Lsn, inTurn: () => void): 
         { lsn },
       );
     }
-    bases.checkCutRoom();
+    bases.checkTruncationRoom();
     if (writer.epoch + 1n > MAX_EPOCH) {
       throw new ClfsError('ERR_CLFS_CORRUPT', `the log's generation number (${writer.epoch}) cannot be raised`);
     }
@@ -54,6 +54,7 @@ export async function truncateLog(core: LogCore, lsn: Lsn, inTurn: () => void): 
       await writer.flush(lsn);
       return;
     }
+    const end = writer.lastLsn;
     writer.cutAfter(
       lsn,
       new ClfsError(
@@ -67,8 +68,7 @@ export async function truncateLog(core: LogCore, lsn: Lsn, inTurn: () => void): 
     await writer.flush(lsn);
     await writer.idle();
     writer.checkHealthy();
-    // The new last record's block is on disk now: its length places the
-    // next block, its record count says whether it needs a cut.
+    // The new last record's block is on disk now: its length places the next block.
     const block = blockLsnOf(lsn);
     const probed = await core.blocks.probeBlock(block, false);
     if (typeof probed === 'string' || probed.length === 0) {
@@ -87,7 +87,7 @@ export async function truncateLog(core: LogCore, lsn: Lsn, inTurn: () => void): 
         },
         epoch,
       );
-      bases.noteTruncation(lsn, probed.recordCount > sequenceOf(lsn) + 1);
+      bases.noteTruncation(lsn, epoch, end);
       // Both slots: the copy that records the truncation is never the only one.
       await bases.persistMetadata({ epoch });
       await bases.persistMetadata({ epoch });

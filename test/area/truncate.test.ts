@@ -75,18 +75,22 @@ describe('TruncateLog', () => {
     expect(await tags(area2)).toEqual([0, 1, 2, 100, 101, 102]);
   });
 
-  it('TruncateLog: a cut stays in the metadata while its block is at or above the base, and goes after', async () => {
+  it('TruncateLog: its rule stays in the metadata until the base passes what it dropped', async () => {
     const { log, area } = await makeArea();
     const lsns = await appendTags(area, 0, 6);
     await area.flushToLsn();
     await area.truncateLog(lsns[2]!);
-    expect(log.core.metadata.current.cuts).toEqual([lsns[2]]);
+    const rules = (): bigint[] => log.core.metadata.current.truncations.map((t) => t.lsn);
+    expect(rules()).toEqual([lsns[2]]);
+    expect(log.core.metadata.current.truncations[0]!.end).toBe(lsns[5]);
     await area.advanceLogBase(lsns[1]!);
-    expect(log.core.metadata.current.cuts).toEqual([lsns[2]]);
-    const [next] = await appendTags(area, 10, 1, true);
-    await area.advanceLogBase(next!);
-    expect(log.core.metadata.current.cuts).toEqual([]);
-    expect(await tags(area)).toEqual([10]);
+    expect(rules()).toEqual([lsns[2]]);
+    const next = await appendTags(area, 10, 5, true);
+    // The new records' LSNs lie past the dropped ones (their block was written before).
+    expect(next[0]! > lsns[5]!).toBe(true);
+    await area.advanceLogBase(next[4]!);
+    expect(rules()).toEqual([]);
+    expect(await tags(area)).toEqual([14]);
   });
 
   it('TruncateLog: inside the open block (never written): the block is written with the kept records only', async () => {
@@ -113,6 +117,28 @@ describe('TruncateLog', () => {
     const image = await crashImage(logPath, 64 * 1024);
     expect((await readAll(image.area)).map((r) => untag(r.data))).toEqual([0, 1, 2, 3, 4, 200, 201, 202]);
     expect(image.log.recoveryReport.skipped).toEqual([]);
+  });
+
+  it('TruncateLog: dropped blocks left in a gap (the next block went to the next container) are never read', async () => {
+    const { area, path: logPath } = await makeArea({ bufferSize: 256 * 1024 }, { containerSize: 512 * 1024 });
+    const lsns: Lsn[] = [];
+    // 25 blocks of 20 KiB fill the 512 KiB container.
+    for (let i = 0; i < 25; i++) {
+      lsns.push((await area.reserveAndAppend([tag(i), new Uint8Array(20_000)], { forceFlush: true })).lsn!);
+    }
+    expect(Lsn.containerId(lsns[24]!)).toBe(Lsn.containerId(lsns[0]!));
+    await area.truncateLog(lsns[21]!);
+    // Too large for what is left of the container: it starts the next one, and
+    // the dropped blocks 22..24 stay where they were, the first chained to record 21's block.
+    const { lsn: big } = await area.reserveAndAppend([tag(50), new Uint8Array(250_000)], { forceFlush: true });
+    expect(Lsn.containerId(big!)).toBe(Lsn.containerId(lsns[0]!) + 1);
+    const tagsOf = async (a: MarshallingArea): Promise<number[]> => (await readAll(a)).map((r) => untag(r.data));
+    const kept = [...Array.from({ length: 22 }, (_, i) => i), 50];
+    expect(await tagsOf(area)).toEqual(kept);
+    await rejectsWith(area.readLogRecord(lsns[23]!, 'forward'), 'ERR_CLFS_INVALID_LSN');
+    const image = await crashImage(logPath, 256 * 1024);
+    expect(await tagsOf(image.area)).toEqual(kept);
+    await rejectsWith(image.area.readLogRecord(lsns[23]!, 'forward'), 'ERR_CLFS_INVALID_LSN');
   });
 
   it('TruncateLog: lsn must name a record in [base, last] -> ERR_CLFS_TAIL_INVALID', async () => {

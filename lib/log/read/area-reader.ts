@@ -107,7 +107,7 @@ export class AreaReader {
       findBlockAfter: (position) => read(() => core.blocks.findBlockAfter(position)),
       skippedRanges: () => core.recoveryReport.skipped,
       truncations: () => core.bases.truncations,
-      recordLimit: (blockLsn) => core.bases.cutCount(blockLsn),
+      recordLimit: (blockLsn, epoch) => core.bases.recordLimit(blockLsn, epoch),
       problems: () => core.blocks.problems,
     };
   }

@@ -29,8 +29,8 @@ export interface BlockLoader extends ReadAheadSource {
   blockExpectation(): { logId: bigint; unit: number };
   /** The log's count of the problems its readers met, which builds the errors they throw. */
   problems(): ReadProblems;
-  /** How many records of the block at `blockLsn` exist (a truncation cut it), or undefined: all it holds. */
-  recordLimit(blockLsn: Lsn): number | undefined;
+  /** How many records of the block at `blockLsn` of generation `epoch` exist (after truncations), or undefined: all. */
+  recordLimit(blockLsn: Lsn, epoch: bigint): number | undefined;
   /** The new last record of each truncation since the log was opened, in order. */
   truncations(): readonly Lsn[];
 }
@@ -83,12 +83,12 @@ export class ReadBuffer {
   }
 
   /**
-   * `block` with only the records a truncation left it (format/metadata.ts's
-   * cuts): blocks are never rewritten, so a cut block still holds the
-   * dropped ones. Every block a context serves comes through here.
+   * `block` with only the records truncations left it (format/metadata.ts):
+   * blocks are never rewritten, so the dropped records are still there.
+   * Every block a context serves comes through here.
    */
   #cut(block: LoadedBlock): LoadedBlock {
-    const limit = this.#source.recordLimit(block.lsn);
+    const limit = this.#source.recordLimit(block.lsn, block.epoch);
     if (limit === undefined || block.records.length <= limit) return block;
     const cut = { ...block, records: block.records.slice(0, limit) };
     if (this.#block === block) this.#block = cut;

@@ -407,6 +407,11 @@ export class ReadContext {
         continue;
       }
       const loaded = await this.#buffer.load(candidate);
+      // A block a truncation dropped (it names this one, of its own generation) is not the log.
+      if (typeof loaded !== 'string' && loaded.records.length === 0) {
+        firstProblem ??= { lsn: candidate, problem: 'stale epoch' };
+        continue;
+      }
       // The follower names this block, and its epoch and BLOCK_FLAG_NEW_EPOCH
       // agree with this block's (a block left behind by a crash has an
       // older epoch; #confirm has checked this block against it already).

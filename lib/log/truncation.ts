@@ -65,32 +65,46 @@ export async function truncateLog(core: LogCore, lsn: Lsn, inTurn: () => void): 
         },
       ),
     );
-    await writer.flush(lsn);
-    await writer.idle();
-    writer.checkHealthy();
-    // The new last record's block is on disk now: its length places the next block.
-    const block = blockLsnOf(lsn);
-    const probed = await core.blocks.probeBlock(block, false);
-    if (typeof probed === 'string' || probed.length === 0) {
-      throw new ClfsError('ERR_CLFS_CORRUPT', `the block ${Lsn.format(block)} cannot be read back to truncate at it`, {
-        lsn: block,
-      });
+    try {
+      await dropAfter(core, lsn, end);
+    } catch (error) {
+      // Records are gone from memory and flushes rejected: there is no way
+      // back. A failure from here on fail-stops the log (reopening finds the
+      // old end or the new one).
+      writer.fail(error, `truncating the log after ${Lsn.format(lsn)}`);
+      throw writer.failure;
     }
-    const epoch = writer.epoch + 1n;
-    await bases.serializeMetadata(async () => {
-      writer.restartAt(
-        {
-          logicalId: containerOf(block),
-          offset: offsetOf(block) + probed.length,
-          previousBlockLsn: block,
-          lastLsn: lsn,
-        },
-        epoch,
-      );
-      bases.noteTruncation(lsn, epoch, end);
-      // Both slots: the copy that records the truncation is never the only one.
-      await bases.persistMetadata({ epoch });
-      await bases.persistMetadata({ epoch });
+  });
+}
+
+/** Steps 3 and 4 (see the module comment), after the writer dropped what it held past `lsn`. */
+async function dropAfter(core: LogCore, lsn: Lsn, end: Lsn): Promise<void> {
+  const { writer, bases } = core;
+  await writer.flush(lsn);
+  await writer.idle();
+  writer.checkHealthy();
+  // The new last record's block is on disk now: its length places the next block.
+  const block = blockLsnOf(lsn);
+  const probed = await core.blocks.probeBlock(block, false);
+  if (typeof probed === 'string' || probed.length === 0) {
+    throw new ClfsError('ERR_CLFS_CORRUPT', `the block ${Lsn.format(block)} cannot be read back to truncate at it`, {
+      lsn: block,
     });
+  }
+  const epoch = writer.epoch + 1n;
+  await bases.serializeMetadata(async () => {
+    writer.restartAt(
+      {
+        logicalId: containerOf(block),
+        offset: offsetOf(block) + probed.length,
+        previousBlockLsn: block,
+        lastLsn: lsn,
+      },
+      epoch,
+    );
+    bases.noteTruncation(lsn, epoch, end);
+    // Both slots: the copy that records the truncation is never the only one.
+    await bases.persistMetadata({ epoch });
+    await bases.persistMetadata({ epoch });
   });
 }

@@ -31,10 +31,35 @@
  *      117 u8  0, 118 u16 0
  *      containerCount lies in [minContainers, maxContainers]
  * 120  containerCount x u32 logicalId of each physical container (0: free)
+ *   T  u32 truncationCount (at most MAX_TRUNCATIONS), T = 120 + 4 x containerCount
+ * T+4  truncationCount x { u64 lsn, u64 epoch, u64 end }: lsn ascending, each
+ *      below tailLsn; epoch ascending, at most the copy's epoch; end > lsn
  * ```
  *
- * Version 2 (version 1 had no policy block: `maxContainers` at 104, the
- * flags at 108, the table at 112; it is refused as 'version').
+ * Version 2 (version 1 had no policy block and no truncations: `maxContainers`
+ * at 104, the flags at 108, the table at 112; it is refused as 'version').
+ *
+ * A truncation (area.truncateLog) to record `lsn` starts generation
+ * `epoch`; `end` is where the log ended before it (its last record). The
+ * rule it leaves: **a record after `lsn` exists only in a block of
+ * generation `epoch` or later**. Blocks are never rewritten, so the
+ * dropped records stay on disk, in `lsn`'s own block (written before) and
+ * in the blocks after it (all of older generations) until new blocks take
+ * their place; every reader (by LSN, forward, along chains, a base check)
+ * counts a block's records only up to the first truncation whose rule the
+ * block's epoch fails. A truncation is kept until the base passes `end`
+ * (nothing it dropped can be reached then); a truncation to an earlier
+ * record replaces those at or after it.
+ *
+ * It is made durable by one thing: this metadata, written with the new
+ * epoch (above every epoch on disk), its tail at the end of `lsn`'s block
+ * and lastLsn `lsn`. The dropped blocks past the tail carry older epochs:
+ * they never follow a block after the tail (format/chain.ts), and
+ * recovery takes no block of an epoch below the metadata's as a voucher
+ * (nothing written after the tail can be older than the metadata's
+ * generation), so they neither extend the log nor make its end look
+ * damaged. The truncation writes the metadata to both slots, so the copy
+ * recording it is never the only one.
  *
  * Dump count N is written to slot N % 2, so a write never touches the slot
  * holding the newest valid copy: a torn metadata write leaves the previous
@@ -42,7 +67,7 @@
  * @module
  */
 import { invariant } from '../errors.ts';
-import { type Lsn, containerOf, offsetOf } from '../lsn.ts';
+import { type Lsn, blockLsnOf, containerOf, offsetOf } from '../lsn.ts';
 
 export const METADATA_MAGIC = 0x4d4c4643;
 export const METADATA_VERSION = 2;
@@ -51,6 +76,17 @@ export const METADATA_HEADER_SIZE = 120;
 /** Where the space policy's 12 bytes are. */
 export const METADATA_POLICY_OFFSET = 108;
 export const METADATA_CHECKSUM_OFFSET = 8;
+/** The most truncations a log holds at once (those the base has not passed). */
+export const MAX_TRUNCATIONS = 1024;
+/** A truncation's rule as the metadata records it (see the module comment). */
+export interface Truncation {
+  /** The record the log was truncated to. */
+  lsn: Lsn;
+  /** The generation that began after it: records after `lsn` are only in blocks of it or later. */
+  epoch: bigint;
+  /** The log's last record before it. */
+  end: Lsn;
+}
 /** CLFS's limit on containers per log. */
 export const MAX_CONTAINERS = 1024;
 /**
@@ -104,10 +140,12 @@ export interface Metadata {
   clean: boolean;
   /** Logical id of each physical container, 0 when free. */
   containers: number[];
+  /** Truncations the base has not passed, by ascending LSN. */
+  truncations: Truncation[];
 }
 
-export function metadataLength(containerCount: number): number {
-  return METADATA_HEADER_SIZE + 4 * containerCount;
+export function metadataLength(containerCount: number, truncationCount = 0): number {
+  return METADATA_HEADER_SIZE + 4 * containerCount + 4 + 24 * truncationCount;
 }
 
 function uuidToBytes(identity: string, into: Uint8Array): void {
@@ -125,7 +163,7 @@ function bytesToUuid(bytes: Uint8Array): string {
  * for the write path to fill; returns the used length.
  */
 export function encodeMetadata(slot: Uint8Array, m: Metadata): number {
-  const used = metadataLength(m.containers.length);
+  const used = metadataLength(m.containers.length, m.truncations.length);
   invariant(used <= slot.byteLength, 'metadata does not fit its slot');
   slot.fill(0);
   const v = new DataView(slot.buffer, slot.byteOffset, slot.byteLength);
@@ -146,6 +184,13 @@ export function encodeMetadata(slot: Uint8Array, m: Metadata): number {
   v.setUint32(104, m.clean ? 1 : 0, true);
   encodePolicy(v, m.policy);
   m.containers.forEach((id, i) => v.setUint32(METADATA_HEADER_SIZE + 4 * i, id, true));
+  const at = METADATA_HEADER_SIZE + 4 * m.containers.length;
+  v.setUint32(at, m.truncations.length, true);
+  m.truncations.forEach((t, i) => {
+    v.setBigUint64(at + 4 + 24 * i, t.lsn, true);
+    v.setBigUint64(at + 12 + 24 * i, t.epoch, true);
+    v.setBigUint64(at + 20 + 24 * i, t.end, true);
+  });
   return used;
 }
 
@@ -167,9 +212,12 @@ export function decodeMetadata(slot: Uint8Array, crc: (bytes: Uint8Array) => num
   copy.fill(0, METADATA_CHECKSUM_OFFSET, METADATA_CHECKSUM_OFFSET + 4);
   if (crc(copy) !== stored) return 'checksum';
   const containerCount = v.getUint32(44, true);
-  if (containerCount < 2 || containerCount > MAX_CONTAINERS || used !== metadataLength(containerCount)) {
+  if (containerCount < 2 || containerCount > MAX_CONTAINERS || used < metadataLength(containerCount)) {
     return 'fields';
   }
+  const truncationsAt = METADATA_HEADER_SIZE + 4 * containerCount;
+  const truncationCount = v.getUint32(truncationsAt, true);
+  if (truncationCount > MAX_TRUNCATIONS || used !== metadataLength(containerCount, truncationCount)) return 'fields';
   const sectorUnit = v.getUint32(40, true);
   const containerSize = v.getBigUint64(48, true);
   if (sectorUnit < 512 || sectorUnit > 65536 || (sectorUnit & (sectorUnit - 1)) !== 0) return 'fields';
@@ -226,6 +274,28 @@ export function decodeMetadata(slot: Uint8Array, crc: (bytes: Uint8Array) => num
   // ask for an id the table cannot give).
   const baseId = Math.max(1, containerOf(base));
   if (inUse.filter((id) => id >= baseId).length !== newestId - baseId + 1) return 'fields';
+  // Truncations ascend (LSN and epoch), each a record position below the tail.
+  const epoch = v.getBigUint64(56, true);
+  const truncations: Truncation[] = [];
+  for (let i = 0; i < truncationCount; i++) {
+    const at = truncationsAt + 4 + 24 * i;
+    const t = {
+      lsn: v.getBigUint64(at, true),
+      epoch: v.getBigUint64(at + 8, true),
+      end: v.getBigUint64(at + 16, true),
+    };
+    const before = truncations[i - 1];
+    if (
+      t.lsn >= tailLsn ||
+      t.end <= t.lsn ||
+      t.epoch > epoch ||
+      offsetOf(blockLsnOf(t.lsn)) % sectorUnit !== 0 ||
+      (before !== undefined && (t.lsn <= before.lsn || t.epoch <= before.epoch))
+    ) {
+      return 'fields';
+    }
+    truncations.push(t);
+  }
   return {
     dumpCount: v.getBigUint64(16, true),
     identity: bytesToUuid(slot.subarray(24, 40)),
@@ -240,6 +310,7 @@ export function decodeMetadata(slot: Uint8Array, crc: (bytes: Uint8Array) => num
     policy,
     clean: (flags & 1) !== 0,
     containers,
+    truncations,
   };
 }
 

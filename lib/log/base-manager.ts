@@ -11,7 +11,7 @@
  * @module
  */
 import { ClfsError, invariant } from '../errors.ts';
-import { MAX_CONTAINERS, type Metadata } from '../format/metadata.ts';
+import { MAX_CONTAINERS, MAX_TRUNCATIONS, type Metadata, type Truncation } from '../format/metadata.ts';
 import { Lsn, blockLsnOf, sequenceOf } from '../lsn.ts';
 import type { LogStorage } from '../storage/storage.ts';
 import type { ContainerTable } from './containers.ts';
@@ -34,6 +34,10 @@ export class BaseManager {
   #metadataLock: Promise<unknown> = Promise.resolve();
   /** Called after a base move or containers added, once durable (the space manager listens). */
   onSpaceChanged: (reason: 'base' | 'containers') => void = () => undefined;
+  /** Truncations the base has not passed (format/metadata.ts), by ascending LSN. */
+  #rules: Truncation[];
+  /** The new last record of each truncation made since the log was opened, in order. */
+  readonly #truncations: Lsn[] = [];
 
   constructor(
     storage: LogStorage,
@@ -50,6 +54,49 @@ export class BaseManager {
     this.#baseLsn = metadata.current.baseLsn;
     this.#restartLsn = metadata.current.restartLsn;
     this.#restartAppended = this.#restartLsn;
+    this.#rules = [...metadata.current.truncations];
+  }
+
+  /**
+   * How many records of the block at `blockLsn`, written in generation
+   * `epoch`, exist: those up to the first truncation after which a record
+   * needs a later generation (format/metadata.ts). Undefined: all it holds.
+   */
+  recordLimit(blockLsn: Lsn, epoch: bigint): number | undefined {
+    // The first rule the block's generation does not meet decides (later ones have later LSNs).
+    const rule = this.#rules.find((r) => r.epoch > epoch);
+    if (rule === undefined || blockLsnOf(rule.lsn) > blockLsn) return undefined;
+    return rule.lsn < blockLsn ? 0 : sequenceOf(rule.lsn) + 1;
+  }
+
+  /** The new last record of each truncation since the log was opened, in order. */
+  get truncations(): readonly Lsn[] {
+    return this.#truncations;
+  }
+
+  /** The truncations as the metadata records them: those whose dropped records the base has not passed. */
+  #ruleList(): Truncation[] {
+    return this.#rules.filter((rule) => rule.end >= this.#baseLsn);
+  }
+
+  /**
+   * Records a truncation to `lsn` starting generation `epoch` (in the
+   * caller's metadata turn, after the writer restarted past it; `end`: the
+   * last record before it). Truncations at or after `lsn` are replaced.
+   */
+  noteTruncation(lsn: Lsn, epoch: bigint, end: Lsn): void {
+    this.#rules = [...this.#ruleList().filter((rule) => rule.lsn < lsn), { lsn, epoch, end }];
+    this.#truncations.push(lsn);
+  }
+
+  /** ERR_CLFS_LOG_FULL when the metadata holds MAX_TRUNCATIONS the base has not passed. */
+  checkTruncationRoom(): void {
+    if (this.#ruleList().length >= MAX_TRUNCATIONS) {
+      throw new ClfsError(
+        'ERR_CLFS_LOG_FULL',
+        `the log holds ${MAX_TRUNCATIONS} truncations the base has not passed: advance the base before truncating again`,
+      );
+    }
   }
 
   /** The base: every record below it may be gone. */
@@ -84,6 +131,7 @@ export class BaseManager {
         baseLsn: this.#baseLsn,
         restartLsn: this.#restartLsn,
         containers: [...this.#table.logicalIds],
+        truncations: this.#ruleList(),
         ...this.#writer.durableTail(),
         ...update,
       });
@@ -163,10 +211,18 @@ export class BaseManager {
     return lsn;
   }
 
-  /** Moves the base (already checked and flushed) and the restart LSN if given, and persists them. */
-  async setBase(lsn: Lsn, restart?: Lsn): Promise<void> {
+  /**
+   * Moves the base (already checked and flushed) and the restart LSN if
+   * given, and persists them. With `checkedAt` (the count of truncations
+   * when the base was checked), a truncation since that dropped the new
+   * base makes it ERR_CLFS_TRUNCATED.
+   */
+  async setBase(lsn: Lsn, restart?: Lsn, checkedAt?: number): Promise<void> {
     await this.serializeMetadata(async () => {
       this.#writer.checkHealthy();
+      if (checkedAt !== undefined && this.#truncations.slice(checkedAt).some((end) => end < lsn)) {
+        throw truncated(lsn, 'the new base');
+      }
       if (lsn > this.#baseLsn) this.#baseLsn = lsn;
       // Restart areas settle in LSN order; the newest stays the newest.
       if (restart !== undefined && (this.#restartLsn === Lsn.INVALID || restart > this.#restartLsn)) {
@@ -183,18 +239,30 @@ export class BaseManager {
    * AdvanceLogBase cannot fail for want of them (a checkpoint during a
    * recovery scan that holds them all).
    */
-  async checkNewBase(lsn: Lsn): Promise<void> {
-    if (lsn < this.#baseLsn) throw tailInvalid(lsn, `is below the base LSN ${Lsn.format(this.#baseLsn)}`);
+  async checkNewBase(lsn: Lsn, role = 'the base'): Promise<void> {
+    if (lsn < this.#baseLsn) throw tailInvalid(lsn, `is below the base LSN ${Lsn.format(this.#baseLsn)}`, role);
     const last = this.#writer.lastLsn;
-    if (last === Lsn.INVALID || lsn > last) throw tailInvalid(lsn, `is beyond the last record ${Lsn.format(last)}`);
+    if (last === Lsn.INVALID || lsn > last) {
+      throw tailInvalid(lsn, `is beyond the last record ${Lsn.format(last)}`, role);
+    }
     const queued = this.#writer.queuedRecordCount(blockLsnOf(lsn));
     const block = queued === undefined ? await this.#blocks.probeBlock(blockLsnOf(lsn), true) : undefined;
-    const records =
-      queued ?? (block === undefined || typeof block === 'string' || !block.whole ? 0 : block.recordCount);
-    if (sequenceOf(lsn) >= records) throw tailInvalid(lsn, 'names no record');
+    const onDisk = queued ?? (block === undefined || typeof block === 'string' || !block.whole ? 0 : block.recordCount);
+    const epoch = queued !== undefined || block === undefined || typeof block === 'string' ? undefined : block.epoch;
+    const records = epoch === undefined ? onDisk : Math.min(onDisk, this.recordLimit(blockLsnOf(lsn), epoch) ?? onDisk);
+    if (sequenceOf(lsn) >= records) throw tailInvalid(lsn, 'names no record', role);
   }
 }
 
-function tailInvalid(lsn: Lsn, why: string): ClfsError {
-  return new ClfsError('ERR_CLFS_TAIL_INVALID', `LSN ${Lsn.format(lsn)} cannot be the base: it ${why}`, { lsn });
+function tailInvalid(lsn: Lsn, why: string, role: string): ClfsError {
+  return new ClfsError('ERR_CLFS_TAIL_INVALID', `LSN ${Lsn.format(lsn)} cannot be ${role}: it ${why}`, { lsn });
+}
+
+/** ERR_CLFS_TRUNCATED: `what` (an LSN) names a record a truncation dropped. */
+export function truncated(lsn: Lsn, what: string): ClfsError {
+  return new ClfsError(
+    'ERR_CLFS_TRUNCATED',
+    `${what} ${Lsn.format(lsn)} names a record dropped by a truncation of the log`,
+    { lsn },
+  );
 }

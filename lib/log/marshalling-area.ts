@@ -30,6 +30,7 @@ import type { LogCore } from './core.ts';
 import { AreaReader } from './read/area-reader.ts';
 import type { LogRecord, ReadContext, ReadMode, ReadOptions } from './read/read-context.ts';
 import { reservedSize } from './reservations.ts';
+import { truncateLog } from './truncation.ts';
 import type { RecordSpec } from './write/writer.ts';
 
 export type { BufferAllocator } from './buffer-pool.ts';
@@ -400,10 +401,20 @@ export class MarshallingArea {
     const { writer, bases } = this.#core;
     writer.checkHealthy();
     return this.#track(async () => {
+      const checkedAt = bases.truncations.length;
       await bases.checkNewBase(lsn);
       await writer.flush(lsn);
-      await bases.setBase(lsn);
+      await bases.setBase(lsn, undefined, checkedAt);
     });
+  }
+
+  /**
+   * Drops every record after `lsn` (CLFS's TruncateLog), a record in [base, last] at or after the
+   * newest restart area (else ERR_CLFS_TAIL_INVALID); durable when it resolves. README: "Truncation".
+   */
+  async truncateLog(lsn: Lsn): Promise<void> {
+    this.#checkUsable();
+    return this.#track(() => truncateLog(this.#core, checkLsn('lsn', lsn), this.#inTurn));
   }
 
   /**

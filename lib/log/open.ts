@@ -56,6 +56,7 @@ export async function initializeStorage(
     policy: typeof policy === 'number' ? policyOfCeiling(policy) : policy,
     clean: true,
     containers: logicalIds,
+    truncations: [],
   };
   const store = new MetadataStore(storage, initial);
   await store.write({});

@@ -49,7 +49,39 @@ function spaceOf(policy: object, containers: number): string {
   return JSON.stringify({ policy: Object.fromEntries(Object.entries(policy).sort()), containers });
 }
 
-function check(run: RecordedRun, point: number, got: Recovered, problems: string[]): void {
+/**
+ * The logs a crash at `point` may leave, as records appended in LSN order:
+ * without truncations, every record appended. With them, the history after
+ * the first k truncations (each drops the records after its LSN appended
+ * before it, then come those appended after it), for every k from the
+ * truncations acknowledged by `point` to those called by then.
+ */
+function histories(run: RecordedRun, point: number): RecordedRecord[][] {
+  const truncations = run.truncations ?? [];
+  const ofGeneration = (k: number): RecordedRecord[] => run.records.filter((r) => (r.generation ?? 0) === k);
+  const out: RecordedRecord[][] = [];
+  let current = ofGeneration(0);
+  for (let k = 0; ; k++) {
+    if (k >= truncations.filter((t) => t.ackedAt <= point).length) out.push(current);
+    const next = truncations[k];
+    if (next === undefined || next.startedAt > point) return out;
+    current = [...current.filter((r) => r.lsn <= next.lsn), ...ofGeneration(k + 1)];
+  }
+}
+
+/** check() against each log the crash may leave: the problems of the closest one (none if one matches). */
+function checkHistories(run: RecordedRun, point: number, got: Recovered, problems: string[]): void {
+  let best: string[] | undefined;
+  for (const records of histories(run, point)) {
+    const found: string[] = [];
+    check(run, records, point, got, found);
+    if (best === undefined || found.length < best.length) best = found;
+    if (found.length === 0) break;
+  }
+  problems.push(...(best ?? ['no history to check against']));
+}
+
+function check(run: RecordedRun, appended: RecordedRecord[], point: number, got: Recovered, problems: string[]): void {
   // A policy change or container removal: the log opens with one made at or
   // after the newest acknowledged (never a mix, never an older one); growth
   // (autoGrow) may have added containers since.
@@ -70,7 +102,7 @@ function check(run: RecordedRun, point: number, got: Recovered, problems: string
       );
     }
   }
-  const byLsn = new Map<Lsn, RecordedRecord>(run.records.map((r) => [r.lsn, r]));
+  const byLsn = new Map<Lsn, RecordedRecord>(appended.map((r) => [r.lsn, r]));
   // The base: one that was set, and not older than the newest acknowledged move.
   const bases = run.bases.map((b) => b.lsn);
   const lastAckedBase = run.bases.filter((b) => b.ackedAt <= point).reduce((m, b) => (b.lsn > m ? b.lsn : m), 0n);
@@ -79,7 +111,7 @@ function check(run: RecordedRun, point: number, got: Recovered, problems: string
     problems.push(`base ${Lsn.format(got.base)} is older than acknowledged ${Lsn.format(lastAckedBase)}`);
 
   // I2: records = appended[i..j] from the first appended at or above the base.
-  const expected = run.records.filter((r) => r.lsn >= got.base);
+  const expected = appended.filter((r) => r.lsn >= got.base);
   got.records.forEach((r, i) => {
     const want = expected[i];
     const original = byLsn.get(r.lsn);
@@ -138,7 +170,7 @@ export async function verifyImage(
   } catch (error) {
     return [`recovery failed: ${(error as { code?: string }).code ?? ''} ${(error as Error).message}`];
   }
-  check(run, point, first, problems);
+  checkHistories(run, point, first, problems);
 
   // I3: recovering again (the first recovery wrote metadata) finds the same log.
   try {

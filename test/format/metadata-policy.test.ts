@@ -31,6 +31,7 @@ function metadata(policy = { ...DEFAULT_POLICY }, containers = 4): Metadata {
     policy,
     clean: true,
     containers: Array.from({ length: containers }, (_, i) => (i === 0 ? 1 : 0)),
+    truncations: [],
   };
 }
 

@@ -36,6 +36,7 @@ import { addContainers, bad, closeArea, closeLog, createArea, info } from './ops
 import { nextOp, read, readRestart, records, terminate } from './ops-read.ts';
 import { advance, align, alloc, append, batch, fill, flush, free, restart } from './ops-write.ts';
 import { listenForTail, removeContainers, setPolicy, tail } from './ops-space.ts';
+import { truncate } from './ops-truncate.ts';
 import type { Op, Plan } from './plan.ts';
 import { Scheduler } from './scheduler.ts';
 import { newLog } from './setup.ts';
@@ -123,14 +124,17 @@ class Driver {
         for (let g = 0; g < op.gap; g++) await this.scheduler.step();
         await this.scheduler.ticks(op.ticks);
         this.trace(`op ${i} ${op.k}`);
-        const done = this.issue(op).catch((error: unknown) => {
-          this.report.add(
-            'sim-bug',
-            `op ${i} ${op.k}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
-          );
-        });
+        this.opsRunning++;
+        const done = this.issue(op)
+          .finally(() => this.opsRunning--)
+          .catch((error: unknown) => {
+            this.report.add(
+              'sim-bug',
+              `op ${i} ${op.k}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+            );
+          });
         // A crash or reopen drives the scheduler itself (recovery runs to its end).
-        if (op.k === 'crash' || op.k === 'kill' || op.k === 'open') await done;
+        if (op.k === 'crash' || op.k === 'kill' || op.k === 'open' || op.k === 'truncate') await done;
         else if (op.wait) {
           let settled = false;
           void done.then(() => (settled = true));
@@ -171,6 +175,8 @@ class Driver {
         return readRestart(env, op);
       case 'advance':
         return advance(env, op);
+      case 'truncate':
+        return this.truncateAlone(op);
       case 'read':
         return read(env, op);
       case 'next':
@@ -206,6 +212,27 @@ class Driver {
       case 'bad':
         return bad(env, op);
     }
+  }
+
+  /**
+   * A truncation, made once every call of the instance has settled and run
+   * to its end (the model knows the log exactly then; ops-truncate.ts).
+   * 'busy' when calls never settle with the storage idle.
+   */
+  /** Operations issued and not yet finished (truncateAlone waits for the others). */
+  opsRunning = 0;
+
+  async truncateAlone(op: Extract<Op, { k: 'truncate' }>): Promise<string | undefined> {
+    const inst = this.inst;
+    // Alone: no other operation still running (a fill between its appends), no call pending.
+    const alone = (): boolean => this.opsRunning === 1 && inst.calls.every((c) => c.settled || c.crashed);
+    if (!(await this.scheduler.runUntil(alone))) return 'busy';
+    let settled = false;
+    const done = truncate(this.env, op).finally(() => (settled = true));
+    if (!(await this.scheduler.runUntil(() => settled))) {
+      this.abort(this.hangKind(inst), `truncateLog never settled, with the storage idle: ${this.unsettled(inst)}`);
+    }
+    return done;
   }
 
   /**

@@ -119,8 +119,8 @@ export class Model {
   readonly belowBase: bigint[] = [];
   /** Every record up to this is acknowledged (-1: none). */
   ackBound = -1n;
-  /** LSNs of this instance must be above this: the recovered end. */
-  readonly floor: bigint;
+  /** LSNs of this instance must be above this: the recovered end, or the end a truncation left. */
+  floor: bigint;
   ackedBase: bigint;
   /** Bases this instance may have set (targets of calls made), with the one it started with. */
   readonly possibleBases = new Set<bigint>();
@@ -256,6 +256,31 @@ export class Model {
       if (filter === 'client' || r.type === filter) out.push(r);
     }
     return out;
+  }
+
+  /**
+   * A truncation to `lsn` (made with no other call pending) resolved
+   * (`certain`): records after it are gone, everything up to it is
+   * acknowledged, and later appends get LSNs above it (those of dropped
+   * records again: the call-order record starts over). Failed (the log
+   * fail-stopped during it): the log may end at `lsn` or where it did, so
+   * the records after it become attempts (recovery may find them or not)
+   * and none of them is acknowledged any more.
+   */
+  truncate(lsn: bigint, certain: boolean, call: number): void {
+    const dropped = this.lsns.filter((l) => l > lsn);
+    this.lsns.length -= dropped.length;
+    const attempts: Attempt[] = [];
+    for (const l of dropped) {
+      const r = this.records.get(l)!;
+      this.records.delete(l);
+      attempts.push({ call, type: r.type, data: r.data, undoNextLsn: r.undoNextLsn, previousLsn: r.previousLsn });
+    }
+    if (!certain && attempts.length > 0) this.attempts.set(call, attempts);
+    if (this.ackBound > lsn) this.ackBound = lsn;
+    if (certain) this.acknowledge(lsn);
+    this.floor = lsn;
+    this.#appendCalls.length = 0;
   }
 
   /** The restart records known, ascending. */

@@ -86,6 +86,8 @@ export type OpBody =
   | { k: 'restart'; area: number; size: Size; base: Pick; use: boolean }
   | { k: 'readRestart'; area: number; prevs: number; hold: boolean }
   | { k: 'advance'; area: number; target: Pick }
+  /** truncateLog, made once every other call has settled (ops-truncate.ts). */
+  | { k: 'truncate'; area: number; target: Pick }
   | {
       k: 'read';
       area: number;
@@ -139,6 +141,7 @@ const WEIGHTS: Record<OpKind, number> = {
   restart: 6,
   readRestart: 3,
   advance: 5,
+  truncate: 3,
   read: 8,
   next: 4,
   terminate: 3,
@@ -268,6 +271,8 @@ function drawBody(random: () => number, kind: OpKind, config: SimConfig): OpBody
       return { k: 'readRestart', area, prevs: int(random, 0, 3), hold: chance(random, 0.3) };
     case 'advance':
       return { k: 'advance', area, target: drawPick(random) };
+    case 'truncate':
+      return { k: 'truncate', area, target: drawPick(random) };
     case 'read':
       return {
         k: 'read',

@@ -76,6 +76,15 @@ export interface Attempt {
   ackedAt: number;
   /** The area that appended it (restart records: undefined). */
   area?: MarshallingArea;
+  /** Truncations called before it was (its place in the log's history). */
+  generation: number;
+}
+
+/** A truncation (area.truncateLog): storage events seen when called, and when it resolved (Infinity: never). */
+export interface RecordedTruncation {
+  lsn: Lsn;
+  startedAt: number;
+  ackedAt: number;
 }
 
 export interface OpRecord {
@@ -100,6 +109,8 @@ export interface RecordedRecord {
   ackedAt: number;
   /** The area that appended it (restart records: undefined). */
   area?: MarshallingArea;
+  /** Truncations called before it was appended (absent: 0). */
+  generation?: number;
 }
 
 export interface RecordedRun {
@@ -114,6 +125,8 @@ export interface RecordedRun {
   bases: { lsn: Lsn; ackedAt: number }[];
   /** Largest marshalling buffer used (readers need one as large). */
   bufferSize: number;
+  /** Truncations, in call order (absent: none). */
+  truncations?: RecordedTruncation[];
   /**
    * The log's space states (policy and container count) a workload set with
    * setPolicy / removeContainers, the first as it was before; empty when it
@@ -164,6 +177,7 @@ export class LogHarness {
   ackedRestart: Lsn = Lsn.NULL;
   /** Base LSNs set, with the event count at which each move was acknowledged. */
   readonly bases: { lsn: Lsn; ackedAt: number }[] = [];
+  readonly truncations: RecordedTruncation[] = [];
   readonly areas: MarshallingArea[] = [];
   /** Largest marshalling buffer used. */
   bufferSize = 0;
@@ -219,7 +233,12 @@ export class LogHarness {
     if (durable === Lsn.INVALID) return;
     const at = this.storage.events.length;
     for (const a of this.attempts)
-      if (a.lsn !== undefined && a.lsn <= durable && a.ackedAt === Infinity) a.ackedAt = at;
+      if (a.lsn !== undefined && a.lsn <= durable && a.ackedAt === Infinity && !this.#dropped(a)) a.ackedAt = at;
+  }
+
+  /** Whether a truncation called after `a` was appended dropped it (its LSN may name a newer record now). */
+  #dropped(a: Attempt): boolean {
+    return this.truncations.slice(a.generation).some((t) => a.lsn! > t.lsn);
   }
 
   /** Runs `start` as one operation and records its outcome; never rejects. */
@@ -271,6 +290,7 @@ export class LogHarness {
       previousLsn: options.previousLsn ?? Lsn.INVALID,
       undoNextLsn: options.undoNextLsn ?? Lsn.INVALID,
       ackedAt: Infinity,
+      generation: this.truncations.length,
     };
     this.attempts.push(attempt);
     return attempt;
@@ -285,10 +305,11 @@ export class LogHarness {
     return this.attempts.find((a) => bytes.equals(a.data));
   }
 
-  /** The youngest record whose LSN is known. */
+  /** The youngest record whose LSN is known (and that no truncation dropped). */
   newestKnown(): Lsn | undefined {
     let newest: Lsn | undefined;
-    for (const a of this.attempts) if (a.lsn !== undefined && (newest === undefined || a.lsn > newest)) newest = a.lsn;
+    for (const a of this.attempts)
+      if (a.lsn !== undefined && !this.#dropped(a) && (newest === undefined || a.lsn > newest)) newest = a.lsn;
     return newest;
   }
 
@@ -420,6 +441,20 @@ export class LogHarness {
     });
   }
 
+  /**
+   * truncateLog to `lsn`. Workloads call it with nothing else in flight:
+   * records appended before it are of the generation before, those after
+   * it of the next (RecordedRecord.generation).
+   */
+  truncate(area: MarshallingArea, lsn: Lsn): Promise<void> {
+    const t: RecordedTruncation = { lsn, startedAt: this.storage.events.length, ackedAt: Infinity };
+    this.truncations.push(t);
+    return this.#track('truncate', false, async () => {
+      await area.truncateLog(lsn);
+      t.ackedAt = this.storage.events.length;
+    }).then(() => undefined);
+  }
+
   #baseMoved(lsn: Lsn): void {
     if (lsn > this.ackedBase) this.ackedBase = lsn;
     this.bases.push({ lsn, ackedAt: this.storage.events.length });
@@ -476,6 +511,7 @@ export class LogHarness {
         undoNextLsn: a.undoNextLsn,
         previousLsn: a.previousLsn,
         ackedAt: a.ackedAt,
+        generation: a.generation,
       }))
       .sort((a, b) => (a.lsn < b.lsn ? -1 : a.lsn > b.lsn ? 1 : 0));
     return {
@@ -487,6 +523,7 @@ export class LogHarness {
       bases: this.bases,
       bufferSize: this.bufferSize,
       space: this.space,
+      truncations: this.truncations,
     };
   }
 }

@@ -208,6 +208,55 @@ export const WORKLOADS: Workload[] = [
     },
   },
 
+  {
+    tiers: CRASH,
+    name: 'truncations, then appends reusing the space, dsync',
+    options: { durability: 'dsync', ...small },
+    async run(h) {
+      const area = await h.area({ bufferSize: 8 * KiB });
+      const lsns: Lsn[] = [];
+      for (let i = 0; i < 8; i++) {
+        lsns.push((await h.append(area, payload(h.random, `t${i}`, 200 + i * 50), { forceFlush: i % 3 === 2 }))!);
+      }
+      await h.flush(area);
+      // Inside a written block: the block keeps the dropped records (a cut).
+      await h.truncate(area, lsns[5]!);
+      for (let i = 0; i < 4; i++) await h.append(area, payload(h.random, `u${i}`, 400), { forceFlush: true });
+      // Back past the first truncation: the records appended since go too.
+      await h.truncate(area, lsns[3]!);
+      await h.restart(area, payload(h.random, 'checkpoint', 100), lsns[1]);
+      for (let i = 0; i < 3; i++) await h.append(area, payload(h.random, `v${i}`, 300), { forceFlush: i === 2 });
+      await h.truncate(area, h.newestKnown()!);
+    },
+  },
+  {
+    tiers: CRASH,
+    name: 'truncation inside the open block and of blocks in flight, fdatasync',
+    options: { durability: 'fdatasync', ...small },
+    async run(h) {
+      const area = await h.area({ bufferSize: 4 * KiB });
+      const first = await h.batch(
+        area,
+        Array.from({ length: 12 }, (_, i) => payload(h.random, `w${i}`, 900)),
+        { forceFlush: true },
+      );
+      // Blocks sealed and in flight, and an open block, when it is called.
+      const more = await h.batch(
+        area,
+        Array.from({ length: 10 }, (_, i) => payload(h.random, `x${i}`, 700)),
+        { forceAppend: true },
+      );
+      await h.truncate(area, more![1]!);
+      await h.batch(
+        area,
+        Array.from({ length: 5 }, (_, i) => payload(h.random, `y${i}`, 600)),
+        { forceFlush: true },
+      );
+      await h.truncate(area, first![6]!);
+      await h.append(area, payload(h.random, 'z', 100));
+    },
+  },
+
   // Written for the I/O-error tier.
   {
     tiers: BOTH,

@@ -125,6 +125,8 @@ export class AreaReader {
       probeBlock: (blockLsn, whole) => read(() => core.blocks.probeBlock(blockLsn, whole)),
       findBlockAfter: (position) => read(() => core.blocks.findBlockAfter(position)),
       skippedRanges: () => core.recoveryReport.skipped,
+      truncations: () => core.bases.truncations,
+      recordLimit: (blockLsn, epoch) => core.bases.recordLimit(blockLsn, epoch),
       problems: () => core.blocks.problems,
     };
   }

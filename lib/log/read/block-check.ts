@@ -78,6 +78,8 @@ export interface ProbedBlock {
   newEpoch: boolean;
   /** The records its header says it holds. */
   recordCount: number;
+  /** Its length in bytes as its header says (0: the writer's open block). */
+  length: number;
   /** Its CRC and records were checked too (not only its header). */
   whole: boolean;
 }
@@ -97,6 +99,7 @@ export function probeBlockBytes(bytes: Uint8Array, expect: BlockExpectation): Pr
     epoch: h.epoch,
     newEpoch: h.newEpoch === true,
     recordCount: h.recordCount,
+    length: h.blockLength,
     whole: checked !== 'short',
   };
 }

@@ -136,6 +136,7 @@ export class BlockSource {
       epoch: this.#writer.epoch,
       newEpoch: this.#writer.isNewEpoch(memory),
       recordCount: memory.count,
+      length: memory.state === 'open' ? 0 : memory.length,
       whole: true,
     };
   }

@@ -5,8 +5,9 @@
  */
 import { ClfsError, invariant } from '../../errors.ts';
 import { parseBlockHeader, parseRecordAt, type BlockProblem, type RecordEntry } from '../../format/block.ts';
-import { Lsn, offsetOf } from '../../lsn.ts';
-import { checkBlock, type CheckedBlock } from './block-check.ts';
+import { follows, newEpochAgrees } from '../../format/chain.ts';
+import { Lsn, containerOf, makeLsn, offsetOf } from '../../lsn.ts';
+import { checkBlock, type CheckedBlock, type ProbedBlock } from './block-check.ts';
 
 /** A block loaded into a read buffer. */
 export interface LoadedBlock {
@@ -109,4 +110,21 @@ export function recordsOfMemoryBlock(bytes: Uint8Array, offsets: readonly number
     invariant(entry !== 'records', 'a record in memory does not parse');
     return entry;
   });
+}
+
+/**
+ * The reader's rule for `next` (which names `block` as its predecessor)
+ * following `block` as it is now: the chain rule, and a
+ * BLOCK_FLAG_NEW_EPOCH that agrees with the epochs (a block of an earlier
+ * generation left where a later one was written fails it).
+ */
+export function followsAsWritten(block: LoadedBlock, next: ProbedBlock | LoadedBlock): boolean {
+  return follows(block, next) && newEpochAgrees(block, next);
+}
+
+/** Where the block after `block` can start: right after it, or at the next container's start. */
+export function followerCandidates(block: LoadedBlock, containerSize: number): Lsn[] {
+  const id = containerOf(block.lsn);
+  const offset = offsetOf(block.lsn) + block.length;
+  return offset < containerSize ? [makeLsn(id, offset), makeLsn(id + 1, 0)] : [makeLsn(id + 1, 0)];
 }

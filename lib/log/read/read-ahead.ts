@@ -154,6 +154,10 @@ export class ReadAhead {
   }
 
   /** Drops every read ahead; their buffers are free again once their reads are done. */
+  discard(): void {
+    this.#discard();
+  }
+
   #discard(): void {
     const dropped = this.#queue;
     this.#queue = [];

@@ -29,6 +29,10 @@ export interface BlockLoader extends ReadAheadSource {
   blockExpectation(): { logId: bigint; unit: number };
   /** The log's count of the problems its readers met, which builds the errors they throw. */
   problems(): ReadProblems;
+  /** How many records of the block at `blockLsn` of generation `epoch` exist (after truncations), or undefined: all. */
+  recordLimit(blockLsn: Lsn, epoch: bigint): number | undefined;
+  /** The new last record of each truncation since the log was opened, in order. */
+  truncations(): readonly Lsn[];
 }
 
 export class ReadBuffer {
@@ -39,11 +43,27 @@ export class ReadBuffer {
   #window: { logicalId: number; start: number; length: number } | undefined;
   /** The blocks read ahead (a buffer reading forward), else undefined. */
   readonly #ahead: ReadAhead | undefined;
+  /** Truncations made when the buffer's bytes were read (see #fresh). */
+  #truncations: number;
 
   constructor(source: BlockLoader, bytes: Uint8Array, readAhead: boolean) {
     this.#source = source;
     this.#bytes = bytes;
     this.#ahead = readAhead ? new ReadAhead(source) : undefined;
+    this.#truncations = source.truncations().length;
+  }
+
+  /**
+   * Forgets the bytes held (the block, the window, the reads ahead) when a
+   * truncation came since they were read: a dropped block's place may hold
+   * a new block with the same LSN now.
+   */
+  #fresh(): void {
+    const count = this.#source.truncations().length;
+    if (count === this.#truncations) return;
+    this.#truncations = count;
+    this.clear();
+    this.#ahead?.discard();
   }
 
   /** The buffer the block is in (blocks read ahead come in buffers of their own, which take turns). */
@@ -58,7 +78,21 @@ export class ReadBuffer {
 
   /** The block in the buffer, if it is `blockLsn` (and complete: not the writer's open block). */
   cached(blockLsn: Lsn): LoadedBlock | undefined {
-    return this.#block?.lsn === blockLsn && this.#block.length > 0 ? this.#block : undefined;
+    this.#fresh();
+    return this.#block?.lsn === blockLsn && this.#block.length > 0 ? this.#cut(this.#block) : undefined;
+  }
+
+  /**
+   * `block` with only the records truncations left it (format/metadata.ts):
+   * blocks are never rewritten, so the dropped records are still there.
+   * Every block a context serves comes through here.
+   */
+  #cut(block: LoadedBlock): LoadedBlock {
+    const limit = this.#source.recordLimit(block.lsn, block.epoch);
+    if (limit === undefined || block.records.length <= limit) return block;
+    const cut = { ...block, records: block.records.slice(0, limit) };
+    if (this.#block === block) this.#block = cut;
+    return cut;
   }
 
   /** The block last loaded, if any. */
@@ -77,17 +111,18 @@ export class ReadBuffer {
     const cached = this.cached(blockLsn);
     if (cached !== undefined) return cached;
     const windowed = this.#fromWindow(blockLsn);
-    if (windowed !== undefined) return (this.#block = windowed);
+    if (windowed !== undefined) return this.#cut((this.#block = windowed));
     this.clear();
     const ahead = await this.#ahead?.take(blockLsn, this.#bytes);
     if (ahead !== undefined) {
       this.#bytes = ahead.bytes;
       this.#hold(ahead.block);
-      return ahead.block;
+      return this.#cut(ahead.block);
     }
     const loaded = await this.#source.loadBlock(blockLsn, this.#bytes);
-    if (typeof loaded !== 'string') this.#hold(loaded);
-    return loaded;
+    if (typeof loaded === 'string') return loaded;
+    this.#hold(loaded);
+    return this.#cut(loaded);
   }
 
   /** Holds `loaded` (just loaded into the buffer) and the read window that came with it; reads ahead of it. */
@@ -100,10 +135,19 @@ export class ReadBuffer {
 
   /** The block read ahead at `blockLsn`, as a probe (waiting for its read), if one is. */
   async probeAhead(blockLsn: Lsn): Promise<ProbedBlock | undefined> {
+    this.#fresh();
     const block = await this.#ahead?.peek(blockLsn);
     if (block === undefined) return undefined;
     const { lsn, previousBlockLsn, epoch, newEpoch } = block;
-    return { lsn, previousBlockLsn, epoch, newEpoch, recordCount: block.records.length, whole: true };
+    return {
+      lsn,
+      previousBlockLsn,
+      epoch,
+      newEpoch,
+      recordCount: block.records.length,
+      length: block.length,
+      whole: true,
+    };
   }
 
   /** The check of a block at `blockLsn`. */
@@ -138,6 +182,7 @@ export class ReadBuffer {
    * undefined when the bytes are not there or do not hold it.
    */
   probe(blockLsn: Lsn): ProbedBlock | undefined {
+    this.#fresh();
     const bytes = this.#windowBytes(blockLsn, BLOCK_HEADER_SIZE);
     if (bytes === undefined) return undefined;
     const probed = probeBlockBytes(bytes, this.#expectation(blockLsn));

@@ -29,11 +29,11 @@
  */
 import { ClfsError, invalidArgValue } from '../../errors.ts';
 import type { BlockProblem } from '../../format/block.ts';
-import { follows, newEpochAgrees } from '../../format/chain.ts';
-import { Lsn, blockLsnOf, checkLsn, containerOf, lsnInBlock, makeLsn, offsetOf } from '../../lsn.ts';
+import { follows } from '../../format/chain.ts';
+import { Lsn, blockLsnOf, checkLsn, lsnInBlock } from '../../lsn.ts';
 import { checkOptions } from '../../validate.ts';
 import type { ProbedBlock } from './block-check.ts';
-import type { LoadedBlock } from './loaded-block.ts';
+import { followerCandidates, followsAsWritten, type LoadedBlock } from './loaded-block.ts';
 import type { ReadProblem } from './problems.ts';
 import type { BlockLoader, ReadBuffer } from './read-buffer.ts';
 import { matches, type LogRecord, type ReadMode, type RecordTypeFilter } from './read-types.ts';
@@ -56,16 +56,6 @@ export interface ReadSource extends ChainView, BlockLoader {
   checkOpen(): void;
 }
 
-/**
- * The reader's rule for `next` (which names `block` as its predecessor)
- * following `block` as it is now: the chain rule, and a
- * BLOCK_FLAG_NEW_EPOCH that agrees with the epochs (a block of an earlier
- * generation left where a later one was written fails it).
- */
-function followsAsWritten(block: LoadedBlock, next: ProbedBlock | LoadedBlock): boolean {
-  return follows(block, next) && newEpochAgrees(block, next);
-}
-
 /** A cursor over records; holds one read buffer until terminated (or, if dropped without it, collected: late). */
 export class ReadContext {
   readonly #source: ReadSource;
@@ -80,9 +70,12 @@ export class ReadContext {
   #busy = false;
   #terminated = false;
   #ended = false;
+  /** Truncations the context's record is known to have outlived. */
+  #seen: number;
 
   private constructor(source: ReadSource, buffer: ReadBuffer, mode: ReadMode, filter: RecordTypeFilter, view: boolean) {
     this.#source = source;
+    this.#seen = source.truncations().length;
     this.#buffer = buffer;
     this.#mode = mode;
     this.#filter = filter;
@@ -176,7 +169,7 @@ export class ReadContext {
 
   /** @internal next()'s result when in the forward block the buffer holds (no I/O, no promise); else undefined. */
   nextBuffered(): LogRecord | undefined {
-    if (this.#mode !== 'forward' || this.#terminated || this.#busy || this.#ended) return undefined;
+    if (this.#mode !== 'forward' || this.#terminated || this.#busy || this.#ended || this.#dropped()) return undefined;
     this.#source.checkOpen();
     const last = this.#source.lastLsn();
     const block = this.#recordBlock;
@@ -217,6 +210,7 @@ export class ReadContext {
       if (next === null) this.#ended = true;
       return next;
     }
+    if (this.#dropped()) this.#ended = true;
     if (this.#ended) return null;
     const next = this.#mode === 'forward' ? await this.#forward() : await this.#backward();
     if (next === null) {
@@ -253,6 +247,14 @@ export class ReadContext {
   /** Terminates the context (for `await using`). */
   async [Symbol.asyncDispose](): Promise<void> {
     this.terminate();
+  }
+
+  /** Whether a truncation since the context last moved dropped its record: it is at the end then. */
+  #dropped(): boolean {
+    const ends = this.#source.truncations();
+    for (let i = this.#seen; i < ends.length; i++) if (ends[i]! < this.#record.lsn) return true;
+    this.#seen = ends.length;
+    return false;
   }
 
   #enter(): void {
@@ -301,7 +303,7 @@ export class ReadContext {
     if (block.memory === true || block.length === 0) return block;
     if (blockLsnOf(this.#source.lastLsn()) === block.lsn) return block;
     let current = block;
-    for (const candidate of this.#followerCandidates(current)) {
+    for (const candidate of followerCandidates(current, this.#source.containerSize())) {
       if (this.#inSkipped(candidate)) return current;
       // The follower's header: in the last container read's bytes, or read ahead.
       let probed = this.#buffer.probe(candidate) ?? (await this.#buffer.probeAhead(candidate));
@@ -325,13 +327,6 @@ export class ReadContext {
       throw this.#source.problems().stale(current, whole);
     }
     return current;
-  }
-
-  /** Where the block after `block` can start: right after it, or at the next container's start. */
-  #followerCandidates(block: LoadedBlock): Lsn[] {
-    const id = containerOf(block.lsn);
-    const offset = offsetOf(block.lsn) + block.length;
-    return offset < this.#source.containerSize() ? [makeLsn(id, offset), makeLsn(id + 1, 0)] : [makeLsn(id + 1, 0)];
   }
 
   #inSkipped(blockLsn: Lsn): boolean {
@@ -396,7 +391,7 @@ export class ReadContext {
    * start. A follower below the base (moved since) is ERR_CLFS_START_OF_LOG.
    */
   async #nextBlock(block: LoadedBlock): Promise<LoadedBlock> {
-    const candidates = this.#followerCandidates(block);
+    const candidates = followerCandidates(block, this.#source.containerSize());
     const base = this.#source.baseLsn();
     let firstProblem: { lsn: Lsn; problem: ReadProblem } | undefined;
     let belowBase: Lsn | undefined;
@@ -411,6 +406,11 @@ export class ReadContext {
         continue;
       }
       const loaded = await this.#buffer.load(candidate);
+      // A block a truncation dropped (it names this one, of its own generation) is not the log.
+      if (typeof loaded !== 'string' && loaded.records.length === 0) {
+        firstProblem ??= { lsn: candidate, problem: 'stale epoch' };
+        continue;
+      }
       // The follower names this block, and its epoch and BLOCK_FLAG_NEW_EPOCH
       // agree with this block's (a block left behind by a crash has an
       // older epoch; #confirm has checked this block against it already).

@@ -356,6 +356,10 @@ export class RecoveryScanner {
       // block left behind by a generation whose metadata copy was lost must
       // never follow one the next generation writes.
       if (header.epoch > this.#highestEpoch) this.#highestEpoch = header.epoch;
+      // Nothing written after the tail is older than the metadata's
+      // generation: an older block there (a leftover of a crash, or a block
+      // a truncation dropped) is not the log and vouches for nothing.
+      if (header.epoch < this.#metadata.epoch) return false;
       return !mustVouch || header.vouchedLsn > position;
     };
     const unit = this.#unit;

@@ -13,7 +13,7 @@
  */
 import { type ClfsError, invariant } from '../../errors.ts';
 import { BLOCK_HEADER_SIZE, MAX_RECORDS_PER_BLOCK, alignUp, recordSpan, writeBlockHeader } from '../../format/block.ts';
-import { type Lsn, makeLsn } from '../../lsn.ts';
+import { type Lsn, makeLsn, sequenceOf } from '../../lsn.ts';
 import {
   type BufferOwner,
   type MemoryBlock,
@@ -52,7 +52,7 @@ export class BlockBuilder {
   #offset: number;
   #previousBlockLsn: Lsn;
   /** The block this generation's first block follows (written by an earlier one, or INVALID). */
-  readonly #generationPredecessor: Lsn;
+  #generationPredecessor: Lsn;
   #lastLsn: Lsn;
   #current: MemoryBlock | undefined;
   #recordsAppended = 0;
@@ -325,6 +325,39 @@ export class BlockBuilder {
     this.#blocksSealed++;
     this.#recent.add(block.lsn, block.count);
     this.#queue.enqueue(block);
+  }
+
+  /**
+   * For a truncation to `lsn` (a record appended): the open block keeps its
+   * records up to `lsn` and loses the others, or goes whole when it starts
+   * after it; `lsn` is the last record from now on.
+   */
+  cutOpenBlock(lsn: Lsn): void {
+    const block = this.#current;
+    if (block !== undefined && block.lsn > lsn) this.#drop(block);
+    else if (block !== undefined) {
+      const keep = sequenceOf(lsn) + 1;
+      if (keep < block.count) {
+        block.used = block.recordOffsets[keep]!;
+        block.recordOffsets.length = keep;
+        block.count = keep;
+      }
+    }
+    this.#lastLsn = lsn;
+  }
+
+  /**
+   * After a truncation (no open block, nothing in flight): the next block
+   * starts at `start`, written in a new generation whose first block
+   * follows `start.previousBlockLsn`.
+   */
+  restartAt(start: WriterStart): void {
+    invariant(this.#current === undefined, 'a truncation left an open block');
+    this.#logicalId = start.logicalId;
+    this.#offset = start.offset;
+    this.#previousBlockLsn = start.previousBlockLsn;
+    this.#generationPredecessor = start.previousBlockLsn;
+    this.#lastLsn = start.lastLsn;
   }
 
   /** The open block goes, unwritten, its buffer back to its area. */

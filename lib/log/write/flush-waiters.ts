@@ -72,6 +72,16 @@ export class FlushWaiters {
     this.#compact();
   }
 
+  /** Rejects the flushes waiting for a target above `lsn` (a truncation dropped it). */
+  rejectAbove(lsn: Lsn, error: Error): void {
+    const waiters = this.#waiters;
+    let cut = waiters.length;
+    while (cut > this.#head && waiters[cut - 1]!.target > lsn) cut--;
+    const dropped = waiters.splice(cut);
+    for (const waiter of dropped) waiter!.reject(error);
+    this.#compact();
+  }
+
   /** Rejects every flush waiting now. */
   rejectAll(error: Error): void {
     const waiting = this.#waiters.slice(this.#head);

@@ -320,6 +320,46 @@ export class WritePipeline {
     this.#advance();
   }
 
+  /**
+   * For a truncation to `lsn` (the builder has cut its open block): the
+   * flushes waiting for a dropped record reject with `error`, and sealed
+   * blocks after `lsn` not yet submitted are never written. Blocks in
+   * flight finish (see idle()).
+   */
+  dropAbove(lsn: Lsn, error: ClfsError): void {
+    this.#waiters.rejectAbove(lsn, error);
+    while (this.#pending.length > 0) {
+      const block = this.#pending[this.#pending.length - 1]!;
+      if (block.lsn <= lsn || block.state !== 'sealed') break;
+      this.#pending.pop();
+      this.#sealedWaiting--;
+      block.state = 'failed';
+      this.#release(block);
+    }
+  }
+
+  /** Resolves once no write or sync is in flight. */
+  async idle(): Promise<void> {
+    while (this.busy) await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  /**
+   * After a truncation (nothing in flight, everything up to the new last
+   * record durable): blocks still queued are after it, and forgotten; the
+   * durable watermark is the new end.
+   */
+  restartAt(start: WriterStart): void {
+    for (const block of this.#pending) {
+      if (this.#held.has(block.lsn)) this.#release(block);
+      if (block.state === 'sealed') this.#sealedWaiting--;
+      block.state = 'failed';
+    }
+    this.#pending.length = 0;
+    this.#durableLsn = start.lastLsn;
+    this.#lastDurableBlockLsn = start.previousBlockLsn;
+    this.#durableEndLsn = positionLsn(start.logicalId, start.offset, this.#ctx.containerSize);
+  }
+
   /** Fail-stops the writer: on a failed write or sync, or from outside (e.g. a failed metadata write). */
   fail(cause: unknown, what: string): void {
     if (this.#failure === undefined) {
@@ -355,7 +395,7 @@ export class WritePipeline {
     ) {
       await this.flush(this.#open.lastLsn);
     }
-    while (this.busy) await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+    await this.idle();
   }
 
   /** Wakes drain() once nothing is in flight. */

@@ -233,6 +233,32 @@ export class LogWriter {
     this.#builder.discardOpenBlock();
   }
 
+  /**
+   * A truncation's first step, in its turn among appends: records after
+   * `lsn` are dropped from memory (the open block's, sealed blocks not yet
+   * submitted), flushes waiting for them reject with `error`, and `lsn` is
+   * the last record from now on.
+   */
+  cutAfter(lsn: Lsn, error: ClfsError): void {
+    this.#builder.cutOpenBlock(lsn);
+    this.#pipeline.dropAbove(lsn, error);
+  }
+
+  /** Resolves once no write or sync is in flight. */
+  idle(): Promise<void> {
+    return this.#pipeline.idle();
+  }
+
+  /**
+   * A truncation's last step (nothing in flight, everything up to the new
+   * last record durable): the log goes on from `start` in generation `epoch`.
+   */
+  restartAt(start: WriterStart, epoch: bigint): void {
+    this.#pipeline.restartAt(start);
+    this.#builder.restartAt(start);
+    this.#ctx.epoch = epoch;
+  }
+
   /** Whether writes or syncs are still in flight. */
   get busy(): boolean {
     return this.#pipeline.busy;

@@ -29,6 +29,7 @@ import { BufferPool } from './buffer-pool.ts';
 import type { LogCore } from './core.ts';
 import { AreaReader } from './read/area-reader.ts';
 import type { LogRecord, ReadContext, ReadMode, ReadOptions } from './read/read-context.ts';
+import { recordsFrom } from './read/records.ts';
 import { reservedSize } from './reservations.ts';
 import { truncateLog } from './truncation.ts';
 import type { RecordSpec } from './write/writer.ts';
@@ -323,18 +324,7 @@ export class MarshallingArea {
     if (o.view !== undefined) checkBoolean('options.view', o.view);
     const last = this.#core.writer.lastLsn;
     if (last === Lsn.INVALID || (fromLsn === undefined && start > last)) return;
-    const context = await this.readLogRecord(start, mode, { ...o, type: 'client' });
-    try {
-      let record: LogRecord | null = context.record;
-      const wanted = (r: LogRecord): boolean => filter === 'client' || r.type === filter;
-      while (record !== null) {
-        if (wanted(record)) yield record;
-        // Records in the block already read come without a promise each.
-        record = context.nextBuffered() ?? (await context.next());
-      }
-    } finally {
-      context.terminate();
-    }
+    yield* recordsFrom(await this.readLogRecord(start, mode, { ...o, type: 'client' }), filter);
   }
 
   /**
@@ -408,10 +398,8 @@ export class MarshallingArea {
     });
   }
 
-  /**
-   * Drops every record after `lsn` (CLFS's TruncateLog), a record in [base, last] at or after the
-   * newest restart area (else ERR_CLFS_TAIL_INVALID); durable when it resolves. README: "Truncation".
-   */
+  /** Drops every record after `lsn` (CLFS's TruncateLog), a record in [base, last] at or after the newest
+   * restart area (else ERR_CLFS_TAIL_INVALID); durable when it resolves. README: "Truncation". */
   async truncateLog(lsn: Lsn): Promise<void> {
     this.#checkUsable();
     return this.#track(() => truncateLog(this.#core, checkLsn('lsn', lsn), this.#inTurn));

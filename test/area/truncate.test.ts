@@ -119,6 +119,25 @@ describe('TruncateLog', () => {
     expect(image.log.recoveryReport.skipped).toEqual([]);
   });
 
+  it('TruncateLog: chain LSNs given after it are checked against the blocks written since, not the dropped ones', async () => {
+    const { area } = await makeArea({ bufferSize: 4096 });
+    // Blocks of 10 records each (forceFlush seals them), then a truncation inside the second.
+    const lsns: Lsn[] = [];
+    for (let b = 0; b < 3; b++) {
+      lsns.push(...(await appendTags(area, 10 * b, 9)));
+      lsns.push(...(await appendTags(area, 10 * b + 9, 1, true)));
+    }
+    await area.truncateLog(lsns[12]!);
+    // Dropped records of the cut block name nothing now, though they are below the last record.
+    const after = await appendTags(area, 100, 3, true);
+    expect(after[0]).toBeGreaterThan(lsns[12]!);
+    await rejectsWith(area.reserveAndAppend(tag(1), { previousLsn: lsns[15]! }), 'ERR_CLFS_INVALID_LSN');
+    // Records kept and records appended since are valid chain targets.
+    for (const previousLsn of [lsns[12]!, lsns[3]!, after[1]!]) {
+      expect((await area.reserveAndAppend(tag(2), { previousLsn })).lsn).toBeGreaterThan(after[2]!);
+    }
+  });
+
   it('TruncateLog: dropped blocks left in a gap (the next block went to the next container) are never read', async () => {
     const { area, path: logPath } = await makeArea({ bufferSize: 256 * 1024 }, { containerSize: 512 * 1024 });
     const lsns: Lsn[] = [];

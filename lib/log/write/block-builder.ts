@@ -333,6 +333,7 @@ export class BlockBuilder {
    * after it; `lsn` is the last record from now on.
    */
   cutOpenBlock(lsn: Lsn): void {
+    this.#recent.cutAfter(lsn);
     const block = this.#current;
     if (block !== undefined && block.lsn > lsn) this.#drop(block);
     else if (block !== undefined) {

@@ -6,7 +6,8 @@
  * `keep` blocks (older ones are forgotten in halves, amortised O(1) per block).
  * @module
  */
-import type { Lsn } from '../../lsn.ts';
+import { invariant } from '../../errors.ts';
+import { type Lsn, blockLsnOf, sequenceOf } from '../../lsn.ts';
 
 /** What is known of a block start: its record count, 0 when no block starts there, or undefined (too old to know). */
 export type KnownBlock = number | undefined;
@@ -22,6 +23,8 @@ export class RecentBlocks {
 
   /** A sealed block (LSN order). */
   add(lsn: Lsn, count: number): void {
+    const last = this.#lsns[this.#lsns.length - 1];
+    invariant(last === undefined || lsn > last, () => `block ${lsn} sealed after block ${last}`);
     if (this.#lsns.length >= 2 * this.#keep) {
       this.#lsns = this.#lsns.slice(this.#keep);
       this.#counts = this.#counts.slice(this.#keep);
@@ -36,6 +39,15 @@ export class RecentBlocks {
     while (n > 0 && this.#lsns[n - 1]! >= lsn) n--;
     this.#lsns.length = n;
     this.#counts.length = n;
+  }
+
+  /** A truncation to record `lsn`: the blocks after its block go, and its block ends with it. */
+  cutAfter(lsn: Lsn): void {
+    this.dropFrom(lsn + 1n);
+    const n = this.#lsns.length;
+    if (n > 0 && this.#lsns[n - 1] === blockLsnOf(lsn)) {
+      this.#counts[n - 1] = Math.min(this.#counts[n - 1]!, sequenceOf(lsn) + 1);
+    }
   }
 
   /**

@@ -127,14 +127,18 @@ export class BaseManager {
     // restart area pending when it failed is not acknowledged.
     this.#writer.checkHealthy();
     try {
-      await this.#metadata.write({
-        baseLsn: this.#baseLsn,
-        restartLsn: this.#restartLsn,
-        containers: [...this.#table.logicalIds],
-        truncations: this.#ruleList(),
-        ...this.#writer.durableTail(),
-        ...update,
-      });
+      await this.#metadata.write(
+        {
+          baseLsn: this.#baseLsn,
+          restartLsn: this.#restartLsn,
+          containers: [...this.#table.logicalIds],
+          truncations: this.#ruleList(),
+          ...this.#writer.durableTail(),
+          ...update,
+        },
+        // The log may fail-stop while this write waits for the one before it.
+        () => this.#writer.checkHealthy(),
+      );
     } catch (error) {
       this.#writer.fail(error, 'writing the log metadata');
       throw this.#writer.failure;

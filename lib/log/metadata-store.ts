@@ -65,10 +65,13 @@ export class MetadataStore {
 
   /**
    * Writes `update` merged into the current metadata as the next dump.
-   * Writes are applied in call order; each resolves once durable.
+   * Writes are applied in call order; each resolves once durable. `guard`
+   * runs at the write's turn (after the writes before it): if it throws,
+   * the write is not made and rejects with its error.
    */
-  write(update: Partial<Omit<Metadata, 'dumpCount'>>): Promise<void> {
+  write(update: Partial<Omit<Metadata, 'dumpCount'>>, guard?: () => void): Promise<void> {
     const run = async (): Promise<void> => {
+      guard?.();
       const next: Metadata = {
         ...this.#current,
         ...update,

@@ -97,6 +97,8 @@ export class SimStorage implements LogStorage {
   dead = false;
   /** Write, sync or metadata faults delivered to the library (it must fail-stop). */
   writeFaultsDelivered = 0;
+  /** Read faults delivered to the library. */
+  readFaultsDelivered = 0;
   /**
    * Whether the log using this storage has fail-stopped (set by the driver
    * once the log is open): from then on it must record nothing, so a write,
@@ -162,7 +164,10 @@ export class SimStorage implements LogStorage {
   /** Checks common to every request; returns an error to reject with, if any. */
   #refuse(what: string, offset: number, length: number): ClfsError | undefined {
     if (!what.includes('read') && this.failStopped()) {
-      this.#violation('I6', `${what} submitted after the log fail-stopped`);
+      this.#violation(
+        'I6',
+        `${what} submitted after the log fail-stopped` + (process.env.SIM_STACK ? new Error().stack : ''),
+      );
     }
     if (this.closed) {
       this.#violation('io-after-close', `${what} after the storage was closed`);
@@ -254,7 +259,10 @@ export class SimStorage implements LogStorage {
     if (refused !== undefined) return Promise.reject(refused);
     const fault = this.#options.faults?.decide('read');
     return this.#request(what, () => {
-      if (fault !== undefined) throw injected(fault);
+      if (fault !== undefined) {
+        this.readFaultsDelivered++;
+        throw injected(fault);
+      }
       const n = this.disk.read(container, offset, into);
       this.stats.reads++;
       this.stats.bytesRead += n;

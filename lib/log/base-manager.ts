@@ -30,6 +30,8 @@ export class BaseManager {
   #restartLsn: Lsn;
   /** The newest restart record appended (durable or not): the next one's previous LSN. */
   #restartAppended: Lsn;
+  /** Restart records appended and not yet the restart area, with the base each moves to (ascending LSN). */
+  #unsettled: { lsn: Lsn; newBase: Lsn }[] = [];
   /** Serialises base moves and container changes with their metadata writes. */
   #metadataLock: Promise<unknown> = Promise.resolve();
   /** Called after a base move or containers added, once durable (the space manager listens). */
@@ -126,6 +128,8 @@ export class BaseManager {
     // A fail-stopped log records nothing more (invariant 4): a base move or
     // restart area pending when it failed is not acknowledged.
     this.#writer.checkHealthy();
+    const tail = this.#writer.durableTail();
+    this.#settleDurable(tail.lastLsn);
     try {
       await this.#metadata.write(
         {
@@ -133,7 +137,7 @@ export class BaseManager {
           restartLsn: this.#restartLsn,
           containers: [...this.#table.logicalIds],
           truncations: this.#ruleList(),
-          ...this.#writer.durableTail(),
+          ...tail,
           ...update,
         },
         // The log may fail-stop while this write waits for the one before it.
@@ -212,7 +216,25 @@ export class BaseManager {
     if (newBase !== undefined) await this.checkNewBase(newBase);
     const lsn = await append(this.#restartAppended);
     this.#restartAppended = lsn;
+    this.#unsettled.push({ lsn, newBase: newBase ?? Lsn.INVALID });
     return lsn;
+  }
+
+  /**
+   * A restart area is committed once its block is durable: recovery rolls
+   * the restart LSN and the base forward to each restart record it scans
+   * past the metadata's tail (recovery/scanner.ts). A metadata write whose
+   * tail passes a restart record still waiting for its own write (a
+   * concurrent restart area's, a container's) records it, or recovery,
+   * scanning only past that tail, would keep the older restart area (and
+   * base) while the log holds the newer record.
+   */
+  #settleDurable(lastDurable: Lsn): void {
+    while (this.#unsettled.length > 0 && lastDurable !== Lsn.INVALID && this.#unsettled[0]!.lsn <= lastDurable) {
+      const { lsn, newBase } = this.#unsettled.shift()!;
+      if (this.#restartLsn === Lsn.INVALID || lsn > this.#restartLsn) this.#restartLsn = lsn;
+      if (newBase !== Lsn.INVALID && newBase > this.#baseLsn) this.#baseLsn = newBase;
+    }
   }
 
   /**

@@ -227,6 +227,7 @@ class Driver {
     // Alone: no other operation still running (a fill between its appends), no call pending.
     const alone = (): boolean => this.opsRunning === 1 && inst.calls.every((c) => c.settled || c.crashed);
     if (!(await this.scheduler.runUntil(alone))) return 'busy';
+    this.checkObservations(inst.model, this.env);
     let settled = false;
     const done = truncate(this.env, op).finally(() => (settled = true));
     if (!(await this.scheduler.runUntil(() => settled))) {
@@ -360,9 +361,13 @@ class Driver {
     return recovered;
   }
 
-  /** What can only be checked once an instance is gone: reads of records whose LSN was unknown then, storage misuse. */
-  endInstance(inst: Instance, env: Env): void {
-    const model = inst.model;
+  /**
+   * Checks the reads of records whose LSN was unknown then against what the
+   * model knows now, and forgets them: at the instance's end, and before a
+   * truncation (it drops records from the model, and their LSNs are given
+   * again: a record read before it would look like no call's).
+   */
+  checkObservations(model: Model, env: Env): void {
     for (const { record, label } of env.observations) {
       const known = model.records.get(record.lsn);
       const same = (a: typeof record): boolean =>
@@ -384,6 +389,12 @@ class Driver {
         );
       }
     }
+    env.observations.length = 0;
+  }
+
+  /** What can only be checked once an instance is gone: reads of records whose LSN was unknown then, storage misuse. */
+  endInstance(inst: Instance, env: Env): void {
+    this.checkObservations(inst.model, env);
     for (const v of inst.storage.violations) this.report.add(v.kind, v.detail);
     for (const area of inst.areas) {
       const a = area.allocations;

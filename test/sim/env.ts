@@ -19,7 +19,7 @@ export interface RunState {
   largestBuffer: number;
 }
 
-/** A record read whose LSN the model did not know yet: checked when the instance ends. */
+/** A record read whose LSN the model did not know yet: checked when the instance ends, or before a truncation. */
 export interface Observation {
   record: ModelRecord;
   label: string;

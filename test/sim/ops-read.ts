@@ -3,10 +3,11 @@
  * type filter (with userLsn), records() iteration, ReadLogRestartArea and
  * ReadPreviousLogRestartArea, terminate. What a read may return follows
  * from the model: a record read must be the model's, byte-exact (or one
- * whose call has not told its LSN yet, checked when the instance ends);
- * forward reads skip no known record; backward reads follow the chain
- * fields the model holds; below the base is ERR_CLFS_START_OF_LOG; more
- * contexts than read buffers is ERR_CLFS_BLOCKS_EXHAUSTED, and only then.
+ * whose call has not told its LSN yet, checked when the instance ends or
+ * before a truncation); forward reads skip no known record; backward reads
+ * follow the chain fields the model holds; below the base is
+ * ERR_CLFS_START_OF_LOG; more contexts than read buffers is
+ * ERR_CLFS_BLOCKS_EXHAUSTED, and only then.
  * @module
  */
 import type { LogRecord, ReadContext } from '../../lib/log/read/read-context.ts';

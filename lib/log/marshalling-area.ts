@@ -428,11 +428,12 @@ export class MarshallingArea {
     this.#appender.stopTimer();
     let failure: unknown;
     try {
-      // Calls made before close() finish first: those still in their turn
-      // among appends, and those past it (a restart area's flush and base move).
+      // Calls made before close() finish first: those in or queued for their
+      // turn among appends (one may leave it to wait for an area buffer,
+      // area-turns.ts), and those past it (a restart area's flush, base move).
       await this.#operations.settled();
-      await this.#appender.settled();
       await this.#core.writer.exclusive(() => undefined).catch(() => undefined);
+      await this.#appender.settled();
       await this.#appender.flushForClose();
     } catch (error) {
       failure = error;

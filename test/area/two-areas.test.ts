@@ -4,7 +4,7 @@
 // areas appending in turn share it instead of sealing one per switch.
 import { describe, expect, it } from 'vitest';
 
-import { Lsn } from '../../lib/index.ts';
+import { Lsn, type MarshallingArea } from '../../lib/index.ts';
 import { Log } from '../../lib/log/log.ts';
 import { MemoryStorage, emptyImage } from '../../lib/storage/memory-storage.ts';
 import { makeArea, readAll, reopenLog, tag, untag } from '../support/area.ts';
@@ -68,16 +68,25 @@ describe('two marshalling areas appending in turn', () => {
 });
 
 describe('an area waiting for one of its own write buffers', () => {
-  /** A memory storage whose container writes wait while `hold` is set (the area's buffers stay in flight). */
+  /**
+   * A memory storage whose container writes wait while `hold` is set (the
+   * area's buffers stay in flight), and its reads while `holdReads` is.
+   */
   class Held extends MemoryStorage {
     hold: Promise<void> | undefined;
+    holdReads: Promise<void> | undefined;
     override async write(...args: Parameters<MemoryStorage['write']>): Promise<void> {
       if (this.hold !== undefined) await this.hold;
       return super.write(...args);
     }
+    override async read(...args: Parameters<MemoryStorage['read']>): ReturnType<MemoryStorage['read']> {
+      if (this.holdReads !== undefined) await this.holdReads;
+      return super.read(...args);
+    }
   }
 
-  it('cMaxWriteBuffers (per area): an area at its maxWriteBuffers waits alone: another area appends meanwhile; LSNs keep each area call order', async () => {
+  /** A log on a Held storage, with a `slow` area of one write buffer and an `other` area of no limit. */
+  async function heldLog(): Promise<{ storage: Held; log: Log; slow: MarshallingArea; other: MarshallingArea }> {
     const image = emptyImage();
     for (let i = 0; i < 2; i++) image.containers.push(new Uint8Array(512 * KiB));
     await Log.initializeStorage(new MemoryStorage(image), 512 * KiB, 2, 0);
@@ -85,6 +94,11 @@ describe('an area waiting for one of its own write buffers', () => {
     const log = await Log.openStorage('memory', storage, 'strict');
     const slow = await log.createMarshallingArea({ bufferSize: 4096, maxWriteBuffers: 1, flushIntervalMs: 0 });
     const other = await log.createMarshallingArea({ bufferSize: 4096, flushIntervalMs: 0 });
+    return { storage, log, slow, other };
+  }
+
+  it('cMaxWriteBuffers (per area): an area at its maxWriteBuffers waits alone: another area appends meanwhile; LSNs keep each area call order', async () => {
+    const { storage, log, slow, other } = await heldLog();
     let release!: () => void;
     storage.hold = new Promise((resolve) => (release = resolve));
     const first = await slow.reserveAndAppend(new Uint8Array(3000).fill(1));
@@ -109,6 +123,48 @@ describe('an area waiting for one of its own write buffers', () => {
     await slow.flushBuffers();
     const records = await readAll(other);
     expect(records.map((r) => r.lsn)).toEqual([first.lsn!, ...[...others, a, b].sort((x, y) => (x < y ? -1 : 1))]);
+    await log.close();
+  });
+
+  /** How `call` settles within 2 s; 'pending' if it has not (a hang, reported instead of a test timeout). */
+  async function settles(call: Promise<unknown>): Promise<'fulfilled' | 'rejected' | 'pending'> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'pending'>((resolve) => (timer = setTimeout(() => resolve('pending'), 2000)));
+    const done = call.then(
+      () => 'fulfilled' as const,
+      () => 'rejected' as const,
+    );
+    const outcome = await Promise.race([done, late]);
+    clearTimeout(timer);
+    return outcome;
+  }
+
+  it("ClfsDeleteMarshallingArea (calls made before it run to their end): two appends queued behind another area's turn, which then wait outside it for the area's one write buffer, settle and are durable", async () => {
+    const { storage, log, slow, other } = await heldLog();
+    const base = (await other.reserveAndAppend(tag(0), { forceFlush: true })).lsn!;
+    await slow.reserveAndAppend(new Uint8Array(3000).fill(1));
+    let releaseReads!: () => void;
+    let releaseWrites!: () => void;
+    storage.holdReads = new Promise((resolve) => (releaseReads = resolve));
+    storage.hold = new Promise((resolve) => (releaseWrites = resolve));
+    // The other area's restart area holds the log's turn while it reads the new base's block.
+    const restart = other.writeRestartArea(tag(100), { newBaseLsn: base });
+    // Queued in the log's turn behind it when the close begins (the area has
+    // no call waiting outside the turn yet). At their turns the open block
+    // (in the slow area's one buffer) has no room: both leave the turn to
+    // wait for that buffer, the second for the one the first then fills.
+    const second = slow.reserveAndAppend(new Uint8Array(3000).fill(2));
+    const third = slow.reserveAndAppend(new Uint8Array(3000).fill(3));
+    const closed = slow.close();
+    storage.holdReads = undefined;
+    releaseReads();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    storage.hold = undefined;
+    releaseWrites();
+    const outcomes = await Promise.all([second, third, closed, restart].map(settles));
+    expect(outcomes).toEqual(Array(4).fill('fulfilled'));
+    const lsns = new Set((await readAll(other)).map((r) => r.lsn));
+    for (const call of [second, third]) expect(lsns.has((await call).lsn!)).toBe(true);
     await log.close();
   });
 });

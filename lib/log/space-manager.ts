@@ -158,7 +158,12 @@ export class SpaceManager {
       table.logicalIds.push(...removed);
       throw error;
     }
-    for (let i = n - 1; i >= n - count; i--) await storage.removeContainer(i);
+    for (let i = n - 1; i >= n - count; i--) {
+      // The metadata no longer lists them; a fail-stopped log changes nothing
+      // more on disk (invariant 4): unlisted files are left for a later add or delete.
+      writer.checkHealthy();
+      await storage.removeContainer(i);
+    }
     this.changed('containers');
     return count;
   }

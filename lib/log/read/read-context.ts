@@ -371,6 +371,7 @@ export class ReadContext {
       const current = this.#record.lsn;
       if (current >= this.#source.lastLsn()) return null;
       let block = await this.#buffer.load(blockLsnOf(current));
+      if (typeof block === 'string' && current + 1n < this.#source.baseLsn()) throw this.#belowBase(current + 1n);
       if (typeof block === 'string') throw this.#source.problems().damaged(blockLsnOf(current), block);
       if (this.#index + 1 < block.records.length) {
         // The base may have moved past this context since it read its record.

@@ -2,14 +2,11 @@
 // leader never had drops that conflicting suffix and appends the leader's
 // entries (Raft's AppendEntries receiver, steps 3 and 4). After a crash
 // the log holds exactly the leader's suffix, never a dropped entry.
-import { cpSync } from 'node:fs';
-import path from 'node:path';
 
 import { describe, expect, it, onTestFinished } from 'vitest';
 
 import { Log, type Lsn, type MarshallingArea } from '../../lib/index.ts';
-import { scratchDir } from '../support/fixtures.ts';
-import { makeArea } from '../support/area.ts';
+import { makeArea, openCrashImage } from '../support/area.ts';
 
 interface Entry {
   index: number;
@@ -68,19 +65,6 @@ class FollowerLog {
 const entriesOf = (from: number, to: number, term: number, tag: string): Entry[] =>
   Array.from({ length: to - from + 1 }, (_, i) => ({ index: from + i, term, command: `${tag}${from + i}` }));
 
-/** The log's files as they are now (every acknowledged write, nothing torn): a crash image, opened. */
-async function crashImage(logPath: string): Promise<Log> {
-  const { dir, cleanup } = scratchDir('clfs-raft-crash-');
-  const copy = path.join(dir, 'log');
-  cpSync(logPath, copy, { recursive: true });
-  const log = await Log.open(copy);
-  onTestFinished(async () => {
-    await log.close().catch(() => undefined);
-    cleanup();
-  });
-  return log;
-}
-
 describe('TruncateLog use case: a Raft follower', () => {
   it('TruncateLog: a follower drops a conflicting suffix, appends the leader entries, and a crash shows exactly them', async () => {
     const { log, path: logPath } = await makeArea();
@@ -93,7 +77,7 @@ describe('TruncateLog use case: a Raft follower', () => {
     expect(await follower.appendEntries(4, 1, leader.slice(4))).toBe(true);
     expect(follower.entries).toEqual(leader);
 
-    const crashed = await FollowerLog.open(await crashImage(logPath));
+    const crashed = await FollowerLog.open(await openCrashImage(logPath));
     expect(crashed.entries).toEqual(leader);
     // The restarted follower goes on: the leader sends 10 (term 3) after 9.
     expect(await crashed.appendEntries(9, 3, entriesOf(10, 10, 3, 'c'))).toBe(true);
@@ -112,7 +96,7 @@ describe('TruncateLog use case: a Raft follower', () => {
     await follower.appendEntries(4, 4, entriesOf(5, 5, 5, 'e'));
     const expected = [...entriesOf(1, 2, 1, 'a'), ...entriesOf(3, 4, 4, 'd'), ...entriesOf(5, 5, 5, 'e')];
     expect(follower.entries).toEqual(expected);
-    expect((await FollowerLog.open(await crashImage(logPath))).entries).toEqual(expected);
+    expect((await FollowerLog.open(await openCrashImage(logPath))).entries).toEqual(expected);
     await log.close();
     const reopened = await Log.open(logPath);
     onTestFinished(() => reopened.close().catch(() => undefined));

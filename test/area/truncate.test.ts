@@ -1,13 +1,10 @@
 // ClfsSetEndOfLog / TruncateLog: area.truncateLog(lsn) drops every record
 // after lsn, durably and crash-safely; appends continue after it.
-import { cpSync } from 'node:fs';
-import path from 'node:path';
 
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { Log, Lsn, type MarshallingArea } from '../../lib/index.ts';
-import { scratchDir } from '../support/fixtures.ts';
-import { makeArea, readAll, rejectsWith, reopenLog, tag, untag } from '../support/area.ts';
+import { makeArea, openCrashImage, readAll, rejectsWith, reopenLog, tag, untag } from '../support/area.ts';
 
 async function appendTags(area: MarshallingArea, from: number, count: number, forceFlush = false): Promise<Lsn[]> {
   const lsns: Lsn[] = [];
@@ -19,20 +16,9 @@ async function tags(area: MarshallingArea): Promise<number[]> {
   return (await readAll(area)).map((r) => untag(r.data));
 }
 
-/**
- * The log's files as they are now, copied while it is open: every
- * acknowledged write is in them, nothing after (a crash image with no torn
- * write). Opened and closed when the test ends.
- */
+/** A crash image of the log at `logPath` now, opened, with an area. */
 async function crashImage(logPath: string, bufferSize = 16384): Promise<{ log: Log; area: MarshallingArea }> {
-  const { dir, cleanup } = scratchDir('clfs-trunc-crash-');
-  const copy = path.join(dir, 'log');
-  cpSync(logPath, copy, { recursive: true });
-  const log = await Log.open(copy);
-  onTestFinished(async () => {
-    await log.close().catch(() => undefined);
-    cleanup();
-  });
+  const log = await openCrashImage(logPath);
   return { log, area: await log.createMarshallingArea({ bufferSize, flushIntervalMs: 0 }) };
 }
 

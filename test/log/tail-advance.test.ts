@@ -40,6 +40,17 @@ async function fill(area: MarshallingArea): Promise<Lsn[]> {
   }
 }
 
+/** A full log: the area that filled it, its records' LSNs, and two areas whose appends wait for room. */
+async function fullLog(
+  log: Log,
+): Promise<{ writer: MarshallingArea; lsns: Lsn[]; a: MarshallingArea; b: MarshallingArea }> {
+  const writer = await log.createMarshallingArea({ bufferSize: 64 * KiB });
+  const lsns = await fill(writer);
+  const waiting = (): Promise<MarshallingArea> =>
+    log.createMarshallingArea({ bufferSize: 64 * KiB, logFullTimeoutMs: 60_000 });
+  return { writer, lsns, a: await waiting(), b: await waiting() };
+}
+
 /** Whether `promise` has settled (after a few turns). */
 async function settled(promise: Promise<unknown>): Promise<boolean> {
   let done = false;
@@ -135,9 +146,7 @@ describe("AdvanceTail (log.on('advance-tail'))", () => {
 describe('HandleLogFull (logFullTimeoutMs)', () => {
   it('HandleLogFull: an append that finds the log full waits for a base move, then succeeds', async () => {
     const log = await newLog();
-    const writer = await log.createMarshallingArea({ bufferSize: 64 * KiB });
-    const lsns = await fill(writer);
-    const waiting = await log.createMarshallingArea({ bufferSize: 64 * KiB, logFullTimeoutMs: 60_000 });
+    const { writer, lsns, a: waiting } = await fullLog(log);
     const append = waiting.reserveAndAppend(record(9999), { forceFlush: true });
     expect(await settled(append)).toBe(false);
     await writer.advanceLogBase(lsns.find((l) => Lsn.containerId(l) === 2)!);
@@ -157,9 +166,7 @@ describe('HandleLogFull (logFullTimeoutMs)', () => {
 
   it("HandleLogFull: a waiting append takes the caller's bytes when called: changing the array afterwards changes nothing", async () => {
     const log = await newLog();
-    const writer = await log.createMarshallingArea({ bufferSize: 64 * KiB });
-    const lsns = await fill(writer);
-    const waiting = await log.createMarshallingArea({ bufferSize: 64 * KiB, logFullTimeoutMs: 60_000 });
+    const { writer, lsns, a: waiting } = await fullLog(log);
     const data = record(4242);
     const batch = [record(1), record(2)];
     const append = waiting.reserveAndAppend(data, { forceFlush: true });
@@ -188,10 +195,7 @@ describe('HandleLogFull (logFullTimeoutMs)', () => {
 
   it('HandleLogFull: waiting appends are served first come, first served (their LSNs in call order)', async () => {
     const log = await newLog();
-    const writer = await log.createMarshallingArea({ bufferSize: 64 * KiB });
-    const lsns = await fill(writer);
-    const a = await log.createMarshallingArea({ bufferSize: 64 * KiB, logFullTimeoutMs: 60_000 });
-    const b = await log.createMarshallingArea({ bufferSize: 64 * KiB, logFullTimeoutMs: 60_000 });
+    const { writer, lsns, a, b } = await fullLog(log);
     const first = a.reserveAndAppend(record(1));
     const second = b.appendBatch([record(2), record(3)]);
     const third = a.allocReservedLog(1, a.alignReservedLog([100]));
@@ -206,9 +210,7 @@ describe('HandleLogFull (logFullTimeoutMs)', () => {
     const log = await newLog();
     const reserved = await log.createMarshallingArea({ bufferSize: 64 * KiB });
     await reserved.reserveAndAppend(null, { reservations: [RECORD] });
-    const writer = await log.createMarshallingArea({ bufferSize: 64 * KiB });
-    const lsns = await fill(writer);
-    const waiting = await log.createMarshallingArea({ bufferSize: 64 * KiB, logFullTimeoutMs: 60_000 });
+    const { writer, lsns, a: waiting } = await fullLog(log);
     const append = waiting.reserveAndAppend(record(1));
     expect(await settled(append)).toBe(false);
     const { lsn } = await reserved.reserveAndAppend(record(2), { useReservation: true, forceFlush: true });
@@ -261,10 +263,7 @@ describe('HandleLogFull (logFullTimeoutMs)', () => {
 
   it("HandleLogFull: closing the waiting append's area rejects it with ERR_CLFS_CLOSED; others keep waiting", async () => {
     const log = await newLog();
-    const writer = await log.createMarshallingArea({ bufferSize: 64 * KiB });
-    const lsns = await fill(writer);
-    const a = await log.createMarshallingArea({ bufferSize: 64 * KiB, logFullTimeoutMs: 60_000 });
-    const b = await log.createMarshallingArea({ bufferSize: 64 * KiB, logFullTimeoutMs: 60_000 });
+    const { writer, lsns, a, b } = await fullLog(log);
     const first = a.reserveAndAppend(record(1));
     const second = b.reserveAndAppend(record(2));
     expect(await settled(first)).toBe(false);

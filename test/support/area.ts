@@ -1,6 +1,7 @@
 // Helpers for the marshalling-area tests (test/area): small logs on the real
 // disk that close and vanish after each test, an allocator that keeps count,
 // and assertions on typed errors.
+import { cpSync } from 'node:fs';
 import path from 'node:path';
 
 import { expect, onTestFinished } from 'vitest';
@@ -44,6 +45,23 @@ export async function reopenLog(logPath: string): Promise<Log> {
     await log.close().catch(() => undefined);
   });
   expect(log.information().direct).toBe(true);
+  return log;
+}
+
+/**
+ * The log's files as they are now, copied while it is open (every
+ * acknowledged write, nothing torn: a crash image), opened; closed and
+ * deleted when the test ends.
+ */
+export async function openCrashImage(logPath: string): Promise<Log> {
+  const { dir, cleanup } = scratchDir('clfs-crash-image-');
+  const copy = path.join(dir, 'log');
+  cpSync(logPath, copy, { recursive: true });
+  const log = await Log.open(copy);
+  onTestFinished(async () => {
+    await log.close().catch(() => undefined);
+    cleanup();
+  });
   return log;
 }
 

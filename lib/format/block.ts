@@ -20,6 +20,7 @@
  *  24  u64 previousBlockLsn: the block before it in the log (INVALID for the first)
  *  32  u64 epoch: the log's generation when written (see below)
  *  40  u64 vouchedLsn: every block below this LSN was durable when this one was submitted
+ *      (the end of the last durable block: never past a container's unwritten end)
  *  48  u32 recordCount: 1..512
  *  52  u32 usedLength: header + records; the rest of the block is zero
  *  56  u64 logId: the first 8 bytes of the log's identity

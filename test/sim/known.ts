@@ -38,13 +38,7 @@ const DAMAGE = [
   'info',
 ];
 
-export const KNOWN_OPEN: Readonly<Record<string, KnownDefect>> = {
-  'vouched-gap': {
-    defect:
-      "new: recovery blames the empty end of a container as vouched-for damage when the next container's first block was lost and a later block landed",
-    consequences: DAMAGE,
-  },
-};
+export const KNOWN_OPEN: Readonly<Record<string, KnownDefect>> = {};
 
 /** The violations of a run that are not explained by a known open defect (all of them when strict). */
 export function unexplained<V extends { kind: string }>(violations: readonly V[], strict: boolean): V[] {

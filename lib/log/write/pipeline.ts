@@ -150,14 +150,19 @@ export class WritePipeline {
         this.#maybeSync();
         break;
       }
-      this.#submit(block, watermark);
+      this.#submit(block);
     }
   }
 
-  #submit(block: MemoryBlock, watermark: Lsn): void {
+  #submit(block: MemoryBlock): void {
     block.state = 'writing';
     this.#sealedWaiting--;
-    block.view.setBigUint64(VOUCHED_LSN_OFFSET, watermark, true);
+    // The block vouches for the durable prefix: up to the end of the last
+    // durable block. Not the first block not durable: when that one starts
+    // the next container, its LSN would also vouch for the end of the
+    // container before, which the writer skipped and never wrote, so a
+    // power cut losing it would read as damage (simulator seed 1786354870).
+    block.view.setBigUint64(VOUCHED_LSN_OFFSET, this.#durableEndLsn, true);
     this.#writesInFlight++;
     this.#ctx.storage
       .write(

@@ -15,29 +15,6 @@ export interface KnownDefect {
   consequences?: readonly string[];
 }
 
-/** What a lost or damaged stretch of the log also shows. */
-const DAMAGE = [
-  'I1-lost',
-  'I1-differs',
-  'I1-base',
-  'I1-restart',
-  'I2-gap',
-  'I2-phantom',
-  'I2-base',
-  'I2-restart',
-  'I3',
-  'unexpected-error',
-  'recovery-failed',
-  'read-skipped',
-  'read-chain',
-  'read-differs',
-  'read-phantom',
-  'restart-chain',
-  'accepted',
-  'lsn-order',
-  'info',
-];
-
 export const KNOWN_OPEN: Readonly<Record<string, KnownDefect>> = {};
 
 /** The violations of a run that are not explained by a known open defect (all of them when strict). */

@@ -16,6 +16,7 @@ import type { LogCore } from './core.ts';
 import { Reservation, largestOfAllocation, planReservation, reservationInvalid, reservedSize } from './reservations.ts';
 import { packedBlockLengths } from './write/placement.ts';
 import { AreaTurns } from './area-turns.ts';
+import { NOT_IN_LINE, inLine, type InLine } from './space-waiters.ts';
 import {
   LogWriter,
   NO_BUFFER,
@@ -155,11 +156,11 @@ export class AreaAppender {
   ): Promise<Lsn | undefined> | Lsn | undefined {
     const needsRoom = (spec !== undefined && !useReservation) || real.some((size) => size > 0);
     if (!needsRoom || this.#logFullTimeoutMs === 0) {
-      return this.#reserveAndAppend(spec, real, useReservation, forceAppend, inTurn);
+      return this.#reserveAndAppend(spec, real, useReservation, forceAppend, inTurn, NOT_IN_LINE);
     }
     let taken = spec;
     return this.#waitingForRoom(
-      (inLine) => this.#reserveAndAppend(taken, real, useReservation, forceAppend, inTurnAnd(inTurn, inLine)),
+      (line) => this.#reserveAndAppend(taken, real, useReservation, forceAppend, inTurn, line),
       // A waiting append is made later: the caller may change its arrays once the call returned.
       () => taken !== undefined && (taken = copySpec(taken)),
     );
@@ -170,22 +171,24 @@ export class AreaAppender {
    * (in line with every area's appends waiting for room); `take` copies the
    * caller's data when it starts to wait.
    */
-  #waitingForRoom<T>(attempt: (inLine: () => void) => Promise<T> | T, take: () => unknown): Promise<T> {
+  #waitingForRoom<T>(attempt: (line: InLine) => Promise<T> | T, take: () => unknown): Promise<T> {
     const manager = this.#core.spaceManager;
     return manager.waiters.run(this.owner, this.#logFullTimeoutMs, attempt, take, () => manager.logFull());
   }
 
   /** reserveAndAppend's turn (the same arguments). */
   #reserveAndAppend(
-    ...[spec, real, useReservation, forceAppend, inTurn]: Parameters<AreaAppender['reserveAndAppend']>
+    ...[spec, real, useReservation, forceAppend, inTurn, line]: [
+      ...Parameters<AreaAppender['reserveAndAppend']>,
+      InLine,
+    ]
   ): Promise<Lsn | undefined> | Lsn | undefined {
     const writer = this.#core.writer;
     // spec() copied the caller's arrays when the log's turn was contended.
     const owned = writer.contended;
     let record = spec;
     return this.#turns.append<Lsn | undefined>(
-      (spare) => {
-        inTurn();
+      inLine(inTurn, line, (spare) => {
         if (record !== undefined) this.#checkChains(record);
         const next = this.#plan(real, record, useReservation);
         if (record === undefined) return this.#appended(next, undefined, forceAppend);
@@ -194,7 +197,7 @@ export class AreaAppender {
         return appended instanceof Promise
           ? appended.then((lsn) => (lsn === NO_BUFFER ? NO_BUFFER : this.#appended(next, lsn, forceAppend)))
           : this.#appended(next, appended, forceAppend);
-      },
+      }),
       () => {
         if (!owned && record !== undefined) record = copySpec(record);
       },
@@ -226,21 +229,26 @@ export class AreaAppender {
   /** Appends `specs` (non-empty) in one turn, entirely or not at all. */
   appendBatch(specs: RecordSpec[], useReservation: boolean, forceAppend: boolean, inTurn: () => void): Promise<Lsn[]> {
     if (useReservation || this.#logFullTimeoutMs === 0)
-      return this.#appendBatch(specs, useReservation, forceAppend, inTurn);
+      return this.#appendBatch(specs, useReservation, forceAppend, inTurn, NOT_IN_LINE);
     return this.#waitingForRoom(
-      (inLine) => this.#appendBatch(specs, useReservation, forceAppend, inTurnAnd(inTurn, inLine)),
+      (line) => this.#appendBatch(specs, useReservation, forceAppend, inTurn, line),
       () => copySpecs(specs, 0),
     );
   }
 
-  #appendBatch(specs: RecordSpec[], useReservation: boolean, forceAppend: boolean, inTurn: () => void): Promise<Lsn[]> {
+  #appendBatch(
+    specs: RecordSpec[],
+    useReservation: boolean,
+    forceAppend: boolean,
+    inTurn: () => void,
+    line: InLine,
+  ): Promise<Lsn[]> {
     const { writer, bases, space, unit } = this.#core;
     // spec() copied the caller's arrays when the log's turn was contended.
     const owned = writer.contended;
     // A batch waits for buffers in its turn, so that it is appended entirely or not at all.
     return this.#turns.inOrder(
-      async () => {
-        inTurn();
+      inLine(inTurn, line, async () => {
         this.#checkChains(specs[0]!);
         // Check the whole batch first, so it is appended entirely or not at all.
         const next = this.reservation.copy();
@@ -287,7 +295,7 @@ export class AreaAppender {
         this.#lastAppended = out[out.length - 1]!;
         if (forceAppend) writer.forceAppend();
         return out;
-      },
+      }),
       () => {
         if (!owned) copySpecs(specs, 0);
       },
@@ -319,20 +327,21 @@ export class AreaAppender {
       const why = `${count} records take between ${least} and ${most} reserved bytes (alignReservedLog's result)`;
       throw new ClfsError('ERR_CLFS_RESERVATION_INVALID', `${why}. Received ${bytes}`, { records: count, bytes });
     }
-    if (this.#logFullTimeoutMs === 0) await this.#allocate(count, bytes, NOTHING);
-    else await this.#waitingForRoom((inLine) => this.#allocate(count, bytes, inLine), NOTHING);
+    if (this.#logFullTimeoutMs === 0) await this.#allocate(count, bytes, NOT_IN_LINE);
+    else await this.#waitingForRoom((line) => this.#allocate(count, bytes, line), NOTHING);
     this.#core.spaceManager.checkTail();
   }
 
-  #allocate(count: number, bytes: number, inLine: () => void): Promise<void> {
-    return this.#core.writer.exclusive(() => {
-      inLine();
-      const largest = largestOfAllocation(count, bytes, this.#core.unit, this.maxRecordSize);
-      if (!this.#core.space.hasRoomFor({ blocks: [], reserve: bytes, largest })) throw this.#logFull();
-      this.reservation.records += count;
-      this.reservation.bytes += bytes;
-      this.reservation.largest = Math.max(this.reservation.largest, largest);
-    });
+  #allocate(count: number, bytes: number, line: InLine): Promise<void> {
+    return this.#core.writer.exclusive(
+      inLine(NOTHING, line, () => {
+        const largest = largestOfAllocation(count, bytes, this.#core.unit, this.maxRecordSize);
+        if (!this.#core.space.hasRoomFor({ blocks: [], reserve: bytes, largest })) throw this.#logFull();
+        this.reservation.records += count;
+        this.reservation.bytes += bytes;
+        this.reservation.largest = Math.max(this.reservation.largest, largest);
+      }),
+    );
   }
 
   /** Frees `count` reserved records totalling `bytes` (in its turn). */
@@ -432,11 +441,3 @@ export class AreaAppender {
 }
 
 const NOTHING = (): void => undefined;
-
-/** A turn check that runs `first`, then `then`. */
-function inTurnAnd(first: () => void, then: () => void): () => void {
-  return () => {
-    first();
-    then();
-  };
-}

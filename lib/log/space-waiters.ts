@@ -15,6 +15,8 @@ interface Waiter {
   readonly owner: object;
   /** Wakes the waiter to try again (or settles it with an error). */
   wake: (error?: unknown) => void;
+  /** Resumes its wait loop (set while it waits). */
+  resume: () => void;
   /** Set by a wake that came while the waiter was trying. */
   signalled: boolean;
   error: unknown;
@@ -25,7 +27,48 @@ export function isLogFull(error: unknown): boolean {
   return error instanceof ClfsError && error.code === 'ERR_CLFS_LOG_FULL';
 }
 
-const NOTHING = (): void => undefined;
+/**
+ * An attempt's place among the appends (given to it by run()): `enter` at
+ * the start of its turn, `failed` with what its turn threw, still in the
+ * turn. A call that finds the log full queues then, in its turn, so the
+ * queue keeps the order of the turns (and each area's call order): a later
+ * call's turn, which may come before the failed one's rejection is seen,
+ * finds it queued and queues behind it.
+ */
+export interface InLine {
+  enter(): void;
+  failed(error: unknown): void;
+}
+
+/** The line of an attempt that never waits for room. */
+export const NOT_IN_LINE: InLine = { enter: () => undefined, failed: () => undefined };
+
+/**
+ * `body` as a turn among appends: `inTurn` (the area's check) and
+ * `line.enter()` first, and what it throws or rejects with reported to
+ * `line` while still in the turn (space-waiters.ts).
+ */
+export function inLine<A extends unknown[], T>(
+  inTurn: () => void,
+  line: InLine,
+  body: (...args: A) => T,
+): (...args: A) => T {
+  return (...args) => {
+    try {
+      inTurn();
+      line.enter();
+      const out = body(...args);
+      if (!(out instanceof Promise)) return out;
+      return out.catch((error: unknown) => {
+        line.failed(error);
+        throw error;
+      }) as T;
+    } catch (error) {
+      line.failed(error);
+      throw error;
+    }
+  };
+}
 
 export class SpaceWaiters {
   readonly #queue: Waiter[] = [];
@@ -36,76 +79,92 @@ export class SpaceWaiters {
   }
 
   /**
-   * Runs `attempt`; if it fails with ERR_CLFS_LOG_FULL (or others wait
-   * already), waits its turn and tries again whenever room may have been
-   * freed, until `timeoutMs` has passed. `attempt` calls `inLine` in its
-   * turn among appends: it throws when others started to wait meanwhile
-   * (this one queues behind them). `take` runs before this returns unless
-   * the first attempt was done at once (the caller's data is taken: the
-   * call may be made again later); `onWait` when it starts to wait (the
-   * log asks its clients to move their base).
+   * Runs `attempt`; if its turn fails with ERR_CLFS_LOG_FULL (or finds
+   * others waiting already), waits its turn and tries again whenever room
+   * may have been freed, until `timeoutMs` has passed. `attempt` calls
+   * `line.enter()` at the start of its turn (it throws, queueing the call,
+   * when others wait) and `line.failed()` with what its turn throws. `take`
+   * runs before this returns unless the first attempt was done at once (the
+   * caller's data is taken: the call may be made again later); `onWait`
+   * when it starts to wait (the log asks its clients to move their base).
    */
   run<T>(
     owner: object,
     timeoutMs: number,
-    attempt: (inLine: () => void) => Promise<T> | T,
+    attempt: (line: InLine) => Promise<T> | T,
     take: () => void,
     onWait: () => void,
   ): Promise<T> {
-    if (this.#queue.length > 0) {
-      take();
-      return this.#wait(owner, timeoutMs, attempt, onWait);
-    }
+    let waiter: Waiter | undefined;
+    const line: InLine = {
+      enter: () => {
+        if (this.#queue.length === 0) return;
+        waiter = this.#enqueue(owner);
+        throw new ClfsError('ERR_CLFS_LOG_FULL', 'the log is full: appends that came earlier wait for room');
+      },
+      failed: (error) => {
+        if (waiter === undefined && isLogFull(error)) waiter = this.#enqueue(owner);
+      },
+    };
     let first: Promise<T> | T;
     try {
-      first = attempt(this.#inLine);
+      first = attempt(line);
     } catch (error) {
       first = Promise.reject(error);
     }
     if (!(first instanceof Promise)) return Promise.resolve(first);
     take();
     return first.catch((error: unknown) => {
-      if (!isLogFull(error)) throw error;
-      return this.#wait(owner, timeoutMs, attempt, onWait);
+      if (!isLogFull(error)) {
+        if (waiter !== undefined) this.#leave(waiter);
+        throw error;
+      }
+      // (A LOG_FULL its turn did not report queues now.)
+      return this.#wait(waiter ?? this.#enqueue(owner), timeoutMs, attempt, onWait);
     });
   }
 
-  /** Waits in line; tries again when woken first in line; until the timeout. */
-  async #wait<T>(
-    owner: object,
-    timeoutMs: number,
-    attempt: (inLine: () => void) => Promise<T> | T,
-    onWait: () => void,
-  ): Promise<T> {
-    let wake: () => void = () => undefined;
+  /** A new waiter at the end of the line; the first in line tries once more at once (room freed while its attempt failed woke nobody). */
+  #enqueue(owner: object): Waiter {
     const waiter: Waiter = {
       owner,
-      // The first in line tries once more at once: room freed while its
-      // attempt failed woke nobody.
       signalled: this.#queue.length === 0,
       error: undefined,
       wake: (error?: unknown) => {
         waiter.signalled = true;
         waiter.error ??= error;
-        wake();
+        waiter.resume();
       },
+      resume: () => undefined,
     };
     this.#queue.push(waiter);
+    return waiter;
+  }
+
+  /** Waits in line; tries again when woken first in line; until the timeout. */
+  async #wait<T>(
+    waiter: Waiter,
+    timeoutMs: number,
+    attempt: (line: InLine) => Promise<T> | T,
+    onWait: () => void,
+  ): Promise<T> {
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      wake();
+      waiter.resume();
     }, timeoutMs);
     onWait();
     try {
       for (;;) {
-        if (!waiter.signalled && !timedOut) await new Promise<void>((resolve) => (wake = resolve));
+        if (!waiter.signalled && !timedOut && waiter.error === undefined) {
+          await new Promise<void>((resolve) => (waiter.resume = resolve));
+        }
         if (waiter.error !== undefined) throw waiter.error;
         // Only the first waiter tries; the others wait for it to be served.
         if (this.#queue[0] === waiter && waiter.signalled) {
           waiter.signalled = false;
           try {
-            return await attempt(NOTHING);
+            return await attempt(NOT_IN_LINE);
           } catch (error) {
             if (!isLogFull(error)) throw error;
           }
@@ -120,19 +179,17 @@ export class SpaceWaiters {
       }
     } finally {
       clearTimeout(timer);
-      const at = this.#queue.indexOf(waiter);
-      if (at !== -1) this.#queue.splice(at, 1);
-      // The next in line tries at once: room may be left for it.
-      if (at === 0) this.#queue[0]?.wake();
+      this.#leave(waiter);
     }
   }
 
-  /** For a first attempt, in its turn: others waiting went first. */
-  readonly #inLine = (): void => {
-    if (this.#queue.length > 0) {
-      throw new ClfsError('ERR_CLFS_LOG_FULL', 'the log is full: appends that came earlier wait for room');
-    }
-  };
+  /** Takes `waiter` out of the line. */
+  #leave(waiter: Waiter): void {
+    const at = this.#queue.indexOf(waiter);
+    if (at !== -1) this.#queue.splice(at, 1);
+    // The next in line tries at once: room may be left for it.
+    if (at === 0) this.#queue[0]?.wake();
+  }
 
   /** Room may have been freed: the first waiter tries again. */
   wake(): void {

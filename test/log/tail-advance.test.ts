@@ -206,6 +206,23 @@ describe('HandleLogFull (logFullTimeoutMs)', () => {
     expect(a.reservedRecords).toBe(1);
   });
 
+  it("HandleLogFull: an area's call made right after one that finds the log full waits behind it even where it would fit (LSNs in call order; simulator seed 968499873)", async () => {
+    const log = await newLog();
+    const { writer, lsns, a } = await fullLog(log);
+    // One container free: the batch (600 KiB) needs more, the small append fits.
+    await writer.advanceLogBase(lsns.find((l) => Lsn.containerId(l) === 2)!);
+    const big = Array.from({ length: 10 }, (_, i) => fillSeeded(new Uint8Array(60 * KiB), i + 7));
+    // Not awaited between them, as a program racing its calls would: the
+    // second call's turn comes before the first's rejection is seen.
+    const batch = a.appendBatch(big);
+    const small = a.reserveAndAppend(record(1));
+    expect(await settled(batch)).toBe(false);
+    expect(await settled(small)).toBe(false);
+    await log.addContainers(1);
+    const [lsnsOfBatch, { lsn }] = await Promise.all([batch, small]);
+    expect(lsn! > lsnsOfBatch[lsnsOfBatch.length - 1]!).toBe(true);
+  });
+
   it('HandleLogFull: appends into reservations never wait and never fail while others wait for room', async () => {
     const log = await newLog();
     const reserved = await log.createMarshallingArea({ bufferSize: 64 * KiB });

@@ -39,6 +39,9 @@ const CLFS_ERRORS = {
   // log's file belongs. CLFS opens its files in the kernel and has no such
   // error; clfs refuses them rather than write through them.
   ERR_CLFS_UNSAFE_FILE: undefined,
+  // No native addon for this platform: no prebuilt binary matched and none
+  // was built (install scripts blocked, or the build failed).
+  ERR_CLFS_ADDON_MISSING: undefined,
 } as const;
 
 /** A code of clfs's own (see the README's error table). */

@@ -34,7 +34,9 @@ function nodeGyp() {
 }
 
 const [command, ...prefix] = nodeGyp();
-const args = [...prefix, 'rebuild'];
+// node-gyp's own progress lines ("gyp info ...") only with npm's --verbose.
+const verbose = ['verbose', 'silly'].includes(process.env.npm_config_loglevel ?? '');
+const args = [...prefix, 'rebuild', ...(verbose ? [] : ['--loglevel=warn'])];
 // Node's own headers ship with it under <prefix>/include/node; use them rather
 // than downloading a copy (a fresh machine may have no network but npm's).
 const headers = path.resolve(path.dirname(process.execPath), '..');
@@ -42,5 +44,15 @@ if (!process.env.npm_config_nodedir && existsSync(path.join(headers, 'include', 
   args.push(`--nodedir=${headers}`);
 }
 const result = spawnSync(command, args, { cwd: root, stdio: 'inherit' });
-if (result.error) throw result.error;
-process.exit(result.status ?? 1);
+if (result.error !== undefined || result.status !== 0) {
+  const why =
+    result.error !== undefined ? result.error.message : `node-gyp exited with ${result.status ?? result.signal}`;
+  console.error(
+    [
+      `clfs: no prebuilt addon matches ${process.platform}-${process.arch}, and building it from source failed (${why}).`,
+      'clfs ships a prebuilt binary for linux-x64 with glibc 2.33 or later. Elsewhere, building needs python3, make and a',
+      'C++17 compiler (Debian/Ubuntu: apt-get install python3 make g++); then run `npm rebuild clfs`.',
+    ].join('\n'),
+  );
+  process.exit(result.status || 1);
+}

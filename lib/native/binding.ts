@@ -119,13 +119,27 @@ export function packageRoot(): string {
   }
 }
 
+/** The addon node-gyp-build finds (a local build, else a matching prebuilt one), or what to do when there is none. */
+function resolveAddon(require: NodeJS.Require, root: string): string {
+  try {
+    return (require('node-gyp-build') as { resolve(dir: string): string }).resolve(root);
+  } catch (cause) {
+    const where = `${process.platform}-${process.arch} (Node ${process.version})`;
+    throw new ClfsError(
+      'ERR_CLFS_ADDON_MISSING',
+      `clfs has no native addon for ${where}: no prebuilt binary matches (the package ships linux-x64 with glibc 2.33 or later) and none was built. ` +
+        'If install scripts were blocked (pnpm, --ignore-scripts), allow them for clfs and run `npm rebuild clfs` (pnpm: `pnpm rebuild clfs`); ' +
+        'building needs python3, make and a C++17 compiler',
+      { cause },
+    );
+  }
+}
+
 function load(): NativeBinding {
   const require = createRequire(import.meta.url);
   const override = process.env.CLFS_NATIVE_PATH;
   const file =
-    override !== undefined && override !== ''
-      ? path.resolve(override)
-      : (require('node-gyp-build') as { resolve(dir: string): string }).resolve(packageRoot());
+    override !== undefined && override !== '' ? path.resolve(override) : resolveAddon(require, packageRoot());
   const binding = require(file) as NativeBinding;
   binding.init({ ClfsError });
   return binding;

@@ -41,7 +41,7 @@ describe('vouchedLsn across a container change', () => {
     // Two 200 KiB records fill container 1 to ~0x66000 and are made durable;
     // the third does not fit there and starts container 2.
     await area.reserveAndAppend(payload(random, 'a', 200 * KiB), { forceFlush: true });
-    const { lsn: lastDurable } = await area.reserveAndAppend(payload(random, 'b', 200 * KiB), { forceFlush: true });
+    const lastDurable = (await area.reserveAndAppend(payload(random, 'b', 200 * KiB), { forceFlush: true })).lsn!;
     const pending = [
       area.reserveAndAppend(payload(random, 'c', 200 * KiB), { forceAppend: true }),
       area.reserveAndAppend(payload(random, 'd', 100 * KiB), { forceAppend: true }),

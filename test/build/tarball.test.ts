@@ -1,0 +1,175 @@
+// The package as a user gets it (issue 11): `npm pack`, then `npm install`
+// of the tarball into a fresh project whose PATH holds node and npm and no
+// compiler, make or python. The prebuilt addon must load (from ESM and from
+// CommonJS), a log must work over real direct I/O, and the tarball must hold
+// only what users need.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { ROOT } from '../support/helpers.ts';
+
+const work = mkdtempSync(path.join(os.tmpdir(), 'clfs-tarball-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+/** A PATH with node, npm and sh (npm runs scripts with it) only: no cc, g++, make or python3. */
+function bareBin(): string {
+  const bin = path.join(work, 'bin');
+  mkdirSync(bin);
+  symlinkSync(process.execPath, path.join(bin, 'node'));
+  symlinkSync(realpathSync('/bin/sh'), path.join(bin, 'sh'));
+  const npm = execFileSync('sh', ['-c', 'command -v npm'], { encoding: 'utf8' }).trim();
+  symlinkSync(realpathSync(npm), path.join(bin, 'npm'));
+  return bin;
+}
+
+/** The package directory npm packs: the files `files` names, built, with the prebuilt addon. */
+function stage(): string {
+  const dir = path.join(work, 'package');
+  mkdirSync(dir);
+  for (const file of ['package.json', 'README.md', 'LICENSE', 'binding.gyp', 'CMakeLists.txt']) {
+    cpSync(path.join(ROOT, file), path.join(dir, file));
+  }
+  for (const sub of ['dist/lib', 'native', 'scripts'])
+    cpSync(path.join(ROOT, sub), path.join(dir, sub), { recursive: true });
+  execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'prebuild.mjs'), '--no-build', '--out', dir], {
+    stdio: 'pipe',
+  });
+  return dir;
+}
+
+const PROGRAM = (load: string) => `
+${load}
+const dir = require('node:path').join(require('node:os').tmpdir(), 'clfs-tarball-log-' + process.pid);
+(async () => {
+  const log = await Log.create(dir, { containerSize: 512 * 1024, containers: 2 });
+  const area = await log.createMarshallingArea({ bufferSize: 64 * 1024 });
+  const { lsn } = await area.reserveAndAppend(new TextEncoder().encode('hello from the tarball'), { forceFlush: true });
+  const read = [];
+  for await (const record of area.records()) read.push(new TextDecoder().decode(record.data));
+  const direct = log.information().direct;
+  await log.close();
+  await Log.delete(dir);
+  console.log(JSON.stringify({ lsn: Lsn.format(lsn), read, direct, error: new ClfsError('ERR_CLFS_CLOSED', 'x').code }));
+})().catch((error) => { console.error(error); process.exit(1); });
+`;
+
+let env: NodeJS.ProcessEnv;
+let project: string;
+let tarball: string;
+let installOutput: string;
+
+/** Packs the package in `dir` (without its scripts: it is built already); the tarball's path. */
+function pack(dir: string): string {
+  const packed = execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], {
+    cwd: dir,
+    encoding: 'utf8',
+  });
+  return path.join(dir, (JSON.parse(packed) as { filename: string }[])[0]!.filename);
+}
+
+/** A fresh project `name` with `tarball` installed under the bare PATH. */
+function install(name: string, from: string): { dir: string; status: number | null; output: string } {
+  const dir = path.join(work, name);
+  mkdirSync(dir);
+  writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name, private: true }));
+  const args = ['install', from, '--no-audit', '--no-fund', '--prefer-offline', '--foreground-scripts'];
+  const run = spawnSync('npm', args, { cwd: dir, env, encoding: 'utf8' });
+  return { dir, status: run.status, output: `${run.stdout}\n${run.stderr}` };
+}
+
+beforeAll(() => {
+  const bin = bareBin();
+  env = {
+    HOME: process.env.HOME,
+    PATH: bin,
+    npm_config_cache: process.env.npm_config_cache ?? path.join(os.homedir(), '.npm'),
+  };
+  tarball = pack(stage());
+  const installed = install('consumer', tarball);
+  project = installed.dir;
+  installOutput = installed.output;
+  if (installed.status !== 0) throw new Error(`npm install of the tarball failed:\n${installOutput}`);
+}, 240_000);
+
+/** Runs `source` as `file` in `dir`; its JSON output. */
+function run(dir: string, file: string, source: string): Record<string, unknown> {
+  writeFileSync(path.join(dir, file), source);
+  return JSON.parse(execFileSync(process.execPath, [file], { cwd: dir, env, encoding: 'utf8' })) as Record<
+    string,
+    unknown
+  >;
+}
+
+const LOADERS = {
+  'ESM (import)': [
+    'esm.mjs',
+    "import { Log, Lsn, ClfsError } from 'clfs';\nimport { createRequire } from 'node:module';\nconst require = createRequire(import.meta.url);",
+  ],
+  'CommonJS (require)': ['cjs.cjs', "const { Log, Lsn, ClfsError } = require('clfs');"],
+} as const;
+
+describe('the packed package', () => {
+  it('holds the built library, the native sources, the prebuilt addon, README and LICENSE, and nothing of the repository besides', () => {
+    const listing = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).trim().split('\n');
+    const top = new Set(listing.map((f) => f.replace(/^package\//, '').split('/')[0]));
+    expect([...top].sort()).toEqual(
+      [
+        'CMakeLists.txt',
+        'LICENSE',
+        'README.md',
+        'binding.gyp',
+        'dist',
+        'native',
+        'package.json',
+        'prebuilds',
+        'scripts',
+      ].sort(),
+    );
+    expect(listing).toContain(`package/prebuilds/${process.platform}-${process.arch}/clfs.napi.glibc.node`);
+    expect(listing.filter((f) => f.startsWith('package/scripts/'))).toEqual(['package/scripts/install.mjs']);
+    expect(listing.some((f) => f.startsWith('package/dist/bench') || f.startsWith('package/test'))).toBe(false);
+  });
+
+  it('installs with no compiler on PATH, using the prebuilt addon', () => {
+    expect(spawnSync('sh', ['-c', 'command -v cc g++ make python3'], { env }).stdout.toString()).toBe('');
+    expect(installOutput).toContain('clfs: using prebuilt prebuilds/');
+    expect(existsSync(path.join(project, 'node_modules', 'clfs', 'build'))).toBe(false);
+  });
+
+  it.each(Object.entries(LOADERS))('works from %s with real direct I/O', (_, [file, load]) => {
+    expect(run(project, file, PROGRAM(load))).toEqual({
+      lsn: expect.any(String),
+      read: ['hello from the tarball'],
+      direct: true,
+      error: 'ERR_CLFS_CLOSED',
+    });
+  });
+
+  it('with no addon for the platform (none built, the prebuilt one removed), loading fails with ERR_CLFS_ADDON_MISSING saying what to do', () => {
+    const copy = path.join(work, 'no-addon');
+    cpSync(project, copy, { recursive: true });
+    rmSync(path.join(copy, 'node_modules', 'clfs', 'prebuilds'), { recursive: true });
+    const out = run(
+      copy,
+      'load.mjs',
+      "try { await import('clfs'); console.log('{}'); } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }",
+    );
+    expect(out.code).toBe('ERR_CLFS_ADDON_MISSING');
+    expect(out.message).toContain('npm rebuild clfs');
+    expect(out.message).toContain(`${process.platform}-${process.arch}`);
+  });
+
+  it('with no prebuilt addon and no compiler, the install fails with one message saying what to install', () => {
+    const dir = path.join(work, 'package-src');
+    cpSync(path.join(work, 'package'), dir, { recursive: true });
+    rmSync(path.join(dir, 'prebuilds'), { recursive: true });
+    const consumer = install('consumer-src', pack(dir));
+    expect(consumer.status).not.toBe(0);
+    expect(consumer.output).toContain('building it from source failed');
+    expect(existsSync(path.join(consumer.dir, 'node_modules', 'clfs'))).toBe(false);
+  });
+});

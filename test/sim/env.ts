@@ -84,6 +84,15 @@ export class Env {
   }
 
   /** An area with these buffers was created. */
+  /**
+   * For a read's `also`: ERR_CLFS_RECORD_TOO_LARGE when, by the time it
+   * settles, an area with larger buffers exists (a read started earlier
+   * meets the blocks it writes later).
+   */
+  blockTooLarge(area: AreaHandle): (code: string) => boolean {
+    return (code) => code === 'ERR_CLFS_RECORD_TOO_LARGE' && this.smallBuffers(area);
+  }
+
   bufferCreated(size: number): void {
     this.#run.largestBuffer = Math.max(this.#run.largestBuffer, size);
   }

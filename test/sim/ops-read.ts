@@ -173,10 +173,10 @@ export function next(env: Env, handle: ContextHandle, userPick: number): Outcome
         ? ['ERR_CLFS_START_OF_LOG']
         : []),
       ...(expect?.lenient === true ? ['ERR_CLFS_INVALID_LSN'] : []),
-      ...(env.smallBuffers(handle.area) ? ['ERR_CLFS_RECORD_TOO_LARGE'] : []),
     ],
     read: true,
     area: handle.area,
+    also: env.blockTooLarge(handle.area),
   };
   const label = `${handle.restart ? 'readPrevious' : 'next'} ${handle.mode}/${handle.filter} from ${fmt(cur.lsn)}${user !== undefined ? ` user ${fmt(user)}` : ''}`;
   const code: { value: string | undefined } = { value: undefined };
@@ -308,10 +308,10 @@ export function read(env: Env, op: Body<'read'>): Outcome {
       ...(start < model.maxPossibleBase ? ['ERR_CLFS_START_OF_LOG'] : []),
       ...(!exists || !typeOk ? ['ERR_CLFS_INVALID_LSN'] : []),
       ...(env.exhausted(area) ? ['ERR_CLFS_BLOCKS_EXHAUSTED'] : []),
-      ...(env.smallBuffers(area) ? ['ERR_CLFS_RECORD_TOO_LARGE'] : []),
     ],
     read: true,
     area,
+    also: env.blockTooLarge(area),
   };
   area.readers++;
   const code: { value: string | undefined } = { value: undefined };
@@ -357,10 +357,10 @@ export function readRestart(env: Env, op: Body<'readRestart'>): Outcome {
       ...(!any || atCall === Lsn.INVALID ? ['ERR_CLFS_NO_RESTART'] : []),
       'ERR_CLFS_START_OF_LOG',
       ...(env.exhausted(area) ? ['ERR_CLFS_BLOCKS_EXHAUSTED'] : []),
-      ...(env.smallBuffers(area) ? ['ERR_CLFS_RECORD_TOO_LARGE'] : []),
     ],
     read: true,
     area,
+    also: env.blockTooLarge(area),
   };
   area.readers++;
   const code: { value: string | undefined } = { value: undefined };
@@ -416,12 +416,12 @@ export function records(env: Env, op: Body<'records'>): Outcome {
         : []),
       ...(fromKnown ? [] : ['ERR_CLFS_INVALID_LSN']),
       ...(env.exhausted(area) ? ['ERR_CLFS_BLOCKS_EXHAUSTED'] : []),
-      ...(env.smallBuffers(area) ? ['ERR_CLFS_RECORD_TOO_LARGE'] : []),
       // A base move racing the iteration.
       'ERR_CLFS_START_OF_LOG',
     ],
     read: true,
     area,
+    also: env.blockTooLarge(area),
   };
   area.readers++;
   const code: { value: string | undefined } = { value: undefined };

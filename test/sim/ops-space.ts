@@ -143,7 +143,8 @@ export function removeContainers(env: Env, op: Body<'removeContainers'>): Outcom
       const after = inst.log.information().totalContainers;
       if (after < policy.minContainers)
         model.report.add('policy', `${call.label}: ${after} containers, below minContainers ${policy.minContainers}`);
-      const raced = !alone || state.inFlight > 0 || state.made !== made || policy.autoGrow;
+      // Growth, and autoShrink after a base move, change the count too.
+      const raced = !alone || state.inFlight > 0 || state.made !== made || policy.autoGrow || policy.autoShrink > 0;
       if (!raced && before !== undefined && after !== before - op.count)
         model.report.add('policy', `${call.label}: ${before} containers before, ${after} after`);
     },

@@ -148,7 +148,7 @@ export class BufferPool {
     }
     const allocator = this.#allocator;
     const memory = allocator.allocate(this.size, this.#alignment);
-    // API.md: what allocate returns must be aligned memory at least `size`
+    // The allocator's contract: what allocate returns must be aligned memory at least `size`
     // long, else ERR_CLFS_MISALIGNED; the message says what was wrong.
     let problem: string | undefined;
     if (!(memory instanceof Uint8Array)) {

@@ -1,7 +1,7 @@
 /**
  * Making and opening a log's files: the first metadata of a new log, and
- * the open that recovers a log and builds its core (DESIGN.md invariants
- * 5-7 for what recovery finds).
+ * the open that recovers a log and builds its core (recovery.ts for what
+ * recovery finds).
  * @module
  */
 import { randomUUID } from 'node:crypto';

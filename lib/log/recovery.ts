@@ -1,5 +1,5 @@
 /**
- * Recovery: finding the end of the log after open (DESIGN.md invariants 5-7).
+ * Recovery: finding the end of the log after open.
  *
  * The scan starts at the metadata's tail (the block after the last one known
  * durable when metadata was last written; metadata is written at every
@@ -28,7 +28,7 @@
  * flag only when both metadata copies were read: a lost newer copy may have
  * belonged to a generation that wrote after it).
  *
- * Lengths on disk never size memory or I/O (DESIGN.md invariant 7): a block
+ * Lengths on disk never size memory or I/O: a block
  * header claiming more than MAX_BLOCK_SIZE or the container's end is refused
  * unread, the scan reads through one reused window of at most a block, a
  * short read marks the end of a container's file (a forged container size

@@ -1,6 +1,6 @@
 /**
  * LogStorage in memory, recording every write, sync and container change:
- * the backend of crash-state enumeration (RELIABILITY.md). It completes
+ * the backend of crash-state enumeration (the crash tier's). It completes
  * requests asynchronously and, with a seeded random source, out of order, as
  * a device with a queue does; its event list says exactly what was submitted
  * and completed in which order, so a crash can be placed between any two

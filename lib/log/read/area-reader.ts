@@ -19,7 +19,7 @@ export class AreaReader {
   /**
    * The open contexts' buffers, each with its context held weakly: a context
    * dropped without terminate() is collected, and the registry gives its
-   * buffer back (CLFS leaks it until the area goes: REFERENCE 5.7).
+   * buffer back (CLFS leaks it until the area goes).
    */
   readonly #contexts = new Map<ReadBuffer, WeakRef<ReadContext>>();
   readonly #dropped = new FinalizationRegistry<ReadBuffer>((buffer) => this.#release(buffer));

@@ -6,7 +6,7 @@
  * for its report: how often each reason came up is there to look at
  * (tests, diagnostics) without parsing messages.
  *
- * The messages are part of the API (API.md, and tests match them): they
+ * The messages are part of the API (the README's error table, and tests match them): they
  * name the LSN and the reason in parentheses.
  * @module
  */

@@ -8,7 +8,7 @@
  * from a container is checked (CRC, LSN, log id) before any record in it is
  * believed.
  *
- * Damage and bad LSNs are told apart (API.md: ERR_CLFS_CORRUPT names damage,
+ * Damage and bad LSNs are told apart (ERR_CLFS_CORRUPT names damage,
  * ERR_CLFS_INVALID_LSN a caller's LSN that names no record). A position in
  * [base, last] whose block fails its checks is damage when the log's chain
  * shows a block starts there: it is the base's, the last record's or the

@@ -35,7 +35,8 @@ and the peers (fs.promises, better-sqlite3, classic-level, lmdb,
 
 ${COMMON_HELP}
   --json                   print the JSON result to stdout instead of the tables
-  --out <dir>              where the JSON and SVG go (default bench/results/)
+  --out <dir>              where the JSON and SVG go (default: clfs-bench-results in the
+                           system's temporary directory; bench/results to keep them)
   --file-mib <n>           DirectFile / fio / buffered files, MiB (default 64, quick 32)
   --container-mib <n>      containers of the commit log and W8's log, MiB (default 64, quick 32)
   --scan-mib <n>           W6/W7 log data, MiB (default 1024, quick 64)

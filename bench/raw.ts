@@ -90,7 +90,9 @@ ${COMMON_HELP}
   --fio <mode>      key (default): fio peers for the key cases; all: also every
                     bandwidth case; off: no fio
   --no-node         skip the fs.promises peer
-  --no-json         do not write bench/results/raw-<time>.json`;
+  --out <dir>       where raw-<time>.json goes (default: clfs-bench-results in the
+                    system's temporary directory; bench/results to keep it)
+  --no-json         do not write the JSON`;
 
 function caseId(group: Group, bs: number, depth: number, durability: Durability, engine: EngineName): string {
   const g = group === 'latency' ? 'lat' : group === 'bandwidth' ? 'bw' : 'iops';
@@ -384,6 +386,7 @@ async function main(): Promise<void> {
       fio: { type: 'string' },
       'no-node': { type: 'boolean' },
       'no-json': { type: 'boolean' },
+      out: { type: 'string' },
     },
     { reps: 3, seconds: 1.5, warmup: 0.25 },
     { reps: 1, seconds: 1, warmup: 0.15 },
@@ -671,6 +674,7 @@ async function main(): Promise<void> {
           verdicts,
         },
         started,
+        typeof values.out === 'string' ? path.resolve(values.out) : undefined,
       );
       console.log(`results: ${out}`);
     }

@@ -88,8 +88,8 @@ export interface ClfsErrorDetails {
 export class ClfsError extends Error {
   /** Stable identifier of the failure; see {@link ErrorCode}. */
   readonly code: ErrorCode;
-  /** The CLFS error name this corresponds to, where there is one (e.g. `'ERROR_LOG_FULL'`). */
-  readonly clfsError: string | undefined;
+  /** The CLFS error name this corresponds to, where there is one (e.g. `'ERROR_LOG_FULL'`); absent otherwise. */
+  declare readonly clfsError?: string;
   /** Negative errno for system errors. */
   declare readonly errno?: number;
   /** The failed system call, for system errors. */
@@ -104,10 +104,21 @@ export class ClfsError extends Error {
     super(message, cause === undefined ? undefined : { cause });
     this.name = 'ClfsError';
     this.code = code;
-    this.clfsError = (CLFS_ERRORS as Record<string, string | undefined>)[code];
+    const clfsError = (CLFS_ERRORS as Record<string, string | undefined>)[code];
+    // Absent rather than undefined where CLFS has no counterpart (system and argument errors).
+    if (clfsError !== undefined) Object.defineProperty(this, 'clfsError', { value: clfsError, enumerable: true });
     for (const [key, value] of Object.entries(rest)) {
       if (value !== undefined) Object.defineProperty(this, key, { value, enumerable: true });
     }
+  }
+
+  /** For JSON.stringify: name, code, message and the details, an LSN as a hex string. */
+  toJSON(): Record<string, unknown> {
+    const out: Record<string, unknown> = { name: this.name, code: this.code, message: this.message };
+    for (const [key, value] of Object.entries(this)) {
+      out[key] = typeof value === 'bigint' ? `0x${value.toString(16).padStart(16, '0')}` : value;
+    }
+    return out;
   }
 }
 
@@ -120,6 +131,20 @@ export function fromSystemError(error: unknown): unknown {
   const e = error as NodeJS.ErrnoException;
   if (typeof e.code !== 'string') return error;
   return new ClfsError(e.code, e.message, { errno: e.errno, syscall: e.syscall, path: e.path, cause: error });
+}
+
+/**
+ * `error` with the directory `from` named `to` in its message and path: an
+ * error met while a log was being made in a temporary directory names the
+ * log's own path, the one the caller gave.
+ */
+export function relocated(error: unknown, from: string, to: string): unknown {
+  if (!(error instanceof ClfsError)) return error;
+  const move = (text: string): string => text.split(from).join(to);
+  const { name: _name, code: _code, clfsError: _clfs, ...rest } = { ...error };
+  const details: ClfsErrorDetails = { ...rest, cause: error.cause ?? error };
+  if (error.path !== undefined) details.path = move(error.path);
+  return new ClfsError(error.code, move(error.message), details);
 }
 
 /** Describes a received value the way Node's argument errors do. */

@@ -84,7 +84,36 @@ export const Lsn = {
   format(lsn: Lsn): string {
     return `0x${checkLsn('lsn', lsn).toString(16).padStart(16, '0')}`;
   },
+
+  /**
+   * A `JSON.stringify` replacer that writes bigints (LSNs) as `Lsn.format`
+   * hex strings, which JSON cannot hold otherwise. `log.information()`,
+   * `log.recoveryReport` and `ClfsError` serialize this way by themselves.
+   *
+   * @example
+   * ```ts
+   * JSON.stringify({ at: lsn }, Lsn.replacer); // '{"at":"0x0000000200001003"}'
+   * ```
+   */
+  replacer(this: unknown, _key: string, value: unknown): unknown {
+    return typeof value === 'bigint' ? hex(value) : value;
+  },
 } as const;
+
+function hex(value: bigint): string {
+  return `0x${value.toString(16).padStart(16, '0')}`;
+}
+
+/**
+ * Internal: gives `value` a (non-enumerable) toJSON writing its bigints as
+ * hex strings, so that JSON.stringify of it works. Returns `value`.
+ */
+export function jsonFriendly<T extends object>(value: T): T {
+  Object.defineProperty(value, 'toJSON', {
+    value: () => JSON.parse(JSON.stringify({ ...value }, Lsn.replacer)) as unknown,
+  });
+  return value;
+}
 
 /** Internal, unchecked: the logical container id of an LSN. */
 export function containerOf(lsn: Lsn): number {

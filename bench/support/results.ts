@@ -1,17 +1,19 @@
 /**
- * Where benchmark results go: `bench/results/<name>-<timestamp>.json` under
- * the package root (found from this file, so it works from `dist/bench/`).
+ * Where benchmark results go: `<dir>/<name>-<timestamp>.json`, by default
+ * in a directory under the system's temporary directory (a run never
+ * writes into the package unless asked: `--out bench/results`).
  * @module
  */
 import { mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { packageRoot } from '../../lib/native/binding.ts';
 
 export { packageRoot };
 
-/** `bench/results/` of the package. */
+/** The default results directory: `clfs-bench-results` under the system's temporary directory. */
 export function resultsDir(): string {
-  return path.join(packageRoot(), 'bench', 'results');
+  return path.join(os.tmpdir(), 'clfs-bench-results');
 }
 
 /**
@@ -32,7 +34,7 @@ export function resultJson(data: unknown): string {
 
 /**
  * Writes `data` as pretty JSON to `<dir>/<name>-<timestamp>.json` (default
- * dir: bench/results/; non-finite numbers become null) and returns the path.
+ * dir: resultsDir(); non-finite numbers become null) and returns the path.
  */
 export async function writeResult(name: string, data: unknown, date = new Date(), dir = resultsDir()): Promise<string> {
   await mkdir(dir, { recursive: true });

@@ -15,6 +15,7 @@
  * @module
  */
 import { ClfsError } from '../errors.ts';
+import { jsonFriendly } from '../lsn.ts';
 import { Tracker } from '../util/tracker.ts';
 import type { LogStorage } from '../storage/storage.ts';
 import { BaseManager } from './base-manager.ts';
@@ -66,7 +67,7 @@ export class LogCore {
     this.metadata = parts.metadata;
     this.writer = parts.writer;
     this.logId = parts.logId;
-    this.recoveryReport = parts.report;
+    this.recoveryReport = jsonFriendly(parts.report);
     this.unit = parts.metadata.current.sectorUnit;
     this.blocks = new BlockSource(parts.storage, parts.table, parts.writer, parts.logId, this.unit);
     this.bases = new BaseManager(parts.storage, parts.table, parts.metadata, parts.writer, this.blocks);

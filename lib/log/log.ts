@@ -5,7 +5,7 @@
  * @module
  */
 import { MAX_CONTAINERS, SLOT_SIZE } from '../format/metadata.ts';
-import type { Lsn } from '../lsn.ts';
+import { jsonFriendly, type Lsn } from '../lsn.ts';
 import type { Durability } from '../native/direct-file.ts';
 import { NativeStorage } from '../storage/native-storage.ts';
 import type { LogStorage, StorageStats } from '../storage/storage.ts';
@@ -248,7 +248,7 @@ export class Log {
   information(): LogInformation {
     const { table, writer, bases, space, storage } = this.core;
     this.core.checkOpen();
-    return {
+    return jsonFriendly({
       totalAvailable: table.count * table.containerSize,
       currentAvailable: space.currentAvailable(),
       totalReservation: space.totalReservation(),
@@ -264,7 +264,7 @@ export class Log {
       identity: this.core.metadata.current.identity,
       direct: storage.geometry.direct,
       durability: storage.geometry.durability,
-    };
+    });
   }
 
   /** I/O counters (CLFS's GetLogIoStatistics). */

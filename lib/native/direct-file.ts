@@ -113,15 +113,17 @@ export class DirectFile {
     const engine = opts.engine === undefined ? defaultEngine() : checkOneOf('options.engine', opts.engine, ENGINES);
     const depth = opts.depth === undefined ? 64 : checkInteger('options.depth', opts.depth, 1, 4096);
     const native = new binding.DirectFile({ engine, depth });
-    const info = await native.open(path, {
-      create: opts.create ?? false,
-      exclusive: opts.exclusive ?? false,
-      readOnly: opts.readOnly ?? false,
-      lock: opts.lock ?? true,
-      allowBuffered: opts.allowBuffered ?? false,
-      durability,
-      regularOnly: opts.regularOnly ?? false,
-    });
+    const info = await stacked(
+      native.open(path, {
+        create: opts.create ?? false,
+        exclusive: opts.exclusive ?? false,
+        readOnly: opts.readOnly ?? false,
+        lock: opts.lock ?? true,
+        allowBuffered: opts.allowBuffered ?? false,
+        durability,
+        regularOnly: opts.regularOnly ?? false,
+      }),
+    );
     return new DirectFile(native, info);
   }
 
@@ -190,8 +192,8 @@ export class DirectFile {
     buffers: Uint8Array | readonly Uint8Array[],
     options?: { checksums?: readonly ChecksumRange[]; sync?: boolean },
   ): Promise<number> {
-    // Not an async function: the promise returned is the addon's own, so a
-    // completion reaches the caller with no extra promise step. Bad
+    // Not an async function: a completion reaches the caller one promise
+    // step after the addon's (the one that gives a failure its stack). Bad
     // arguments still reject rather than throw.
     try {
       checkInteger('offset', offset, 0);
@@ -208,7 +210,7 @@ export class DirectFile {
         throw invalidArgType('options.checksums', 'an array', opts.checksums);
       }
       const sync = opts.sync === undefined ? false : checkBoolean('options.sync', opts.sync);
-      return this.#native.write(offset, list, opts.checksums as ChecksumRange[] | undefined, sync);
+      return stacked(this.#native.write(offset, list, opts.checksums as ChecksumRange[] | undefined, sync));
     } catch (error) {
       return Promise.reject(error as Error);
     }
@@ -218,12 +220,12 @@ export class DirectFile {
   async read(offset: number, buffer: Uint8Array): Promise<number> {
     checkInteger('offset', offset, 0);
     checkUint8Array('buffer', buffer);
-    return this.#native.read(offset, buffer);
+    return stacked(this.#native.read(offset, buffer));
   }
 
   /** Makes every write that completed before this call durable (`fdatasync`). */
   async sync(): Promise<void> {
-    return this.#native.sync();
+    return stacked(this.#native.sync());
   }
 
   /**
@@ -233,12 +235,12 @@ export class DirectFile {
    */
   async preallocate(size: number): Promise<void> {
     checkInteger('size', size, 0);
-    return this.#native.preallocate(size);
+    return stacked(this.#native.preallocate(size));
   }
 
   /** The file's size in bytes. */
   async size(): Promise<number> {
-    return this.#native.size();
+    return stacked(this.#native.size());
   }
 
   /** Request and byte counters. */
@@ -248,7 +250,7 @@ export class DirectFile {
 
   /** Waits for everything in flight, then closes and unlocks. A second call does nothing. */
   async close(): Promise<void> {
-    return this.#native.close();
+    return stacked(this.#native.close());
   }
 
   /** Closes the file (for `await using`). */
@@ -264,5 +266,19 @@ export class DirectFile {
  */
 export async function regularFileSize(path: string): Promise<number> {
   checkPath('path', path);
-  return binding.regularFileSize(path);
+  return stacked(binding.regularFileSize(path));
+}
+
+/**
+ * The addon's promise, whose rejection gets a stack: an error made on
+ * completion, in no JavaScript frame, has none, so it takes the awaiting
+ * callers' (async) frames here.
+ */
+function stacked<T>(promise: Promise<T>): Promise<T> {
+  return promise.catch(withStack);
+}
+
+function withStack(error: unknown): never {
+  if (error instanceof Error) Error.captureStackTrace(error, withStack);
+  throw error;
 }

@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, readdir, rename, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
 
-import { ClfsError, fromSystemError, invariant } from '../errors.ts';
+import { ClfsError, fromSystemError, invariant, relocated } from '../errors.ts';
 import { SLOT_SIZE } from '../format/metadata.ts';
 import { DirectFile, regularFileSize, type Durability, type IoEngine } from '../native/direct-file.ts';
 import { alignedBuffer } from '../native/memory.ts';
@@ -183,7 +183,7 @@ export class NativeStorage implements LogStorage {
       await syncDirectory(path.dirname(dir));
     } catch (error) {
       await rm(temporary, { recursive: true, force: true });
-      throw fromSystemError(error);
+      throw relocated(fromSystemError(error), temporary, dir);
     }
   }
 

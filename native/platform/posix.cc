@@ -301,12 +301,21 @@ SysError OpenFile(const std::string& path, const OpenOptions& options, OpenedFil
     }
   };
 
-  bool created = false;
   bool opened_buffered = false;
   FdGuard fd(-1);
-  // With O_EXCL we know whether this call created the file, and can remove it
-  // again if direct I/O turns out to be refused.
-  fd.reset(open_path(OpenFlags(options, true)));
+  // Created with O_EXCL, so that this call knows whether it made the file and
+  // removes it again when direct I/O turns out to be refused: such an open
+  // leaves nothing behind. Without `exclusive`, an existing file is opened
+  // as it is (and never removed).
+  OpenOptions effective = options;
+  if (options.create) effective.exclusive = true;
+  fd.reset(open_path(OpenFlags(effective, true)));
+  if (fd.get() < 0 && errno == EEXIST && options.create && !options.exclusive) {
+    effective.create = false;
+    effective.exclusive = false;
+    fd.reset(open_path(OpenFlags(effective, true)));
+  }
+  bool created = false;
   if (fd.get() < 0) {
     const int err = errno;
     // A FIFO or a device refuses O_DIRECT with EINVAL too: that is no reason
@@ -316,15 +325,16 @@ SysError OpenFile(const std::string& path, const OpenOptions& options, OpenedFil
 #if defined(__linux__)
     if (err == EINVAL) {
       // The filesystem refused O_DIRECT at open.
-      if (options.create && options.exclusive) remove_created();
+      if (effective.create) remove_created();
       if (!options.allow_buffered) {
         SysError error = MakeError(EINVAL, "open");
         error.kind = ErrorKind::kDirectUnsupported;
         error.detail = "open(O_DIRECT) was refused with EINVAL";
         return error;
       }
-      fd.reset(open_path(OpenFlags(options, false)));
+      fd.reset(open_path(OpenFlags(effective, false)));
       if (fd.get() < 0) return open_failure(errno);
+      created = effective.create;
       out->direct = false;
       out->reason = "buffered: open(O_DIRECT) was refused with EINVAL";
       opened_buffered = true;
@@ -335,7 +345,7 @@ SysError OpenFile(const std::string& path, const OpenOptions& options, OpenedFil
     return failure;
 #endif
   } else {
-    created = options.create && options.exclusive;
+    created = effective.create;
   }
 
   if (options.regular_only) {
@@ -375,6 +385,9 @@ SysError OpenFile(const std::string& path, const OpenOptions& options, OpenedFil
       out->reason = "buffered: " + reason;
       BufferedGeometry(fd.get(), &out->geometry);
     } else {
+      // Only here and at the refused O_DIRECT open above: once another
+      // process may have opened the new file (and taken its lock), removing
+      // it would pull it from under that process.
       if (created) remove_created();
       SysError error = MakeError(EINVAL, "open");
       error.kind = ErrorKind::kDirectUnsupported;

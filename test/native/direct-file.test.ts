@@ -713,6 +713,26 @@ describe.each(ENGINES)("engine '$engine'", ({ engine, reported }) => {
       expect(existsSync(filePath)).toBe(false);
     });
 
+    it.runIf(shmAvailable)('with create (not exclusive), a refused open leaves no file behind', async () => {
+      const filePath = shmPath();
+      await expectRejection(() => DirectFile.open(filePath, { create: true, engine }), {
+        code: 'ERR_CLFS_DIRECT_IO_UNSUPPORTED',
+      });
+      expect(existsSync(filePath)).toBe(false);
+    });
+
+    it.runIf(shmAvailable)(
+      'with create (not exclusive), a refused open of a file that existed leaves it as it was',
+      async () => {
+        const filePath = shmPath();
+        writeFileSync(filePath, 'kept');
+        await expectRejection(() => DirectFile.open(filePath, { create: true, engine }), {
+          code: 'ERR_CLFS_DIRECT_IO_UNSUPPORTED',
+        });
+        expect(readFileSync(filePath, 'utf8')).toBe('kept');
+      },
+    );
+
     it.runIf(shmAvailable)('with allowBuffered, opens buffered, says so, and does I/O', async () => {
       const file = await open(shmPath(), { create: true, engine, allowBuffered: true });
       expect(file.direct).toBe(false);
@@ -739,6 +759,21 @@ describe('error objects', () => {
     expect(error).toBeInstanceOf(Error);
     expect(error.name).toBe('ClfsError');
     expect(error.message).toContain('/nonexistent-dir/x');
+  });
+
+  it('a system error has no clfsError property (not one set to undefined), and JSON.stringify shows its fields', async () => {
+    const error = await expectRejection(() => DirectFile.open('/nonexistent-dir/x', {}), { code: 'ENOENT' });
+    expect('clfsError' in error).toBe(false);
+    expect(JSON.parse(JSON.stringify(error))).toMatchObject({ name: 'ClfsError', code: 'ENOENT', syscall: 'open' });
+  });
+
+  it('an error raised natively carries a stack through the awaiting callers', async () => {
+    async function callerOfOpen(): Promise<unknown> {
+      return await DirectFile.open('/nonexistent-dir/x', {});
+    }
+    const error = await expectRejection(callerOfOpen, { code: 'ENOENT' });
+    expect(error.stack).toMatch(/^ClfsError: ENOENT/);
+    expect(error.stack).toMatch(/\n {4}at (async )?callerOfOpen /);
   });
 });
 

@@ -44,5 +44,6 @@ export {
   type ReadMode,
   type ReadOptions,
   type RecordTypeFilter,
+  type RestartRecord,
 } from './log/read/read-context.ts';
 export type { RecoveryReport, SkippedRange } from './log/recovery.ts';

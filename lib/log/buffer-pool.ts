@@ -27,7 +27,9 @@ import { Fifo } from '../util/fifo.ts';
  * ```
  */
 export interface BufferAllocator {
+  /** Returns `size` bytes (or more) whose address is a multiple of `alignment`; else ERR_CLFS_MISALIGNED. */
   allocate(size: number, alignment: number): Uint8Array;
+  /** Takes back a buffer `allocate` returned, once the area no longer uses it. */
   free(buffer: Uint8Array): void;
 }
 

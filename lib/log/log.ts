@@ -29,13 +29,17 @@ export interface LogInformation {
   currentAvailable: number;
   /** Bytes reserved by all marshalling areas. */
   totalReservation: number;
+  /** Bytes of the base file (the metadata's two slots). */
   baseFileSize: number;
+  /** Bytes per container. */
   containerSize: number;
+  /** Containers the log has. */
   totalContainers: number;
   /** Containers holding nothing at or above the base. */
   freeContainers: number;
   /** The unit blocks are laid out in: the device's physical sector size. */
   sectorSize: number;
+  /** The oldest record the log keeps (CLFS's base LSN): records below it may be recycled. */
   baseLsn: Lsn;
   /** The youngest durable record, or Lsn.INVALID. */
   lastFlushedLsn: Lsn;
@@ -47,12 +51,15 @@ export interface LogInformation {
   identity: string;
   /** Whether I/O bypasses the page cache. */
   direct: boolean;
+  /** The durability mode the log was opened with. */
   durability: Durability;
 }
 
 /** `log.ioStatistics()`: CLFS_IO_STATISTICS and more. */
 export interface LogIoStatistics extends StorageStats {
+  /** Records appended since the log was opened. */
   recordsAppended: number;
+  /** Blocks sealed for writing since the log was opened. */
   blocksWritten: number;
 }
 

@@ -15,7 +15,18 @@ export interface CreateLogOptions {
   containerSize?: number;
   /** Containers to create, at least 2 (default 2). */
   containers?: number;
+  /**
+   * When a flush counts as durable: `'dsync'` (default) writes with
+   * O_DSYNC, durable when they complete; `'fdatasync'` writes without it and
+   * an fdatasync makes them durable before a flush resolves; `'none'`
+   * (measurement only) never waits for the device.
+   */
   durability?: Durability;
+  /**
+   * Where the filesystem refuses direct I/O (tmpfs), open buffered instead
+   * of failing with ERR_CLFS_DIRECT_IO_UNSUPPORTED (`information().direct`
+   * then says false). Default false.
+   */
   allowBuffered?: boolean;
   /**
    * The log's space policy (see {@link LogPolicy}): fields not given take
@@ -28,14 +39,30 @@ export interface CreateLogOptions {
    * `policy: { autoGrow: true, maxContainers }`, kept from before policies;
    * `policy` wins where both set a field. Default false.
    */
-  autoGrow?: boolean | { maxContainers: number };
+  autoGrow?:
+    | boolean
+    | {
+        /** The policy's `maxContainers`. */
+        maxContainers: number;
+      };
   /** Native I/O engine (default `$CLFS_IO_ENGINE` or 'auto'). */
   engine?: IoEngine;
 }
 
 /** Options of {@link Log.open}. */
 export interface OpenLogOptions {
+  /**
+   * When a flush counts as durable: `'dsync'` (default) writes with
+   * O_DSYNC, durable when they complete; `'fdatasync'` writes without it and
+   * an fdatasync makes them durable before a flush resolves; `'none'`
+   * (measurement only) never waits for the device.
+   */
   durability?: Durability;
+  /**
+   * Where the filesystem refuses direct I/O (tmpfs), open buffered instead
+   * of failing with ERR_CLFS_DIRECT_IO_UNSUPPORTED (`information().direct`
+   * then says false). Default false.
+   */
   allowBuffered?: boolean;
   /**
    * `'strict'` (default): damage in acknowledged data fails the open with
@@ -43,6 +70,7 @@ export interface OpenLogOptions {
    * listed in `log.recoveryReport`.
    */
   recovery?: 'strict' | 'salvage';
+  /** Native I/O engine (default `$CLFS_IO_ENGINE` or 'auto'). */
   engine?: IoEngine;
 }
 

@@ -54,13 +54,21 @@ export interface ChecksumRange {
   field: number;
 }
 
-export interface NativeFileStats {
+/** Counters of one open file (`DirectFile.stats()`). */
+export interface DirectFileStats {
+  /** Writes completed. */
   writes: number;
+  /** Bytes of those writes. */
   bytesWritten: number;
+  /** Reads completed. */
   reads: number;
+  /** Bytes of those reads. */
   bytesRead: number;
+  /** Syncs completed. */
   syncs: number;
+  /** Requests refused before any I/O (bad alignment, closed file). */
   rejectedBeforeIo: number;
+  /** Requests in flight now. */
   inFlight: number;
   /** Requests held for the end of a completion batch, not yet handed to the kernel (io_uring only). */
   unsubmitted: number;
@@ -79,7 +87,7 @@ export interface NativeDirectFile {
   preallocate(size: number): Promise<void>;
   size(): Promise<number>;
   close(): Promise<void>;
-  stats(): NativeFileStats;
+  stats(): DirectFileStats;
 }
 
 export interface NativeMemoryInfo {

@@ -9,10 +9,10 @@ import {
   type ChecksumRange,
   type NativeDirectFile,
   type NativeFileInfo,
-  type NativeFileStats,
+  type DirectFileStats,
 } from './binding.ts';
 
-export type { ChecksumRange } from './binding.ts';
+export type { ChecksumRange, DirectFileStats } from './binding.ts';
 
 /**
  * How writes become durable:
@@ -58,9 +58,6 @@ export interface DirectFileOptions {
    */
   regularOnly?: boolean;
 }
-
-/** Counters of one open file. */
-export type DirectFileStats = NativeFileStats;
 
 const DURABILITIES: readonly Durability[] = ['dsync', 'fdatasync', 'none'];
 const ENGINES: readonly IoEngine[] = ['auto', 'uring', 'threads'];
@@ -139,6 +136,7 @@ export class DirectFile {
   get reason(): string {
     return this.#info.reason;
   }
+  /** The durability mode it was opened with. */
   get durability(): Durability {
     return this.#info.durability;
   }
@@ -158,9 +156,11 @@ export class DirectFile {
   get offsetAlignment(): number {
     return this.#info.offsetAlignment;
   }
+  /** The device's logical sector size (the smallest addressable unit). */
   get logicalSectorSize(): number {
     return this.#info.logicalSectorSize;
   }
+  /** The device's physical sector size (what it writes atomically; 4096 on a 512e drive). */
   get physicalSectorSize(): number {
     return this.#info.physicalSectorSize;
   }

@@ -29,14 +29,17 @@ export interface StorageGeometry {
 export interface StorageStats {
   /** Block writes to containers. */
   flushes: number;
+  /** Bytes of those writes. */
   bytesFlushed: number;
   /** Metadata (base file) writes. */
   metadataFlushes: number;
+  /** Bytes of those writes. */
   metadataBytesFlushed: number;
   /** fdatasync calls (durability 'fdatasync'). */
   syncs: number;
   /** Reads from containers. */
   reads: number;
+  /** Bytes of those reads. */
   bytesRead: number;
 }
 

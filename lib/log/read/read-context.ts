@@ -36,10 +36,10 @@ import type { ProbedBlock } from './block-check.ts';
 import { followerCandidates, followsAsWritten, type LoadedBlock } from './loaded-block.ts';
 import type { ReadProblem } from './problems.ts';
 import type { BlockLoader, ReadBuffer } from './read-buffer.ts';
-import { matches, type LogRecord, type ReadMode, type RecordTypeFilter } from './read-types.ts';
+import { matches, type LogRecord, type ReadMode, type RecordTypeFilter, type RestartRecord } from './read-types.ts';
 import { belowBase, unreadable, type ChainView } from './unreadable.ts';
 
-export type { LogRecord, ReadMode, ReadOptions, RecordTypeFilter } from './read-types.ts';
+export type { LogRecord, ReadMode, ReadOptions, RecordTypeFilter, RestartRecord } from './read-types.ts';
 
 /** What a read context needs of its marshalling area and log. */
 export interface ReadSource extends ChainView, BlockLoader {
@@ -224,7 +224,7 @@ export class ReadContext {
    * On a context from readRestartArea(): the restart area written before
    * the current one, or null when there is none.
    */
-  async readPreviousRestartArea(): Promise<{ data: Uint8Array; lsn: Lsn } | null> {
+  async readPreviousRestartArea(): Promise<RestartRecord | null> {
     if (this.#filter !== 'restart') {
       throw new ClfsError('ERR_INVALID_ARG_VALUE', 'readPreviousRestartArea() needs a context from readRestartArea()');
     }

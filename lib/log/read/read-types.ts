@@ -17,17 +17,30 @@ export type ReadMode = 'forward' | 'previous' | 'undoNext';
 
 /** A record as read. */
 export interface LogRecord {
+  /** The record's LSN. */
   lsn: Lsn;
+  /** A data record, or a restart record (a restart area). */
   type: 'data' | 'restart';
   /**
    * The record's data: the caller's own copy, or with `{ view: true }` a view
    * into the context's read buffer, valid until the next call on the context.
    */
   data: Uint8Array;
+  /** The undo-next LSN it was appended with (`Lsn.INVALID`: none). */
   undoNextLsn: Lsn;
+  /** The previous LSN it was appended with (for a restart record, the restart area before it). */
   previousLsn: Lsn;
 }
 
+/** A restart area as read (`readRestartArea`, `readPreviousRestartArea`). */
+export interface RestartRecord {
+  /** The restart data, the caller's own copy. */
+  data: Uint8Array;
+  /** The restart record's LSN. */
+  lsn: Lsn;
+}
+
+/** Options of a read: which records, and whether `data` is a copy or a view. */
 export interface ReadOptions {
   /** Record type filter (default 'data'). */
   type?: RecordTypeFilter;

@@ -6,16 +6,21 @@ import type { Lsn } from '../../lsn.ts';
 
 /** A stretch skipped by salvage recovery. */
 export interface SkippedRange {
+  /** The first position skipped. */
   fromLsn: Lsn;
+  /** The first valid block after it, where the scan resumed. */
   toLsn: Lsn;
+  /** Why the position was refused (`'checksum'`, `'chain'`, ...). */
   reason: string;
 }
 
 /** What recovery found, for `log.recoveryReport`. */
 export interface RecoveryReport {
+  /** The `recovery` option the log was opened with. */
   mode: 'strict' | 'salvage';
   /** Blocks accepted by the scan. */
   blocksScanned: number;
+  /** Bytes of those blocks. */
   bytesScanned: number;
   /** Where the torn tail was cut (the first position that did not hold a following block), or undefined for a clean end. */
   tailCutAt: Lsn | undefined;

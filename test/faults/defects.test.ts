@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { ClfsError } from '../../lib/errors.ts';
 import { Log } from '../../lib/log/log.ts';
 import type { MarshallingArea } from '../../lib/log/marshalling-area.ts';
+import type { Lsn } from '../../lib/lsn.ts';
 import {
   MemoryStorage,
   copyImage,
@@ -111,6 +112,54 @@ describe('defects found by the fault tiers', () => {
     faults.fault = (r) => (r.op === 'write' ? eio() : undefined);
     const outcome = { close: await outcomeOf(log.close()), records: (await readBack(image)).length };
     expect(outcome, 'the correct behaviour').toEqual({ close: 'ERR_CLFS_IO_FAILED', records: 0 });
+  });
+
+  it('TruncateLog: a read that fails while truncating rejects the call; the log stays healthy and unchanged (was a fail-stop)', async () => {
+    // truncation.ts read its new last block back (for its length) only
+    // after the writer had dropped the records past it: a read error then
+    // left no way back, and fail-stopped the log. Every read comes first now.
+    const { log, faults } = await memoryLog();
+    const area = await log.createMarshallingArea({ bufferSize: 16 * KiB, flushIntervalMs: 0 });
+    const lsns: Lsn[] = [];
+    for (let i = 0; i < 3; i++) {
+      lsns.push((await area.reserveAndAppend(new Uint8Array([i]), { forceFlush: i > 0 })).lsn!);
+    }
+    // The first read (the check that lsns[0] names a record) passes, every later one fails.
+    let reads = 0;
+    faults.fault = (r) => (r.op === 'read' && ++reads > 1 ? eio() : undefined);
+    const outcome = await outcomeOf(area.truncateLog(lsns[0]!));
+    faults.fault = undefined;
+    const after = { failure: log.core.writer.failure?.code, last: log.core.writer.lastLsn };
+    const records = [];
+    for await (const r of area.records()) records.push(r.data[0]);
+    expect({ outcome, ...after, records }, 'the correct behaviour').toEqual({
+      outcome: 'EIO',
+      failure: undefined,
+      last: lsns[2],
+      records: [0, 1, 2],
+    });
+    // It still appends and truncates.
+    await area.reserveAndAppend(new Uint8Array([3]), { forceFlush: true });
+    await area.truncateLog(lsns[1]!);
+    expect(log.core.writer.lastLsn).toBe(lsns[1]);
+    await log.close();
+  });
+
+  it('TruncateLog: inside the open block it reads nothing (its length after the cut is known)', async () => {
+    const { log, faults } = await memoryLog();
+    const area = await log.createMarshallingArea({ bufferSize: 16 * KiB, flushIntervalMs: 0 });
+    await area.reserveAndAppend(new Uint8Array([0]), { forceFlush: true });
+    const kept = (await area.reserveAndAppend(new Uint8Array([1]))).lsn!;
+    await area.reserveAndAppend(new Uint8Array([2]));
+    faults.fault = (r) => (r.op === 'read' ? eio() : undefined);
+    await area.truncateLog(kept);
+    faults.fault = undefined;
+    expect(log.core.writer.failure).toBeUndefined();
+    await area.reserveAndAppend(new Uint8Array([3]), { forceFlush: true });
+    const records = [];
+    for await (const r of area.records()) records.push(r.data[0]);
+    expect(records).toEqual([0, 1, 3]);
+    await log.close();
   });
 
   it('appendBatch: when a container the batch needs cannot be added, nothing of the batch is appended', async () => {

@@ -133,15 +133,6 @@ export function checkError(inst: Instance, tracker: Tracker, call: Call, error: 
     }
   }
   if (code === 'ERR_CLFS_IO_FAILED' && inst.storage.writeFaultsDelivered > 0) return;
-  // A truncation that cannot read back its new last block (it has dropped
-  // what it held past it already) fail-stops the log (lib/log/truncation.ts).
-  const failure = inst.log.core.writer.failure;
-  if (
-    code === 'ERR_CLFS_IO_FAILED' &&
-    inst.storage.readFaultsDelivered > 0 &&
-    failure?.message.includes('while truncating the log') === true
-  )
-    return;
   // After a fail-stop, a read of a record whose block never reached the disk finds it damaged.
   if (code === 'ERR_CLFS_CORRUPT' && allowed.read === true && inst.log.core.writer.failure !== undefined) return;
   if ((code === 'EIO' || code === 'ENOSPC') && tracker.faults.injected > 0) return;

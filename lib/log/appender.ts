@@ -333,7 +333,7 @@ export class AreaAppender {
   }
 
   #allocate(count: number, bytes: number, line: InLine): Promise<void> {
-    return this.#core.writer.exclusive(
+    return this.#turns.inOrder(
       inLine(NOTHING, line, () => {
         const largest = largestOfAllocation(count, bytes, this.#core.unit, this.maxRecordSize);
         if (!this.#core.space.hasRoomFor({ blocks: [], reserve: bytes, largest })) throw this.#logFull();
@@ -344,9 +344,9 @@ export class AreaAppender {
     );
   }
 
-  /** Frees `count` reserved records totalling `bytes` (in its turn). */
+  /** Frees `count` reserved records totalling `bytes` (in its turn, after the area's earlier appends). */
   free(count: number, bytes: number): Promise<void> {
-    return this.#core.writer.exclusive(() => {
+    return this.#turns.inOrder(() => {
       const r = this.reservation;
       if (count > r.records || bytes > r.bytes) {
         throw new ClfsError(

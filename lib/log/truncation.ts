@@ -9,7 +9,11 @@
  * after it, and placed after the new end):
  *
  * 1. `lsn` must name a record in [base, last] at or after the newest
- *    restart record appended (ERR_CLFS_TAIL_INVALID otherwise);
+ *    restart record appended (ERR_CLFS_TAIL_INVALID otherwise), and the
+ *    length of its block is found: the open block's after the cut, else
+ *    the block's in the write queue or on disk. Every read the truncation
+ *    needs is made here, before anything is dropped: a read that fails
+ *    rejects the call and leaves the log as it was;
  * 2. the writer drops what it holds after `lsn` (the open block's records,
  *    sealed blocks not yet submitted); flushes waiting for them reject with
  *    ERR_CLFS_TRUNCATED, and `lsn` is the last record from then on (readers
@@ -55,6 +59,7 @@ export async function truncateLog(core: LogCore, lsn: Lsn, inTurn: () => void): 
       return;
     }
     const end = writer.lastLsn;
+    const length = await lengthAfterCut(core, lsn);
     writer.cutAfter(
       lsn,
       new ClfsError(
@@ -66,7 +71,7 @@ export async function truncateLog(core: LogCore, lsn: Lsn, inTurn: () => void): 
       ),
     );
     try {
-      await dropAfter(core, lsn, end);
+      await dropAfter(core, lsn, end, length);
     } catch (error) {
       // Records are gone from memory and flushes rejected: there is no way
       // back. A failure from here on fail-stops the log (reopening finds the
@@ -77,13 +82,14 @@ export async function truncateLog(core: LogCore, lsn: Lsn, inTurn: () => void): 
   });
 }
 
-/** Steps 3 and 4 (see the module comment), after the writer dropped what it held past `lsn`. */
-async function dropAfter(core: LogCore, lsn: Lsn, end: Lsn): Promise<void> {
-  const { writer, bases } = core;
-  await writer.flush(lsn);
-  await writer.idle();
-  writer.checkHealthy();
-  // The new last record's block is on disk now: its length places the next block.
+/**
+ * The length `lsn`'s block has on disk once the writer cut it (step 1): the
+ * open block's after the cut, or the block's as written (in the write queue
+ * or read from its container). Drops nothing.
+ */
+async function lengthAfterCut(core: LogCore, lsn: Lsn): Promise<number> {
+  const open = core.writer.openLengthAfterCut(lsn);
+  if (open !== undefined) return open;
   const block = blockLsnOf(lsn);
   const probed = await core.blocks.probeBlock(block, false);
   if (typeof probed === 'string' || probed.length === 0) {
@@ -91,12 +97,22 @@ async function dropAfter(core: LogCore, lsn: Lsn, end: Lsn): Promise<void> {
       lsn: block,
     });
   }
+  return probed.length;
+}
+
+/** Steps 3 and 4 (see the module comment), after the writer dropped what it held past `lsn`; `length`: its block's. */
+async function dropAfter(core: LogCore, lsn: Lsn, end: Lsn, length: number): Promise<void> {
+  const { writer, bases } = core;
+  await writer.flush(lsn);
+  await writer.idle();
+  writer.checkHealthy();
+  const block = blockLsnOf(lsn);
   const epoch = writer.epoch + 1n;
   await bases.serializeMetadata(async () => {
     writer.restartAt(
       {
         logicalId: containerOf(block),
-        offset: offsetOf(block) + probed.length,
+        offset: offsetOf(block) + length,
         previousBlockLsn: block,
         lastLsn: lsn,
       },

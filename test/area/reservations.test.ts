@@ -188,6 +188,28 @@ describe('ClfsAllocReservedLog / FreeReservedLog', () => {
     await rejectsWith(area.freeReservedLog(1, -4096), 'ERR_OUT_OF_RANGE');
     expect(area.reservedRecords).toBe(1);
   });
+  it("ClfsAllocReservedLog / FreeReservedLog: run in call order behind the area's appends waiting for a write buffer", async () => {
+    // One write buffer, in flight: the second append waits for it outside
+    // the log's turn, and the area's later calls queue behind it. A free
+    // called before the alloc must meet the reservation as it was then.
+    const { area } = await makeArea({ bufferSize: 4096, maxWriteBuffers: 1 });
+    const size = area.alignReservedLog([100]);
+    const first = area.reserveAndAppend(new Uint8Array(3000), { forceAppend: true });
+    const waiting = area.reserveAndAppend(new Uint8Array(3000));
+    const free = area.reserveAndAppend(null, { reservations: [-100] });
+    const alloc = area.allocReservedLog(1, size);
+    await rejectsWith(free, 'ERR_CLFS_RESERVATION_INVALID');
+    await Promise.all([first, waiting, alloc]);
+    expect([area.reservedRecords, area.reservedBytes]).toEqual([1, size]);
+    // A free called after an append into the reservation comes after it.
+    const again = area.reserveAndAppend(new Uint8Array(3000), { forceAppend: true });
+    const late = area.reserveAndAppend(new Uint8Array(3000));
+    const use = area.reserveAndAppend(new Uint8Array(100), { useReservation: true });
+    const freeMany = area.freeReservedLog(1, size);
+    await rejectsWith(freeMany, 'ERR_CLFS_RESERVATION_INVALID');
+    await Promise.all([again, late, use]);
+    expect([area.reservedRecords, area.reservedBytes]).toEqual([0, 0]);
+  });
 });
 
 describe('reservations are charged against log space', () => {

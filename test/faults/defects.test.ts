@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { ClfsError } from '../../lib/errors.ts';
 import { Log } from '../../lib/log/log.ts';
 import type { MarshallingArea } from '../../lib/log/marshalling-area.ts';
+import { offsetOf, type Lsn } from '../../lib/lsn.ts';
 import {
   MemoryStorage,
   copyImage,
@@ -26,10 +27,32 @@ const outcomeOf = (p: Promise<unknown>): Promise<string> =>
     (e: unknown) => codeOf(e),
   );
 
-/** A log over a MemoryStorage whose fault hook is `fault` (changeable at any time). */
+/** A memory storage whose reads at one offset wait until released. */
+class Gated extends MemoryStorage {
+  #gate: { offset: number; open: Promise<void> } | undefined;
+
+  /** Holds reads at `offset` until the returned function is called. */
+  hold(offset: number): () => void {
+    let release!: () => void;
+    this.#gate = { offset, open: new Promise<void>((resolve) => (release = resolve)) };
+    return release;
+  }
+
+  override async read(container: number, offset: number, into: Uint8Array): Promise<number> {
+    if (this.#gate !== undefined && this.#gate.offset === offset) await this.#gate.open;
+    return super.read(container, offset, into);
+  }
+}
+
+/** A log over a (Gated) MemoryStorage whose fault hook is `fault` (changeable at any time). */
 async function memoryLog(
   options: { containerSize?: number; containers?: number; maxContainers?: number } = {},
-): Promise<{ log: Log; image: MemoryImage; faults: { fault?: (r: FaultRequest) => Error | undefined } }> {
+): Promise<{
+  log: Log;
+  image: MemoryImage;
+  faults: { fault?: (r: FaultRequest) => Error | undefined };
+  storage: Gated;
+}> {
   const containerSize = options.containerSize ?? 512 * KiB;
   const image = emptyImage();
   for (let i = 0; i < (options.containers ?? 2); i++) image.containers.push(new Uint8Array(containerSize));
@@ -40,8 +63,8 @@ async function memoryLog(
     options.maxContainers ?? 0,
   );
   const faults: { fault?: (r: FaultRequest) => Error | undefined } = {};
-  const storage = new MemoryStorage(image, { fault: (r) => faults.fault?.(r) });
-  return { log: await Log.openStorage('memory', storage, 'strict'), image, faults };
+  const storage = new Gated(image, { fault: (r) => faults.fault?.(r) });
+  return { log: await Log.openStorage('memory', storage, 'strict'), image, faults, storage };
 }
 
 async function readBack(image: MemoryImage): Promise<Uint8Array[]> {
@@ -111,6 +134,85 @@ describe('defects found by the fault tiers', () => {
     faults.fault = (r) => (r.op === 'write' ? eio() : undefined);
     const outcome = { close: await outcomeOf(log.close()), records: (await readBack(image)).length };
     expect(outcome, 'the correct behaviour').toEqual({ close: 'ERR_CLFS_IO_FAILED', records: 0 });
+  });
+
+  it('TruncateLog: a read that fails while truncating rejects the call; the log stays healthy and unchanged (was a fail-stop)', async () => {
+    // truncation.ts read its new last block back (for its length) only
+    // after the writer had dropped the records past it: a read error then
+    // left no way back, and fail-stopped the log. Every read comes first now.
+    const { log, faults } = await memoryLog();
+    const area = await log.createMarshallingArea({ bufferSize: 16 * KiB, flushIntervalMs: 0 });
+    const lsns: Lsn[] = [];
+    for (let i = 0; i < 3; i++) {
+      lsns.push((await area.reserveAndAppend(new Uint8Array([i]), { forceFlush: i > 0 })).lsn!);
+    }
+    // The first read (the check that lsns[0] names a record) passes, every later one fails.
+    let reads = 0;
+    faults.fault = (r) => (r.op === 'read' && ++reads > 1 ? eio() : undefined);
+    const outcome = await outcomeOf(area.truncateLog(lsns[0]!));
+    faults.fault = undefined;
+    const after = { failure: log.core.writer.failure?.code, last: log.core.writer.lastLsn };
+    const records = [];
+    for await (const r of area.records()) records.push(r.data[0]);
+    expect({ outcome, ...after, records }, 'the correct behaviour').toEqual({
+      outcome: 'EIO',
+      failure: undefined,
+      last: lsns[2],
+      records: [0, 1, 2],
+    });
+    // It still appends and truncates.
+    await area.reserveAndAppend(new Uint8Array([3]), { forceFlush: true });
+    await area.truncateLog(lsns[1]!);
+    expect(log.core.writer.lastLsn).toBe(lsns[1]);
+    await log.close();
+  });
+
+  it('TruncateLog: inside the open block it reads nothing (its length after the cut is known)', async () => {
+    const { log, faults } = await memoryLog();
+    const area = await log.createMarshallingArea({ bufferSize: 16 * KiB, flushIntervalMs: 0 });
+    await area.reserveAndAppend(new Uint8Array([0]), { forceFlush: true });
+    const kept = (await area.reserveAndAppend(new Uint8Array([1]))).lsn!;
+    await area.reserveAndAppend(new Uint8Array([2]));
+    faults.fault = (r) => (r.op === 'read' ? eio() : undefined);
+    await area.truncateLog(kept);
+    faults.fault = undefined;
+    expect(log.core.writer.failure).toBeUndefined();
+    await area.reserveAndAppend(new Uint8Array([3]), { forceFlush: true });
+    const records = [];
+    for await (const r of area.records()) records.push(r.data[0]);
+    expect(records).toEqual([0, 1, 3]);
+    await log.close();
+  });
+
+  it('TruncateLog: a step forward under way when a truncation drops the block it reads ends the log (null), not a dropped record or ERR_CLFS_CORRUPT', async () => {
+    // ReadContext.#forward checks the end of the log before it reads the
+    // next block; a truncation made while that read was under way dropped
+    // the block: the step served a dropped record, or (the block read back
+    // after the truncation's rule was noted) took it for damage, a stale
+    // generation. Found by the simulator once truncations raced reads.
+    const { log, storage } = await memoryLog();
+    // One read buffer: no reading ahead, each block is read when a step needs it.
+    const area = await log.createMarshallingArea({ bufferSize: 16 * KiB, flushIntervalMs: 0, maxReadBuffers: 1 });
+    // Blocks of a whole buffer each: a block is not in the window the one before it was read with.
+    const kept = (await area.reserveAndAppend(new Uint8Array(16_000), { forceFlush: true })).lsn!;
+    const dropped = (await area.reserveAndAppend(new Uint8Array(16_000), { forceFlush: true })).lsn!;
+    const after = (await area.reserveAndAppend(new Uint8Array([2]), { forceFlush: true })).lsn!;
+    const context = await area.readLogRecord(kept, 'forward');
+    // The step serves the dropped record's block once the block after it confirms it: hold that read.
+    const release = storage.hold(offsetOf(after));
+    const step = context.next().then(
+      (r) => (r === null ? 'null' : `record ${r.lsn}`),
+      (error: unknown) => codeOf(error),
+    );
+    await area.truncateLog(kept);
+    release();
+    const outcome = { step: await step, dropped: dropped > kept, last: log.core.writer.lastLsn === kept };
+    expect(outcome, 'the correct behaviour').toEqual({ step: 'null', dropped: true, last: true });
+    // Appends after the truncation are read on.
+    const next = (await area.reserveAndAppend(new Uint8Array([3]), { forceFlush: true })).lsn!;
+    expect((await context.next())?.lsn).toBe(next);
+    context.terminate();
+    await log.close();
   });
 
   it('appendBatch: when a container the batch needs cannot be added, nothing of the batch is appended', async () => {

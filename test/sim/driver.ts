@@ -124,17 +124,14 @@ class Driver {
         for (let g = 0; g < op.gap; g++) await this.scheduler.step();
         await this.scheduler.ticks(op.ticks);
         this.trace(`op ${i} ${op.k}`);
-        this.opsRunning++;
-        const done = this.issue(op)
-          .finally(() => this.opsRunning--)
-          .catch((error: unknown) => {
-            this.report.add(
-              'sim-bug',
-              `op ${i} ${op.k}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
-            );
-          });
+        const done = this.issue(op).catch((error: unknown) => {
+          this.report.add(
+            'sim-bug',
+            `op ${i} ${op.k}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+          );
+        });
         // A crash or reopen drives the scheduler itself (recovery runs to its end).
-        if (op.k === 'crash' || op.k === 'kill' || op.k === 'open' || op.k === 'truncate') await done;
+        if (op.k === 'crash' || op.k === 'kill' || op.k === 'open') await done;
         else if (op.wait) {
           let settled = false;
           void done.then(() => (settled = true));
@@ -176,7 +173,7 @@ class Driver {
       case 'advance':
         return advance(env, op);
       case 'truncate':
-        return this.truncateAlone(op);
+        return truncate(this.env, op);
       case 'read':
         return read(env, op);
       case 'next':
@@ -212,28 +209,6 @@ class Driver {
       case 'bad':
         return bad(env, op);
     }
-  }
-
-  /**
-   * A truncation, made once every call of the instance has settled and run
-   * to its end (the model knows the log exactly then; ops-truncate.ts).
-   * 'busy' when calls never settle with the storage idle.
-   */
-  /** Operations issued and not yet finished (truncateAlone waits for the others). */
-  opsRunning = 0;
-
-  async truncateAlone(op: Extract<Op, { k: 'truncate' }>): Promise<string | undefined> {
-    const inst = this.inst;
-    // Alone: no other operation still running (a fill between its appends), no call pending.
-    const alone = (): boolean => this.opsRunning === 1 && inst.calls.every((c) => c.settled || c.crashed);
-    if (!(await this.scheduler.runUntil(alone))) return 'busy';
-    this.checkObservations(inst.model, this.env);
-    let settled = false;
-    const done = truncate(this.env, op).finally(() => (settled = true));
-    if (!(await this.scheduler.runUntil(() => settled))) {
-      this.abort(this.hangKind(inst), `truncateLog never settled, with the storage idle: ${this.unsettled(inst)}`);
-    }
-    return done;
   }
 
   /**
@@ -351,6 +326,8 @@ class Driver {
       lastInfo: undefined,
     };
     this.env = new Env(this.inst, this.tracker, this.argRandom, config, this.state);
+    const env = this.env;
+    env.checkObservations = () => this.checkObservations(model, env);
     listenForTail(this.inst);
     for (const area of config.areas) {
       let settled = false;
@@ -368,7 +345,7 @@ class Driver {
    * again: a record read before it would look like no call's).
    */
   checkObservations(model: Model, env: Env): void {
-    for (const { record, label } of env.observations) {
+    for (const { record, label, raced } of env.observations) {
       const known = model.records.get(record.lsn);
       const same = (a: typeof record): boolean =>
         a.type === record.type &&
@@ -381,7 +358,10 @@ class Driver {
           `${label} read record ${fmt(record.lsn)} as the caller's buffer after the call returned: the library read the entries late`,
         );
       } else if (
-        known !== undefined ? !same(known) : !model.openAttempts().some((a) => same({ ...a, lsn: record.lsn }))
+        !(known !== undefined && same(known)) &&
+        (known !== undefined && raced !== true
+          ? true
+          : !model.openAttempts().some((a) => same({ ...a, lsn: record.lsn })))
       ) {
         this.report.add(
           'read-phantom',

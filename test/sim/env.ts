@@ -23,6 +23,8 @@ export interface RunState {
 export interface Observation {
   record: ModelRecord;
   label: string;
+  /** Read while a truncation was in flight: it may be a record it dropped, or one appended after it at that LSN. */
+  raced?: boolean;
 }
 
 export class Env {
@@ -31,6 +33,8 @@ export class Env {
   readonly random: () => number;
   readonly config: SimConfig;
   readonly observations: Observation[] = [];
+  /** Checks `observations` now and forgets them (the driver's checkObservations). */
+  checkObservations: () => void = () => undefined;
   readonly #run: RunState;
 
   constructor(inst: Instance, tracker: Tracker, random: () => number, config: SimConfig, run: RunState) {

@@ -44,6 +44,8 @@ export interface ContextHandle {
   pending: Allowed[];
   /** Terminated while reads were pending: its buffer goes back (area.readers) when they end. */
   bufferUntilIdle?: boolean;
+  /** It was past the target of a truncation that raced other calls: where its next() goes is not checked. */
+  raced?: boolean;
 }
 
 export interface Call {
@@ -52,6 +54,8 @@ export interface Call {
   readonly instance: number;
   settled: boolean;
   crashed: boolean;
+  /** A truncation was in flight while it was (Model.beginTruncate): what it sees may be before or after it. */
+  raced?: boolean;
 }
 
 export interface Instance {
@@ -75,6 +79,9 @@ export interface Tracker {
   nextCall(): number;
   trace(line: string): void;
 }
+
+/** What a call racing a truncation may fail with (checkError). */
+const RACING_TRUNCATION = ['ERR_CLFS_TRUNCATED', 'ERR_CLFS_INVALID_LSN', 'ERR_CLFS_TAIL_INVALID'];
 
 /** Codes of argument errors (API.md): only for arguments the simulator got wrong on purpose. */
 export const ARGUMENT_CODES = ['ERR_INVALID_ARG_TYPE', 'ERR_INVALID_ARG_VALUE', 'ERR_OUT_OF_RANGE'];
@@ -121,6 +128,10 @@ export function checkError(inst: Instance, tracker: Tracker, call: Call, error: 
   }
   const code = error.code;
   if (allowed.codes.includes(code) || allowed.also?.(code) === true) return;
+  // Racing a truncation: what it names may be dropped (a pending append's
+  // flush, a chain LSN, a base or a record to read: ERR_CLFS_TRUNCATED,
+  // ERR_CLFS_INVALID_LSN, ERR_CLFS_TAIL_INVALID).
+  if (call.raced === true && RACING_TRUNCATION.includes(code)) return;
   if (code === 'ERR_CLFS_CLOSED') {
     if (closedBefore(inst, allowed.area, call.id)) return;
     if ((allowed.read === true || allowed.waits === true) && closedSince(inst, allowed.area)) return;
@@ -133,15 +144,6 @@ export function checkError(inst: Instance, tracker: Tracker, call: Call, error: 
     }
   }
   if (code === 'ERR_CLFS_IO_FAILED' && inst.storage.writeFaultsDelivered > 0) return;
-  // A truncation that cannot read back its new last block (it has dropped
-  // what it held past it already) fail-stops the log (lib/log/truncation.ts).
-  const failure = inst.log.core.writer.failure;
-  if (
-    code === 'ERR_CLFS_IO_FAILED' &&
-    inst.storage.readFaultsDelivered > 0 &&
-    failure?.message.includes('while truncating the log') === true
-  )
-    return;
   // After a fail-stop, a read of a record whose block never reached the disk finds it damaged.
   if (code === 'ERR_CLFS_CORRUPT' && allowed.read === true && inst.log.core.writer.failure !== undefined) return;
   if ((code === 'EIO' || code === 'ENOSPC') && tracker.faults.injected > 0) return;
@@ -175,7 +177,14 @@ export function track<T>(
   handlers: { ok?: (value: T, call: Call) => void; failed?: (error: unknown, call: Call) => void; allowed: Allowed },
 ): { call: Call; done: Promise<void> } {
   const id = tracker.nextCall();
-  const call: Call = { id, label: `${label} (i${inst.n} c${id})`, instance: inst.n, settled: false, crashed: false };
+  const call: Call = {
+    id,
+    label: `${label} (i${inst.n} c${id})`,
+    instance: inst.n,
+    settled: false,
+    crashed: false,
+    ...(inst.model.truncating ? { raced: true } : {}),
+  };
   inst.calls.push(call);
   tracker.trace(`call ${call.id} ${label}`);
   let promise: Promise<T>;

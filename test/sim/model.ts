@@ -17,6 +17,14 @@
  *   the restart areas.
  * - Reservations per area, folded in call order (appends, reservations and
  *   frees are serialised in call order by the library).
+ * - Truncations racing other calls (beginTruncate / endTruncate): a
+ *   truncation takes its turn among appends in call order, so an append
+ *   made before it lands before it (and is dropped when after its target:
+ *   its pending flush rejects ERR_CLFS_TRUNCATED), one made after it lands
+ *   after it, at LSNs after the target that dropped records may have had.
+ *   An append of an area that may wait outside the log's turn for its own
+ *   buffers (or for room) may land after a truncation made after it: such a
+ *   record after the target stays an attempt (found or not).
  * One model covers one log instance; after a crash or reopen it restarts
  * from what recovery found (test/sim/checker.ts).
  * @module
@@ -84,6 +92,25 @@ export function reservedSize(dataLength: number, unit: number): number {
   return alignUp(BLOCK_HEADER + RECORD_HEADER + alignUp(dataLength, 8), unit);
 }
 
+/** Where a record comes from (Model.addRecord). */
+export interface RecordOrigin {
+  call: number;
+  /** Its area may wait outside the log's turn (for its buffers, or for room): later calls may go first. */
+  deferrable: boolean;
+  /** A restart record: a truncation below it is refused, so none drops it. */
+  restart?: boolean;
+}
+
+interface Truncation {
+  call: number;
+  target: bigint;
+  /** Records after the target when it was called, or resolved after it by calls made before it. */
+  setAside: ModelRecord[];
+  settled: boolean;
+  /** The acknowledged bound when it was called (back when it is refused). */
+  ackBound: bigint;
+}
+
 /** A change to an area's reservation, as a call asks it. */
 export type ReservationChange =
   | { kind: 'reserve'; bytes: number }
@@ -127,6 +154,10 @@ export class Model {
   ackedRestart: bigint;
   /** The library's own last LSN (-1 if none), for LSNs that must be past every record. */
   writerLast: () => bigint = () => -1n;
+  /** The call of the truncation that set `floor` (appends made before it may be below it). */
+  #floorCall = -1;
+  /** Truncations of this instance by call (in flight: `settled` false), with the records each set aside. */
+  readonly #truncations: Truncation[] = [];
   /** LSNs of appends by call, for the call-order rule. */
   readonly #appendCalls: { call: number; min: bigint; max: bigint; area: number; mayWait: boolean; waits: boolean }[] =
     [];
@@ -163,26 +194,73 @@ export class Model {
     return this.lsns.length === 0 ? -1n : this.lsns[this.lsns.length - 1]!;
   }
 
-  /** A record the log now holds: its LSN must be new and above `knownAtCall`. */
-  addRecord(record: ModelRecord, knownAtCall: bigint, what: string): void {
+  /**
+   * A record the log now holds: its LSN must be new and above `knownAtCall`.
+   * `origin`: the call that appended it, and whether it may have taken its
+   * turn after later calls (an area waiting for its buffers or for room).
+   * Returns false when a truncation made after the call may have dropped it
+   * (it is kept as an attempt then, see the module comment).
+   */
+  addRecord(record: ModelRecord, knownAtCall: bigint, what: string, origin?: RecordOrigin): boolean {
+    const racedBy =
+      origin === undefined ? undefined : this.#truncations.find((t) => origin.call < t.call && record.lsn > t.target);
+    if (racedBy !== undefined && origin?.restart !== true) {
+      this.#setAside(record, origin!, racedBy);
+      return false;
+    }
     const existing = this.records.get(record.lsn);
     if (existing !== undefined) {
       this.report.add(
         'lsn-two-records',
         `${what} got LSN ${fmt(record.lsn)}, which already names a ${existing.type} record (${existing.data.byteLength} bytes)`,
       );
-      return;
+      return true;
     }
-    if (record.lsn <= knownAtCall || record.lsn <= this.floor) {
+    // Made before a truncation and placed after it (a restart record it cannot have dropped): LSNs after it are given again.
+    if (racedBy !== undefined) knownAtCall = -1n;
+    const floor = this.#floorFor(origin);
+    if (record.lsn <= knownAtCall || record.lsn <= floor) {
       this.report.add(
         'lsn-order',
-        `${what} got LSN ${fmt(record.lsn)}, not above ${fmt(knownAtCall > this.floor ? knownAtCall : this.floor)} (known when it was called / the recovered end)`,
+        `${what} got LSN ${fmt(record.lsn)}, not above ${fmt(knownAtCall > floor ? knownAtCall : floor)} (known when it was called / the recovered end)`,
       );
     }
+    this.#insert(record);
+    return true;
+  }
+
+  /**
+   * What a record of `origin` must be above: the end the last truncation
+   * made before its call left (in flight or done), else the recovered end
+   * (none for a call made before a truncation that set the floor).
+   */
+  #floorFor(origin: RecordOrigin | undefined): bigint {
+    if (origin === undefined) return this.floor;
+    let floor: bigint | undefined;
+    for (const t of this.#truncations) if (t.call < origin.call) floor = t.target;
+    if (floor !== undefined) return floor;
+    return origin.call < this.#floorCall ? -1n : this.floor;
+  }
+
+  #insert(record: ModelRecord): void {
     this.records.set(record.lsn, record);
     let i = this.lsns.length;
     while (i > 0 && this.lsns[i - 1]! > record.lsn) i--;
     this.lsns.splice(i, 0, record.lsn);
+  }
+
+  /** A record of a call made before truncation `by`, after its target: dropped by it, or placed after it (see addRecord). */
+  #setAside(record: ModelRecord, origin: RecordOrigin, by: Truncation): void {
+    const attempt = { call: origin.call, type: record.type, data: record.data, undoNextLsn: record.undoNextLsn };
+    const full = { ...attempt, previousLsn: record.previousLsn };
+    if (origin.deferrable || by.settled) {
+      // Before it (dropped) or after it: either way an attempt of its call.
+      this.attempts.set(origin.call, [...(this.attempts.get(origin.call) ?? []), full]);
+    } else {
+      // Before it: dropped when it resolves.
+      by.setAside.push(record);
+      this.attempts.set(by.call, [...(this.attempts.get(by.call) ?? []), { ...full, call: by.call }]);
+    }
   }
 
   /**
@@ -225,7 +303,16 @@ export class Model {
     this.#appendCalls.push({ call, min, max, area: area.index, mayWait: area.mayWait, waits });
   }
 
-  acknowledge(bound: bigint): void {
+  /**
+   * Every record up to `bound` is durable. `call`: the call that says so.
+   * A truncation in flight, or made after the call, may have dropped
+   * records up to `bound` (and give their LSNs again): then only up to its
+   * target.
+   */
+  acknowledge(bound: bigint, call?: number): void {
+    for (const t of this.#truncations) {
+      if ((!t.settled || (call !== undefined && call < t.call)) && t.target < bound) bound = t.target;
+    }
     if (bound > this.ackBound) this.ackBound = bound;
   }
 
@@ -259,28 +346,65 @@ export class Model {
   }
 
   /**
-   * A truncation to `lsn` (made with no other call pending) resolved
-   * (`certain`): records after it are gone, everything up to it is
-   * acknowledged, and later appends get LSNs above it (those of dropped
-   * records again: the call-order record starts over). Failed (the log
-   * fail-stopped during it): the log may end at `lsn` or where it did, so
-   * the records after it become attempts (recovery may find them or not)
-   * and none of them is acknowledged any more.
+   * A truncation to `lsn` was called (`call`): the records after it are set
+   * aside as its attempts (reads racing it may still find them, or records
+   * appended after it at their LSNs), nothing after it counts as
+   * acknowledged, and appends made before it that resolve after its target
+   * are set aside too (addRecord). endTruncate settles it.
    */
-  truncate(lsn: bigint, certain: boolean, call: number): void {
-    const dropped = this.lsns.filter((l) => l > lsn);
-    this.lsns.length -= dropped.length;
-    const attempts: Attempt[] = [];
-    for (const l of dropped) {
-      const r = this.records.get(l)!;
-      this.records.delete(l);
-      attempts.push({ call, type: r.type, data: r.data, undoNextLsn: r.undoNextLsn, previousLsn: r.previousLsn });
-    }
-    if (!certain && attempts.length > 0) this.attempts.set(call, attempts);
+  beginTruncate(lsn: bigint, call: number): void {
+    const setAside = this.lsns.filter((l) => l > lsn).map((l) => this.records.get(l)!);
+    for (const r of setAside) this.records.delete(r.lsn);
+    this.lsns.length -= setAside.length;
+    const attempts = setAside.map((r) => ({ ...r, call }));
+    if (attempts.length > 0) this.attempts.set(call, attempts);
+    this.#truncations.push({ call, target: lsn, setAside, settled: false, ackBound: this.ackBound });
     if (this.ackBound > lsn) this.ackBound = lsn;
-    if (certain) this.acknowledge(lsn);
-    this.floor = lsn;
-    this.#appendCalls.length = 0;
+    // The call-order rule starts over after it (LSNs after it are given again).
+    for (let i = this.#appendCalls.length - 1; i >= 0; i--) {
+      if (this.#appendCalls[i]!.max > lsn) this.#appendCalls.splice(i, 1);
+    }
+  }
+
+  /**
+   * The truncation made by `call` settled: 'done' (resolved: what it set
+   * aside is gone, everything up to its target acknowledged, later appends
+   * above it), 'unknown' (failed with the log fail-stopped: the log may end
+   * at its target or where it did, so what it set aside stays attempts), or
+   * 'none' (refused: it dropped nothing, what it set aside is back).
+   */
+  endTruncate(call: number, outcome: 'done' | 'unknown' | 'none'): void {
+    const t = this.#truncations.find((x) => x.call === call);
+    if (t === undefined) return;
+    t.settled = true;
+    if (outcome === 'done') {
+      this.attempts.delete(call);
+      this.acknowledge(t.target);
+      if (call > this.#floorCall) [this.floor, this.#floorCall] = [t.target, call];
+    } else if (outcome === 'none') {
+      this.attempts.delete(call);
+      for (const r of t.setAside) if (!this.records.has(r.lsn)) this.#insert(r);
+      if (t.ackBound > this.ackBound) this.ackBound = t.ackBound;
+      this.#truncations.splice(this.#truncations.indexOf(t), 1);
+    }
+  }
+
+  /**
+   * The call's record was placed, then dropped by a truncation in flight
+   * before its flush resolved (ERR_CLFS_TRUNCATED): reads made meanwhile
+   * may have found it, so its attempts go with that truncation's.
+   */
+  droppedByTruncation(call: number): void {
+    const list = this.attempts.get(call);
+    const by = this.#truncations.find((t) => !t.settled && call < t.call);
+    if (list === undefined || by === undefined) return;
+    this.attempts.delete(call);
+    this.attempts.set(by.call, [...(this.attempts.get(by.call) ?? []), ...list.map((a) => ({ ...a, call: by.call }))]);
+  }
+
+  /** Whether a truncation is in flight. */
+  get truncating(): boolean {
+    return this.#truncations.some((t) => !t.settled);
   }
 
   /** The restart records known, ascending. */

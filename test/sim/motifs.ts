@@ -16,7 +16,11 @@
  *   synced again (what recovery wrote must not name what the cut takes);
  * - alternate: two areas appending small records in turn, racing (they
  *   share blocks), one reserving and then freeing by negative sizes (each
- *   frees exactly its size), a flush through the other.
+ *   frees exactly its size), a flush through the other;
+ * - truncate race: appends (some flushing) in flight, a read context held,
+ *   then a truncation not awaited, raced by appends, flushes, a next() on
+ *   the context, a base move, a policy change or an area's close; then a
+ *   flush and a read of the whole log.
  * @module
  */
 import { chance, int, pick } from '../support/random.ts';
@@ -50,13 +54,27 @@ function append(
   };
 }
 
+/** A read forward from the record `start` picks, its context held. */
+const heldRead = (area: number, start: number): OpBody => ({
+  k: 'read',
+  area,
+  start,
+  mode: 'forward',
+  type: 'client',
+  nexts: 0,
+  user: -1,
+  view: false,
+  hold: true,
+});
+
 export function drawMotif(random: () => number, config: SimConfig): Step[] {
   const a = int(random, 0, 7);
   const b = a + pick(random, [1, 1, 1, 2, 3]);
   // Filling the log takes a small one: a few containers, no autoGrow.
   const small = config.maxContainers === 0 && config.containers * config.containerSize <= 16 * 1024 * 1024;
-  type Kind = 'reserveFillUse' | 'restartRace' | 'holdAndMove' | 'across' | 'killThenCrash' | 'alternate';
-  const kinds: Kind[] = ['restartRace', 'holdAndMove', 'across', 'killThenCrash', 'alternate'];
+  type Kind =
+    'reserveFillUse' | 'restartRace' | 'holdAndMove' | 'across' | 'killThenCrash' | 'alternate' | 'truncateRace';
+  const kinds: Kind[] = ['restartRace', 'holdAndMove', 'across', 'killThenCrash', 'alternate', 'truncateRace'];
   if (small) kinds.push('reserveFillUse', 'reserveFillUse');
   switch (pick(random, kinds)) {
     case 'reserveFillUse': {
@@ -152,20 +170,7 @@ export function drawMotif(random: () => number, config: SimConfig): Step[] {
       const reads = int(random, 1, 3);
       return [
         { body: append(a, 'new', int(random, 0, 2000), { forceFlush: true }), timing: awaited() },
-        ...Array.from({ length: reads }, () => ({
-          body: {
-            k: 'read',
-            area: a,
-            start: random(),
-            mode: 'forward',
-            type: 'client',
-            nexts: 0,
-            user: -1,
-            view: false,
-            hold: true,
-          } as OpBody,
-          timing: awaited(),
-        })),
+        ...Array.from({ length: reads }, () => ({ body: heldRead(a, random()), timing: awaited() })),
         chance(random, 0.5)
           ? { body: { k: 'advance', area: a, target: NEWEST } as OpBody, timing: awaited() }
           : {
@@ -203,6 +208,37 @@ export function drawMotif(random: () => number, config: SimConfig): Step[] {
               timing: awaited(),
             },
           ];
+    case 'truncateRace': {
+      const appendOf = (area: number): OpBody =>
+        append(area, 'new', int(random, 0, 3000), {
+          forceAppend: chance(random, 0.3),
+          forceFlush: chance(random, 0.4),
+        });
+      const racers = (): OpBody[] => [
+        appendOf(a),
+        appendOf(b),
+        { k: 'flush', area: b, target: pick(random, [-6, NEWEST]) },
+        { k: 'next', ctx: 0, count: int(random, 1, 3), user: -1 },
+        { k: 'advance', area: a, target: random() },
+        { k: 'policy', fields: { autoShrink: 0, logTail: int(random, 0, 90) }, bad: false },
+        { k: 'closeArea', area: b },
+      ];
+      return [
+        { body: append(a, 'new', int(random, 0, 2000), { forceFlush: true }), timing: awaited() },
+        { body: heldRead(b, random()), timing: awaited() },
+        ...Array.from({ length: int(random, 2, 6) }, (_, i) => ({
+          body: appendOf(i % 2 === 0 ? a : b),
+          timing: now(),
+        })),
+        { body: { k: 'truncate', area: pick(random, [a, b]), target: random() }, timing: now(int(random, 0, 2)) },
+        ...Array.from({ length: int(random, 2, 6) }, () => ({
+          body: pick(random, racers()),
+          timing: now(int(random, 0, 2)),
+        })),
+        { body: { k: 'flush', area: a, target: -6 }, timing: awaited() },
+        { body: { k: 'records', area: a, from: -1, mode: 'forward', type: 'client', limit: 100 }, timing: awaited() },
+      ];
+    }
     case 'killThenCrash':
       return [
         { body: append(a, 'new', int(random, 0, 3000)), timing: now() },

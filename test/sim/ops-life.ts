@@ -101,7 +101,7 @@ export function closeArea(env: Env, op: Body<'closeArea'>): Outcome {
     allowed: { codes: [] },
     ok: (_, call) => {
       // It flushed what it appended first.
-      if (area.lastResolved >= 0n && !env.failStopped()) model.acknowledge(area.lastResolved);
+      if (area.lastResolved >= 0n && !env.failStopped()) model.acknowledge(area.lastResolved, call.id);
       if (area.area.reservedRecords !== 0 || area.area.reservedBytes !== 0) {
         model.report.add(
           'reservation',

@@ -27,11 +27,17 @@ function copyOf(r: LogRecord): ModelRecord {
   return { lsn: r.lsn, type: r.type, data: r.data.slice(), undoNextLsn: r.undoNextLsn, previousLsn: r.previousLsn };
 }
 
-/** Compares a record read with the model (unknown LSNs are kept for later); returns what the model now knows of it. */
-function checkRead(env: Env, r: ModelRecord, label: string): ModelRecord {
+/**
+ * Compares a record read with the model (unknown LSNs are kept for later);
+ * returns what the model now knows of it. `raced`: the read raced a
+ * truncation, and may have found a record it dropped where the model now
+ * knows one appended after it (kept for later too).
+ */
+function checkRead(env: Env, r: ModelRecord, label: string, raced = false): ModelRecord {
   const known = env.model.records.get(r.lsn);
-  if (known === undefined) {
-    env.observations.push({ record: r, label });
+  const racing = raced || env.model.truncating;
+  if (known === undefined || (racing && !sameRecord(known, r))) {
+    env.observations.push({ record: r, label, ...(racing ? { raced: true } : {}) });
     return r;
   }
   if (known.previousLsn === UNKNOWN && known.type === 'restart') known.previousLsn = r.previousLsn;
@@ -53,6 +59,12 @@ function checkRead(env: Env, r: ModelRecord, label: string): ModelRecord {
   }
   return known;
 }
+
+const sameRecord = (a: ModelRecord, b: ModelRecord): boolean =>
+  a.type === b.type &&
+  sameBytes(a.data, b.data) &&
+  a.undoNextLsn === b.undoNextLsn &&
+  (a.previousLsn === UNKNOWN || a.previousLsn === b.previousLsn);
 
 /** What a backward step may give: a record, the end, or (near or below the base) ERR_CLFS_START_OF_LOG. */
 interface Expectation {
@@ -219,13 +231,16 @@ export function next(env: Env, handle: ContextHandle, userPick: number): Outcome
         const known = model.records.get(got.lsn);
         got = { ...got, previousLsn: known?.previousLsn ?? UNKNOWN };
       }
-      if (endedBefore && got !== null)
+      const raced = call.raced === true || handle.raced === true;
+      if (endedBefore && got !== null && !raced)
         report.add('read-chain', `${call.label} returned ${fmt(got.lsn)} after the context had ended`);
       // An ended context stays at its end (checked above). With another
       // next() pending when this one was made, the context may have moved
-      // before it ran: only the record itself is checked.
-      if (endedBefore || busy) {
-        if (got !== null) handle.current = checkRead(env, got, call.label);
+      // before it ran; racing a truncation, it may have ended or gone on
+      // past its target: only the record itself is checked.
+      if (endedBefore || busy || raced) {
+        if (got !== null) handle.current = checkRead(env, got, call.label, raced);
+        else if (raced) handle.ended = true;
         return;
       }
       if (handle.mode === 'forward') checkForward(env, cur.lsn, got, handle.filter, newestAtCall, call.label);
@@ -325,10 +340,11 @@ export function read(env: Env, op: Body<'read'>): Outcome {
     {
       allowed,
       ok: (context, call) => {
-        if (why !== undefined) model.report.add('accepted', `${call.label} succeeded, but ${why}`);
+        const raced = call.raced === true;
+        if (why !== undefined && !raced) model.report.add('accepted', `${call.label} succeeded, but ${why}`);
         const got = copyOf(context.record);
         if (got.lsn !== start) model.report.add('read-wrong', `${call.label} is on ${fmt(got.lsn)}`);
-        handle = holdContext(env, area, context, op.mode, op.type, checkRead(env, got, call.label), false);
+        handle = holdContext(env, area, context, op.mode, op.type, checkRead(env, got, call.label, raced), false);
         if (area.closedAt !== undefined) release(area, handle);
       },
       failed: (error) => {
@@ -442,22 +458,23 @@ export function records(env: Env, op: Body<'records'>): Outcome {
       allowed,
       ok: (list, call) => {
         area.readers--;
+        const raced = call.raced === true;
         if (from !== undefined && from < ackedBaseAtCall && list.length > 0) {
           model.report.add('read-below-base', `${call.label} read from below the base`);
         }
         let previous: ModelRecord | undefined;
         for (const r of list) {
           if (!matches(op.type, r.type)) model.report.add('read-filter', `${call.label} yielded a ${r.type} record`);
-          if (previous !== undefined) {
+          if (previous !== undefined && !raced) {
             if (op.mode === 'forward') checkForward(env, previous.lsn, r, op.type, newestAtCall, call.label);
             else {
               const target = op.mode === 'previous' ? previous.previousLsn : previous.undoNextLsn;
               checkBackward(env, expectBackward(model, target, op.mode, op.type, ackedBaseAtCall), r, call.label);
             }
           }
-          previous = checkRead(env, r, call.label);
+          previous = checkRead(env, r, call.label, raced);
         }
-        if (op.mode === 'forward' && from === undefined) {
+        if (op.mode === 'forward' && from === undefined && !raced) {
           const first = list[0]?.lsn;
           const missed = model.recordsBetween(model.maxPossibleBase - 1n, first ?? newestAtCall + 1n, op.type);
           if (missed.length > 0)

@@ -1,18 +1,26 @@
 /**
- * The truncation operation (area.truncateLog). The driver makes it once
- * every other call of the instance has settled (driver.ts truncateAlone),
- * so the model knows the log exactly: which records exist, the base, the
- * newest restart record. The races of a truncation with other calls are
- * tested in test/area/truncate.test.ts, and crashes at each of its writes
- * by the crash tier's truncation workloads.
+ * The truncation operation (area.truncateLog), racing the other calls of
+ * the schedule: appends, flushes, base moves, reads, policy changes and
+ * closes. A truncation takes its turn among appends in call order, so the
+ * model (Model.beginTruncate) sets the records after its target aside when
+ * it is called: an append made before it lands before it and is dropped
+ * when after the target (its pending flush, and any flush or base move
+ * waiting past the target, reject with ERR_CLFS_TRUNCATED), one made after
+ * it lands after it. When it settles (Model.endTruncate) what it set aside
+ * is gone (resolved), back (refused) or may be either (the log fail-stopped
+ * during it). The races of a truncation with other calls are also tested
+ * in test/area/truncate.test.ts, and crashes at each of its writes by the
+ * crash tier's truncation workloads.
  *
  * What it checks: the answer (a record in [base, last] at or after the
- * newest restart record succeeds, anything else is ERR_CLFS_TAIL_INVALID);
- * after it, the model drops the records after the LSN (Model.truncate), so
- * every later read, append (LSNs above the new end, dropped LSNs given
- * again) and recovery (I1-I4: a dropped record that comes back is a record
- * the model does not know) is checked against the truncated log. Held read
- * contexts on a dropped record have ended (their next() must be null).
+ * newest restart record succeeds, anything else is ERR_CLFS_TAIL_INVALID,
+ * also when a base move, a restart area or another truncation racing it
+ * may have made it so); after it, every later read, append (LSNs above the
+ * new end, dropped LSNs given again) and recovery (I1-I4: a dropped record
+ * that comes back is a record the model does not know) is checked against
+ * the truncated log. Calls racing it are marked (Call.raced): what they see
+ * may be from before it or after it. Held read contexts on a dropped record
+ * have ended (their next() must be null) when nothing raced it.
  * @module
  */
 import { noRecordLsn, resolvePick } from './args.ts';
@@ -44,31 +52,52 @@ export function truncate(env: Env, op: Extract<OpBody, { k: 'truncate' }>): Prom
   // A base some failed call may have set, or a restart record the model has only as an attempt.
   const mayBeBad = target < model.maxPossibleBase || model.openAttempts().some((a) => a.type === 'restart');
   const failStopped = env.failStopped();
+  const pending = env.inst.calls.filter((c) => !c.settled && !c.crashed);
   const code: { value: string | undefined } = { value: undefined };
-  const { done } = track(
+  const settle = (outcome: 'done' | 'unknown' | 'none', callId: number): void => {
+    // Reads of records it set aside, made meanwhile, are checked before they go.
+    env.checkObservations();
+    model.endTruncate(callId, outcome);
+    if (outcome === 'none') return;
+    // What an area closes with is its records still there.
+    for (const a of env.inst.areas) if (a.lastResolved > target) a.lastResolved = target;
+  };
+  const { call, done } = track(
     env.inst,
     env.tracker,
     `truncate ${fmt(target)} a${area.index}`,
     () => area.area.truncateLog(target),
     {
-      allowed: { codes: why !== undefined || mayBeBad ? ['ERR_CLFS_TAIL_INVALID'] : [], area },
+      allowed: {
+        codes: why !== undefined || mayBeBad ? ['ERR_CLFS_TAIL_INVALID'] : [],
+        area,
+        // A base move made meanwhile may pass it (base moves do not wait for the appends' turn).
+        also: (c) => c === 'ERR_CLFS_TAIL_INVALID' && target < model.maxPossibleBase,
+      },
       ok: (_, call) => {
         if (why !== undefined) model.report.add('accepted', `${call.label} succeeded, but ${why}`);
         if (failStopped || env.failStopped()) {
           model.report.add('I6', `${call.label} resolved (a durable truncation) on a fail-stopped log`);
         }
-        model.truncate(target, true, call.id);
-        // What an area closes with is its records still there.
-        for (const a of env.inst.areas) if (a.lastResolved > target) a.lastResolved = target;
-        for (const c of env.inst.contexts) if (!c.terminated && c.current.lsn > target) c.ended = true;
+        if (why !== undefined) model.beginTruncate(target, call.id);
+        settle('done', call.id);
+        const alone = call.raced !== true && !raced;
+        for (const c of env.inst.contexts) {
+          if (c.terminated || c.current.lsn <= target) continue;
+          if (alone) c.ended = true;
+          else c.raced = true;
+        }
       },
       failed: (error, call) => {
         code.value = codeOf(error);
-        if (code.value !== 'ERR_CLFS_IO_FAILED') return;
-        model.truncate(target, false, call.id);
-        for (const a of env.inst.areas) if (a.lastResolved > target) a.lastResolved = target;
+        if (why !== undefined) return;
+        settle(code.value === 'ERR_CLFS_IO_FAILED' ? 'unknown' : 'none', call.id);
       },
     },
   );
+  // Calls pending now race it; so do calls made while it is in flight (track marks them).
+  const raced = pending.length > 0;
+  for (const c of pending) c.raced = true;
+  if (why === undefined) model.beginTruncate(target, call.id);
   return done.then(() => code.value);
 }

@@ -11,7 +11,7 @@ import { layout, noRecordLsn, resolvePick, resolveSize, scribble, split } from '
 import { maxRecordOf } from './config.ts';
 import type { Env } from './env.ts';
 import { ARGUMENT_CODES, codeOf, track, type AreaHandle, type Call } from './instance.ts';
-import { UNKNOWN, fmt, reservedSize, type ReservationChange } from './model.ts';
+import { UNKNOWN, fmt, reservedSize, type RecordOrigin, type ReservationChange } from './model.ts';
 import { NONE, NO_ARGUMENT, NO_RECORD, NULL_LSN, type OpBody } from './plan.ts';
 
 type Body<K extends OpBody['k']> = Extract<OpBody, { k: K }>;
@@ -69,6 +69,12 @@ const orderOf = (area: AreaHandle): { index: number; mayWait: boolean } => ({
   mayWait: area.config.maxWriteBuffers !== null,
 });
 
+/** Where a call's records come from, for a truncation racing it (Model.addRecord). */
+const originOf = (call: Call, area: AreaHandle, waits: boolean): RecordOrigin => ({
+  call: call.id,
+  deferrable: waits || area.config.maxWriteBuffers !== null,
+});
+
 /** Ends a reservation-changing call's entry and folds. */
 function reservationOutcome(
   env: Env,
@@ -77,7 +83,8 @@ function reservationOutcome(
   code: string | undefined,
 ): void {
   if (entry === undefined) return;
-  entry.outcome = { ok: code === undefined, code };
+  // ERR_CLFS_TRUNCATED: the record was placed (the reservation changed), then dropped before its flush.
+  entry.outcome = { ok: code === undefined || code === 'ERR_CLFS_TRUNCATED', code };
   env.settleReservations(area);
 }
 
@@ -148,16 +155,19 @@ export function append(env: Env, op: Body<'append'>): Outcome {
         model.report.add('lost-call', `${call.label} appended but returned no LSN`);
       } else {
         model.attempts.delete(call.id);
-        model.addRecord(
+        const kept = model.addRecord(
           { lsn: result.lsn, type: 'data', data: record, undoNextLsn, previousLsn },
           knownAtCall,
           call.label,
+          originOf(call, area, waits),
         );
-        model.appendOrder(call.id, [result.lsn], call.label, orderOf(area), waits);
-        if (result.lsn > area.lastResolved) area.lastResolved = result.lsn;
+        if (kept) {
+          model.appendOrder(call.id, [result.lsn], call.label, orderOf(area), waits);
+          if (result.lsn > area.lastResolved) area.lastResolved = result.lsn;
+        }
         if (op.forceFlush) {
           checkFailStop(env, failStopped, call);
-          model.acknowledge(result.lsn);
+          model.acknowledge(result.lsn, call.id);
         }
       }
       reservationOutcome(env, area, entry, undefined);
@@ -171,7 +181,8 @@ export function append(env: Env, op: Body<'append'>): Outcome {
         );
       }
       // A forceFlush append whose flush failed was placed: it may be on disk.
-      if (code.value !== 'ERR_CLFS_IO_FAILED') model.attempts.delete(call.id);
+      if (code.value === 'ERR_CLFS_TRUNCATED') model.droppedByTruncation(call.id);
+      else if (code.value !== 'ERR_CLFS_IO_FAILED') model.attempts.delete(call.id);
       reservationOutcome(env, area, entry, code.value);
     },
   });
@@ -233,19 +244,20 @@ export function batch(env: Env, op: Body<'batch'>): Outcome {
         return;
       }
       model.attempts.delete(call.id);
-      lsns.forEach((lsn, i) =>
+      const kept = lsns.filter((lsn, i) =>
         model.addRecord(
           { lsn, type: 'data', data: records[i]!, undoNextLsn: Lsn.INVALID, previousLsn },
           knownAtCall,
           `${call.label}[${i}]`,
+          originOf(call, area, waits),
         ),
       );
-      model.appendOrder(call.id, lsns, call.label, orderOf(area), waits);
+      model.appendOrder(call.id, kept, call.label, orderOf(area), waits);
       const last = lsns[lsns.length - 1]!;
-      if (last > area.lastResolved) area.lastResolved = last;
+      if (kept.length > 0 && kept[kept.length - 1]! > area.lastResolved) area.lastResolved = kept[kept.length - 1]!;
       if (op.forceFlush) {
         checkFailStop(env, failStopped, call);
-        model.acknowledge(last);
+        model.acknowledge(last, call.id);
       }
       reservationOutcome(env, area, entry, undefined);
     },
@@ -257,7 +269,8 @@ export function batch(env: Env, op: Body<'batch'>): Outcome {
           `${call.label}: a batch into reservations failed with ERR_CLFS_LOG_FULL`,
         );
       }
-      if (code.value !== 'ERR_CLFS_IO_FAILED') model.attempts.delete(call.id);
+      if (code.value === 'ERR_CLFS_TRUNCATED') model.droppedByTruncation(call.id);
+      else if (code.value !== 'ERR_CLFS_IO_FAILED') model.attempts.delete(call.id);
       reservationOutcome(env, area, entry, code.value);
     },
   });
@@ -412,7 +425,7 @@ export function flush(env: Env, op: Body<'flush'> | Body<'flushBuffers'>): Outco
       ok: (result, call) => {
         if (bound >= 0n) {
           if (!nothingNew) checkFailStop(env, failStopped, call);
-          model.acknowledge(bound);
+          model.acknowledge(bound, call.id);
           if (typeof result === 'bigint' && result <= bound) {
             model.report.add(
               'flush-result',
@@ -496,9 +509,10 @@ export function restart(env: Env, op: Body<'restart'>): Outcome {
           { lsn, type: 'restart', data, undoNextLsn: Lsn.INVALID, previousLsn: UNKNOWN },
           knownAtCall,
           call.label,
+          { ...originOf(call, area, waitsForRoom(area)), restart: true },
         );
         checkFailStop(env, failStopped, call);
-        model.acknowledge(lsn);
+        model.acknowledge(lsn, call.id);
         if (lsn > model.ackedRestart || model.ackedRestart === Lsn.INVALID) model.ackedRestart = lsn;
         if (base !== undefined) model.baseAcked(base);
         if (!(bytesWritten >= 0)) model.report.add('restart', `${call.label}: bytesWritten ${bytesWritten}`);
@@ -568,7 +582,7 @@ export function advance(env: Env, op: Body<'advance'>, explicit?: bigint): Outco
           bad ? `${fmt(target)} is not a record in [base ${fmt(model.ackedBase)}, last ${fmt(last)}]` : undefined,
         );
         if (!nothingNew) checkFailStop(env, failStopped, call);
-        model.acknowledge(target);
+        model.acknowledge(target, call.id);
         model.baseAcked(target);
       },
       failed: (error, call) => {

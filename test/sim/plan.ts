@@ -86,7 +86,7 @@ export type OpBody =
   | { k: 'restart'; area: number; size: Size; base: Pick; use: boolean }
   | { k: 'readRestart'; area: number; prevs: number; hold: boolean }
   | { k: 'advance'; area: number; target: Pick }
-  /** truncateLog, made once every other call has settled (ops-truncate.ts). */
+  /** truncateLog, racing the other calls (ops-truncate.ts). */
   | { k: 'truncate'; area: number; target: Pick }
   | {
       k: 'read';

@@ -1,30 +1,27 @@
 /**
- * Reading records (CLFS's ReadLogRecord / ReadNextLogRecord /
- * TerminateReadLog / ReadLogRestartArea / ReadPreviousLogRestartArea).
+ * Reading records (CLFS's ReadLogRecord / ReadNextLogRecord / TerminateReadLog /
+ * ReadLogRestartArea / ReadPreviousLogRestartArea).
  *
- * A read context is a cursor holding one read buffer. Blocks come from the
- * writer's buffers when not yet written, from another context's read buffer
- * when one holds the block, and from the container otherwise; a block read
- * from a container is checked (CRC, LSN, log id) before any record in it is
- * believed.
+ * A read context is a cursor holding one read buffer. Blocks come from the writer's buffers when
+ * not yet written, from another context's read buffer when one holds the block, and from the
+ * container otherwise; a block read from a container is checked (CRC, LSN, log id) before any
+ * record in it is believed.
  *
- * Damage and bad LSNs are told apart (ERR_CLFS_CORRUPT names damage,
- * ERR_CLFS_INVALID_LSN a caller's LSN that names no record). A position in
- * [base, last] whose block fails its checks is damage when the log's chain
- * shows a block starts there: it is the base's, the last record's or the
- * restart area's block, or a container's first, or the first valid block
- * after it (looked for at most MAX_BLOCK_SIZE on, then at the next
- * container's start: a bounded scan, done only on this error path) names it
- * as its predecessor. When that block names an earlier one, the position is
+ * Damage and bad LSNs are told apart (ERR_CLFS_CORRUPT names damage, ERR_CLFS_INVALID_LSN a
+ * caller's LSN that names no record). A position in [base, last] whose block fails its checks is
+ * damage when the log's chain shows a block starts there: it is the base's, the last record's or
+ * the restart area's block, or a container's first, or the first valid block after it (looked for
+ * at most MAX_BLOCK_SIZE on, then at the next container's start: a bounded scan, done only on this
+ * error path) names it as its predecessor. When that block names an earlier one, the position is
  * inside a block: ERR_CLFS_INVALID_LSN.
  *
- * Reading forward, a block's records are served only once the block after
- * it agrees that it is the one it was written after (same predecessor LSN,
- * and an epoch that matches the follower's BLOCK_FLAG_NEW_EPOCH): a block of
- * an earlier generation left where a later one was written (a lost write)
- * is reported as ERR_CLFS_CORRUPT, never served. That look at the follower's
- * header costs nothing when the last container read brought it in, else one
- * sector read. Stretches that salvage recovery skipped are never served.
+ * Reading forward, a block's records are served only once the block after it agrees that it is the
+ * one it was written after (same predecessor LSN, and an epoch that matches the follower's
+ * BLOCK_FLAG_NEW_EPOCH): a block of an earlier generation left where a later one was written (a
+ * lost write) is reported as ERR_CLFS_CORRUPT, never served. That look at the follower's header
+ * costs nothing when the last container read brought it in, else one sector read. Stretches that
+ * salvage recovery skipped are never served, nor records a truncation dropped (also one made while
+ * a step forward was under way: that step ends the log, null).
  * @module
  */
 import { ClfsError, invalidArgValue } from '../../errors.ts';
@@ -149,15 +146,18 @@ export class ReadContext {
   async next(options?: { userLsn?: Lsn }): Promise<LogRecord | null> {
     const o = checkOptions('options', options);
     this.#enter();
-    // A step that fails part way (a chain leading below the base, damage)
-    // leaves the context where it was: the next call starts from there.
+    // A step failing part way (damage, a chain below the base) or overtaken by a truncation leaves the context as it was.
     const [record, index, ended, recordBlock] = [this.#record, this.#index, this.#ended, this.#recordBlock];
+    const [last, cuts, forward] = [this.#source.lastLsn(), this.#source.truncations().length, this.#mode === 'forward'];
+    const cut = (): boolean => this.#source.lastLsn() < last || this.#source.truncations().length !== cuts;
     let result: LogRecord | null;
     try {
       result = await this.#step(o.userLsn);
+      if (forward && result !== null && result.lsn > this.#source.lastLsn()) throw this;
     } catch (error) {
       [this.#record, this.#index, this.#ended, this.#recordBlock] = [record, index, ended, recordBlock];
-      throw error;
+      if (error !== this && !(forward && o.userLsn === undefined && cut())) throw error;
+      result = null;
     } finally {
       this.#busy = false;
       // terminate() during the read: the buffer is given back only now.

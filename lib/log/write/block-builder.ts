@@ -13,7 +13,7 @@
  */
 import { type ClfsError, invariant } from '../../errors.ts';
 import { BLOCK_HEADER_SIZE, MAX_RECORDS_PER_BLOCK, alignUp, recordSpan, writeBlockHeader } from '../../format/block.ts';
-import { type Lsn, makeLsn, sequenceOf } from '../../lsn.ts';
+import { type Lsn, blockLsnOf, makeLsn, sequenceOf } from '../../lsn.ts';
 import {
   type BufferOwner,
   type MemoryBlock,
@@ -325,6 +325,17 @@ export class BlockBuilder {
     this.#blocksSealed++;
     this.#recent.add(block.lsn, block.count);
     this.#queue.enqueue(block);
+  }
+
+  /**
+   * The length the open block will be written with once a truncation to
+   * `lsn` cut it (cutOpenBlock), when `lsn` is in it; else undefined.
+   */
+  lengthAfterCut(lsn: Lsn): number | undefined {
+    const block = this.#current;
+    if (block === undefined || block.lsn !== blockLsnOf(lsn)) return undefined;
+    const keep = sequenceOf(lsn) + 1;
+    return alignUp(keep < block.count ? block.recordOffsets[keep]! : block.used, this.#ctx.unit);
   }
 
   /**

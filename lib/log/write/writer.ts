@@ -244,6 +244,11 @@ export class LogWriter {
     this.#pipeline.dropAbove(lsn, error);
   }
 
+  /** The length the open block will be written with after cutAfter(`lsn`), when `lsn` is in it; else undefined. */
+  openLengthAfterCut(lsn: Lsn): number | undefined {
+    return this.#builder.lengthAfterCut(lsn);
+  }
+
   /** Resolves once no write or sync is in flight. */
   idle(): Promise<void> {
     return this.#pipeline.idle();

@@ -19,6 +19,7 @@ import { noRecordLsn, resolvePick } from './args.ts';
 import type { Env } from './env.ts';
 import { codeOf, track } from './instance.ts';
 import { fmt } from './model.ts';
+import { holdsSnapshot } from './ops-archive.ts';
 import type { OpBody } from './plan.ts';
 
 export function truncate(env: Env, op: Extract<OpBody, { k: 'truncate' }>): Promise<string | undefined> {
@@ -43,6 +44,10 @@ export function truncate(env: Env, op: Extract<OpBody, { k: 'truncate' }>): Prom
           : undefined;
   // A base some failed call may have set, or a restart record the model has only as an attempt.
   const mayBeBad = target < model.maxPossibleBase || model.openAttempts().some((a) => a.type === 'restart');
+  // An archive log: not below the archive tail, nor what a held snapshot covers (ops-archive.ts).
+  const archiveTail = env.config.archive === true ? env.inst.log.information().archiveTailLsn : -1n;
+  const archived = target < archiveTail ? `${fmt(target)} is below the archive tail ${fmt(archiveTail)}` : undefined;
+  const snapshot = holdsSnapshot(env.inst) ? ['ERR_CLFS_ARCHIVE_IN_PROGRESS'] : [];
   const failStopped = env.failStopped();
   const code: { value: string | undefined } = { value: undefined };
   const { done } = track(
@@ -51,9 +56,16 @@ export function truncate(env: Env, op: Extract<OpBody, { k: 'truncate' }>): Prom
     `truncate ${fmt(target)} a${area.index}`,
     () => area.area.truncateLog(target),
     {
-      allowed: { codes: why !== undefined || mayBeBad ? ['ERR_CLFS_TAIL_INVALID'] : [], area },
+      allowed: {
+        codes: [
+          ...(why !== undefined || mayBeBad || archived !== undefined ? ['ERR_CLFS_TAIL_INVALID'] : []),
+          ...snapshot,
+        ],
+        area,
+      },
       ok: (_, call) => {
-        if (why !== undefined) model.report.add('accepted', `${call.label} succeeded, but ${why}`);
+        const refused = why ?? archived;
+        if (refused !== undefined) model.report.add('accepted', `${call.label} succeeded, but ${refused}`);
         if (failStopped || env.failStopped()) {
           model.report.add('I6', `${call.label} resolved (a durable truncation) on a fail-stopped log`);
         }

@@ -164,6 +164,30 @@ describe('archive logs', () => {
   });
 });
 
+describe('archive tail races', () => {
+  it('SetLogArchiveTail racing TruncateLog: each takes its turn in call order (a tail set first refuses the truncation below it; a truncation first leaves the tail beyond the end)', async () => {
+    const { log, area, lsns } = await archiveLog(6);
+    const moved = log.setArchiveTail(lsns[4]!);
+    const cut = area.truncateLog(lsns[2]!);
+    await moved;
+    await rejectsWith(cut, 'ERR_CLFS_TAIL_INVALID');
+    expect(log.information().lastLsn).toBe(lsns[5]);
+    const cutFirst = area.truncateLog(lsns[4]!);
+    const movedAfter = log.setArchiveTail(lsns[5]!);
+    await cutFirst;
+    await rejectsWith(movedAfter, 'ERR_CLFS_TAIL_INVALID');
+    expect(log.information()).toMatchObject({ lastLsn: lsns[4], archiveTailLsn: lsns[4] });
+  });
+
+  it('SetLogArchiveTail racing AdvanceLogBase: both land, each durable (a crash image has both)', async () => {
+    const { log, area, path: logPath, lsns } = await archiveLog(6);
+    await Promise.all([area.advanceLogBase(lsns[5]!), log.setArchiveTail(lsns[3]!), area.advanceLogBase(lsns[4]!)]);
+    expect(log.information()).toMatchObject({ baseLsn: lsns[5], archiveTailLsn: lsns[3] });
+    const image = await openCrashImage(logPath);
+    expect(image.information()).toMatchObject({ baseLsn: lsns[5], archiveTailLsn: lsns[3] });
+  });
+});
+
 describe('container recycling with an archive tail', () => {
   it('Container recycling: a container is reused only once min(base LSN, archive tail) has moved past every record in it', async () => {
     const { log, area } = await makeArea({ bufferSize: 64 * KiB }, ARCHIVE);
@@ -358,6 +382,23 @@ describe('PrepareLogArchive', () => {
     const restored = await restore([one, two], [copiesOne, copiesTwo]);
     expect((await recordsOf(restored)).map((r) => r.lsn)).toEqual([...first, ...second]);
     await rejectsWith(restore([two], [copiesTwo]), 'ERR_INVALID_ARG_VALUE');
+  });
+
+  it('restoreArchive: the restored log is an archive log that appends on, its LSNs above the snapshot, and reopens', async () => {
+    const { log, lsns } = await archiveLog(8);
+    using snapshot = await log.prepareArchive();
+    const restored = await restore([snapshot], [copyAll(snapshot)]);
+    expect(restored.information()).toMatchObject({
+      archive: true,
+      archiveTailLsn: Lsn.create(1, 0, 0),
+      lastLsn: lsns[7],
+    });
+    const area = await restored.createMarshallingArea({ bufferSize: 16 * KiB });
+    const { lsn } = await area.reserveAndAppend(record(100), { forceFlush: true });
+    expect(lsn! > lsns[7]!).toBe(true);
+    await restored.close();
+    const again = await reopenLog(restored.path);
+    expect((await recordsOf(again)).map((r) => indexOf(r.data))).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 100]);
   });
 
   it('restoreArchive: a damaged metadata copy is ERR_CLFS_CORRUPT; bytes of the wrong length are ERR_INVALID_ARG_VALUE; an existing path is ERR_CLFS_EXISTS', async () => {

@@ -204,6 +204,7 @@ export class Log {
     checkPath('path', path);
     const o = resolveOpenOptions(options);
     const list: readonly ArchiveImage[] = Array.isArray(images) ? images : [images as ArchiveImage];
+    if (typeof read !== 'function') throw invalidArgType('read', 'of type function', read);
     await restoreArchive(path, list, read, {
       durability: o.durability,
       allowBuffered: o.allowBuffered,

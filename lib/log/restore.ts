@@ -26,6 +26,8 @@ const CHUNK = 1024 * 1024;
 
 /** Decodes a snapshot's metadata copy: ERR_CLFS_CORRUPT if it is not a valid one. */
 function decodeImage(image: ArchiveImage, index: number): Metadata {
+  if (typeof image !== 'object' || image === null) throw invalidArgType(`images[${index}]`, 'an archive image', image);
+  if (!Array.isArray(image.extents)) throw invalidArgType(`images[${index}].extents`, 'an array', image.extents);
   const bytes = checkUint8Array(`images[${index}].metadata`, image.metadata);
   const decoded = decodeMetadata(bytes, (b) => crc32c(b));
   if (typeof decoded === 'string') {

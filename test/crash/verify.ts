@@ -155,7 +155,8 @@ function sameRecovery(a: Recovered, b: Recovered): boolean {
   return (
     a.base === b.base &&
     a.archiveTail === b.archiveTail &&
-    a.records.length === b.records.length && a.records.every((r, i) => r.lsn === b.records[i]!.lsn)
+    a.records.length === b.records.length &&
+    a.records.every((r, i) => r.lsn === b.records[i]!.lsn)
   );
 }
 

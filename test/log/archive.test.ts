@@ -216,6 +216,26 @@ describe('container recycling with an archive tail', () => {
     await area.reserveAndAppend(record(5001), { forceFlush: true });
   });
 
+  it('HandleLogFull: an append waiting for room (logFullTimeoutMs) goes on once the archive tail moves', async () => {
+    const { log, area } = await makeArea({ bufferSize: 64 * KiB, logFullTimeoutMs: 5000 }, ARCHIVE);
+    const lsns: Lsn[] = [];
+    for (let i = 0; ; i++) {
+      if (log.information().currentAvailable < 40 * KiB && Lsn.containerId(lsns.at(-1) ?? 0n) === 2) break;
+      lsns.push((await area.reserveAndAppend(record(i))).lsn!);
+    }
+    await area.flushToLsn();
+    const inSecond = lsns.find((l) => Lsn.containerId(l) === 2)!;
+    await area.advanceLogBase(inSecond);
+    const waiting = Array.from({ length: 20 }, (_, k) => area.reserveAndAppend(record(9000 + k), { forceFlush: true }));
+    let settled = false;
+    void Promise.allSettled(waiting).then(() => (settled = true));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(settled).toBe(false);
+    await log.setArchiveTail(inSecond);
+    const results = await Promise.all(waiting);
+    expect(Lsn.containerId(results.at(-1)!.lsn!)).toBe(3);
+  });
+
   it('RemoveLogContainer: a container the archive tail holds is ERR_CLFS_CONTAINER_ACTIVE', async () => {
     const { log, area } = await makeArea(
       { bufferSize: 64 * KiB },

@@ -167,15 +167,10 @@ describe('archive logs', () => {
 describe('archive tail races', () => {
   it('SetLogArchiveTail racing TruncateLog: each takes its turn in call order (a tail set first refuses the truncation below it; a truncation first leaves the tail beyond the end)', async () => {
     const { log, area, lsns } = await archiveLog(6);
-    const moved = log.setArchiveTail(lsns[4]!);
-    const cut = area.truncateLog(lsns[2]!);
-    await moved;
-    await rejectsWith(cut, 'ERR_CLFS_TAIL_INVALID');
+    // Called together, not awaited between: each is checked when its own rejection is.
+    await Promise.all([log.setArchiveTail(lsns[4]!), rejectsWith(area.truncateLog(lsns[2]!), 'ERR_CLFS_TAIL_INVALID')]);
     expect(log.information().lastLsn).toBe(lsns[5]);
-    const cutFirst = area.truncateLog(lsns[4]!);
-    const movedAfter = log.setArchiveTail(lsns[5]!);
-    await cutFirst;
-    await rejectsWith(movedAfter, 'ERR_CLFS_TAIL_INVALID');
+    await Promise.all([area.truncateLog(lsns[4]!), rejectsWith(log.setArchiveTail(lsns[5]!), 'ERR_CLFS_TAIL_INVALID')]);
     expect(log.information()).toMatchObject({ lastLsn: lsns[4], archiveTailLsn: lsns[4] });
   });
 
@@ -384,7 +379,7 @@ describe('PrepareLogArchive', () => {
     expect(restored.at(-1)!.lsn).toBe(snapshot.lastLsn);
   });
 
-  it('PrepareLogArchive: incremental snapshots (the archive tail moved between them) restore together; the newer alone is refused when it starts above the base', async () => {
+  it('PrepareLogArchive: the next archive starts at or before the archive tail (incremental snapshots, the tail moved between them, restore together; the newer alone is refused when it starts above the base)', async () => {
     const { log, area } = await makeArea({ bufferSize: 64 * KiB }, { ...ARCHIVE, containers: 3 });
     const first = await appendUntil(area, 0, 100, false);
     await area.flushToLsn();

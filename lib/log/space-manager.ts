@@ -29,7 +29,9 @@ export interface AdvanceTailEvent {
   /**
    * Move the base (advanceLogBase or a restart area's newBaseLsn) to a
    * record at or after this LSN: that frees the space asked for. It is a
-   * position, not always a record's LSN (at most the last record's).
+   * position, not always a record's LSN (at most the last record's). With
+   * `heldBy: 'archive-tail'` the archive tail must get there too (it may be
+   * below the base then: the base is far enough already).
    */
   targetLsn: Lsn;
   /** The base when the request was made. */
@@ -219,7 +221,8 @@ export class SpaceManager {
     if (last === Lsn.INVALID) return;
     this.#armed = false;
     const containers = Math.max(1, Math.ceil(bytes / table.containerSize));
-    const at = makeLsn(containerOf(bases.reclaimLsn()) + containers, 0);
+    // From the base and archive tail as set (the persisted ones may lag them).
+    const at = makeLsn(containerOf(bases.reclaimLsn(true)) + containers, 0);
     const event: AdvanceTailEvent = {
       targetLsn: at < last ? at : last,
       baseLsn: bases.baseLsn,

@@ -50,8 +50,10 @@ export function listenForTail(inst: Instance): void {
     const report = inst.model.report;
     if (event.reason !== 'log-tail' && event.reason !== 'log-full')
       report.add('tail-request', `advance-tail with reason ${String(event.reason)}`);
-    if (event.targetLsn < event.baseLsn)
+    if (event.targetLsn < event.baseLsn && event.heldBy !== 'archive-tail')
       report.add('tail-request', `advance-tail asks for ${fmt(event.targetLsn)}, below its base ${fmt(event.baseLsn)}`);
+    if (event.targetLsn < event.archiveTailLsn && event.heldBy === 'archive-tail')
+      report.add('tail-request', `advance-tail asks for ${fmt(event.targetLsn)}, below the archive tail`);
     if (event.baseLsn < inst.model.ackedBase)
       report.add('tail-request', `advance-tail names base ${fmt(event.baseLsn)}, older than the acknowledged one`);
     if (event.currentAvailable < 0 || event.currentAvailable > event.totalAvailable)

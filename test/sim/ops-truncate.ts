@@ -45,7 +45,7 @@ export function truncate(env: Env, op: Extract<OpBody, { k: 'truncate' }>): Prom
   // A base some failed call may have set, or a restart record the model has only as an attempt.
   const mayBeBad = target < model.maxPossibleBase || model.openAttempts().some((a) => a.type === 'restart');
   // An archive log: not below the archive tail, nor what a held snapshot covers (ops-archive.ts).
-  const archiveTail = env.config.archive === true ? env.inst.log.information().archiveTailLsn : -1n;
+  const archiveTail = env.config.archive === true ? env.inst.log.core.bases.archiveTailLsn : -1n;
   const archived = target < archiveTail ? `${fmt(target)} is below the archive tail ${fmt(archiveTail)}` : undefined;
   const snapshot = holdsSnapshot(env.inst) ? ['ERR_CLFS_ARCHIVE_IN_PROGRESS'] : [];
   const failStopped = env.failStopped();

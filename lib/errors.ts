@@ -34,6 +34,10 @@ const CLFS_ERRORS = {
   ERR_CLFS_POLICY_CONFLICT: 'ERROR_LOG_POLICY_CONFLICT',
   // removeContainers: a container that would go holds records at or above the base.
   ERR_CLFS_CONTAINER_ACTIVE: 'ERROR_LOG_CONTAINER_STATE_INVALID',
+  // setArchiveTail / prepareArchive on a log created without `archive: true`.
+  ERR_CLFS_EPHEMERAL: 'ERROR_LOG_EPHEMERAL',
+  // A truncation that would drop records an archive snapshot not yet released covers.
+  ERR_CLFS_ARCHIVE_IN_PROGRESS: 'ERROR_LOG_ARCHIVE_IN_PROGRESS',
   ERR_CLFS_ENGINE_UNAVAILABLE: undefined,
   // A symbolic link, hard link, FIFO, socket, device or directory where a
   // log's file belongs. CLFS opens its files in the kernel and has no such

@@ -30,6 +30,8 @@ export type { StorageStats } from './storage/storage.ts';
 export type { CreateLogOptions, OpenLogOptions } from './log/options.ts';
 export { DEFAULT_POLICY, type LogPolicy } from './log/policy.ts';
 export type { AdvanceTailEvent, LogEvents } from './log/space-manager.ts';
+export type { ArchiveExtent, ArchiveImage, ArchiveSnapshot } from './log/archive.ts';
+export type { ExtentReader } from './log/restore.ts';
 export {
   MarshallingArea,
   type AppendOptions,

@@ -5,7 +5,7 @@
  * base file = slot 0 at offset 0, slot 1 at offset SLOT_SIZE
  * slot (little-endian)
  *   0  u32 magic 0x4d4c4643 ("CFLM")
- *   4  u16 version (2)
+ *   4  u16 version (3; version 2 is read too, see below)
  *   6  u16 flags (0)
  *   8  u32 CRC32C of [0, usedLength) with these 4 bytes counted as zero
  *  12  u32 usedLength
@@ -20,7 +20,8 @@
  *  80  u64 tailLsn: where recovery starts scanning (the block after tailPreviousLsn)
  *  88  u64 tailPreviousLsn: the last block known durable (INVALID: none yet)
  *  96  u64 lastLsn: the youngest record in or before that block (INVALID: none)
- * 104  u32 flags: bit 0 set by a clean close (nothing was written after the tail)
+ * 104  u32 flags: bit 0 set by a clean close (nothing was written after the tail);
+ *      bit 1 an archive (non-ephemeral) log: it keeps an archive tail
  * 108  the space policy (lib/log/policy.ts), 12 bytes:
  *      108 u16 maxContainers   2..1024
  *      110 u16 minContainers   2..maxContainers
@@ -34,10 +35,21 @@
  *   T  u32 truncationCount (at most MAX_TRUNCATIONS), T = 120 + 4 x containerCount
  * T+4  truncationCount x { u64 lsn, u64 epoch, u64 end }: lsn ascending, each
  *      below tailLsn; epoch ascending, at most the copy's epoch; end > lsn
+ *   A  u64 archiveTailLsn, A = T + 4 + 24 x truncationCount: the oldest
+ *      record not yet archived (CLFS's archive tail), at most tailLsn;
+ *      INVALID unless flags bit 1 is set
  * ```
  *
- * Version 2 (version 1 had no policy block and no truncations: `maxContainers`
- * at 104, the flags at 108, the table at 112; it is refused as 'version').
+ * Version 3. Version 2 is the same without archiveTailLsn and flags bit 1
+ * (a log made before archiving; it is read as an ephemeral log, and the
+ * next metadata write makes it version 3). Version 1 had no policy block
+ * and no truncations (`maxContainers` at 104, the flags at 108, the table
+ * at 112; it is refused as 'version').
+ *
+ * Containers are recycled only once min(baseLsn, archiveTailLsn) has passed
+ * every record in them (CLFS's container recycling for non-ephemeral
+ * logs): every logical id from that LSN's container to the newest is in the
+ * table.
  *
  * A truncation (area.truncateLog) to record `lsn` starts generation
  * `epoch`; `end` is where the log ended before it (its last record). The
@@ -67,10 +79,12 @@
  * @module
  */
 import { invariant } from '../errors.ts';
-import { type Lsn, blockLsnOf, containerOf, offsetOf } from '../lsn.ts';
+import { Lsn, blockLsnOf, containerOf, offsetOf } from '../lsn.ts';
 
 export const METADATA_MAGIC = 0x4d4c4643;
-export const METADATA_VERSION = 2;
+export const METADATA_VERSION = 3;
+/** The older version still read (no archive tail). */
+export const METADATA_VERSION_2 = 2;
 export const SLOT_SIZE = 64 * 1024;
 export const METADATA_HEADER_SIZE = 120;
 /** Where the space policy's 12 bytes are. */
@@ -142,10 +156,24 @@ export interface Metadata {
   containers: number[];
   /** Truncations the base has not passed, by ascending LSN. */
   truncations: Truncation[];
+  /** Whether the log is an archive (non-ephemeral) log. */
+  archive: boolean;
+  /** The archive tail (the oldest record not yet archived); INVALID unless `archive`. */
+  archiveTailLsn: Lsn;
 }
 
-export function metadataLength(containerCount: number, truncationCount = 0): number {
-  return METADATA_HEADER_SIZE + 4 * containerCount + 4 + 24 * truncationCount;
+/** The used length of a copy (version 3; version 2 is 8 bytes shorter: no archive tail). */
+export function metadataLength(containerCount: number, truncationCount = 0, version = METADATA_VERSION): number {
+  return METADATA_HEADER_SIZE + 4 * containerCount + 4 + 24 * truncationCount + (version === METADATA_VERSION ? 8 : 0);
+}
+
+/**
+ * The LSN container recycling goes by: the base, or for an archive log
+ * the lower of the base and the archive tail (a container is reused only
+ * once both have passed every record in it).
+ */
+export function reclaimLsnOf(baseLsn: Lsn, archiveTailLsn: Lsn, archive: boolean): Lsn {
+  return archive && archiveTailLsn < baseLsn ? archiveTailLsn : baseLsn;
 }
 
 function uuidToBytes(identity: string, into: Uint8Array): void {
@@ -181,7 +209,7 @@ export function encodeMetadata(slot: Uint8Array, m: Metadata): number {
   v.setBigUint64(80, m.tailLsn, true);
   v.setBigUint64(88, m.tailPreviousLsn, true);
   v.setBigUint64(96, m.lastLsn, true);
-  v.setUint32(104, m.clean ? 1 : 0, true);
+  v.setUint32(104, (m.clean ? 1 : 0) | (m.archive ? 2 : 0), true);
   encodePolicy(v, m.policy);
   m.containers.forEach((id, i) => v.setUint32(METADATA_HEADER_SIZE + 4 * i, id, true));
   const at = METADATA_HEADER_SIZE + 4 * m.containers.length;
@@ -191,6 +219,7 @@ export function encodeMetadata(slot: Uint8Array, m: Metadata): number {
     v.setBigUint64(at + 12 + 24 * i, t.epoch, true);
     v.setBigUint64(at + 20 + 24 * i, t.end, true);
   });
+  v.setBigUint64(at + 4 + 24 * m.truncations.length, m.archive ? m.archiveTailLsn : Lsn.INVALID, true);
   return used;
 }
 
@@ -204,7 +233,8 @@ export function decodeMetadata(slot: Uint8Array, crc: (bytes: Uint8Array) => num
   if (slot.byteLength < METADATA_HEADER_SIZE) return 'length';
   const v = new DataView(slot.buffer, slot.byteOffset, slot.byteLength);
   if (v.getUint32(0, true) !== METADATA_MAGIC) return 'magic';
-  if (v.getUint16(4, true) !== METADATA_VERSION || v.getUint16(6, true) !== 0) return 'version';
+  const version = v.getUint16(4, true);
+  if ((version !== METADATA_VERSION && version !== METADATA_VERSION_2) || v.getUint16(6, true) !== 0) return 'version';
   const used = v.getUint32(12, true);
   if (used < METADATA_HEADER_SIZE || used > slot.byteLength) return 'length';
   const stored = v.getUint32(METADATA_CHECKSUM_OFFSET, true);
@@ -212,12 +242,14 @@ export function decodeMetadata(slot: Uint8Array, crc: (bytes: Uint8Array) => num
   copy.fill(0, METADATA_CHECKSUM_OFFSET, METADATA_CHECKSUM_OFFSET + 4);
   if (crc(copy) !== stored) return 'checksum';
   const containerCount = v.getUint32(44, true);
-  if (containerCount < 2 || containerCount > MAX_CONTAINERS || used < metadataLength(containerCount)) {
+  if (containerCount < 2 || containerCount > MAX_CONTAINERS || used < metadataLength(containerCount, 0, version)) {
     return 'fields';
   }
   const truncationsAt = METADATA_HEADER_SIZE + 4 * containerCount;
   const truncationCount = v.getUint32(truncationsAt, true);
-  if (truncationCount > MAX_TRUNCATIONS || used !== metadataLength(containerCount, truncationCount)) return 'fields';
+  if (truncationCount > MAX_TRUNCATIONS || used !== metadataLength(containerCount, truncationCount, version)) {
+    return 'fields';
+  }
   const sectorUnit = v.getUint32(40, true);
   const containerSize = v.getBigUint64(48, true);
   if (sectorUnit < 512 || sectorUnit > 65536 || (sectorUnit & (sectorUnit - 1)) !== 0) return 'fields';
@@ -236,7 +268,10 @@ export function decodeMetadata(slot: Uint8Array, crc: (bytes: Uint8Array) => num
     return 'fields';
   }
   const flags = v.getUint32(104, true);
-  if ((flags & ~1) !== 0) return 'fields';
+  if ((flags & ~(version === METADATA_VERSION ? 3 : 1)) !== 0) return 'fields';
+  const archive = (flags & 2) !== 0;
+  const archiveTailLsn =
+    version === METADATA_VERSION ? v.getBigUint64(truncationsAt + 4 + 24 * truncationCount, true) : Lsn.INVALID;
   const containers: number[] = [];
   for (let i = 0; i < containerCount; i++) containers.push(v.getUint32(METADATA_HEADER_SIZE + 4 * i, true));
   const inUse = containers.filter((id) => id !== 0);
@@ -267,12 +302,17 @@ export function decodeMetadata(slot: Uint8Array, crc: (bytes: Uint8Array) => num
   }
   if (last !== invalid && (last >= tailLsn || (tailPrevious !== invalid && last < tailPrevious))) return 'fields';
   if (base > tailLsn || (restart !== invalid && restart >= tailLsn)) return 'fields';
+  // An archive tail is a position at most the tail, in a container the
+  // table has (or the tail's); an ephemeral log has none.
+  if (archive ? archiveTailLsn > tailLsn || containerOf(archiveTailLsn) < 1 : archiveTailLsn !== invalid) {
+    return 'fields';
+  }
   if (v.getBigUint64(56, true) > MAX_EPOCH) return 'fields';
-  // Every logical id from the base's container to the newest is in the table:
-  // ids are handed out in order, and a container is recycled only once it is
-  // below the base. A table with a gap was never written (the writer would
-  // ask for an id the table cannot give).
-  const baseId = Math.max(1, containerOf(base));
+  // Every logical id from the base's container (or the archive tail's, if
+  // lower) to the newest is in the table: ids are handed out in order, and a
+  // container is recycled only once it is below both. A table with a gap
+  // was never written (the writer would ask for an id the table cannot give).
+  const baseId = Math.max(1, containerOf(reclaimLsnOf(base, archiveTailLsn, archive)));
   if (inUse.filter((id) => id >= baseId).length !== newestId - baseId + 1) return 'fields';
   // Truncations ascend (LSN and epoch), each a record position below the tail.
   const epoch = v.getBigUint64(56, true);
@@ -311,6 +351,8 @@ export function decodeMetadata(slot: Uint8Array, crc: (bytes: Uint8Array) => num
     clean: (flags & 1) !== 0,
     containers,
     truncations,
+    archive,
+    archiveTailLsn,
   };
 }
 

@@ -382,10 +382,11 @@ export class AreaAppender {
   }
 
   #logFull(): ClfsError {
-    const { space } = this.#core;
+    const { space, bases } = this.#core;
+    const move = bases.heldBy() === 'base' ? 'advance the base' : 'archive and move the archive tail';
     return new ClfsError(
       'ERR_CLFS_LOG_FULL',
-      `the log has no room for this without eating into reservations (${space.totalReservation()} bytes reserved, ${space.currentAvailable()} available). Free reservations, advance the base, or add containers`,
+      `the log has no room for this without eating into reservations (${space.totalReservation()} bytes reserved, ${space.currentAvailable()} available). Free reservations, ${move}, or add containers`,
     );
   }
 

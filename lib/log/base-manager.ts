@@ -11,7 +11,7 @@
  * @module
  */
 import { ClfsError, invariant } from '../errors.ts';
-import { MAX_CONTAINERS, MAX_TRUNCATIONS, type Metadata, type Truncation } from '../format/metadata.ts';
+import { MAX_CONTAINERS, MAX_TRUNCATIONS, reclaimLsnOf, type Metadata, type Truncation } from '../format/metadata.ts';
 import { Lsn, blockLsnOf, sequenceOf } from '../lsn.ts';
 import type { LogStorage } from '../storage/storage.ts';
 import type { ContainerTable } from './containers.ts';
@@ -40,6 +40,10 @@ export class BaseManager {
   #rules: Truncation[];
   /** The new last record of each truncation made since the log was opened, in order. */
   readonly #truncations: Lsn[] = [];
+  /** The archive tail (archive logs; INVALID otherwise), as set: the metadata records it once written. */
+  #archiveTail: Lsn;
+  /** Outstanding archive snapshots: each keeps the containers from its first LSN on (archive.ts). */
+  readonly #pins = new Set<{ lsn: Lsn; last: Lsn }>();
 
   constructor(
     storage: LogStorage,
@@ -57,6 +61,67 @@ export class BaseManager {
     this.#restartLsn = metadata.current.restartLsn;
     this.#restartAppended = this.#restartLsn;
     this.#rules = [...metadata.current.truncations];
+    this.#archiveTail = metadata.current.archiveTailLsn;
+  }
+
+  /** Whether the log is an archive (non-ephemeral) log. */
+  get archive(): boolean {
+    return this.#metadata.current.archive;
+  }
+
+  /** The archive tail as last set (INVALID for an ephemeral log). */
+  get archiveTailLsn(): Lsn {
+    return this.#archiveTail;
+  }
+
+  /**
+   * The LSN container recycling goes by: the lowest of the base and the
+   * archive tail as persisted and the first LSN of every outstanding
+   * archive snapshot. Only containers wholly below it are free. With
+   * `live`, the base and archive tail as set (information()).
+   */
+  reclaimLsn(live = false): Lsn {
+    const m = this.#metadata.current;
+    let lsn = live
+      ? reclaimLsnOf(this.#baseLsn, this.#archiveTail, m.archive)
+      : reclaimLsnOf(m.baseLsn, m.archiveTailLsn, m.archive);
+    for (const pin of this.#pins) if (pin.lsn < lsn) lsn = pin.lsn;
+    return lsn;
+  }
+
+  /** Which of the base and the archive tail holds the oldest container (for 'advance-tail'). */
+  heldBy(): 'base' | 'archive-tail' {
+    return this.reclaimLsn() < this.#metadata.current.baseLsn ? 'archive-tail' : 'base';
+  }
+
+  /**
+   * Keeps every container from `lsn` on until the returned function is
+   * called (an archive snapshot whose last record is `last`).
+   */
+  pin(lsn: Lsn, last: Lsn): () => void {
+    const pin = { lsn, last };
+    this.#pins.add(pin);
+    return () => {
+      if (this.#pins.delete(pin)) this.onSpaceChanged('base');
+    };
+  }
+
+  /** The highest last record of the outstanding archive snapshots (INVALID: none, or none holds a record). */
+  snapshotEnd(): Lsn {
+    let end = Lsn.INVALID;
+    for (const pin of this.#pins) {
+      if (pin.last !== Lsn.INVALID && (end === Lsn.INVALID || pin.last > end)) end = pin.last;
+    }
+    return end;
+  }
+
+  /** Moves the archive tail to `lsn` (checked by the caller) and persists it, in the metadata's turn. */
+  setArchiveTail(lsn: Lsn): Promise<void> {
+    if (lsn > this.#archiveTail) this.#archiveTail = lsn;
+    return this.serializeMetadata(async () => {
+      await this.persistMetadata();
+      this.onSpaceChanged('base');
+    });
   }
 
   /**
@@ -78,7 +143,10 @@ export class BaseManager {
 
   /** The truncations as the metadata records them: those whose dropped records the base has not passed. */
   #ruleList(): Truncation[] {
-    return this.#rules.filter((rule) => rule.end >= this.#baseLsn);
+    // Kept while the archive tail has not passed it either: the records
+    // between it and the base are still on disk (and archived from there).
+    const oldest = reclaimLsnOf(this.#baseLsn, this.#archiveTail, this.archive);
+    return this.#rules.filter((rule) => rule.end >= oldest);
   }
 
   /**
@@ -123,23 +191,36 @@ export class BaseManager {
     return result;
   }
 
-  /** Writes metadata with the current base, restart, table and durable tail. */
+  /**
+   * The metadata as the next write would record it now: the current base,
+   * restart, archive tail, table and durable tail (restart records durable
+   * by now settled first).
+   */
+  metadataNow(): Omit<
+    Metadata,
+    'dumpCount' | 'identity' | 'sectorUnit' | 'containerSize' | 'epoch' | 'policy' | 'clean' | 'archive'
+  > {
+    const tail = this.#writer.durableTail();
+    this.#settleDurable(tail.lastLsn);
+    return {
+      baseLsn: this.#baseLsn,
+      restartLsn: this.#restartLsn,
+      containers: [...this.#table.logicalIds],
+      truncations: this.#ruleList(),
+      archiveTailLsn: this.#archiveTail,
+      ...tail,
+    };
+  }
+
+  /** Writes metadata with the current base, restart, archive tail, table and durable tail. */
   async persistMetadata(update: Partial<Metadata> = {}): Promise<void> {
     // A fail-stopped log records nothing more (invariant 4): a base move or
     // restart area pending when it failed is not acknowledged.
     this.#writer.checkHealthy();
-    const tail = this.#writer.durableTail();
-    this.#settleDurable(tail.lastLsn);
+    const now = this.metadataNow();
     try {
       await this.#metadata.write(
-        {
-          baseLsn: this.#baseLsn,
-          restartLsn: this.#restartLsn,
-          containers: [...this.#table.logicalIds],
-          truncations: this.#ruleList(),
-          ...tail,
-          ...update,
-        },
+        { ...now, ...update },
         // The log may fail-stop while this write waits for the one before it.
         () => this.#writer.checkHealthy(),
       );
@@ -157,20 +238,13 @@ export class BaseManager {
     return this.serializeMetadata(async () => {
       const existing = this.#table.physicalOf(logicalId);
       if (existing !== -1) return existing;
-      let physical = this.#table.recycle(this.#metadata.current.baseLsn);
+      let physical = this.#table.recycle(this.reclaimLsn());
       const step = growthStep(this.#metadata.current.policy, this.#table.count);
       if (physical === -1 && step > 0) {
         await this.#grow(step);
-        physical = this.#table.recycle(this.#metadata.current.baseLsn);
+        physical = this.#table.recycle(this.reclaimLsn());
       }
-      if (physical === -1) {
-        throw new ClfsError(
-          'ERR_CLFS_LOG_FULL',
-          `the log is full: all ${this.#table.count} containers hold records at or above the base LSN ${Lsn.format(
-            this.#baseLsn,
-          )}. Advance the base (advanceLogBase or writeRestartArea), add containers, or enable autoGrow`,
-        );
-      }
+      if (physical === -1) throw this.#full();
       invariant(
         this.#table.logicalIds[physical] === logicalId,
         () => `container ${logicalId} recycled as ${this.#table.logicalIds[physical]}`,
@@ -178,6 +252,18 @@ export class BaseManager {
       await this.persistMetadata();
       return physical;
     });
+  }
+
+  #full(): ClfsError {
+    const reclaim = this.reclaimLsn();
+    const held =
+      this.heldBy() === 'base'
+        ? `the base LSN ${Lsn.format(this.#baseLsn)}. Advance the base (advanceLogBase or writeRestartArea)`
+        : `the archive tail ${Lsn.format(reclaim)} (or an archive snapshot not yet released). Archive and move the archive tail (setArchiveTail)`;
+    return new ClfsError(
+      'ERR_CLFS_LOG_FULL',
+      `the log is full: all ${this.#table.count} containers hold records at or above ${held}, add containers, or enable autoGrow`,
+    );
   }
 
   async #grow(count: number): Promise<void> {
@@ -265,11 +351,15 @@ export class BaseManager {
    * AdvanceLogBase cannot fail for want of them (a checkpoint during a
    * recovery scan that holds them all).
    */
-  async checkNewBase(lsn: Lsn, role = 'the base'): Promise<void> {
-    if (lsn < this.#baseLsn) throw tailInvalid(lsn, `is below the base LSN ${Lsn.format(this.#baseLsn)}`, role);
-    const last = this.#writer.lastLsn;
-    if (last === Lsn.INVALID || lsn > last) {
-      throw tailInvalid(lsn, `is beyond the last record ${Lsn.format(last)}`, role);
+  async checkNewBase(
+    lsn: Lsn,
+    role = 'the base',
+    low = { lsn: this.#baseLsn, name: 'the base LSN' },
+    high = { lsn: this.#writer.lastLsn, name: 'the last record' },
+  ): Promise<void> {
+    if (lsn < low.lsn) throw tailInvalid(lsn, `is below ${low.name} ${Lsn.format(low.lsn)}`, role);
+    if (high.lsn === Lsn.INVALID || lsn > high.lsn) {
+      throw tailInvalid(lsn, `is beyond ${high.name} ${Lsn.format(high.lsn)}`, role);
     }
     const queued = this.#writer.queuedRecordCount(blockLsnOf(lsn));
     const block = queued === undefined ? await this.#blocks.probeBlock(blockLsnOf(lsn), true) : undefined;

@@ -76,7 +76,7 @@ export class LogCore {
         containerSize: this.table.containerSize,
         logicalIds: this.table.logicalIds,
         position: this.writer.sealedPosition(),
-        persistedBase: this.metadata.current.baseLsn,
+        persistedBase: this.bases.reclaimLsn(),
         maxContainers: this.metadata.current.policy.autoGrow ? this.metadata.current.policy.maxContainers : 0,
       }),
       () => {

@@ -5,12 +5,13 @@
  * @module
  */
 import { MAX_CONTAINERS, SLOT_SIZE } from '../format/metadata.ts';
-import { jsonFriendly, type Lsn } from '../lsn.ts';
+import { checkLsn, jsonFriendly, type Lsn } from '../lsn.ts';
 import type { Durability } from '../native/direct-file.ts';
 import { NativeStorage } from '../storage/native-storage.ts';
 import type { LogStorage, StorageStats } from '../storage/storage.ts';
 import { invalidArgType } from '../errors.ts';
 import { checkInteger, checkOneOf, checkPath } from '../validate.ts';
+import { prepareArchive, setArchiveTail, type ArchiveImage, type ArchiveSnapshot } from './archive.ts';
 import type { LogCore } from './core.ts';
 import { MarshallingArea, type MarshallingAreaOptions } from './marshalling-area.ts';
 import { MetadataStore } from './metadata-store.ts';
@@ -19,6 +20,7 @@ import { resolveCreateOptions, resolveOpenOptions, type CreateLogOptions, type O
 import type { LogPolicy } from './policy.ts';
 import type { LogEvents } from './space-manager.ts';
 import type { RecoveryReport } from './recovery.ts';
+import { restoreArchive, type ExtentReader } from './restore.ts';
 import { freeContainerCount } from './space.ts';
 
 /** `log.information()`: CLFS_INFORMATION, in bytes and bigint LSNs. */
@@ -35,7 +37,7 @@ export interface LogInformation {
   containerSize: number;
   /** Containers the log has. */
   totalContainers: number;
-  /** Containers holding nothing at or above the base. */
+  /** Containers holding nothing at or above the base (and, on an archive log, the archive tail). */
   freeContainers: number;
   /** The unit blocks are laid out in: the device's physical sector size. */
   sectorSize: number;
@@ -49,6 +51,14 @@ export interface LogInformation {
   restartLsn: Lsn;
   /** The log's UUID. */
   identity: string;
+  /** Whether the log is an archive (non-ephemeral) log (`Log.create(path, { archive: true })`). */
+  archive: boolean;
+  /**
+   * The archive tail (CLFS's MinArchiveTailLsn): the oldest record not yet
+   * archived, as last set by `setArchiveTail`; Lsn.INVALID for an
+   * ephemeral log.
+   */
+  archiveTailLsn: Lsn;
   /** Whether I/O bypasses the page cache. */
   direct: boolean;
   /** The durability mode the log was opened with. */
@@ -104,7 +114,7 @@ export class Log {
       o.containers,
       (unit) => Math.ceil(o.containerSize / unit) * unit,
       storageOptions,
-      (storage) => initializeStorage(storage, o.containerSize, o.containers, o.policy),
+      (storage) => initializeStorage(storage, o.containerSize, o.containers, o.policy, o.archive),
     );
     return Log.open(path, { durability: o.durability, allowBuffered: o.allowBuffered, engine: o.engine });
   }
@@ -115,8 +125,9 @@ export class Log {
     containerSize: number,
     containers: number,
     policy: LogPolicy | number,
+    archive = false,
   ): Promise<void> {
-    return initializeStorage(storage, containerSize, containers, policy);
+    return initializeStorage(storage, containerSize, containers, policy, archive);
   }
 
   /**
@@ -163,6 +174,87 @@ export class Log {
       { durability: 'dsync', allowBuffered: true },
       async (storage) => (await MetadataStore.read(storage)).metadata.containers.length,
     );
+  }
+
+  /**
+   * Makes a log at `path` (which must not exist: ERR_CLFS_EXISTS) from
+   * archive snapshots of another (`log.prepareArchive()`), oldest first:
+   * their extents, whose copied bytes `read` gives, are written in order
+   * into the new log's containers, and the last snapshot's metadata copy
+   * into its base file. `Log.open(path)` then finds every record that was
+   * durable when that snapshot was taken (from its base on), nothing torn.
+   *
+   * One snapshot is enough when its `fromLsn` is at or below its `baseLsn`
+   * (the archive tail lagged the base); otherwise give the earlier ones back
+   * to one that starts at or below it, each starting at or before the end
+   * of the one before it (ERR_INVALID_ARG_VALUE if they do not; a snapshot
+   * whose metadata copy is damaged is ERR_CLFS_CORRUPT). The restored log
+   * is built beside `path` and renamed into place: a crash leaves no log or
+   * the whole one.
+   *
+   * @example
+   * ```ts
+   * // Backup: copy the extents with plain reads while the log runs.
+   * using snapshot = await log.prepareArchive();
+   * const copies = await Promise.all(snapshot.extents.map((e) => readRange(e.path, e.fileOffset, e.length)));
+   * await log.setArchiveTail(snapshot.lastLsn);
+   * // Restore.
+   * await Log.restoreArchive('/restore/wal', snapshot, (extent) => copies[snapshot.extents.indexOf(extent)]!);
+   * ```
+   */
+  static async restoreArchive(
+    path: string,
+    images: ArchiveImage | readonly ArchiveImage[],
+    read: ExtentReader,
+    options?: OpenLogOptions,
+  ): Promise<void> {
+    checkPath('path', path);
+    const o = resolveOpenOptions(options);
+    const list: readonly ArchiveImage[] = Array.isArray(images) ? images : [images as ArchiveImage];
+    if (typeof read !== 'function') throw invalidArgType('read', 'of type function', read);
+    await restoreArchive(path, list, read, {
+      durability: o.durability,
+      allowBuffered: o.allowBuffered,
+      engine: o.engine,
+    });
+  }
+
+  /**
+   * Moves the archive tail to `lsn` (CLFS's SetLogArchiveTail: on the log,
+   * as CLFS's takes the log handle): the records below it are archived, and
+   * a container is reused only once both the base and the archive tail have
+   * passed it. `lsn` must name a record in [archive tail, last durable
+   * record]: it never moves back (ERR_CLFS_TAIL_INVALID otherwise).
+   * ERR_CLFS_EPHEMERAL on a log created without `archive: true`. Durable
+   * when it resolves; a crash during it leaves the old tail or the new one.
+   * Unlike CLFS, which defers the move while an archive snapshot is
+   * outstanding, the tail moves at once; the containers the snapshot names
+   * stay until it is released.
+   */
+  async setArchiveTail(lsn: Lsn): Promise<void> {
+    this.core.checkOpen();
+    checkLsn('lsn', lsn);
+    await this.core.track(setArchiveTail(this.core, lsn));
+  }
+
+  /**
+   * Takes an archive snapshot (CLFS's PrepareLogArchive, with every
+   * GetNextLogArchiveExtent and ReadLogArchiveMetadata answered at once):
+   * the extents of container files that hold the log from the archive
+   * tail's block to the end of the last durable block, in LSN order, and a
+   * metadata copy describing the log as of then. Copy the extents (plain
+   * file reads do; the writer may go on meanwhile: nothing it writes lands
+   * in them), then move the archive tail to `snapshot.lastLsn` and
+   * `release()` the snapshot (CLFS's TerminateLogArchive): until then the
+   * containers it names are not reused, and a truncation that would drop
+   * records it covers is refused (ERR_CLFS_ARCHIVE_IN_PROGRESS). The next
+   * snapshot starts at the archive tail's block again. See
+   * {@link Log.restoreArchive}. ERR_CLFS_EPHEMERAL on a log created without
+   * `archive: true`.
+   */
+  async prepareArchive(): Promise<ArchiveSnapshot> {
+    this.core.checkOpen();
+    return this.core.track(prepareArchive(this.core));
   }
 
   /**
@@ -262,13 +354,15 @@ export class Log {
       baseFileSize: 2 * SLOT_SIZE,
       containerSize: table.containerSize,
       totalContainers: table.count,
-      freeContainers: freeContainerCount(table.logicalIds, writer.position.logicalId, bases.baseLsn),
+      freeContainers: freeContainerCount(table.logicalIds, writer.position.logicalId, bases.reclaimLsn(true)),
       sectorSize: this.core.unit,
       baseLsn: bases.baseLsn,
       lastFlushedLsn: writer.durableLsn,
       lastLsn: writer.lastLsn,
       restartLsn: bases.restartLsn,
       identity: this.core.metadata.current.identity,
+      archive: bases.archive,
+      archiveTailLsn: bases.archiveTailLsn,
       direct: storage.geometry.direct,
       durability: storage.geometry.durability,
     });

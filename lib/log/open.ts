@@ -27,13 +27,15 @@ function policyOfCeiling(maxContainers: number): LogPolicy {
  * Writes the first metadata of a new log onto `storage`, whose
  * `containers` containers exist already (both slots, so neither holds
  * garbage). `policy` is the log's policy, or (for the test harnesses) a
- * number as the older autoGrow ceiling: 0 for no autoGrow.
+ * number as the older autoGrow ceiling: 0 for no autoGrow. `archive`: an
+ * archive log, its archive tail at the first LSN.
  */
 export async function initializeStorage(
   storage: LogStorage,
   containerSize: number,
   containers: number,
   policy: LogPolicy | number,
+  archive = false,
 ): Promise<void> {
   const unit = storage.geometry.unit;
   if (containerSize % unit !== 0) {
@@ -57,6 +59,8 @@ export async function initializeStorage(
     clean: true,
     containers: logicalIds,
     truncations: [],
+    archive,
+    archiveTailLsn: archive ? first : Lsn.INVALID,
   };
   const store = new MetadataStore(storage, initial);
   await store.write({});

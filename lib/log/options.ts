@@ -47,6 +47,13 @@ export interface CreateLogOptions {
       };
   /** Native I/O engine (default `$CLFS_IO_ENGINE` or 'auto'). */
   engine?: IoEngine;
+  /**
+   * An archive (non-ephemeral) log (CLFS's `FILE_ATTRIBUTE_ARCHIVE`): it
+   * keeps an archive tail, and a container is reused only once both the
+   * base and the archive tail have passed it (see `log.setArchiveTail`,
+   * `log.prepareArchive`). Fixed for the log's life. Default false.
+   */
+  archive?: boolean;
 }
 
 /** Options of {@link Log.open}. */
@@ -84,6 +91,7 @@ export interface ResolvedCreateOptions {
   allowBuffered: boolean;
   policy: LogPolicy;
   engine: IoEngine | undefined;
+  archive: boolean;
 }
 
 export interface ResolvedOpenOptions {
@@ -115,6 +123,7 @@ export function resolveCreateOptions(options: CreateLogOptions | undefined): Res
     allowBuffered: o.allowBuffered === undefined ? false : checkBoolean('options.allowBuffered', o.allowBuffered),
     policy,
     engine: o.engine === undefined ? undefined : checkOneOf('options.engine', o.engine, ENGINES),
+    archive: o.archive === undefined ? false : checkBoolean('options.archive', o.archive),
   };
 }
 

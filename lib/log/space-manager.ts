@@ -29,11 +29,22 @@ export interface AdvanceTailEvent {
   /**
    * Move the base (advanceLogBase or a restart area's newBaseLsn) to a
    * record at or after this LSN: that frees the space asked for. It is a
-   * position, not always a record's LSN (at most the last record's).
+   * position, not always a record's LSN (at most the last record's). With
+   * `heldBy: 'archive-tail'` the archive tail must get there too (it may be
+   * below the base then: the base is far enough already).
    */
   targetLsn: Lsn;
   /** The base when the request was made. */
   baseLsn: Lsn;
+  /**
+   * What holds the oldest container: `'base'`, or for an archive log
+   * `'archive-tail'` when the archive tail (or an archive snapshot not yet
+   * released) is below the base: then archive, and move the archive tail
+   * (`log.setArchiveTail`) to at least `targetLsn` too.
+   */
+  heldBy: 'base' | 'archive-tail';
+  /** The archive tail when the request was made (Lsn.INVALID for an ephemeral log). */
+  archiveTailLsn: Lsn;
   /** Bytes free for new records when the request was made (`information().currentAvailable`). */
   currentAvailable: number;
   /** Bytes in all containers. */
@@ -116,8 +127,9 @@ export class SpaceManager {
   /**
    * Removes `count` free containers from the end of the table (CLFS's
    * RemoveLogContainer): ERR_CLFS_POLICY_CONFLICT below minContainers,
-   * ERR_CLFS_CONTAINER_ACTIVE if one holds records at or above the base,
-   * or the writer or reserved space needs it.
+   * ERR_CLFS_CONTAINER_ACTIVE if one holds records at or above the base
+   * (or, on an archive log, the archive tail), or the writer or reserved
+   * space needs it.
    */
   removeContainers(count: number): Promise<void> {
     const { writer, bases } = this.#p;
@@ -132,7 +144,7 @@ export class SpaceManager {
     writer.checkHealthy();
     const n = table.count;
     const policy = metadata.current.policy;
-    const base = metadata.current.baseLsn;
+    const base = bases.reclaimLsn();
     if (auto) {
       // As many as asked of the free ones at the end, down to minContainers.
       let free = 0;
@@ -144,7 +156,8 @@ export class SpaceManager {
     checkCount(policy, n - count, 'removeContainers');
     for (let i = n - count; i < n; i++) {
       if (!table.isFree(i, base)) {
-        throw active(i, `it holds logical container ${table.logicalIds[i]}, at or above the base ${Lsn.format(base)}`);
+        const what = bases.heldBy() === 'base' ? 'the base' : 'the archive tail (or an archive snapshot)';
+        throw active(i, `it holds logical container ${table.logicalIds[i]}, at or above ${what} ${Lsn.format(base)}`);
       }
     }
     if (!space.roomStaysWith(table.logicalIds.slice(0, n - count))) {
@@ -208,10 +221,13 @@ export class SpaceManager {
     if (last === Lsn.INVALID) return;
     this.#armed = false;
     const containers = Math.max(1, Math.ceil(bytes / table.containerSize));
-    const at = makeLsn(containerOf(bases.baseLsn) + containers, 0);
+    // From the base and archive tail as set (the persisted ones may lag them).
+    const at = makeLsn(containerOf(bases.reclaimLsn(true)) + containers, 0);
     const event: AdvanceTailEvent = {
       targetLsn: at < last ? at : last,
       baseLsn: bases.baseLsn,
+      heldBy: bases.heldBy(),
+      archiveTailLsn: bases.archiveTailLsn,
       currentAvailable: available,
       totalAvailable: total,
       reason,

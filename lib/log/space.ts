@@ -18,8 +18,10 @@ export interface SpaceSnapshot {
   /** Where the next block starts if the open block were sealed now. */
   position: { logicalId: number; offset: number };
   /**
-   * The base as persisted: the writer recycles a container only once the
-   * base move that freed it is durable, so only that base frees space.
+   * The base as persisted (for an archive log, the lower of it and the
+   * archive tail as persisted, and of outstanding archive snapshots): the
+   * writer recycles a container only once the move that freed it is
+   * durable, so only that frees space.
    */
   persistedBase: Lsn;
   /** How many containers the log may grow to (0, or its count, when it cannot grow). */

@@ -9,11 +9,13 @@
  * after it, and placed after the new end):
  *
  * 1. `lsn` must name a record in [base, last] at or after the newest
- *    restart record appended (ERR_CLFS_TAIL_INVALID otherwise), and the
- *    length of its block is found: the open block's after the cut, else
- *    the block's in the write queue or on disk. Every read the truncation
- *    needs is made here, before anything is dropped: a read that fails
- *    rejects the call and leaves the log as it was;
+ *    restart record appended and, on an archive log, the archive tail
+ *    (ERR_CLFS_TAIL_INVALID otherwise), nothing an archive snapshot not
+ *    yet released covers may be dropped (ERR_CLFS_ARCHIVE_IN_PROGRESS),
+ *    and the length of its block is found: the open block's after the
+ *    cut, else the block's in the write queue or on disk. Every read the
+ *    truncation needs is made here, before anything is dropped: a read
+ *    that fails rejects the call and leaves the log as it was;
  * 2. the writer drops what it holds after `lsn` (the open block's records,
  *    sealed blocks not yet submitted); flushes waiting for them reject with
  *    ERR_CLFS_TRUNCATED, and `lsn` is the last record from then on (readers
@@ -33,6 +35,7 @@
 import { ClfsError } from '../errors.ts';
 import { MAX_EPOCH } from '../format/metadata.ts';
 import { Lsn, blockLsnOf, containerOf, offsetOf } from '../lsn.ts';
+import { checkTruncation as checkArchive } from './archive.ts';
 import type { LogCore } from './core.ts';
 
 /** Truncates `core`'s log after `lsn` (see the module comment); resolves once durable. */
@@ -49,6 +52,7 @@ export async function truncateLog(core: LogCore, lsn: Lsn, inTurn: () => void): 
         { lsn },
       );
     }
+    checkArchive(core, lsn);
     bases.checkTruncationRoom();
     if (writer.epoch + 1n > MAX_EPOCH) {
       throw new ClfsError('ERR_CLFS_CORRUPT', `the log's generation number (${writer.epoch}) cannot be raised`);

@@ -558,10 +558,53 @@ export function spaceCases(): Case[] {
     policy('an unknown field', VALUE, { newContainerSize: 1 }),
     policy('minContainers above maxContainers', 'ERR_CLFS_POLICY_INVALID', { minContainers: 9, maxContainers: 8 }),
     policy('minContainers = 3 (above the count)', 'ERR_CLFS_POLICY_CONFLICT', { minContainers: 3 }),
+    ...archiveCases(),
     on("event = 'tail'", VALUE, 'tail', () => undefined),
     on('event = 1', TYPE, 1, () => undefined),
     on('listener = 1', TYPE, 'advance-tail', 1),
     on('listener = undefined', TYPE, 'advance-tail', undefined),
+  ];
+}
+
+/** log.setArchiveTail / log.prepareArchive (log A is ephemeral) and Log.restoreArchive. */
+function archiveCases(): Case[] {
+  const tail = (input: string, expect: string, lsn: unknown): Case => ({
+    fn: 'log.setArchiveTail',
+    input,
+    expect,
+    run: (f) => f.A.log.setArchiveTail(X(lsn)),
+  });
+  const image = {
+    fromLsn: 1n << 32n,
+    lastLsn: 1n << 32n,
+    baseLsn: 1n << 32n,
+    extents: [],
+    metadata: new Uint8Array(512),
+  };
+  const restore = (input: string, expect: string, images: unknown, read: unknown = () => new Uint8Array(0)): Case => ({
+    fn: 'Log.restoreArchive',
+    input,
+    expect,
+    run: (f) => f.clfs.Log.restoreArchive(path.join(f.tmpDir(), 'restored'), X(images), X(read)),
+  });
+  return [
+    tail("lsn = '1'", TYPE, '1'),
+    tail('lsn = -1n', RANGE, -1n),
+    tail('lsn = 2n ** 64n', RANGE, 2n ** 64n),
+    tail('an ephemeral log (FIRST record)', 'ERR_CLFS_EPHEMERAL', 1n << 32n),
+    {
+      fn: 'log.prepareArchive',
+      input: 'an ephemeral log',
+      expect: 'ERR_CLFS_EPHEMERAL',
+      run: (f) => f.A.log.prepareArchive(),
+    },
+    restore('images = null', TYPE, null),
+    restore('images = []', VALUE, []),
+    restore('images = [42]', TYPE, [42]),
+    restore('extents = 1', TYPE, { ...image, extents: 1 }),
+    restore("metadata = 'x'", TYPE, { ...image, metadata: 'x' }),
+    restore('metadata = 512 zero bytes', 'ERR_CLFS_CORRUPT', image),
+    restore('read = 1', TYPE, image, 1),
   ];
 }
 
@@ -596,6 +639,13 @@ export function closedLogCases(): Case[] {
       run: (f) => f.C.log.removeContainers(1),
     },
     { fn: 'log.setPolicy', input: 'after log.close()', expect: CLOSED, run: (f) => f.C.log.setPolicy({}) },
+    {
+      fn: 'log.setArchiveTail',
+      input: 'after log.close()',
+      expect: CLOSED,
+      run: (f) => f.C.log.setArchiveTail(1n << 32n),
+    },
+    { fn: 'log.prepareArchive', input: 'after log.close()', expect: CLOSED, run: (f) => f.C.log.prepareArchive() },
     { fn: 'log.policy', input: 'after log.close()', expect: CLOSED, sync: true, run: (f) => f.C.log.policy() },
     {
       fn: 'log.on',

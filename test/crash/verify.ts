@@ -17,6 +17,8 @@ interface Recovered {
   base: Lsn;
   /** The policy and container count the log opened with. */
   space: string;
+  /** The archive tail the log opened with (Lsn.INVALID: ephemeral). */
+  archiveTail: Lsn;
   records: { lsn: Lsn; type: string; data: Uint8Array; undoNextLsn: Lsn; previousLsn: Lsn }[];
 }
 
@@ -38,7 +40,7 @@ async function recoverImage(image: MemoryImage, run: RecordedRun): Promise<Recov
     for await (const r of area.records(undefined, 'forward', { type: 'client' })) {
       records.push({ lsn: r.lsn, type: r.type, data: r.data, undoNextLsn: r.undoNextLsn, previousLsn: r.previousLsn });
     }
-    return { base, space, records };
+    return { base, space, records, archiveTail: log.information().archiveTailLsn };
   } finally {
     await log.close();
   }
@@ -102,6 +104,15 @@ function check(run: RecordedRun, appended: RecordedRecord[], point: number, got:
       );
     }
   }
+  // The archive tail: one that was set, not older than the newest acknowledged.
+  if (run.archiveTails !== undefined) {
+    const acked = run.archiveTails.filter((t) => t.ackedAt <= point).reduce((m, t) => (t.lsn > m ? t.lsn : m), 0n);
+    if (!run.archiveTails.some((t) => t.lsn === got.archiveTail)) {
+      problems.push(`archive tail ${Lsn.format(got.archiveTail)} was never set`);
+    } else if (got.archiveTail < acked) {
+      problems.push(`archive tail ${Lsn.format(got.archiveTail)} is older than acknowledged ${Lsn.format(acked)}`);
+    }
+  }
   const byLsn = new Map<Lsn, RecordedRecord>(appended.map((r) => [r.lsn, r]));
   // The base: one that was set, and not older than the newest acknowledged move.
   const bases = run.bases.map((b) => b.lsn);
@@ -142,7 +153,10 @@ function check(run: RecordedRun, appended: RecordedRecord[], point: number, got:
 
 function sameRecovery(a: Recovered, b: Recovered): boolean {
   return (
-    a.base === b.base && a.records.length === b.records.length && a.records.every((r, i) => r.lsn === b.records[i]!.lsn)
+    a.base === b.base &&
+    a.archiveTail === b.archiveTail &&
+    a.records.length === b.records.length &&
+    a.records.every((r, i) => r.lsn === b.records[i]!.lsn)
   );
 }
 
@@ -217,6 +231,7 @@ export async function verifyImage(
           // A log recovered full is legitimately full: make room as a user would.
           if ((error as { code?: string }).code !== 'ERR_CLFS_LOG_FULL') throw error;
           await area.advanceLogBase(log.information().lastLsn);
+          if (log.information().archive) await log.setArchiveTail(log.information().lastLsn);
           return area.reserveAndAppend(entries, { forceFlush: true });
         });
         lsns.push(appended.lsn!);
@@ -229,8 +244,8 @@ export async function verifyImage(
       const old = after.records.filter((r) => !lsns.includes(r.lsn));
       if (
         !sameRecovery(
-          { base: after.base, space: after.space, records: old },
-          { base: after.base, space: after.space, records: first.records.filter((r) => r.lsn >= after.base) },
+          { ...after, records: old },
+          { ...after, records: first.records.filter((r) => r.lsn >= after.base) },
         )
       ) {
         problems.push(

@@ -32,6 +32,8 @@ function metadata(policy = { ...DEFAULT_POLICY }, containers = 4): Metadata {
     clean: true,
     containers: Array.from({ length: containers }, (_, i) => (i === 0 ? 1 : 0)),
     truncations: [],
+    archive: false,
+    archiveTailLsn: INVALID,
   };
 }
 

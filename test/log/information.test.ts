@@ -58,6 +58,8 @@ describe('GetLogFileInformation (log.information)', () => {
         'identity',
         'direct',
         'durability',
+        'archive',
+        'archiveTailLsn',
       ].sort(),
     );
     for (const name of [
@@ -73,13 +75,14 @@ describe('GetLogFileInformation (log.information)', () => {
       expect(Number.isSafeInteger(info[name]), name).toBe(true);
       expect(info[name], name).toBeGreaterThanOrEqual(0);
     }
-    for (const name of ['baseLsn', 'lastFlushedLsn', 'lastLsn', 'restartLsn'] as const) {
+    for (const name of ['baseLsn', 'lastFlushedLsn', 'lastLsn', 'restartLsn', 'archiveTailLsn'] as const) {
       expect(typeof info[name], name).toBe('bigint');
     }
     expect(info.identity).toMatch(UUID);
     expect(info.direct).toBe(true);
     expect(info.durability).toBe('dsync');
     expect(info.sectorSize).toBe(4096);
+    expect(info.archive).toBe(false);
   });
 
   it('GetLogFileInformation: identity is the same after reopen and differs between logs', async () => {

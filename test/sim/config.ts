@@ -50,6 +50,8 @@ export interface SimConfig {
   startOffset: number;
   areas: AreaConfig[];
   faults: FaultPlan[];
+  /** An archive log (Log.create({ archive: true })); absent: ephemeral. */
+  archive?: boolean;
 }
 
 export const alignUp = (n: number, unit: number): number => Math.ceil(n / unit) * unit;
@@ -194,7 +196,8 @@ export function drawConfig(random: () => number): SimConfig {
     areas,
     faults: drawFaults(random),
   };
-  return { ...partial, startOffset: drawStart(random, partial) };
+  const startOffset = drawStart(random, partial);
+  return { ...partial, startOffset, ...(chance(random, 0.35) ? { archive: true } : {}) };
 }
 
 /** One line for the trace and reports. */
@@ -208,6 +211,6 @@ export function describeConfig(c: SimConfig): string {
   const faults = c.faults.map((f) => `${f.kind}:${f.op}#${f.n}${f.persistent ? '+' : ''}`).join(' ');
   return (
     `unit ${c.unit}, ${c.durability}, ${c.containers} x ${c.containerSize} (start ${c.startOffset})` +
-    `${c.maxContainers > 0 ? `, autoGrow ${c.maxContainers}` : ''}, areas [${areas}]${faults ? `, faults [${faults}]` : ''}`
+    `${c.maxContainers > 0 ? `, autoGrow ${c.maxContainers}` : ''}${c.archive === true ? ', archive' : ''}, areas [${areas}]${faults ? `, faults [${faults}]` : ''}`
   );
 }

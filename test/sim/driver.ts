@@ -36,6 +36,7 @@ import { addContainers, bad, closeArea, closeLog, createArea, info } from './ops
 import { nextOp, read, readRestart, records, terminate } from './ops-read.ts';
 import { advance, align, alloc, append, batch, fill, flush, free, restart } from './ops-write.ts';
 import { listenForTail, removeContainers, setPolicy, tail } from './ops-space.ts';
+import { archive } from './ops-archive.ts';
 import { truncate } from './ops-truncate.ts';
 import type { Op, Plan } from './plan.ts';
 import { Scheduler } from './scheduler.ts';
@@ -190,6 +191,8 @@ class Driver {
         return removeContainers(env, op);
       case 'tail':
         return tail(env, op);
+      case 'archive':
+        return archive(env, op);
       case 'createArea':
         return createArea(env, op.config);
       case 'closeArea':

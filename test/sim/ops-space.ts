@@ -14,6 +14,7 @@ import type { Env } from './env.ts';
 import { ARGUMENT_CODES, codeOf, track, type Instance } from './instance.ts';
 import { fmt } from './model.ts';
 import { advance, type Outcome } from './ops-write.ts';
+import { archive } from './ops-archive.ts';
 import type { OpBody } from './plan.ts';
 
 type Body<K extends OpBody['k']> = Extract<OpBody, { k: K }>;
@@ -49,8 +50,10 @@ export function listenForTail(inst: Instance): void {
     const report = inst.model.report;
     if (event.reason !== 'log-tail' && event.reason !== 'log-full')
       report.add('tail-request', `advance-tail with reason ${String(event.reason)}`);
-    if (event.targetLsn < event.baseLsn)
+    if (event.targetLsn < event.baseLsn && event.heldBy !== 'archive-tail')
       report.add('tail-request', `advance-tail asks for ${fmt(event.targetLsn)}, below its base ${fmt(event.baseLsn)}`);
+    if (event.targetLsn < event.archiveTailLsn && event.heldBy === 'archive-tail')
+      report.add('tail-request', `advance-tail asks for ${fmt(event.targetLsn)}, below the archive tail`);
     if (event.baseLsn < inst.model.ackedBase)
       report.add('tail-request', `advance-tail names base ${fmt(event.baseLsn)}, older than the acknowledged one`);
     if (event.currentAvailable < 0 || event.currentAvailable > event.totalAvailable)
@@ -67,7 +70,16 @@ export function tail(env: Env, op: Body<'tail'>): Outcome {
   const lsns = env.model.lsns;
   const target = lsns.find((l) => l >= request.targetLsn) ?? lsns[lsns.length - 1];
   if (target === undefined) return Promise.resolve('no record');
-  return advance(env, { k: 'advance', area: op.area, target: 0 }, target);
+  const moved = advance(env, { k: 'advance', area: op.area, target: 0 }, target);
+  if (request.heldBy !== 'archive-tail') return moved;
+  // The archive tail holds the space: archive (nothing to copy here) and move it too.
+  const tailMoved = archive(env, {
+    k: 'archive',
+    target: lsns.indexOf(target) / lsns.length,
+    prepare: false,
+    hold: false,
+  });
+  return Promise.all([moved, tailMoved]).then(([a, b]) => a ?? b);
 }
 
 /** The policy fields an op sets: valid, or one out of range on purpose. */

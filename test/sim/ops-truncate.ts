@@ -27,6 +27,7 @@ import { noRecordLsn, resolvePick } from './args.ts';
 import type { Env } from './env.ts';
 import { codeOf, track } from './instance.ts';
 import { fmt } from './model.ts';
+import { holdsSnapshot } from './ops-archive.ts';
 import type { OpBody } from './plan.ts';
 
 export function truncate(env: Env, op: Extract<OpBody, { k: 'truncate' }>): Promise<string | undefined> {
@@ -51,6 +52,10 @@ export function truncate(env: Env, op: Extract<OpBody, { k: 'truncate' }>): Prom
           : undefined;
   // A base some failed call may have set, or a restart record the model has only as an attempt.
   const mayBeBad = target < model.maxPossibleBase || model.openAttempts().some((a) => a.type === 'restart');
+  // An archive log: not below the archive tail, nor what a held snapshot covers (ops-archive.ts).
+  const archiveTail = env.config.archive === true ? env.inst.log.core.bases.archiveTailLsn : -1n;
+  const archived = target < archiveTail ? `${fmt(target)} is below the archive tail ${fmt(archiveTail)}` : undefined;
+  const snapshot = holdsSnapshot(env.inst) ? ['ERR_CLFS_ARCHIVE_IN_PROGRESS'] : [];
   const failStopped = env.failStopped();
   const pending = env.inst.calls.filter((c) => !c.settled && !c.crashed);
   const code: { value: string | undefined } = { value: undefined };
@@ -69,13 +74,23 @@ export function truncate(env: Env, op: Extract<OpBody, { k: 'truncate' }>): Prom
     () => area.area.truncateLog(target),
     {
       allowed: {
-        codes: why !== undefined || mayBeBad ? ['ERR_CLFS_TAIL_INVALID'] : [],
+        codes: [
+          ...(why !== undefined || mayBeBad || archived !== undefined ? ['ERR_CLFS_TAIL_INVALID'] : []),
+          ...snapshot,
+        ],
         area,
-        // A base move made meanwhile may pass it (base moves do not wait for the appends' turn).
-        also: (c) => c === 'ERR_CLFS_TAIL_INVALID' && target < model.maxPossibleBase,
+        // A base move or an archive tail set meanwhile may pass it (neither
+        // waits for the appends' turn), and a snapshot taken meanwhile may
+        // cover what it drops.
+        also: (c) =>
+          (c === 'ERR_CLFS_TAIL_INVALID' &&
+            (target < model.maxPossibleBase ||
+              (env.config.archive === true && target < env.inst.log.core.bases.archiveTailLsn))) ||
+          (c === 'ERR_CLFS_ARCHIVE_IN_PROGRESS' && holdsSnapshot(env.inst)),
       },
       ok: (_, call) => {
-        if (why !== undefined) model.report.add('accepted', `${call.label} succeeded, but ${why}`);
+        const refused = why ?? archived;
+        if (refused !== undefined) model.report.add('accepted', `${call.label} succeeded, but ${refused}`);
         if (failStopped || env.failStopped()) {
           model.report.add('I6', `${call.label} resolved (a durable truncation) on a fail-stopped log`);
         }

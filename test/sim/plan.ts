@@ -108,6 +108,8 @@ export type OpBody =
   | { k: 'removeContainers'; count: number }
   /** Answers the newest advance-tail request (a base move to its target), if one is waiting. */
   | { k: 'tail'; area: number }
+  /** setArchiveTail (a record by pick), or prepareArchive, held or released at once (ops-archive.ts). */
+  | { k: 'archive'; target: Pick; prepare: boolean; hold: boolean }
   | { k: 'createArea'; config: AreaConfig }
   | { k: 'closeArea'; area: number }
   | { k: 'closeLog' }
@@ -150,6 +152,7 @@ const WEIGHTS: Record<OpKind, number> = {
   policy: 1.5,
   removeContainers: 1.5,
   tail: 2,
+  archive: 2,
   createArea: 1,
   closeArea: 2,
   closeLog: 1.5,
@@ -311,6 +314,8 @@ function drawBody(random: () => number, kind: OpKind, config: SimConfig): OpBody
       return { k: 'removeContainers', count: pick(random, [1, 1, 2, int(random, 1, 6)]) };
     case 'tail':
       return { k: 'tail', area };
+    case 'archive':
+      return { k: 'archive', target: drawPick(random), prepare: chance(random, 0.4), hold: chance(random, 0.3) };
     case 'createArea':
       return { k: 'createArea', config: drawArea(random, config.unit, config.containerSize) };
     case 'closeArea':

@@ -54,7 +54,13 @@ export async function newLog(
   const storage = new SimStorage(disk, scheduler, { unit: config.unit, durability: config.durability, name: 'setup' });
   const init = await settle(
     scheduler,
-    Log.initializeStorage(storage, config.containerSize, config.containers, config.maxContainers),
+    Log.initializeStorage(
+      storage,
+      config.containerSize,
+      config.containers,
+      config.maxContainers,
+      config.archive ?? false,
+    ),
   );
   if (init === undefined || 'error' in init)
     throw new Error(`sim setup: initializeStorage failed: ${String(init && 'error' in init ? init.error : 'hang')}`);

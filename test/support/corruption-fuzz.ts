@@ -696,6 +696,8 @@ export function randomImage(c: RandomCase): MemoryImage {
     clean: false,
     containers: Array.from({ length: Math.max(2, c.containers) }, (_, i) => (i === 0 ? 1 : 0)),
     truncations: [],
+    archive: false,
+    archiveTailLsn: INVALID,
   };
   const base = new Uint8Array(2 * SLOT_SIZE);
   for (const slot of [0, 1]) {

@@ -34,6 +34,8 @@ export interface LogShape {
   containerSize: number;
   containers: number;
   maxContainers?: number;
+  /** An archive log (`Log.create({ archive: true })`). */
+  archive?: boolean;
 }
 
 export interface RunOptions extends LogShape {
@@ -128,6 +130,11 @@ export interface RecordedRun {
   /** Truncations, in call order (absent: none). */
   truncations?: RecordedTruncation[];
   /**
+   * Archive tails set (the first: the new log's), with the event count at
+   * which each was acknowledged (absent: an ephemeral log).
+   */
+  archiveTails?: { lsn: Lsn; ackedAt: number }[];
+  /**
    * The log's space states (policy and container count) a workload set with
    * setPolicy / removeContainers, the first as it was before; empty when it
    * set none. A crash leaves one set at or after the newest acknowledged.
@@ -182,6 +189,8 @@ export class LogHarness {
   /** Largest marshalling buffer used. */
   bufferSize = 0;
   readonly space: SpaceState[] = [];
+  /** Archive tails set (archive logs), with the event count at which each was acknowledged. */
+  readonly archiveTails: { lsn: Lsn; ackedAt: number }[] = [];
 
   private constructor(options: RunOptions, plan: FaultPlan | undefined, initial: MemoryImage) {
     this.options = options;
@@ -202,8 +211,15 @@ export class LogHarness {
     const image = emptyImage();
     for (let i = 0; i < shape.containers; i++) image.containers.push(new Uint8Array(shape.containerSize));
     const setup = new MemoryStorage(image, { durability: shape.durability });
-    await Log.initializeStorage(setup, shape.containerSize, shape.containers, shape.maxContainers ?? 0);
+    await Log.initializeStorage(
+      setup,
+      shape.containerSize,
+      shape.containers,
+      shape.maxContainers ?? 0,
+      shape.archive ?? false,
+    );
     const h = new LogHarness({ ...shape, seed }, plan, copyImage(image));
+    if (shape.archive === true) h.archiveTails.push({ lsn: FIRST_LSN, ackedAt: 0 });
     h.log = await h.#track('open', false, () => Log.openStorage('memory', h.storage, 'strict'));
     h.bases.push({ lsn: h.log?.information().baseLsn ?? FIRST_LSN, ackedAt: 0 });
     return h;
@@ -455,6 +471,14 @@ export class LogHarness {
     }).then(() => undefined);
   }
 
+  /** log.setArchiveTail(lsn), recorded once acknowledged. */
+  setArchiveTail(lsn: Lsn): Promise<void> {
+    return this.#track('archive-tail', false, async () => {
+      await this.log!.setArchiveTail(lsn);
+      this.archiveTails.push({ lsn, ackedAt: this.storage.events.length });
+    }).then(() => undefined);
+  }
+
   #baseMoved(lsn: Lsn): void {
     if (lsn > this.ackedBase) this.ackedBase = lsn;
     this.bases.push({ lsn, ackedAt: this.storage.events.length });
@@ -524,6 +548,7 @@ export class LogHarness {
       bufferSize: this.bufferSize,
       space: this.space,
       truncations: this.truncations,
+      ...(this.archiveTails.length > 0 ? { archiveTails: this.archiveTails } : {}),
     };
   }
 }

@@ -257,6 +257,35 @@ export const WORKLOADS: Workload[] = [
     },
   },
 
+  {
+    tiers: CRASH,
+    name: 'archive log: the archive tail lagging the base, recycling once both pass, dsync',
+    options: { durability: 'dsync', ...small, archive: true },
+    async run(h) {
+      const area = await h.area({ bufferSize: 16 * KiB });
+      const lsns: Lsn[] = [];
+      const batch = async (tag: string, n: number): Promise<void> => {
+        const got = await h.batch(
+          area,
+          Array.from({ length: n }, (_, i) => payload(h.random, `${tag}${i}`, 3000)),
+          { forceFlush: true },
+        );
+        lsns.push(...(got ?? []));
+      };
+      for (let i = 0; i < 12; i++) await batch(`a${i}.`, 16);
+      await h.setArchiveTail(lsns[20]!);
+      // The base passes container 1; the archive tail stays in it.
+      const inSecond = lsns.find((l) => Lsn.containerId(l) === 2) ?? lsns.at(-1)!;
+      await h.advance(area, inSecond);
+      await h.setArchiveTail(lsns[60]!);
+      for (let i = 0; i < 4; i++) await batch(`b${i}.`, 16);
+      // Both pass container 1: the writer recycles it as container 3.
+      await h.setArchiveTail(inSecond);
+      for (let i = 0; i < 6; i++) await batch(`c${i}.`, 16);
+      await h.setArchiveTail(h.log!.information().lastFlushedLsn);
+    },
+  },
+
   // Written for the I/O-error tier.
   {
     tiers: BOTH,

@@ -13,7 +13,7 @@ import {
   type BlockProblem,
 } from '../../format/block.ts';
 import { follows } from '../../format/chain.ts';
-import type { Metadata } from '../../format/metadata.ts';
+import { reclaimLsnOf, type Metadata } from '../../format/metadata.ts';
 import { Lsn, containerOf, makeLsn, offsetOf, positionLsn } from '../../lsn.ts';
 import type { LogStorage } from '../../storage/storage.ts';
 import type { ContainerTable } from '../containers.ts';
@@ -261,7 +261,8 @@ export class RecoveryScanner {
   async #readNext(id: number): Promise<ScanResult> {
     const table = this.#table;
     if (table.physicalOf(id) !== -1) return this.#read(id, 0);
-    const chosen = table.nextRecycled(this.#baseLsn);
+    const { archive, archiveTailLsn } = this.#metadata;
+    const chosen = table.nextRecycled(reclaimLsnOf(this.#baseLsn, archiveTailLsn, archive));
     if (chosen === -1) return 'absent';
     // A free container that cannot be read (a never-used one whose file is
     // missing, say) shows nothing: the metadata's table stands, as if

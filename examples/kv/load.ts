@@ -17,28 +17,13 @@ import { readFileSync } from 'node:fs';
 
 import { ClfsError } from 'clfs';
 
+import { openWhileLocked, run, say } from '../shared/log.ts';
 import { KvError, KvStore } from './store.ts';
 
 interface Plan {
   workers: number;
   checkpointEvery: number;
   txns: { ops: [string, string | null][]; abort: boolean }[];
-}
-
-function say(line: string): void {
-  process.stdout.write(`${line}\n`);
-}
-
-/** The store, opened again while the killed process before us still holds the lock (its flock goes a little after it dies). */
-async function openStore(dir: string, checkpointEvery: number): Promise<KvStore> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await KvStore.open(dir, { checkpointEvery });
-    } catch (error) {
-      if (!(error instanceof ClfsError && error.code === 'ERR_CLFS_LOCKED') || attempt > 200) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  }
 }
 
 /** Whether `error` means "abort and try again later": a wait-die conflict or a full log. */
@@ -53,7 +38,7 @@ async function main(): Promise<void> {
   const [dir, planFile] = process.argv.slice(2);
   if (dir === undefined || planFile === undefined) throw new Error('usage: load.js <store directory> <plan.json>');
   const plan = JSON.parse(readFileSync(planFile, 'utf8')) as Plan;
-  const store = await openStore(dir, plan.checkpointEvery);
+  const store = await openWhileLocked(() => KvStore.open(dir, { checkpointEvery: plan.checkpointEvery }));
   say(
     `ready ${JSON.stringify({ entries: [...store.entries()], recovery: store.recovery }, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}` : v))}`,
   );
@@ -91,7 +76,4 @@ async function main(): Promise<void> {
   await store.close();
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-  process.exit(1);
-});
+run(main);

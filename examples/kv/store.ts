@@ -21,7 +21,9 @@
  *   when its updates were logged.
  * @module
  */
-import { ClfsError, Log, type Lsn, type MarshallingArea } from 'clfs';
+import type { Log, Lsn, MarshallingArea } from 'clfs';
+
+import { openOrCreate } from '../shared/log.ts';
 
 import { KvError } from './errors.ts';
 import { LockTable } from './locks.ts';
@@ -106,17 +108,11 @@ export class KvStore {
    * that had not committed, then a checkpoint.
    */
   static async open(path: string, options: KvOptions = {}): Promise<KvStore> {
-    let log: Log;
-    try {
-      log = await Log.open(path);
-    } catch (error) {
-      if (!(error instanceof ClfsError && error.code === 'ERR_CLFS_NOT_FOUND')) throw error;
-      log = await Log.create(path, {
-        containerSize: options.containerSize ?? 1024 * 1024,
-        containers: options.containers ?? 4,
-        policy: { logTail: options.logTail ?? 50 },
-      });
-    }
+    const log = await openOrCreate(path, {
+      containerSize: options.containerSize ?? 1024 * 1024,
+      containers: options.containers ?? 4,
+      policy: { logTail: options.logTail ?? 50 },
+    });
     try {
       const area = await log.createMarshallingArea({ bufferSize: options.bufferSize ?? 256 * 1024 });
       const state = await recover(area);

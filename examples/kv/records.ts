@@ -22,6 +22,8 @@
  */
 import type { Lsn } from 'clfs';
 
+import { KvError } from './errors.ts';
+
 /** A value in the store; `null` in a record means "no value" (deleted or absent). */
 export type Value = string | null;
 
@@ -85,11 +87,24 @@ export interface Checkpoint {
   active: [number, ActiveEntry][];
 }
 
-/** The bytes of `checkpoint` (LSNs as decimal strings). */
-export function encodeCheckpoint(checkpoint: Checkpoint): Uint8Array {
-  return encoder.encode(
+/**
+ * The bytes of `checkpoint` (LSNs as decimal strings), padded with spaces
+ * to `size` (every checkpoint the same size: it fits the room reserved for
+ * one exactly). ERR_KV_TOO_LARGE when the state does not fit.
+ */
+export function encodeCheckpoint(checkpoint: Checkpoint, size: number): Uint8Array {
+  const bytes = encoder.encode(
     JSON.stringify(checkpoint, (_key, value: unknown) => (typeof value === 'bigint' ? `${value}` : value)),
   );
+  if (bytes.byteLength > size) {
+    throw new KvError(
+      'ERR_KV_TOO_LARGE',
+      `a checkpoint of ${bytes.byteLength} bytes does not fit ${size}: raise checkpointSize`,
+    );
+  }
+  const padded = new Uint8Array(size).fill(0x20);
+  padded.set(bytes);
+  return padded;
 }
 
 /** A checkpoint read back. */

@@ -18,10 +18,11 @@
  *   would hold back the very checkpoint that frees room. An update meeting
  *   a full log fails with ERR_CLFS_LOG_FULL, and the transaction's abort
  *   cannot: its compensation records and end record go into space reserved
- *   when its updates were logged.
+ *   when its updates were logged. Room for two checkpoints is reserved too
+ *   (#ensureRoom), so a full log can always be checkpointed out of.
  * @module
  */
-import type { Log, Lsn, MarshallingArea } from 'clfs';
+import { ClfsError, type Log, type Lsn, type MarshallingArea } from 'clfs';
 
 import { openOrCreate } from '../shared/log.ts';
 
@@ -41,8 +42,11 @@ export interface KvOptions {
   containerSize?: number;
   /** Containers of a new log (default 4). */
   containers?: number;
-  /** The log's write buffer size: bounds the checkpoint, which is one record (default 256 KiB). */
-  bufferSize?: number;
+  /**
+   * The size of every checkpoint record (padded to it): the state must fit
+   * (ERR_KV_TOO_LARGE otherwise); room for two is kept reserved (default 64 KiB).
+   */
+  checkpointSize?: number;
   /** Percent of the log in use at which it asks for a checkpoint (the policy's `logTail`, default 50). */
   logTail?: number;
   /** Commits between checkpoints (default 500; 0: only when the log asks, or checkpoint() is called). */
@@ -59,6 +63,8 @@ export interface StoreParts {
   logged(append: () => Promise<Lsn>, apply: (lsn: Lsn) => void): Promise<Lsn>;
   /** Called after each commit. */
   committed(): void;
+  /** Before an update: the room of two checkpoints is reserved, or ERR_CLFS_LOG_FULL. */
+  ensureRoom(): Promise<void>;
   /** Throws ERR_KV_CLOSED once the store is closing. */
   checkOpen(): void;
 }
@@ -77,12 +83,22 @@ export class KvStore {
   #running: Promise<void> = Promise.resolve();
   #commits = 0;
   #closing = false;
+  readonly #checkpointSize: number;
+  /** Checkpoint records reserved (two while the log has room; see #checkpoint). */
+  #rooms = 0;
+  #reserving: Promise<void> | undefined;
   /** What recovery did when the store was opened. */
   readonly recovery: RecoveryReport;
 
-  private constructor(log: Log, area: MarshallingArea, state: Awaited<ReturnType<typeof recover>>, every: number) {
+  private constructor(
+    log: Log,
+    area: MarshallingArea,
+    state: Awaited<ReturnType<typeof recover>>,
+    options: Required<Pick<KvOptions, 'checkpointEvery' | 'checkpointSize'>>,
+  ) {
     this.#log = log;
-    this.#checkpointEvery = every;
+    this.#checkpointEvery = options.checkpointEvery;
+    this.#checkpointSize = options.checkpointSize;
     this.#nextTxn = state.nextTxn;
     this.#lastLsn = state.lastLsn;
     this.recovery = state.report;
@@ -95,6 +111,7 @@ export class KvStore {
       committed: () => {
         if (this.#checkpointEvery > 0 && ++this.#commits % this.#checkpointEvery === 0) this.#background();
       },
+      ensureRoom: () => this.#ensureRoom(),
       checkOpen: () => {
         if (this.#closing) throw new KvError('ERR_KV_CLOSED', 'the store is closed');
       },
@@ -114,10 +131,12 @@ export class KvStore {
       policy: { logTail: options.logTail ?? 50 },
     });
     try {
-      const area = await log.createMarshallingArea({ bufferSize: options.bufferSize ?? 256 * 1024 });
+      const checkpointSize = options.checkpointSize ?? 64 * 1024;
+      const area = await log.createMarshallingArea({ bufferSize: checkpointSize + 4096 });
       const state = await recover(area);
-      const store = new KvStore(log, area, state, options.checkpointEvery ?? 500);
+      const store = new KvStore(log, area, state, { checkpointEvery: options.checkpointEvery ?? 500, checkpointSize });
       await store.checkpoint();
+      await store.#ensureRoom().catch(() => undefined); // a full log: the next update tries again
       return store;
     } catch (error) {
       await log.close().catch(() => undefined);
@@ -185,6 +204,31 @@ export class KvStore {
     if (!this.#closing) this.checkpoint().catch(() => undefined);
   }
 
+  /**
+   * Reserves room for checkpoints until two are. An update needs both: a
+   * checkpoint written into one may not free room (an old transaction pins
+   * the base), and then the other is what lets the checkpoint after that
+   * transaction ends move the base again. Without both, the update fails
+   * with ERR_CLFS_LOG_FULL (and a checkpoint is asked for).
+   */
+  #ensureRoom(): Promise<void> {
+    if (this.#rooms >= 2) return Promise.resolve();
+    this.#reserving ??= (async () => {
+      try {
+        while (this.#rooms < 2) {
+          await this.#parts.area.reserveAndAppend(null, { reservations: [this.#checkpointSize] });
+          this.#rooms++;
+        }
+      } catch (error) {
+        this.#background();
+        throw error;
+      } finally {
+        this.#reserving = undefined;
+      }
+    })();
+    return this.#reserving;
+  }
+
   async #logged(append: () => Promise<Lsn>, apply: (lsn: Lsn) => void): Promise<Lsn> {
     while (this.#gate !== undefined) await this.#gate;
     this.#inFlight++;
@@ -212,16 +256,19 @@ export class KvStore {
         if (base === undefined || txn.firstLsn < base) base = txn.firstLsn;
       }
       const checkpoint: Checkpoint = { nextTxn: this.#nextTxn, data: [...this.#parts.data], active };
-      const bytes = encodeCheckpoint(checkpoint);
+      const bytes = encodeCheckpoint(checkpoint, this.#checkpointSize);
       const area = this.#parts.area;
-      if (bytes.byteLength > area.maxRecordSize) {
-        throw new KvError(
-          'ERR_KV_TOO_LARGE',
-          `a checkpoint of ${bytes.byteLength} bytes does not fit one record (at most ${area.maxRecordSize}): raise bufferSize`,
-        );
+      const options = base === undefined ? {} : { newBaseLsn: base };
+      let written: { lsn: Lsn };
+      try {
+        written = await area.writeRestartArea(bytes, options);
+      } catch (error) {
+        if (!(error instanceof ClfsError && error.code === 'ERR_CLFS_LOG_FULL' && this.#rooms > 0)) throw error;
+        // No room: into a reserved checkpoint's (updates stop until both are back).
+        written = await area.writeRestartArea(bytes, { ...options, useReservation: true });
+        this.#rooms--;
       }
-      const { lsn } = await area.writeRestartArea(bytes, base === undefined ? {} : { newBaseLsn: base });
-      this.#lastLsn = lsn;
+      this.#lastLsn = written.lsn;
     } finally {
       this.#gate = undefined;
       open();

@@ -127,6 +127,7 @@ export class Transaction {
     const update = { t: 'u', x: this.id, k: key, v: value, b: before } as const;
     const sizes = [encodeRecord(compensationOf(update)).byteLength];
     if (this.#state === undefined) sizes.unshift(endSize(this.id));
+    await this.#store.ensureRoom();
     await this.#append(update, { reservations: sizes }, (lsn) => {
       if (value === null) data.delete(key);
       else data.set(key, value);

@@ -3,8 +3,9 @@
 // and retrying, checkpoints every few commits and when the log asks); the
 // parent kills it at random moments (about one in six while it is still
 // recovering from the last kill) and checks after each restart that every
-// acknowledged commit's effects are there and no effect of a transaction that
-// never asked to commit is. Replays with CLFS_EXAMPLES_SEED.
+// acknowledged commit's effects are there, no effect of a transaction that
+// never asked to commit is, and a commit in doubt is all there or not at
+// all. Replays with CLFS_EXAMPLES_SEED.
 import { writeFileSync } from 'node:fs';
 
 import { afterAll, describe, expect, it } from 'vitest';
@@ -45,9 +46,16 @@ function allowedValues(
   before: Map<string, string>,
   plan: PlannedTxn[],
   lines: readonly string[],
-): { acked: Map<string, string | null>; maybe: Map<string, Set<string | null>>; commitCalled: Set<string> } {
+): {
+  acked: Map<string, string | null>;
+  maybe: Map<string, Set<string | null>>;
+  unacked: Set<string>;
+  order: Map<string, number>;
+  finals: (tag: string) => Map<string, string | null>;
+} {
   const acked = new Map<string, string | null>(before);
   const calls = new Set<string>();
+  const order = new Map<string, number>();
   const finals = (tag: string): Map<string, string | null> => {
     const out = new Map<string, string | null>();
     for (const [key, value] of plan[Number(tag.split('.')[0])]!.ops)
@@ -56,7 +64,10 @@ function allowedValues(
   };
   for (const line of lines) {
     const [what, tag] = line.split(' ');
-    if (what === 'commit-call') calls.add(tag!);
+    if (what === 'commit-call') {
+      calls.add(tag!);
+      order.set(tag!, order.size);
+    }
     if (what === 'commit') {
       calls.delete(tag!);
       for (const [key, value] of finals(tag!)) acked.set(key, value);
@@ -69,7 +80,31 @@ function allowedValues(
       maybe.get(key)!.add(value);
     }
   }
-  return { acked, maybe, commitCalled: calls };
+  return { acked, maybe, unacked: calls, order, finals };
+}
+
+/**
+ * Atomicity of the commits in doubt: one whose value shows on any key shows
+ * on all of its keys, unless a transaction that asked to commit after it
+ * (so after its commit was durable: strict 2PL) overwrote the key.
+ */
+function checkAtomic(got: Map<string, string>, seen: ReturnType<typeof allowedValues>, where: string): void {
+  const writer = (value: string | undefined): string | undefined => value?.slice(value.lastIndexOf('@') + 1);
+  const visible = new Set([...got.values()].map(writer));
+  for (const tag of seen.unacked) {
+    if (!visible.has(tag)) continue;
+    for (const [key, value] of seen.finals(tag)) {
+      const now = got.get(key) ?? null;
+      if (now === value) continue;
+      const later = [...seen.order].some(
+        ([other, at]) =>
+          at > seen.order.get(tag)! &&
+          seen.finals(other).has(key) &&
+          (now === null ? seen.finals(other).get(key) === null : writer(now) === other),
+      );
+      expect(later, `${where}: transaction ${tag} is half there (${key} = ${now})`).toBe(true);
+    }
+  }
 }
 
 describe('examples/kv under SIGKILL', () => {
@@ -112,7 +147,9 @@ describe('examples/kv under SIGKILL', () => {
       };
       const got = new Map(recovered.entries);
       if (previous !== undefined) {
-        const { acked, maybe } = allowedValues(truth, previous.plan, previous.lines);
+        const seen = allowedValues(truth, previous.plan, previous.lines);
+        const { acked, maybe } = seen;
+        checkAtomic(got, seen, `round ${round}, ${replay(SEED, 'CLFS_EXAMPLES_SEED')}`);
         for (const key of new Set([...acked.keys(), ...maybe.keys(), ...got.keys()])) {
           const allowed = new Set([acked.get(key) ?? null, ...(maybe.get(key) ?? [])]);
           expect(allowed, `round ${round}, ${key}: ${replay(SEED, 'CLFS_EXAMPLES_SEED')}`).toContain(

@@ -74,7 +74,7 @@ export class JobQueue {
   readonly #log: Log;
   readonly #area: MarshallingArea;
   /** Jobs learned and not behind the acknowledged prefix, oldest first. */
-  readonly #jobs: { id: Lsn; payload: string; acked: boolean }[] = [];
+  readonly #jobs: { id: Lsn; payload: string; acked: boolean; durable?: Promise<void> }[] = [];
   /** Jobs ready to be taken, oldest first. */
   readonly #ready: Job[] = [];
   /** Jobs taken and not acknowledged: when each was taken. */
@@ -167,11 +167,16 @@ export class JobQueue {
   async ack(job: Job): Promise<void> {
     this.#checkOpen();
     const entry = this.#jobs.find((j) => j.id === job.id);
-    if (entry === undefined || entry.acked) return; // acknowledged already
-    entry.acked = true;
-    this.#held.delete(job.id);
-    await this.#area.reserveAndAppend(encoder.encode(`a${hex(job.id)}`), { useReservation: true, forceFlush: true });
-    if (this.#jobs[0] === entry) this.#advance();
+    if (entry === undefined) return; // behind the base: acknowledged durably
+    if (!entry.acked) {
+      entry.acked = true;
+      this.#held.delete(job.id);
+      const record = encoder.encode(`a${hex(job.id)}`);
+      entry.durable = this.#area.reserveAndAppend(record, { useReservation: true, forceFlush: true }).then(() => {
+        if (this.#jobs[0] === entry) this.#advance();
+      });
+    }
+    await entry.durable; // a second ack of the job (it was delivered twice) waits for the first's record
   }
 
   /** Resolves once the base has moved over the jobs acknowledged so far (it moves in the background). */

@@ -57,7 +57,10 @@ export interface KvOptions {
 export interface StoreParts {
   readonly area: MarshallingArea;
   readonly data: Map<string, string>;
+  /** The active transaction table: from a transaction's first record to its commit or end record. */
   readonly active: Map<number, TxnState>;
+  /** Transactions whose writes `get` must not show: until their commit is durable, or their end. */
+  readonly unseen: Map<number, TxnState>;
   readonly locks: LockTable;
   /** Runs one log-then-apply step: `append`, then `apply` with its LSN, never across a checkpoint's copy. */
   logged(append: () => Promise<Lsn>, apply: (lsn: Lsn) => void): Promise<Lsn>;
@@ -106,6 +109,7 @@ export class KvStore {
       area,
       data: state.data,
       active: new Map(),
+      unseen: new Map(),
       locks: new LockTable(),
       logged: (append, apply) => this.#logged(append, apply),
       committed: () => {
@@ -150,10 +154,10 @@ export class KvStore {
     return Transaction.create(this.#parts, this.#nextTxn++);
   }
 
-  /** The committed value of `key` (a value written by a transaction still open is not seen). */
+  /** The committed value of `key` (a value written by a transaction not committed durably yet is not seen). */
   get(key: string): string | undefined {
     const holder = this.#parts.locks.holder(key);
-    const txn = holder === undefined ? undefined : this.#parts.active.get(holder);
+    const txn = holder === undefined ? undefined : this.#parts.unseen.get(holder);
     const first = txn?.undo.find((u) => u.key === key);
     if (first !== undefined) return first.before ?? undefined;
     return this.#parts.data.get(key);
@@ -164,7 +168,7 @@ export class KvStore {
     const out = new Map<string, string>();
     for (const key of new Set([
       ...this.#parts.data.keys(),
-      ...[...this.#parts.active.values()].flatMap((t) => t.undo.map((u) => u.key)),
+      ...[...this.#parts.unseen.values()].flatMap((t) => t.undo.map((u) => u.key)),
     ])) {
       const value = this.get(key);
       if (value !== undefined) out.set(key, value);

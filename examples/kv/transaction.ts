@@ -76,6 +76,7 @@ export class Transaction {
       const rest = state.reserved.slice(1);
       if (rest.length > 0) await area.freeReservedLog(rest.length, area.alignReservedLog(rest));
       await area.flushToLsn(lsn);
+      this.#store.unseen.delete(this.id);
     }
     this.#release();
     this.#store.committed();
@@ -103,6 +104,7 @@ export class Transaction {
         });
       }
       await this.#append({ t: 'e', x: this.id }, { useReservation: true }, () => active.delete(this.id));
+      this.#store.unseen.delete(this.id);
     }
     this.#release();
   }
@@ -122,7 +124,7 @@ export class Transaction {
 
   async #update(key: string, value: Value): Promise<void> {
     await this.#lock(key);
-    const { data, active } = this.#store;
+    const { data, active, unseen } = this.#store;
     const before = data.get(key) ?? null;
     const update = { t: 'u', x: this.id, k: key, v: value, b: before } as const;
     const sizes = [encodeRecord(compensationOf(update)).byteLength];
@@ -134,6 +136,7 @@ export class Transaction {
       if (this.#state === undefined) {
         this.#state = { firstLsn: lsn, lastLsn: lsn, undoNextLsn: lsn, undo: [], reserved: [] };
         active.set(this.id, this.#state);
+        unseen.set(this.id, this.#state);
       }
       this.#state.undoNextLsn = lsn;
       this.#state.undo.push({ lsn, key, before });

@@ -7,7 +7,8 @@
  *
  * The plan (JSON): `{ "workers": n, "checkpointEvery": n, "txns": [{ "ops": [[key, value | null]], "abort": bool }] }`.
  * Lines: `ready <json>` (the recovered committed state and recovery's report),
- * `commit-call <tag>` before a commit is asked for, `commit <tag>` once it is
+ * `checkpoint-start` and `checkpoint-end` around each checkpoint (the one that
+ * recovery ends with too), `commit-call <tag>` before a commit is asked for, `commit <tag>` once it is
  * durable, `abort <tag>`, `done` when the plan is through. A tag is
  * `<index>.<attempt>`; the value a transaction writes is the plan's value
  * with `@<tag>` appended, so every value names its writer.
@@ -38,7 +39,9 @@ async function main(): Promise<void> {
   const [dir, planFile] = process.argv.slice(2);
   if (dir === undefined || planFile === undefined) throw new Error('usage: load.js <store directory> <plan.json>');
   const plan = JSON.parse(readFileSync(planFile, 'utf8')) as Plan;
-  const store = await openWhileLocked(() => KvStore.open(dir, { checkpointEvery: plan.checkpointEvery }));
+  const store = await openWhileLocked(() =>
+    KvStore.open(dir, { checkpointEvery: plan.checkpointEvery, onCheckpoint: (phase) => say(`checkpoint-${phase}`) }),
+  );
   say(
     `ready ${JSON.stringify({ entries: [...store.entries()], recovery: store.recovery }, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}` : v))}`,
   );

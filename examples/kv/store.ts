@@ -51,6 +51,8 @@ export interface KvOptions {
   logTail?: number;
   /** Commits between checkpoints (default 500; 0: only when the log asks, or checkpoint() is called). */
   checkpointEvery?: number;
+  /** Called as each checkpoint begins (`'start'`) and once it is durable (`'end'`), for observing the store. */
+  onCheckpoint?: (phase: 'start' | 'end') => void;
 }
 
 /** The store's parts a transaction works with. @internal */
@@ -87,6 +89,7 @@ export class KvStore {
   #commits = 0;
   #closing = false;
   readonly #checkpointSize: number;
+  readonly #onCheckpoint: KvOptions['onCheckpoint'];
   /** Checkpoint records reserved (two while the log has room; see #checkpoint). */
   #rooms = 0;
   #reserving: Promise<void> | undefined;
@@ -97,11 +100,12 @@ export class KvStore {
     log: Log,
     area: MarshallingArea,
     state: Awaited<ReturnType<typeof recover>>,
-    options: Required<Pick<KvOptions, 'checkpointEvery' | 'checkpointSize'>>,
+    options: Required<Pick<KvOptions, 'checkpointEvery' | 'checkpointSize'>> & Pick<KvOptions, 'onCheckpoint'>,
   ) {
     this.#log = log;
     this.#checkpointEvery = options.checkpointEvery;
     this.#checkpointSize = options.checkpointSize;
+    this.#onCheckpoint = options.onCheckpoint;
     this.#nextTxn = state.nextTxn;
     this.#lastLsn = state.lastLsn;
     this.recovery = state.report;
@@ -138,7 +142,11 @@ export class KvStore {
       const checkpointSize = options.checkpointSize ?? 64 * 1024;
       const area = await log.createMarshallingArea({ bufferSize: checkpointSize + 4096 });
       const state = await recover(area);
-      const store = new KvStore(log, area, state, { checkpointEvery: options.checkpointEvery ?? 500, checkpointSize });
+      const store = new KvStore(log, area, state, {
+        checkpointEvery: options.checkpointEvery ?? 500,
+        checkpointSize,
+        onCheckpoint: options.onCheckpoint,
+      });
       await store.checkpoint();
       await store.#ensureRoom().catch(() => undefined); // a full log: the next update tries again
       return store;
@@ -248,6 +256,7 @@ export class KvStore {
 
   async #checkpoint(): Promise<void> {
     if (this.#closing) return;
+    this.#onCheckpoint?.('start');
     let open!: () => void;
     this.#gate = new Promise((resolve) => (open = resolve));
     try {
@@ -273,6 +282,7 @@ export class KvStore {
         this.#rooms--;
       }
       this.#lastLsn = written.lsn;
+      this.#onCheckpoint?.('end');
     } finally {
       this.#gate = undefined;
       open();

@@ -114,6 +114,7 @@ describe('examples/kv under SIGKILL', () => {
     let truth = new Map<string, string>();
     let previous: { plan: PlannedTxn[]; lines: readonly string[] } | undefined;
     let duringRecovery = 0;
+    let duringCheckpoint = 0;
     let losers = 0;
     let compensated = 0;
     let commits = 0;
@@ -167,10 +168,12 @@ describe('examples/kv under SIGKILL', () => {
       }
       const end = await run.exited;
       if (end.signal !== 'SIGKILL' && end.code !== 0) throw new Error(`round ${round}: the load failed: ${end.stderr}`);
+      const checkpoints = run.lines.filter((line) => line.startsWith('checkpoint-'));
+      if (end.signal === 'SIGKILL' && checkpoints.at(-1) === 'checkpoint-start') duringCheckpoint++;
       previous = { plan: plan.txns, lines: [...run.lines] };
     }
     summary.push(
-      `${KILLS} kills (${duringRecovery} during recovery), ${commits} acknowledged commits checked, ` +
+      `${KILLS} kills (${duringRecovery} during recovery, ${duringCheckpoint} during a checkpoint), ${commits} acknowledged commits checked, ` +
         `${losers} losers rolled back by recovery with ${compensated} compensation records`,
     );
   }, 600_000);

@@ -36,9 +36,13 @@ export {
   MarshallingArea,
   type AppendOptions,
   type AppendResult,
+  type AppendedResult,
+  type AreaBuffers,
   type BufferAllocator,
   type Entries,
   type MarshallingAreaOptions,
+  type RestartArea,
+  type RestartWritten,
 } from './log/marshalling-area.ts';
 export {
   ReadContext,

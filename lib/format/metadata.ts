@@ -113,8 +113,13 @@ export const MAX_EPOCH = 0xffff_ffff_ffff_fffen;
 export const CONTAINER_GRANULE = 512 * 1024;
 export const MAX_CONTAINER_SIZE = 4 * 1024 * 1024 * 1024;
 
-/** The space policy as stored: the public LogPolicy (lib/log/policy.ts checks it). */
-export interface StoredPolicy {
+/**
+ * A log's space policy (CLFS's MaximumSize, MinimumSize, GrowthRate,
+ * AutoGrow, AutoShrink and LogTail policies), persisted in its metadata.
+ * Read it with `log.policy()`, change it with `log.setPolicy()`
+ * (lib/log/policy.ts checks it).
+ */
+export interface LogPolicy {
   /** Most containers the log may have (2..1024; default 1024): growth and addContainers stop there. */
   maxContainers: number;
   /** Fewest containers (2..maxContainers; default 2): removeContainers and autoShrink stop there. */
@@ -149,7 +154,7 @@ export interface Metadata {
   tailLsn: Lsn;
   tailPreviousLsn: Lsn;
   lastLsn: Lsn;
-  policy: StoredPolicy;
+  policy: LogPolicy;
   /** Written by a clean close: no block follows the tail. */
   clean: boolean;
   /** Logical id of each physical container, 0 when free. */
@@ -356,7 +361,7 @@ export function decodeMetadata(slot: Uint8Array, crc: (bytes: Uint8Array) => num
   };
 }
 
-function encodePolicy(v: DataView, p: StoredPolicy): void {
+function encodePolicy(v: DataView, p: LogPolicy): void {
   const at = METADATA_POLICY_OFFSET;
   v.setUint16(at, p.maxContainers, true);
   v.setUint16(at + 2, p.minContainers, true);
@@ -367,9 +372,9 @@ function encodePolicy(v: DataView, p: StoredPolicy): void {
 }
 
 /** The stored policy, or undefined when a field is out of its range or a reserved bit is set. */
-function decodePolicy(v: DataView): StoredPolicy | undefined {
+function decodePolicy(v: DataView): LogPolicy | undefined {
   const at = METADATA_POLICY_OFFSET;
-  const p: StoredPolicy = {
+  const p: LogPolicy = {
     maxContainers: v.getUint16(at, true),
     minContainers: v.getUint16(at + 2, true),
     growthRate: v.getUint16(at + 4, true),

@@ -68,6 +68,12 @@ export interface AppendResult {
   reservations: number[];
 }
 
+/** Result of {@link MarshallingArea.reserveAndAppend} given entries: the LSN is always there. */
+export interface AppendedResult extends AppendResult {
+  /** The record's LSN. */
+  lsn: Lsn;
+}
+
 /** The record data of one append: bytes, pieces to concatenate, or null to only reserve. */
 export type Entries = Uint8Array | readonly Uint8Array[] | null;
 

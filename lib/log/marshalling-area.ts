@@ -22,6 +22,7 @@ import {
   resolveAreaOptions,
   type AppendOptions,
   type AppendResult,
+  type AppendedResult,
   type Entries,
   type MarshallingAreaOptions,
 } from './area-options.ts';
@@ -31,11 +32,13 @@ import { AreaReader } from './read/area-reader.ts';
 import type { LogRecord, ReadContext, ReadMode, ReadOptions } from './read/read-context.ts';
 import { recordsFrom } from './read/records.ts';
 import { reservedSize } from './reservations.ts';
+import { writeRestart, type AreaBuffers, type RestartArea, type RestartWritten } from './restart-area.ts';
 import { truncateLog } from './truncation.ts';
 import type { RecordSpec } from './write/writer.ts';
 
 export type { BufferAllocator } from './buffer-pool.ts';
-export type { AppendOptions, AppendResult, Entries, MarshallingAreaOptions } from './area-options.ts';
+export type { AppendOptions, AppendResult, AppendedResult, Entries, MarshallingAreaOptions } from './area-options.ts';
+export type { AreaBuffers, RestartArea, RestartWritten } from './restart-area.ts';
 
 /** Append options when none are given (read only: no allocation per call). */
 const NO_OPTIONS: AppendOptions = Object.freeze({});
@@ -121,7 +124,7 @@ export class MarshallingArea {
   }
 
   /** Write buffers allocated now, and read buffers. */
-  get buffersAllocated(): { write: number; read: number } {
+  get buffersAllocated(): AreaBuffers {
     return { write: this.#appender.buffersAllocated, read: this.#reader.allocated };
   }
 
@@ -156,6 +159,9 @@ export class MarshallingArea {
    * const { lsn } = await area.reserveAndAppend([header, body], { previousLsn, forceFlush: true });
    * ```
    */
+  reserveAndAppend(entries: Uint8Array | readonly Uint8Array[], options?: AppendOptions): Promise<AppendedResult>;
+  /** Entries or `null` (reserve only: `lsn` is undefined then). */
+  reserveAndAppend(entries: Entries, options?: AppendOptions): Promise<AppendResult>;
   reserveAndAppend(entries: Entries, options?: AppendOptions): Promise<AppendResult> {
     // Not an async function: an append that finds the log free and does not
     // flush resolves with no promise but the one returned.
@@ -336,7 +342,7 @@ export class MarshallingArea {
   async writeRestartArea(
     data: Uint8Array,
     options?: { newBaseLsn?: Lsn; useReservation?: boolean },
-  ): Promise<{ lsn: Lsn; bytesWritten: number }> {
+  ): Promise<RestartWritten> {
     this.#checkUsable();
     checkUint8Array('data', data);
     const o = checkOptions('options', options);
@@ -346,24 +352,8 @@ export class MarshallingArea {
     // The call may wait (its turn, the new base's block read) before the
     // record is placed: its bytes are taken now.
     spec.entries = [data.slice()];
-    const { writer, bases, storage } = this.#core;
-    writer.checkHealthy();
-    const before = storage.stats.bytesFlushed;
-    return this.#track(async () => {
-      // The call takes its turn among appends at once (a close called after
-      // it waits for it), and checks the new base there: against the records
-      // appended before it, not those of when it was called.
-      const lsn = await this.#appender.inOrder(() => {
-        this.#checkAlive();
-        return bases.appendRestart(newBase, (previousLsn) => {
-          spec.previousLsn = previousLsn;
-          return this.#appender.appendRestart(spec, useReservation);
-        });
-      });
-      await writer.flush(lsn);
-      await bases.setBase(newBase ?? bases.baseLsn, lsn);
-      return { lsn, bytesWritten: storage.stats.bytesFlushed - before };
-    });
+    this.#core.writer.checkHealthy();
+    return this.#track(() => writeRestart(this.#core, this.#appender, spec, newBase, useReservation, this.#inTurn));
   }
 
   /**
@@ -371,7 +361,7 @@ export class MarshallingArea {
    * walking older ones (`context.readPreviousRestartArea()`).
    * ERR_CLFS_NO_RESTART when none was written.
    */
-  async readRestartArea(): Promise<{ data: Uint8Array; lsn: Lsn; context: ReadContext }> {
+  async readRestartArea(): Promise<RestartArea> {
     this.#checkUsable();
     const lsn = this.#core.bases.restartLsn;
     if (lsn === Lsn.INVALID) throw new ClfsError('ERR_CLFS_NO_RESTART', 'the log has no restart area');

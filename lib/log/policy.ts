@@ -6,16 +6,10 @@
  * @module
  */
 import { ClfsError, invalidArgType } from '../errors.ts';
-import { MAX_CONTAINERS, type StoredPolicy } from '../format/metadata.ts';
+import { MAX_CONTAINERS, type LogPolicy } from '../format/metadata.ts';
 import { checkBoolean, checkInteger, checkOptions } from '../validate.ts';
 
-/**
- * A log's space policy (CLFS's MaximumSize, MinimumSize, GrowthRate,
- * AutoGrow, AutoShrink and LogTail policies), persisted in its metadata
- * (its fields are documented where they are stored, lib/format/metadata.ts).
- * Read it with `log.policy()`, change it with `log.setPolicy()`.
- */
-export type LogPolicy = StoredPolicy;
+export type { LogPolicy };
 
 /** The policy of a log created without one (CLFS's defaults, autoGrow off, no tail requests). */
 export const DEFAULT_POLICY: Readonly<LogPolicy> = Object.freeze({

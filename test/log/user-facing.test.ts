@@ -14,6 +14,20 @@ import { createLog, rejectionOf } from '../support/log.ts';
 const scratch = scratchFiles('clfs-user-facing-');
 const SHM = '/dev/shm';
 
+describe('types', () => {
+  it('reserveAndAppend given entries resolves with a bigint LSN, typed without undefined', async () => {
+    const log = await createLog(scratch.fresh(), { containerSize: 512 * KiB });
+    scratch.keep(log);
+    const area = await log.createMarshallingArea({ bufferSize: 4 * KiB });
+    const { lsn } = await area.reserveAndAppend(new Uint8Array(3));
+    // (The type check of the test suite fails here if lsn may be undefined.)
+    const typed: bigint = lsn;
+    expect(typeof typed).toBe('bigint');
+    const reserved = await area.reserveAndAppend(null, { reservations: [10] });
+    expect(reserved.lsn).toBeUndefined();
+  });
+});
+
 describe('JSON of what the log reports', () => {
   it('JSON.stringify(log.information()) works and writes LSNs as Lsn.format hex strings', async () => {
     const log = await createLog(scratch.fresh(), { containerSize: 512 * KiB });

@@ -84,12 +84,13 @@ export async function truncateLog(core: LogCore, lsn: Lsn, inTurn: () => void): 
 
 /**
  * The length `lsn`'s block has on disk once the writer cut it (step 1): the
- * open block's after the cut, or the block's as written (in the write queue
- * or read from its container). Drops nothing.
+ * open block's after the cut, a queued block's (writes complete in any
+ * order: it may be written before a block ahead of it), or the block's read
+ * from its container. Drops nothing.
  */
 async function lengthAfterCut(core: LogCore, lsn: Lsn): Promise<number> {
-  const open = core.writer.openLengthAfterCut(lsn);
-  if (open !== undefined) return open;
+  const held = core.writer.lengthAfterCut(lsn);
+  if (held !== undefined) return held;
   const block = blockLsnOf(lsn);
   const probed = await core.blocks.probeBlock(block, false);
   if (typeof probed === 'string' || probed.length === 0) {

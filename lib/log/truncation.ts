@@ -60,6 +60,8 @@ export async function truncateLog(core: LogCore, lsn: Lsn, inTurn: () => void): 
     }
     const end = writer.lastLsn;
     const length = await lengthAfterCut(core, lsn);
+    // A base move settling meanwhile (it does not take the appends' turn) must not pass `lsn`.
+    await bases.serializeMetadata(async () => bases.beginTruncation(lsn));
     writer.cutAfter(
       lsn,
       new ClfsError(
@@ -73,6 +75,7 @@ export async function truncateLog(core: LogCore, lsn: Lsn, inTurn: () => void): 
     try {
       await dropAfter(core, lsn, end, length);
     } catch (error) {
+      bases.beginTruncation(undefined);
       // Records are gone from memory and flushes rejected: there is no way
       // back. A failure from here on fail-stops the log (reopening finds the
       // old end or the new one).

@@ -249,6 +249,26 @@ describe('defects found by the fault tiers', () => {
     await log.close();
   });
 
+  it('TruncateLog racing AdvanceLogBase past its target: one of them is refused, never both applied (the metadata stayed valid)', async () => {
+    // A base move does not take the appends' turn: its metadata write could
+    // land while a truncation below its target was under way, and the
+    // truncation's metadata then had a base past its last record, which no
+    // open accepts (simulator seed 615247072).
+    const { log, image } = await memoryLog();
+    const area = await log.createMarshallingArea({ bufferSize: 16 * KiB, flushIntervalMs: 0 });
+    const kept = (await area.reserveAndAppend(new Uint8Array([0]), { forceFlush: true })).lsn!;
+    const base = (await area.reserveAndAppend(new Uint8Array([1]), { forceFlush: true })).lsn!;
+    const advance = outcomeOf(area.advanceLogBase(base));
+    const truncate = outcomeOf(area.truncateLog(kept));
+    const outcome = [await advance, await truncate];
+    expect([
+      ['resolved', 'ERR_CLFS_TAIL_INVALID'],
+      ['ERR_CLFS_TRUNCATED', 'resolved'],
+    ]).toContainEqual(outcome);
+    await log.close();
+    expect((await readBack(image)).map((r) => r[0])).toEqual(outcome[0] === 'resolved' ? [1] : [0]);
+  });
+
   it('appendBatch: when a container the batch needs cannot be added, nothing of the batch is appended', async () => {
     // appendBatch checks room for the whole batch first (hasRoomFor counts
     // autoGrow's future containers), then appends record by record; when a

@@ -44,6 +44,8 @@ export class BaseManager {
   #archiveTail: Lsn;
   /** Outstanding archive snapshots: each keeps the containers from its first LSN on (archive.ts). */
   readonly #pins = new Set<{ lsn: Lsn; last: Lsn }>();
+  /** The new last record of a truncation under way (beginTruncation), if any. */
+  #truncating: Lsn | undefined;
 
   constructor(
     storage: LogStorage,
@@ -157,6 +159,20 @@ export class BaseManager {
   noteTruncation(lsn: Lsn, epoch: bigint, end: Lsn): void {
     this.#rules = [...this.#ruleList().filter((rule) => rule.lsn < lsn), { lsn, epoch, end }];
     this.#truncations.push(lsn);
+    this.#truncating = undefined;
+  }
+
+  /**
+   * A truncation to `lsn` starts dropping records (in the metadata's turn):
+   * the base must not be past `lsn` (ERR_CLFS_TAIL_INVALID: a base move
+   * settled first), and until it is noted or ends (`undefined`) a base move
+   * past `lsn` is refused (ERR_CLFS_TRUNCATED: it drops the new base).
+   */
+  beginTruncation(lsn: Lsn | undefined): void {
+    if (lsn !== undefined && lsn < this.#baseLsn) {
+      throw tailInvalid(lsn, `is below the base LSN ${Lsn.format(this.#baseLsn)}`, 'the end of the log');
+    }
+    this.#truncating = lsn;
   }
 
   /** ERR_CLFS_LOG_FULL when the metadata holds MAX_TRUNCATIONS the base has not passed. */
@@ -332,7 +348,8 @@ export class BaseManager {
   async setBase(lsn: Lsn, restart?: Lsn, checkedAt?: number): Promise<void> {
     await this.serializeMetadata(async () => {
       this.#writer.checkHealthy();
-      if (checkedAt !== undefined && this.#truncations.slice(checkedAt).some((end) => end < lsn)) {
+      const truncating = this.#truncating !== undefined && this.#truncating < lsn;
+      if (truncating || (checkedAt !== undefined && this.#truncations.slice(checkedAt).some((end) => end < lsn))) {
         throw truncated(lsn, 'the new base');
       }
       if (lsn > this.#baseLsn) this.#baseLsn = lsn;

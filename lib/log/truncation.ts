@@ -63,7 +63,16 @@ export async function truncateLog(core: LogCore, lsn: Lsn, inTurn: () => void): 
       return;
     }
     const end = writer.lastLsn;
-    const length = await lengthAfterCut(core, lsn);
+    // A base move settling meanwhile (it does not take the appends' turn) must not pass `lsn`.
+    await bases.serializeMetadata(async () => bases.beginTruncation(lsn));
+    let length: number;
+    try {
+      // Held by the writer: nothing waits from here to the cut (the open block is not sealed meanwhile).
+      length = writer.lengthAfterCut(lsn) ?? (await lengthOnDisk(core, lsn));
+    } catch (error) {
+      bases.beginTruncation(undefined);
+      throw error;
+    }
     writer.cutAfter(
       lsn,
       new ClfsError(
@@ -77,6 +86,7 @@ export async function truncateLog(core: LogCore, lsn: Lsn, inTurn: () => void): 
     try {
       await dropAfter(core, lsn, end, length);
     } catch (error) {
+      bases.beginTruncation(undefined);
       // Records are gone from memory and flushes rejected: there is no way
       // back. A failure from here on fail-stops the log (reopening finds the
       // old end or the new one).
@@ -87,13 +97,13 @@ export async function truncateLog(core: LogCore, lsn: Lsn, inTurn: () => void): 
 }
 
 /**
- * The length `lsn`'s block has on disk once the writer cut it (step 1): the
- * open block's after the cut, or the block's as written (in the write queue
- * or read from its container). Drops nothing.
+ * The length of `lsn`'s block read from its container (step 1), when the
+ * writer no longer holds it (LogWriter.lengthAfterCut: the open block's
+ * length after the cut, or a queued block's: writes complete in any order,
+ * so a queued block may be written while one before it is not, and read as
+ * absent). Drops nothing.
  */
-async function lengthAfterCut(core: LogCore, lsn: Lsn): Promise<number> {
-  const open = core.writer.openLengthAfterCut(lsn);
-  if (open !== undefined) return open;
+async function lengthOnDisk(core: LogCore, lsn: Lsn): Promise<number> {
   const block = blockLsnOf(lsn);
   const probed = await core.blocks.probeBlock(block, false);
   if (typeof probed === 'string' || probed.length === 0) {

@@ -27,20 +27,29 @@ const outcomeOf = (p: Promise<unknown>): Promise<string> =>
     (e: unknown) => codeOf(e),
   );
 
-/** A memory storage whose reads at one offset wait until released. */
+/** A memory storage whose reads or writes at one offset wait until released. */
 class Gated extends MemoryStorage {
-  #gate: { offset: number; open: Promise<void> } | undefined;
+  #gate: { op: 'read' | 'write'; offset: number; open: Promise<void> } | undefined;
 
-  /** Holds reads at `offset` until the returned function is called. */
-  hold(offset: number): () => void {
+  /** Holds reads (or writes) at `offset` until the returned function is called. */
+  hold(offset: number, op: 'read' | 'write' = 'read'): () => void {
     let release!: () => void;
-    this.#gate = { offset, open: new Promise<void>((resolve) => (release = resolve)) };
+    this.#gate = { op, offset, open: new Promise<void>((resolve) => (release = resolve)) };
     return release;
   }
 
+  async #pass(op: 'read' | 'write', offset: number): Promise<void> {
+    if (this.#gate?.op === op && this.#gate.offset === offset) await this.#gate.open;
+  }
+
   override async read(container: number, offset: number, into: Uint8Array): Promise<number> {
-    if (this.#gate !== undefined && this.#gate.offset === offset) await this.#gate.open;
+    await this.#pass('read', offset);
     return super.read(container, offset, into);
+  }
+
+  override async write(...args: Parameters<MemoryStorage['write']>): Promise<void> {
+    await this.#pass('write', args[1]);
+    return super.write(...args);
   }
 }
 
@@ -213,6 +222,51 @@ describe('defects found by the fault tiers', () => {
     expect((await context.next())?.lsn).toBe(next);
     context.terminate();
     await log.close();
+  });
+
+  it("TruncateLog: at a block written while a block before it is not (writes complete in any order), its length is the queued block's", async () => {
+    // truncation.ts probed the new last block before anything was dropped;
+    // a block written while one before it is not reads as absent there
+    // (past the first unwritten block): ERR_CLFS_CORRUPT. The writer knows
+    // a queued block's length (simulator seed 615247665).
+    const { log, storage } = await memoryLog();
+    const area = await log.createMarshallingArea({ bufferSize: 4 * KiB, flushIntervalMs: 0 });
+    await area.reserveAndAppend(new Uint8Array([0]), { forceFlush: true });
+    // The next block's write is held.
+    const release = storage.hold(log.core.writer.position.offset, 'write');
+    await area.reserveAndAppend(new Uint8Array(3000), { forceAppend: true });
+    const kept = (await area.reserveAndAppend(new Uint8Array([1]))).lsn!;
+    await area.reserveAndAppend(new Uint8Array([2]), { forceAppend: true });
+    for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(log.core.writer.firstUnwrittenLsn() < kept && log.core.writer.blockInMemory(kept) === undefined).toBe(true);
+    const truncated = outcomeOf(area.truncateLog(kept));
+    for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+    release();
+    expect(await truncated, 'the correct behaviour').toBe('resolved');
+    const records = [];
+    for await (const r of area.records()) records.push(r.data.byteLength === 1 ? r.data[0] : r.data.byteLength);
+    expect(records).toEqual([0, 3000, 1]);
+    await log.close();
+  });
+
+  it('TruncateLog racing AdvanceLogBase past its target: one of them is refused, never both applied (the metadata stayed valid)', async () => {
+    // A base move does not take the appends' turn: its metadata write could
+    // land while a truncation below its target was under way, and the
+    // truncation's metadata then had a base past its last record, which no
+    // open accepts (simulator seed 615247072).
+    const { log, image } = await memoryLog();
+    const area = await log.createMarshallingArea({ bufferSize: 16 * KiB, flushIntervalMs: 0 });
+    const kept = (await area.reserveAndAppend(new Uint8Array([0]), { forceFlush: true })).lsn!;
+    const base = (await area.reserveAndAppend(new Uint8Array([1]), { forceFlush: true })).lsn!;
+    const advance = outcomeOf(area.advanceLogBase(base));
+    const truncate = outcomeOf(area.truncateLog(kept));
+    const outcome = [await advance, await truncate];
+    expect([
+      ['resolved', 'ERR_CLFS_TAIL_INVALID'],
+      ['ERR_CLFS_TRUNCATED', 'resolved'],
+    ]).toContainEqual(outcome);
+    await log.close();
+    expect((await readBack(image)).map((r) => r[0])).toEqual(outcome[0] === 'resolved' ? [1] : [0]);
   });
 
   it('appendBatch: when a container the batch needs cannot be added, nothing of the batch is appended', async () => {

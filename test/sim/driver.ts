@@ -364,7 +364,9 @@ class Driver {
         !(known !== undefined && same(known)) &&
         (known !== undefined && raced !== true
           ? true
-          : !model.openAttempts().some((a) => same({ ...a, lsn: record.lsn })))
+          : ![...model.openAttempts(), ...(raced === true ? model.dropped : [])].some((a) =>
+              same({ ...a, lsn: record.lsn }),
+            ))
       ) {
         this.report.add(
           'read-phantom',

@@ -154,6 +154,8 @@ export class Model {
   ackedRestart: bigint;
   /** The library's own last LSN (-1 if none), for LSNs that must be past every record. */
   writerLast: () => bigint = () => -1n;
+  /** Records truncations dropped: a read racing one may have found them before it (Observation.raced). */
+  readonly dropped: Attempt[] = [];
   /** The call of the truncation that set `floor` (appends made before it may be below it). */
   #floorCall = -1;
   /** Truncations of this instance by call (in flight: `settled` false), with the records each set aside. */
@@ -378,6 +380,7 @@ export class Model {
     if (t === undefined) return;
     t.settled = true;
     if (outcome === 'done') {
+      this.dropped.push(...(this.attempts.get(call) ?? []));
       this.attempts.delete(call);
       this.acknowledge(t.target);
       if (call > this.#floorCall) [this.floor, this.#floorCall] = [t.target, call];

@@ -178,7 +178,9 @@ export function next(env: Env, handle: ContextHandle, userPick: number): Outcome
       ...(busy ? ['ERR_CLFS_CONTEXT_BUSY'] : []),
       ...(badUser ? ARGUMENT_CODES : []),
       ...(handle.terminated ? ['ERR_CLFS_CLOSED'] : []),
+      // With another next() pending, the context may have moved before this one runs (toward the base).
       ...(expect === undefined ||
+      busy ||
       expect.startOfLog !== 'no' ||
       expect.lenient === true ||
       model.maxPossibleBase > cur.lsn

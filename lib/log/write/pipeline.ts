@@ -116,6 +116,12 @@ export class WritePipeline {
     return undefined;
   }
 
+  /** The length of the block at `blockLsn` while it is in the write queue (as queuedRecordCount), or undefined. */
+  queuedLength(blockLsn: Lsn): number | undefined {
+    for (const block of this.#pending) if (block.lsn === blockLsn) return block.length;
+    return undefined;
+  }
+
   /** The queued block at `blockLsn` if its buffer is still held. */
   heldBlock(blockLsn: Lsn): MemoryBlock | undefined {
     return this.#held.get(blockLsn);

@@ -13,7 +13,7 @@
  * @module
  */
 import type { ClfsError } from '../../errors.ts';
-import type { Lsn } from '../../lsn.ts';
+import { type Lsn, blockLsnOf } from '../../lsn.ts';
 import { AppendLock } from './append-lock.ts';
 import { BlockBuilder } from './block-builder.ts';
 import type { BufferOwner, MemoryBlock, NoBuffer, SpareBuffer, WriterContext, WriterStart } from './context.ts';
@@ -244,9 +244,12 @@ export class LogWriter {
     this.#pipeline.dropAbove(lsn, error);
   }
 
-  /** The length the open block will be written with after cutAfter(`lsn`), when `lsn` is in it; else undefined. */
-  openLengthAfterCut(lsn: Lsn): number | undefined {
-    return this.#builder.lengthAfterCut(lsn);
+  /**
+   * The length `lsn`'s block is written with after cutAfter(`lsn`), while the
+   * writer holds it (open, or in the write queue); else undefined (it is on disk).
+   */
+  lengthAfterCut(lsn: Lsn): number | undefined {
+    return this.#builder.lengthAfterCut(lsn) ?? this.#pipeline.queuedLength(blockLsnOf(lsn));
   }
 
   /** Resolves once no write or sync is in flight. */

@@ -93,7 +93,8 @@ export class BaseManager {
 
   /** Which of the base and the archive tail holds the oldest container (for 'advance-tail'). */
   heldBy(): 'base' | 'archive-tail' {
-    return this.reclaimLsn() < this.#metadata.current.baseLsn ? 'archive-tail' : 'base';
+    // As set, as the tail-advance target is counted (the persisted ones may lag).
+    return this.reclaimLsn(true) < this.#baseLsn ? 'archive-tail' : 'base';
   }
 
   /**

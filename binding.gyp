@@ -35,13 +35,14 @@
       "xcode_settings": {
         "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
         "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
-        "MACOSX_DEPLOYMENT_TARGET": "10.15"
+        "MACOSX_DEPLOYMENT_TARGET": "11.0"
       },
       "msvs_settings": {
         "VCCLCompilerTool": { "ExceptionHandling": 1, "AdditionalOptions": ["/std:c++17"] }
       },
       "conditions": [
-        ["OS=='linux'", { "libraries": ["-pthread"] }]
+        ["OS=='linux'", { "libraries": ["-pthread"] }],
+        ["OS=='win'", { "defines": ["_HAS_EXCEPTIONS=1"] }]
       ]
     }
   ]

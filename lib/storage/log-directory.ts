@@ -58,6 +58,9 @@ export function notFound(dir: string, why: string, cause?: unknown): ClfsError {
 
 /** Makes a directory entry durable (fsync on the directory). */
 export async function syncDirectory(dir: string): Promise<void> {
+  // Windows cannot flush a directory (Node reports EPERM); NTFS journals the
+  // entries of its directories itself.
+  if (process.platform === 'win32') return;
   const handle = await fsOpen(dir, 'r');
   try {
     await handle.sync();

@@ -2,17 +2,39 @@
 // extension on AArch64. Both are compiled with a per-function target attribute
 // so the rest of the addon keeps the baseline instruction set, and both are
 // only called after a run-time check of the CPU.
+//
+// x86-64: GCC and Clang (Linux, macOS, MinGW) name the ISA in a target
+// attribute: "crc32" as well as "sse4.2", since Clang 16 gates _mm_crc32_* on
+// the crc32 feature alone; MSVC (_M_X64, not __x86_64__) needs no attribute
+// and asks the CPU with __cpuid. AArch64: Linux asks the kernel (HWCAP_CRC32),
+// macOS asks sysctl (every Apple silicon CPU has the extension).
 #include "crc32c.h"
 
 #include <cstring>
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#if (defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))) || \
+    (defined(_M_X64) && defined(_MSC_VER))
 #include <nmmintrin.h>
 #define CLFS_CRC32C_X86 1
-#elif defined(__aarch64__) && (defined(__GNUC__) || defined(__clang__)) && defined(__linux__)
+#if defined(_MSC_VER)
+#include <intrin.h>  // __cpuid
+#else
+#include <cpuid.h>  // __get_cpuid
+#endif
+#if defined(__GNUC__) || defined(__clang__)
+#define CLFS_TARGET_CRC32 __attribute__((target("sse4.2,crc32")))
+#else
+#define CLFS_TARGET_CRC32
+#endif
+#elif defined(__aarch64__) && (defined(__GNUC__) || defined(__clang__)) && \
+    (defined(__linux__) || defined(__APPLE__))
 #include <arm_acle.h>
+#if defined(__linux__)
 #include <asm/hwcap.h>
 #include <sys/auxv.h>
+#else
+#include <sys/sysctl.h>
+#endif
 #define CLFS_CRC32C_ARM 1
 #endif
 
@@ -92,9 +114,8 @@ inline uint64_t Load64(const uint8_t* p) {
 }
 
 // Three streams of `stride` bytes each, while at least 3 * stride bytes remain.
-__attribute__((target("sse4.2"))) inline uint64_t Streams(uint64_t c, const uint8_t*& data,
-                                                          size_t& length, size_t stride,
-                                                          const ZerosTables& zeros) {
+CLFS_TARGET_CRC32 inline uint64_t Streams(uint64_t c, const uint8_t*& data, size_t& length,
+                                          size_t stride, const ZerosTables& zeros) {
   while (length >= 3 * stride) {
     uint64_t c1 = 0;
     uint64_t c2 = 0;
@@ -113,8 +134,7 @@ __attribute__((target("sse4.2"))) inline uint64_t Streams(uint64_t c, const uint
   return c;
 }
 
-__attribute__((target("sse4.2"))) uint32_t ExtendHardware(uint32_t crc, const uint8_t* data,
-                                                          size_t length) {
+CLFS_TARGET_CRC32 uint32_t ExtendHardware(uint32_t crc, const uint8_t* data, size_t length) {
   uint64_t c = ~crc;
   while (length > 0 && (reinterpret_cast<uintptr_t>(data) & 7) != 0) {
     c = _mm_crc32_u8(static_cast<uint32_t>(c), *data++);
@@ -131,8 +151,24 @@ __attribute__((target("sse4.2"))) uint32_t ExtendHardware(uint32_t crc, const ui
   return ~static_cast<uint32_t>(c);
 }
 
-// __builtin_cpu_supports reads the CPU model libgcc fills in at start-up.
-bool HardwareAvailable() { return __builtin_cpu_supports("sse4.2"); }
+#if defined(_MSC_VER)
+// CPUID leaf 1: ECX bit 20 is SSE4.2.
+bool HardwareAvailable() {
+  int info[4];
+  __cpuid(info, 1);
+  return (info[2] & (1 << 20)) != 0;
+}
+#else
+// Asked directly rather than with __builtin_cpu_supports, whose CPU model
+// lives in libgcc or compiler-rt: one fewer runtime symbol to resolve.
+bool HardwareAvailable() {
+  unsigned int eax = 0;
+  unsigned int ebx = 0;
+  unsigned int ecx = 0;
+  unsigned int edx = 0;
+  return __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & bit_SSE4_2) != 0;
+}
+#endif
 const char* HardwareName() { return "sse4.2"; }
 
 #elif defined(CLFS_CRC32C_ARM)
@@ -155,7 +191,15 @@ __attribute__((target("+crc"))) uint32_t ExtendHardware(uint32_t crc, const uint
   return ~c;
 }
 
+#if defined(__linux__)
 bool HardwareAvailable() { return (getauxval(AT_HWCAP) & HWCAP_CRC32) != 0; }
+#else
+bool HardwareAvailable() {
+  int present = 0;
+  size_t size = sizeof present;
+  return sysctlbyname("hw.optional.armv8_crc32", &present, &size, nullptr, 0) == 0 && present != 0;
+}
+#endif
 const char* HardwareName() { return "armv8-crc"; }
 
 #else

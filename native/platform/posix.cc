@@ -6,6 +6,9 @@
 // a misaligned read with EINVAL, a filesystem that ignores O_DIRECT (tmpfs
 // before 6.6 refused the flag; since then it accepts and ignores it) serves it.
 // macOS has no O_DIRECT: F_NOCACHE turns the cache off for the descriptor.
+// Durability on macOS is F_FULLFSYNC (fsync and O_DSYNC leave data in the
+// drive's cache): DataSync uses it, and WriteAt follows every write of an
+// O_DSYNC file with it.
 #if !defined(_WIN32)
 
 #if !defined(_GNU_SOURCE)
@@ -37,6 +40,10 @@
 #include <linux/fs.h>  // BLKSSZGET, BLKPBSZGET
 #include <sys/ioctl.h>
 #include <sys/sysmacros.h>
+#endif
+
+#if defined(__APPLE__)
+#include <mach/vm_inherit.h>  // VM_INHERIT_NONE, VM_INHERIT_COPY for minherit
 #endif
 
 namespace clfs {
@@ -441,6 +448,14 @@ SysError WriteAt(NativeHandle handle, const IoSlice* slices, size_t count, uint6
     }
     while (first < count && iov[first].iov_len == 0) first++;
   }
+#if defined(__APPLE__)
+  // O_DSYNC on macOS waits for the drive to take the data, not for its cache
+  // to be flushed: a Durability::kDsync file (opened with O_DSYNC) gets the
+  // F_FULLFSYNC of DataSync after every write.
+  const int flags = fcntl(handle, F_GETFL);
+  if (flags < 0) return MakeError(errno, "fcntl");
+  if ((flags & O_DSYNC) != 0) return DataSync(handle);
+#endif
   return SysError();
 }
 

@@ -39,6 +39,12 @@ interface GypTarget {
   target_name: string;
   sources?: string[];
   defines?: string[];
+  conditions?: [string, { defines?: string[] }][];
+}
+
+/** The target's defines, with those of its conditions (CMakeLists.txt sets them under if()). */
+function gypDefines(target: GypTarget): string[] {
+  return [...(target.defines ?? []), ...(target.conditions ?? []).flatMap(([, then]) => then.defines ?? [])];
 }
 
 function parseGyp(text: string): { targets: GypTarget[] } {
@@ -143,8 +149,8 @@ describe('binding.gyp and CMakeLists.txt', () => {
     expect(sorted(cmake!.sources)).toEqual(sorted(gypTarget!.sources!));
   });
 
-  it('define the same preprocessor symbols', () => {
-    expect(sorted(cmake!.defines)).toEqual(sorted(gypTarget!.defines!));
+  it('define the same preprocessor symbols, conditional ones included', () => {
+    expect(sorted(cmake!.defines)).toEqual(sorted(gypDefines(gypTarget!)));
   });
 
   it('compile every C++ file under native/, and only files that exist', () => {

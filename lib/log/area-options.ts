@@ -10,7 +10,7 @@ import type { Pool } from '../native/memory.ts';
 import { checkCountOrInfinity, checkInteger, checkOneOf, checkOptions, checkUint8Array } from '../validate.ts';
 import type { BufferAllocator } from './buffer-pool.ts';
 import { MAX_BLOCK_SIZE } from '../format/block.ts';
-import type { ReadMode, RecordTypeFilter } from './read/read-context.ts';
+import type { ReadMode, ReadOptions, RecordTypeFilter } from './read/read-context.ts';
 
 /** Options of {@link Log.createMarshallingArea}. */
 export interface MarshallingAreaOptions {
@@ -92,8 +92,30 @@ export interface AreaSettings {
   allocator: BufferAllocator | undefined;
 }
 
+const AREA_OPTIONS: readonly (keyof MarshallingAreaOptions)[] = [
+  'bufferSize',
+  'pool',
+  'maxWriteBuffers',
+  'maxReadBuffers',
+  'allocator',
+  'flushIntervalMs',
+  'logFullTimeoutMs',
+];
+/** The options of an append (appendBatch's are these but `reservations`). */
+export const APPEND_OPTIONS: readonly (keyof AppendOptions)[] = [
+  'undoNextLsn',
+  'previousLsn',
+  'reservations',
+  'forceAppend',
+  'forceFlush',
+  'useReservation',
+  'entryAlignment',
+];
+/** The options of a read. */
+export const READ_OPTIONS: readonly (keyof ReadOptions)[] = ['type', 'view'];
+
 export function resolveAreaOptions(options: MarshallingAreaOptions, unit: number): AreaSettings {
-  const o = checkOptions('options', options);
+  const o = checkOptions('options', options, AREA_OPTIONS);
   if (o.bufferSize === undefined) throw invalidArgType('options.bufferSize', 'of type number', undefined);
   const requested = checkInteger('options.bufferSize', o.bufferSize, 1, MAX_BLOCK_SIZE);
   let allocator: BufferAllocator | undefined;

@@ -14,8 +14,10 @@ import { Tracker } from '../util/tracker.ts';
 import { checkBoolean, checkInteger, checkOneOf, checkOptions, checkUint8Array } from '../validate.ts';
 import { AreaAppender } from './appender.ts';
 import {
+  APPEND_OPTIONS,
   FILTERS,
   MODES,
+  READ_OPTIONS,
   checkFlag,
   checkReservationSizes,
   normalizeEntries,
@@ -42,6 +44,7 @@ export type { AreaBuffers, RestartArea, RestartWritten } from './restart-area.ts
 
 /** Append options when none are given (read only: no allocation per call). */
 const NO_OPTIONS: AppendOptions = Object.freeze({});
+const BATCH_OPTIONS = APPEND_OPTIONS.filter((key) => key !== 'reservations');
 
 /**
  * A marshalling area: appends, reservations, flushes, reads and restart
@@ -167,7 +170,7 @@ export class MarshallingArea {
     // flush resolves with no promise but the one returned.
     try {
       this.#checkUsable();
-      const o = options === undefined ? NO_OPTIONS : checkOptions('options', options);
+      const o = options === undefined ? NO_OPTIONS : checkOptions('options', options, APPEND_OPTIONS);
       const list = normalizeEntries('entries', entries);
       const sizes = checkReservationSizes(o.reservations, this.maxRecordSize);
       const useReservation = checkFlag('useReservation', o.useReservation);
@@ -212,7 +215,7 @@ export class MarshallingArea {
   async appendBatch(records: readonly Entries[], options?: Omit<AppendOptions, 'reservations'>): Promise<Lsn[]> {
     this.#checkUsable();
     if (!Array.isArray(records)) throw invalidArgType('records', 'an array', records);
-    const o = checkOptions('options', options);
+    const o = checkOptions('options', options, BATCH_OPTIONS);
     const useReservation = checkFlag('useReservation', o.useReservation);
     const forceAppend = checkFlag('forceAppend', o.forceAppend);
     const forceFlush = checkFlag('forceFlush', o.forceFlush);
@@ -295,7 +298,7 @@ export class MarshallingArea {
     this.#checkUsable();
     checkLsn('lsn', lsn);
     checkOneOf('mode', mode, MODES);
-    const o = checkOptions('options', options);
+    const o = checkOptions('options', options, READ_OPTIONS);
     const filter = o.type === undefined ? 'data' : checkOneOf('options.type', o.type, FILTERS);
     const view = o.view === undefined ? false : checkBoolean('options.view', o.view);
     const context = this.#reader.open(mode, filter, view);
@@ -325,7 +328,7 @@ export class MarshallingArea {
     this.#checkUsable();
     const start = fromLsn === undefined ? this.#core.bases.baseLsn : checkLsn('fromLsn', fromLsn);
     checkOneOf('mode', mode, MODES);
-    const o = checkOptions('options', options);
+    const o = checkOptions('options', options, READ_OPTIONS);
     const filter = o.type === undefined ? 'data' : checkOneOf('options.type', o.type, FILTERS);
     if (o.view !== undefined) checkBoolean('options.view', o.view);
     const last = this.#core.writer.lastLsn;
@@ -345,7 +348,7 @@ export class MarshallingArea {
   ): Promise<RestartWritten> {
     this.#checkUsable();
     checkUint8Array('data', data);
-    const o = checkOptions('options', options);
+    const o = checkOptions('options', options, ['newBaseLsn', 'useReservation']);
     const useReservation = checkFlag('useReservation', o.useReservation);
     const newBase = o.newBaseLsn === undefined ? undefined : checkLsn('options.newBaseLsn', o.newBaseLsn);
     const spec: RecordSpec = this.#appender.spec([data], {}, 'restart', newBase ?? Lsn.INVALID);

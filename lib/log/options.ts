@@ -101,8 +101,20 @@ export interface ResolvedOpenOptions {
   engine: IoEngine | undefined;
 }
 
+const CREATE_OPTIONS: readonly (keyof CreateLogOptions)[] = [
+  'containerSize',
+  'containers',
+  'durability',
+  'allowBuffered',
+  'policy',
+  'autoGrow',
+  'engine',
+  'archive',
+];
+const OPEN_OPTIONS: readonly (keyof OpenLogOptions)[] = ['durability', 'allowBuffered', 'recovery', 'engine'];
+
 export function resolveCreateOptions(options: CreateLogOptions | undefined): ResolvedCreateOptions {
-  const o = checkOptions('options', options);
+  const o = checkOptions('options', options, CREATE_OPTIONS);
   const size =
     o.containerSize === undefined
       ? 16 * 1024 * 1024
@@ -128,7 +140,7 @@ export function resolveCreateOptions(options: CreateLogOptions | undefined): Res
 }
 
 export function resolveOpenOptions(options: OpenLogOptions | undefined): ResolvedOpenOptions {
-  const o = checkOptions('options', options);
+  const o = checkOptions('options', options, OPEN_OPTIONS);
   return {
     durability: o.durability === undefined ? 'dsync' : checkOneOf('options.durability', o.durability, DURABILITIES),
     allowBuffered: o.allowBuffered === undefined ? false : checkBoolean('options.allowBuffered', o.allowBuffered),

@@ -101,7 +101,17 @@ export class DirectFile {
    */
   static async open(path: string, options?: DirectFileOptions): Promise<DirectFile> {
     checkPath('path', path);
-    const opts = checkOptions('options', options);
+    const opts = checkOptions('options', options, [
+      'create',
+      'exclusive',
+      'readOnly',
+      'lock',
+      'allowBuffered',
+      'durability',
+      'engine',
+      'depth',
+      'regularOnly',
+    ]);
     for (const name of ['create', 'exclusive', 'readOnly', 'lock', 'allowBuffered', 'regularOnly'] as const) {
       if (opts[name] !== undefined) checkBoolean(`options.${name}`, opts[name]);
     }
@@ -205,7 +215,7 @@ export class DirectFile {
       } else {
         throw invalidArgType('buffers', 'a Uint8Array or an array of them', buffers);
       }
-      const opts = checkOptions('options', options);
+      const opts = checkOptions('options', options, ['checksums', 'sync']);
       if (opts.checksums !== undefined && !Array.isArray(opts.checksums)) {
         throw invalidArgType('options.checksums', 'an array', opts.checksums);
       }

@@ -46,7 +46,7 @@ const POOLS: readonly Pool[] = ['paged', 'nonPaged'];
  */
 export function alignedBuffer(size: number, options?: AlignedBufferOptions): Uint8Array {
   checkInteger('size', size, 1, MAX_BUFFER_SIZE);
-  const opts = checkOptions('options', options);
+  const opts = checkOptions('options', options, ['alignment', 'pool']);
   const alignment =
     opts.alignment === undefined ? 4096 : checkPowerOfTwo('options.alignment', opts.alignment, 1, MAX_ALIGNMENT);
   const pool = opts.pool === undefined ? 'paged' : checkOneOf('options.pool', opts.pool, POOLS);

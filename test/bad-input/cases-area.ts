@@ -122,6 +122,7 @@ export function reserveAndAppendCases(clfs: Clfs): Case[] {
     ),
     appendOpts("reservations = 'x'", TYPE, () => ({ reservations: 'x' })),
     appendOpts('reservations = 42', TYPE, () => ({ reservations: 42 })),
+    appendOpts('options with a misspelt option (forceFlsuh: true)', VALUE, () => ({ forceFlsuh: true })),
     appendOpts('reservations = {}', TYPE, () => ({ reservations: {} })),
     appendOpts('reservations = [0]', RANGE, () => ({ reservations: [0] })),
     appendOpts('reservations = [1.5]', RANGE, () => ({ reservations: [1.5] })),
@@ -203,6 +204,12 @@ const batch = (
 export function appendBatchCases(): Case[] {
   return [
     batch('records = 42', TYPE, () => 42),
+    batch(
+      'options with reservations (appendBatch reserves nothing)',
+      VALUE,
+      () => [small()],
+      () => ({ reservations: [10] }),
+    ),
     batch('records = null', TYPE, () => null),
     batch("records = 'x'", TYPE, () => 'x'),
     batch('records = a Uint8Array (not an array of records)', TYPE, () => small()),

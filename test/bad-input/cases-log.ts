@@ -84,6 +84,7 @@ export function logCreateCases(): Case[] {
     createWith("options = 'x'", TYPE, 'x'),
     createWith('options = null', TYPE, null),
     createWith('options = []', TYPE, []),
+    createWith('options with a misspelt option (containerSise: 1 MiB, not ignored)', VALUE, { containerSise: 1 << 20 }),
     createWith('containerSize = -1', RANGE, { containerSize: -1 }),
     createWith('containerSize = 0', RANGE, { containerSize: 0 }),
     createWith('containerSize = 1.5', RANGE, { containerSize: 1.5 }),
@@ -172,6 +173,7 @@ export function logOpenCases(): Case[] {
     open('path = log A, open already', 'ERR_CLFS_LOCKED', (f) => [f.A.path]),
     open('path = log B, open already', 'ERR_CLFS_LOCKED', (f) => [f.B.path]),
     openC('options = 42', TYPE, 42),
+    openC('options with an option it does not have (containerSize)', VALUE, { containerSize: 1 << 20 }),
     openC('options = null', TYPE, null),
     openC("durability = 'x'", VALUE, { durability: 'x' }),
     openC("recovery = 'x'", VALUE, { recovery: 'x' }),
@@ -263,6 +265,7 @@ export function createAreaCases(): Case[] {
   return [
     areaWith('options = undefined', TYPE, undefined),
     areaWith('options = null', TYPE, null),
+    areaWith('options with a misspelt option (bufferSise)', VALUE, { bufferSize: 4096, bufferSise: 8192 }),
     areaWith('options = 42', TYPE, 42),
     areaWith('options = {} (no bufferSize)', TYPE, {}),
     areaWith('bufferSize = 0', RANGE, { bufferSize: 0 }),

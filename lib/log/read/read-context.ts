@@ -144,7 +144,7 @@ export class ReadContext {
    * the current one (backward modes only).
    */
   async next(options?: { userLsn?: Lsn }): Promise<LogRecord | null> {
-    const o = checkOptions('options', options);
+    const o = checkOptions('options', options, ['userLsn']);
     this.#enter();
     // A step failing part way (damage, a chain below the base) or overtaken by a truncation leaves the context as it was.
     const [record, index, ended, recordBlock] = [this.#record, this.#index, this.#ended, this.#recordBlock];

@@ -4,6 +4,7 @@
  * errors carry `errno`, `syscall` and `path` as Node's `fs` errors do.
  * @module
  */
+import { hex64 } from './util/hex.ts';
 
 /** The `ERR_CLFS_*` codes and the CLFS (Win32) error each corresponds to. */
 const CLFS_ERRORS = {
@@ -120,7 +121,7 @@ export class ClfsError extends Error {
   toJSON(): Record<string, unknown> {
     const out: Record<string, unknown> = { name: this.name, code: this.code, message: this.message };
     for (const [key, value] of Object.entries(this)) {
-      out[key] = typeof value === 'bigint' ? `0x${value.toString(16).padStart(16, '0')}` : value;
+      out[key] = typeof value === 'bigint' ? hex64(value) : value;
     }
     return out;
   }

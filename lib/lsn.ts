@@ -6,6 +6,7 @@
  * @module
  */
 import { invalidArgType, invariant, outOfRange } from './errors.ts';
+import { hex64 } from './util/hex.ts';
 
 /** A CLFS log sequence number: a `bigint` holding the 64-bit value. */
 export type Lsn = bigint;
@@ -82,7 +83,7 @@ export const Lsn = {
 
   /** `0x0000000200001003` style hex, for messages. */
   format(lsn: Lsn): string {
-    return `0x${checkLsn('lsn', lsn).toString(16).padStart(16, '0')}`;
+    return hex64(checkLsn('lsn', lsn));
   },
 
   /**
@@ -96,13 +97,9 @@ export const Lsn = {
    * ```
    */
   replacer(this: unknown, _key: string, value: unknown): unknown {
-    return typeof value === 'bigint' ? hex(value) : value;
+    return typeof value === 'bigint' ? hex64(value) : value;
   },
 } as const;
-
-function hex(value: bigint): string {
-  return `0x${value.toString(16).padStart(16, '0')}`;
-}
 
 /**
  * Internal: gives `value` a (non-enumerable) toJSON writing its bigints as

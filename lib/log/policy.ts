@@ -29,15 +29,7 @@ const FIELDS = ['maxContainers', 'minContainers', 'growthRate', 'autoGrow', 'aut
  * (minContainers above maxContainers). `name` prefixes argument names.
  */
 export function resolvePolicy(name: string, update: Partial<LogPolicy> | undefined, current: LogPolicy): LogPolicy {
-  const o = checkOptions(name, update);
-  for (const key of Object.keys(o)) {
-    if (!(FIELDS as readonly string[]).includes(key)) {
-      throw new ClfsError(
-        'ERR_INVALID_ARG_VALUE',
-        `The argument '${name}' has no field '${key}' (a policy has ${FIELDS.join(', ')})`,
-      );
-    }
-  }
+  const o = checkOptions(name, update, FIELDS);
   const field = (key: (typeof FIELDS)[number], min: number, max: number): number =>
     o[key] === undefined ? (current[key] as number) : checkInteger(`${name}.${key}`, o[key], min, max);
   const policy: LogPolicy = {

@@ -60,6 +60,9 @@ export interface DirectFileOptions {
 }
 
 const DURABILITIES: readonly Durability[] = ['dsync', 'fdatasync', 'none'];
+/** DirectFile.open's boolean options, and all of its options. */
+const OPEN_FLAGS = ['create', 'exclusive', 'readOnly', 'lock', 'allowBuffered', 'regularOnly'] as const;
+const OPEN_OPTIONS: readonly (keyof DirectFileOptions)[] = [...OPEN_FLAGS, 'durability', 'engine', 'depth'];
 const ENGINES: readonly IoEngine[] = ['auto', 'uring', 'threads'];
 
 function defaultEngine(): IoEngine {
@@ -101,18 +104,8 @@ export class DirectFile {
    */
   static async open(path: string, options?: DirectFileOptions): Promise<DirectFile> {
     checkPath('path', path);
-    const opts = checkOptions('options', options, [
-      'create',
-      'exclusive',
-      'readOnly',
-      'lock',
-      'allowBuffered',
-      'durability',
-      'engine',
-      'depth',
-      'regularOnly',
-    ]);
-    for (const name of ['create', 'exclusive', 'readOnly', 'lock', 'allowBuffered', 'regularOnly'] as const) {
+    const opts = checkOptions('options', options, OPEN_OPTIONS);
+    for (const name of OPEN_FLAGS) {
       if (opts[name] !== undefined) checkBoolean(`options.${name}`, opts[name]);
     }
     const durability =

@@ -205,7 +205,10 @@ export class Follower {
       // A truncation since the last look that dropped records served: the
       // log goes on from the metadata's tail (the truncation's or later).
       const dropped = metadata.truncations.some((rule) => rule.epoch > known.epoch && rule.lsn < from.lastLsn);
-      if (dropped) from = endOfMetadata(metadata);
+      // Past the metadata's tail, which is durable: go on from there (the
+      // containers the reader's end was in may have been reused since).
+      const behind = positionLsn(from.logicalId, from.offset, metadata.containerSize) < metadata.tailLsn;
+      if (dropped || behind) from = endOfMetadata(metadata);
       const table = new ContainerTable([...metadata.containers], metadata.containerSize);
       // Files open since may have been removed (and made again): opened anew.
       if (metadata.containers.length !== this.#storage.containerCount) this.#storage.setContainerCount(table.count);
@@ -214,7 +217,10 @@ export class Follower {
         end = (await scanFrom(this.#storage, metadata, table, from, this.#salvage)).end;
       } catch (error) {
         // A container removed (or a generation begun) under the scan: look again.
-        if (attempt === SCAN_ATTEMPTS || (await readMetadata(this.#storage)).metadata.dumpCount === metadata.dumpCount) {
+        if (
+          attempt === SCAN_ATTEMPTS ||
+          (await readMetadata(this.#storage)).metadata.dumpCount === metadata.dumpCount
+        ) {
           throw error;
         }
         continue;
@@ -226,7 +232,7 @@ export class Follower {
       const before = this.#end;
       const moved =
         end.logicalId !== before.logicalId || end.offset !== before.offset || end.lastLsn !== before.lastLsn;
-      const changed = moved || after.dumpCount !== known.dumpCount;
+      const changed = moved || dropped || after.dumpCount !== known.dumpCount;
       this.#apply(core, after, table, end);
       return changed;
     }

@@ -383,7 +383,7 @@ class Driver {
   /** What can only be checked once an instance is gone: reads of records whose LSN was unknown then, storage misuse. */
   endInstance(inst: Instance, env: Env): void {
     // Its follower goes with it (what it read was checked as it read).
-    inst.follower?.storage.kill();
+    inst.follower?.storage?.kill();
     this.checkObservations(inst.model, env);
     for (const v of inst.storage.violations) this.report.add(v.kind, v.detail);
     for (const area of inst.areas) {
@@ -406,7 +406,7 @@ class Driver {
     const old = this.inst;
     const oldEnv = this.env;
     old.storage.kill();
-    old.follower?.storage.kill();
+    old.follower?.storage?.kill();
     for (const c of old.calls) if (!c.settled) c.crashed = true;
     this.crashes++;
     const image = crashImage(
@@ -433,7 +433,7 @@ class Driver {
     const disk = old.storage.disk;
     const inFlight = old.storage.inFlightWrites();
     old.storage.kill();
-    old.follower?.storage.kill();
+    old.follower?.storage?.kill();
     for (const c of old.calls) if (!c.settled) c.crashed = true;
     const landed: string[] = [];
     for (const w of inFlight) {

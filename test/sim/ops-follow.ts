@@ -16,29 +16,28 @@ import { fmt, type ModelRecord } from './model.ts';
 import { checkRead } from './ops-read.ts';
 import type { SimStorage } from './storage.ts';
 
-/** The instance's follower. */
+/** The instance's follower, made by its first follow op (they run one at a time). */
 export interface FollowerHandle {
-  log: Log;
-  area: MarshallingArea;
-  storage: SimStorage;
-  bufferSize: number;
+  opened?: { log: Log; area: MarshallingArea; bufferSize: number };
+  storage?: SimStorage;
   /** The last record it returned (-1: none yet). */
   last: bigint;
-  /** A follow op is running (they run one at a time). */
   busy: boolean;
 }
 
-async function openFollower(env: Env): Promise<FollowerHandle> {
-  const storage = env.inst.storage.sibling(`f${env.inst.n}`);
+async function openFollower(env: Env, follower: FollowerHandle): Promise<NonNullable<FollowerHandle['opened']>> {
+  const storage = (follower.storage = env.inst.storage.sibling(`f${env.inst.n}`));
   const log = await Log.openStorage('follower', storage, 'strict', true);
   const bufferSize = Math.max(env.largestBuffer, 4096);
-  const area = await log.createMarshallingArea({ bufferSize });
-  return { log, area, storage, bufferSize, last: -1n, busy: false };
+  return { log, area: await log.createMarshallingArea({ bufferSize }), bufferSize };
 }
 
 export function follow(env: Env, op: { k: 'follow'; limit: number }): Promise<string | undefined> {
   const { inst, model } = env;
-  if (inst.follower?.busy === true) return Promise.resolve('busy');
+  const follower = (inst.follower ??= { last: -1n, busy: false });
+  if (follower.busy) return Promise.resolve('busy');
+  follower.busy = true;
+  const from = follower.last;
   const code: { value: string | undefined } = { value: undefined };
   const allowed: Allowed = {
     codes: [
@@ -48,41 +47,35 @@ export function follow(env: Env, op: { k: 'follow'; limit: number }): Promise<st
       'ERR_CLFS_TRUNCATED',
     ],
     read: true,
-    also: (c) => c === 'ERR_CLFS_RECORD_TOO_LARGE' && (inst.follower?.bufferSize ?? 0) < env.largestBuffer,
+    also: (c) => c === 'ERR_CLFS_RECORD_TOO_LARGE' && (follower.opened?.bufferSize ?? 0) < env.largestBuffer,
   };
-  const label = `follow ${op.limit} from ${fmt(inst.follower?.last ?? -1n)}`;
+  const label = `follow ${op.limit} from ${from < 0n ? 'the base' : fmt(from)}`;
   const { done } = track(
     inst,
     env.tracker,
     label,
     async () => {
-      const follower = (inst.follower ??= await openFollower(env));
-      follower.busy = true;
-      try {
-        await follower.log.refresh();
-        const from = follower.last >= 0n ? follower.last : undefined;
-        const out: ModelRecord[] = [];
-        for await (const r of follower.area.records(from, 'forward', { type: 'client' })) {
-          if (r.lsn <= follower.last) continue;
-          out.push({
-            lsn: r.lsn,
-            type: r.type,
-            data: r.data.slice(),
-            undoNextLsn: r.undoNextLsn,
-            previousLsn: r.previousLsn,
-          });
-          if (out.length >= op.limit) break;
-        }
-        return out;
-      } finally {
-        follower.busy = false;
+      const { log, area } = (follower.opened ??= await openFollower(env, follower));
+      await log.refresh();
+      const out: ModelRecord[] = [];
+      for await (const r of area.records(from >= 0n ? from : undefined, 'forward', { type: 'client' })) {
+        if (r.lsn <= from) continue;
+        out.push({
+          lsn: r.lsn,
+          type: r.type,
+          data: r.data.slice(),
+          undoNextLsn: r.undoNextLsn,
+          previousLsn: r.previousLsn,
+        });
+        if (out.length >= op.limit) break;
       }
+      return out;
     },
     {
       allowed,
       ok: (list, call) => {
-        const follower = inst.follower!;
-        let previous = follower.last;
+        follower.busy = false;
+        let previous = from;
         for (const r of list) {
           if (r.lsn <= previous) {
             model.report.add('follower-order', `${call.label} returned ${fmt(r.lsn)} after ${fmt(previous)}`);
@@ -97,9 +90,10 @@ export function follow(env: Env, op: { k: 'follow'; limit: number }): Promise<st
         }
       },
       failed: (error) => {
+        follower.busy = false;
         code.value = codeOf(error);
         // Start again from the base.
-        if (inst.follower !== undefined) inst.follower.last = -1n;
+        follower.last = -1n;
       },
     },
   );

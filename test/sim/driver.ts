@@ -274,7 +274,7 @@ class Driver {
         faults: this.faults,
         name: `i${n}`,
       });
-      const outcome = await settle(this.scheduler, Log.openStorage('sim', storage, 'strict'));
+      const outcome = await settle(this.scheduler, Log.openStorage('sim', storage, 'strict', { idlePublishMs: 100 }));
       if (outcome === undefined) return void this.abort('hang', `opening instance ${n} never settled`);
       if ('error' in outcome) {
         const code = codeOf(outcome.error);

@@ -27,7 +27,7 @@ export interface FollowerHandle {
 
 async function openFollower(env: Env, follower: FollowerHandle): Promise<NonNullable<FollowerHandle['opened']>> {
   const storage = (follower.storage = env.inst.storage.sibling(`f${env.inst.n}`));
-  const log = await Log.openStorage('follower', storage, 'strict', true);
+  const log = await Log.openStorage('follower', storage, 'strict', { readOnly: true });
   const bufferSize = Math.max(env.largestBuffer, 4096);
   return { log, area: await log.createMarshallingArea({ bufferSize }), bufferSize };
 }

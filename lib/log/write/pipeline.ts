@@ -281,6 +281,7 @@ export class WritePipeline {
   }
 
   #settle(): void {
+    this.#ctx.onDurable?.();
     this.#waiters.settle(this.#durableLsn, () => this.#firstNotDurable());
     this.#watchers.settle(this.#durableLsn, () => this.#firstNotDurable());
   }

@@ -274,7 +274,10 @@ class Driver {
         faults: this.faults,
         name: `i${n}`,
       });
-      const outcome = await settle(this.scheduler, Log.openStorage('sim', storage, 'strict', { idlePublishMs: 100 }));
+      const outcome = await settle(
+        this.scheduler,
+        Log.openStorage('sim', storage, 'strict', { idlePublishMs: config.idlePublishMs ?? 0 }),
+      );
       if (outcome === undefined) return void this.abort('hang', `opening instance ${n} never settled`);
       if ('error' in outcome) {
         const code = codeOf(outcome.error);

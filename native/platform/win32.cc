@@ -65,13 +65,12 @@ int ErrnoFromWin32(DWORD error) {
     case ERROR_INVALID_DRIVE:
     case ERROR_BAD_NETPATH:
     case ERROR_BAD_NET_NAME:
-    case ERROR_DEV_NOT_EXIST:
+    case ERROR_DELETE_PENDING:  // being deleted: gone, as an unlinked file is on POSIX
       return ENOENT;
     case ERROR_ACCESS_DENIED:  // a directory is EISDIR, a read-only handle EBADF: see the callers
     case ERROR_CANT_ACCESS_FILE:
       return EACCES;
     case ERROR_PRIVILEGE_NOT_HELD:
-    case ERROR_DELETE_PENDING:  // a file being deleted cannot be opened again
       return EPERM;
     case ERROR_DIRECTORY:  // a file name where a directory was needed
       return ENOTDIR;
@@ -130,6 +129,7 @@ int ErrnoFromWin32(DWORD error) {
       return EROFS;
     case ERROR_NOT_READY:  // removable media gone, a volume dismounted
     case ERROR_DEVICE_NOT_CONNECTED:
+    case ERROR_DEV_NOT_EXIST:
       return ENODEV;
     case ERROR_OPERATION_ABORTED:
       return ECANCELED;

@@ -29,6 +29,19 @@ async function texts(area: MarshallingArea): Promise<string[]> {
   return out;
 }
 
+/** Waits until `ready()`; throws what `iteration` ended with if it ends first (a follower that failed). */
+async function until(ready: () => boolean, iteration: Promise<unknown>): Promise<void> {
+  let ended: { value: unknown } | undefined;
+  void iteration.then(
+    (value) => (ended = { value }),
+    (error: unknown) => (ended = { value: error }),
+  );
+  while (!ready()) {
+    if (ended !== undefined) throw new Error(`the follower ended: ${String(ended.value)}`, { cause: ended.value });
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
+
 /** A log at a fresh path with `count` records 'r0'..', each flushed; left open. */
 async function writerWith(count: number, options = {}): Promise<{ logPath: string; log: Log; area: MarshallingArea }> {
   const logPath = scratch.fresh();
@@ -247,7 +260,7 @@ describe('refresh and follow', () => {
         seen.push(textOf(record.data));
       }
     })();
-    while (seen.length < 12) await new Promise((resolve) => setTimeout(resolve, 5));
+    await until(() => seen.length >= 12, following);
     await area.truncateLog(keep);
     await area.reserveAndAppend(text('new'), { forceFlush: true });
     await expect(following).rejects.toMatchObject({ code: 'ERR_CLFS_TRUNCATED' });
@@ -286,12 +299,12 @@ describe('refresh and follow', () => {
         last = (await area.reserveAndAppend(big, { forceFlush: true })).lsn;
       }
       // Keep the reader within reach: wait for it before the base passes it.
-      while (seen.length < total - 1) await new Promise((resolve) => setTimeout(resolve, 2));
+      await until(() => seen.length >= total - 1, following);
       await area.advanceLogBase(last);
     }
     await area.reserveAndAppend(text('end'), { forceFlush: true });
     await area.reserveAndAppend(text('vouch'), { forceFlush: true });
-    while (seen.length < total + 1) await new Promise((resolve) => setTimeout(resolve, 2));
+    await until(() => seen.length >= total + 1, following);
     controller.abort();
     expect(await following).toMatchObject({ name: 'AbortError' });
     const expected = ['r0', 'r1', ...Array.from({ length: total - 2 }, (_, i) => `w${i + 2}`)];
@@ -301,5 +314,5 @@ describe('refresh and follow', () => {
       code: 'ERR_CLFS_START_OF_LOG',
     });
     await Promise.all([log.close(), r.log.close(), lagging.log.close()]);
-  });
+  }, 180_000);
 });

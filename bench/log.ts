@@ -27,7 +27,7 @@ import { renderChart } from './report/svg.ts';
 import { fioJob, FIO_4K } from './workloads/limits.ts';
 import { WORKLOADS } from './workloads/index.ts';
 
-const HELP = `npm run bench -- [options]
+const HELP = `npm run bench -- [options]     (installed: clfs bench [options])
 
 Issue 9's workloads W1 … W8 and WA: clfs against the device (DirectFile, fio)
 and the peers (fs.promises, better-sqlite3, classic-level, lmdb,

@@ -1,0 +1,90 @@
+/**
+ * Records as `dump` and `tail` print them: one line each, the data as hex,
+ * UTF-8 text or JSON.
+ * @module
+ */
+import { MAX_BLOCK_SIZE } from '../format/block.ts';
+import type { Log } from '../log/log.ts';
+import type { MarshallingArea } from '../log/marshalling-area.ts';
+import type { LogRecord } from '../log/read/read-types.ts';
+import { Lsn } from '../lsn.ts';
+import { json, parseChoice, write } from './common.ts';
+
+export const FORMATS = ['hex', 'utf8', 'json'] as const;
+export type DataFormat = (typeof FORMATS)[number];
+
+/** The options `dump` and `tail` share. */
+export const RECORD_OPTIONS = {
+  from: { type: 'string' },
+  format: { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+export const RECORD_OPTIONS_HELP = `  --format FMT  how to print each record's data: hex (default), utf8 (text),
+                json (the data parsed as JSON: for records that hold JSON)
+  --json        one JSON object per line: { lsn, type, size, previousLsn,
+                undoNextLsn, data } (LSNs as "0x..." strings; data as --format
+                says, or null with dataHex when it is not JSON)`;
+
+/** --format's value. */
+export function dataFormat(text: string | undefined): DataFormat {
+  return text === undefined ? 'hex' : parseChoice('--format', text, FORMATS);
+}
+
+/** An area to read with: buffers as large as the largest block, so any record of any log can be read. */
+export function readingArea(log: Log): Promise<MarshallingArea> {
+  return log.createMarshallingArea({ bufferSize: MAX_BLOCK_SIZE, maxReadBuffers: 2, flushIntervalMs: 0 });
+}
+
+const decoder = new TextDecoder();
+
+/** The data as `format` says: a string, or for 'json' the parsed value (undefined when it does not parse). */
+function dataAs(data: Uint8Array, format: DataFormat): unknown {
+  if (format === 'hex') return Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('hex');
+  const text = decoder.decode(data);
+  if (format === 'utf8') return text;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A record as one line of text or JSON (no newline). */
+export function recordLine(record: LogRecord, format: DataFormat, asJson: boolean): string {
+  const data = dataAs(record.data, format);
+  const hex = (): string => dataAs(record.data, 'hex') as string;
+  if (asJson) {
+    return json({
+      lsn: record.lsn,
+      type: record.type,
+      size: record.data.byteLength,
+      previousLsn: record.previousLsn,
+      undoNextLsn: record.undoNextLsn,
+      data: data === undefined ? null : data,
+      ...(data === undefined ? { dataHex: hex() } : {}),
+    });
+  }
+  const links = [
+    record.previousLsn === Lsn.INVALID ? '' : ` prev=${Lsn.format(record.previousLsn)}`,
+    record.undoNextLsn === Lsn.INVALID ? '' : ` undoNext=${Lsn.format(record.undoNextLsn)}`,
+  ].join('');
+  const shown = format === 'hex' ? (data as string) : data === undefined ? `(not JSON) ${hex()}` : JSON.stringify(data);
+  return `${Lsn.format(record.lsn)} ${record.type.padEnd(7)} ${record.data.byteLength} B${links}  ${shown}`;
+}
+
+/** Prints records from `records` (at most `limit`); resolves with how many. */
+export async function printRecords(
+  records: AsyncIterable<LogRecord>,
+  format: DataFormat,
+  asJson: boolean,
+  limit = Infinity,
+): Promise<number> {
+  let count = 0;
+  if (limit <= 0) return 0;
+  for await (const record of records) {
+    await write(`${recordLine(record, format, asJson)}\n`);
+    if (++count >= limit) break;
+  }
+  return count;
+}

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { CHECKSUM_OFFSET } from '../../lib/format/block.ts';
-import { Lsn } from '../../lib/index.ts';
+import { Log, Lsn } from '../../lib/index.ts';
 import { replay, scratchFiles, seedFrom } from '../support/fixtures.ts';
 import { containerFileOf, expectKilled, flipByte, runLogChild, taggedLines } from '../support/log.ts';
 import { clfs, clfsJson, expectFailure, writeLog } from './cli.ts';
@@ -90,5 +90,43 @@ describe(`clfs verify on damaged logs (${replay(SEED, 'CLFS_CLI_SEED')})`, () =>
     const json = clfsJson('verify', logPath);
     expect(json).toMatchObject({ status: 'clean' });
     expect((json.scan as { blocks: number }).blocks).toBe(201);
+  });
+
+  it('a log with a truncation (inside a block: its dropped records left on disk) and recycled containers is clean', async () => {
+    const logPath = scratch.fresh();
+    let log = await Log.create(logPath, { containerSize: 512 * 1024, containers: 3 });
+    let area = await log.createMarshallingArea({ bufferSize: 64 * 1024 });
+    const append = async (n: number, fill: number): Promise<Lsn[]> => {
+      const lsns: Lsn[] = [];
+      for (let i = 0; i < n; i++) {
+        lsns.push((await area.reserveAndAppend(new Uint8Array(900).fill(fill), { forceFlush: true })).lsn);
+      }
+      return lsns;
+    };
+    // Ten records in one block, then blocks of one; the truncation keeps six of the ten.
+    const batch = await area.appendBatch(
+      Array.from({ length: 10 }, () => [new Uint8Array(300).fill(9)]),
+      {
+        forceFlush: true,
+      },
+    );
+    await append(10, 1);
+    await area.truncateLog(batch[5]!);
+    await append(10, 2);
+    await log.close();
+    expect(clfsJson('verify', logPath)).toMatchObject({ status: 'clean', scan: { blocks: 11 } });
+    expect(clfsJson('stats', logPath).records).toMatchObject({ data: { count: 16 } });
+    // Move the base on, round the containers: the first is recycled.
+    log = await Log.open(logPath);
+    area = await log.createMarshallingArea({ bufferSize: 64 * 1024 });
+    const later = await append(300, 3);
+    await area.writeRestartArea(new Uint8Array(8), { newBaseLsn: later[150]! });
+    await append(150, 4);
+    await log.close();
+    const json = clfsJson('verify', logPath);
+    expect(json).toMatchObject({ status: 'clean', scan: { firstBlockLsn: Lsn.format(later[150]!) } });
+    const stats = clfsJson('stats', logPath);
+    expect(stats.records).toMatchObject({ data: { count: 300 - 150 + 150 }, restart: { count: 1 } });
+    expect((stats.containers as { state: string }[]).map((c) => c.state)).toEqual(['in use', 'in use', 'in use']);
   });
 });

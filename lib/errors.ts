@@ -39,6 +39,9 @@ const CLFS_ERRORS = {
   ERR_CLFS_EPHEMERAL: 'ERROR_LOG_EPHEMERAL',
   // A truncation that would drop records an archive snapshot not yet released covers.
   ERR_CLFS_ARCHIVE_IN_PROGRESS: 'ERROR_LOG_ARCHIVE_IN_PROGRESS',
+  // A writing call on a log opened with `readOnly: true` (CLFS: a handle
+  // opened with GENERIC_READ only).
+  ERR_CLFS_READ_ONLY: 'ERROR_ACCESS_DENIED',
   ERR_CLFS_ENGINE_UNAVAILABLE: undefined,
   // A symbolic link, hard link, FIFO, socket, device or directory where a
   // log's file belongs. CLFS opens its files in the kernel and has no such

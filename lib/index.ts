@@ -52,4 +52,5 @@ export {
   type RecordTypeFilter,
   type RestartRecord,
 } from './log/read/read-context.ts';
+export type { RecordsOptions } from './log/read/read-types.ts';
 export type { RecoveryReport, SkippedRange } from './log/recovery.ts';

@@ -4,13 +4,22 @@
  * value is a typed error with a code before anything changes.
  * @module
  */
-import { ClfsError, invalidArgType } from '../errors.ts';
+import { ClfsError, invalidArgType, invalidArgValue } from '../errors.ts';
 import { Lsn, checkLsn } from '../lsn.ts';
 import type { Pool } from '../native/memory.ts';
-import { checkCountOrInfinity, checkInteger, checkOneOf, checkOptions, checkUint8Array } from '../validate.ts';
+import {
+  checkBoolean,
+  checkCountOrInfinity,
+  checkInteger,
+  checkOneOf,
+  checkOptions,
+  checkUint8Array,
+} from '../validate.ts';
 import type { BufferAllocator } from './buffer-pool.ts';
 import { MAX_BLOCK_SIZE } from '../format/block.ts';
+import type { Following } from './read/follow.ts';
 import type { ReadMode, ReadOptions, RecordTypeFilter } from './read/read-context.ts';
+import type { RecordsOptions } from './read/read-types.ts';
 
 /** Options of {@link Log.createMarshallingArea}. */
 export interface MarshallingAreaOptions {
@@ -113,6 +122,28 @@ export const APPEND_OPTIONS: readonly (keyof AppendOptions)[] = [
 ];
 /** The options of a read. */
 export const READ_OPTIONS: readonly (keyof ReadOptions)[] = ['type', 'view'];
+const RECORDS_OPTIONS: readonly (keyof RecordsOptions)[] = [...READ_OPTIONS, 'follow', 'pollInterval', 'signal'];
+
+/** records()'s options, checked: the read's, and how to follow (undefined: not). */
+export function resolveRecordsOptions(
+  options: RecordsOptions | undefined,
+  mode: ReadMode,
+): { read: ReadOptions; filter: RecordTypeFilter; following: Following | undefined } {
+  const o = checkOptions('options', options, RECORDS_OPTIONS);
+  const filter = o.type === undefined ? 'data' : checkOneOf('options.type', o.type, FILTERS);
+  const read: ReadOptions = { type: 'client' };
+  if (o.view !== undefined) read.view = checkBoolean('options.view', o.view);
+  const pollInterval =
+    o.pollInterval === undefined ? 100 : checkInteger('options.pollInterval', o.pollInterval, 1, 3_600_000);
+  const signal = o.signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw invalidArgType('options.signal', 'an instance of AbortSignal', signal);
+  }
+  if (o.follow === undefined || !checkBoolean('options.follow', o.follow))
+    return { read, filter, following: undefined };
+  if (mode !== 'forward') throw invalidArgValue('options.follow', true, "follows only in mode 'forward'");
+  return { read, filter, following: { pollInterval, signal } };
+}
 
 export function resolveAreaOptions(options: MarshallingAreaOptions, unit: number): AreaSettings {
   const o = checkOptions('options', options, AREA_OPTIONS);

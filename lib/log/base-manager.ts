@@ -66,6 +66,25 @@ export class BaseManager {
     this.#archiveTail = metadata.current.archiveTailLsn;
   }
 
+  /**
+   * A read-only log's refresh (follower.ts): the base and restart area the
+   * served records roll forward to, and the archive tail and truncations
+   * the writer's metadata records (a new one is noted as a truncation, so
+   * readers past it see the end of the log).
+   */
+  follow(metadata: Metadata, baseLsn: Lsn, restartLsn: Lsn): void {
+    const known = new Set(this.#rules.map((rule) => rule.epoch));
+    for (const rule of metadata.truncations) if (!known.has(rule.epoch)) this.#truncations.push(rule.lsn);
+    this.#rules = [...metadata.truncations];
+    if (baseLsn > this.#baseLsn) this.#baseLsn = baseLsn;
+    if (restartLsn !== Lsn.INVALID && (this.#restartLsn === Lsn.INVALID || restartLsn > this.#restartLsn)) {
+      this.#restartLsn = this.#restartAppended = restartLsn;
+    }
+    if (metadata.archiveTailLsn !== Lsn.INVALID && metadata.archiveTailLsn > this.#archiveTail) {
+      this.#archiveTail = metadata.archiveTailLsn;
+    }
+  }
+
   /** Whether the log is an archive (non-ephemeral) log. */
   get archive(): boolean {
     return this.#metadata.current.archive;

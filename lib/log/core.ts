@@ -36,6 +36,8 @@ export interface OpenedParts {
   writer: LogWriter;
   logId: bigint;
   report: RecoveryReport;
+  /** A read-only log's (follower.ts): what brings its view up to date. */
+  follower?: { refresh(): Promise<boolean> };
 }
 
 export class LogCore {
@@ -55,6 +57,8 @@ export class LogCore {
   readonly unit: number;
   /** What recovery found when the log was opened. */
   readonly recoveryReport: RecoveryReport;
+  /** A read-only log's follower (lib/log/follower.ts); undefined for a writer. */
+  readonly follower: { refresh(): Promise<boolean> } | undefined;
   /** Calls still running that close() waits for (see track()). */
   readonly #operations = new Tracker();
   #closing = false;
@@ -68,6 +72,7 @@ export class LogCore {
     this.writer = parts.writer;
     this.logId = parts.logId;
     this.recoveryReport = jsonFriendly(parts.report);
+    this.follower = parts.follower;
     this.unit = parts.metadata.current.sectorUnit;
     this.blocks = new BlockSource(parts.storage, parts.table, parts.writer, parts.logId, this.unit);
     this.bases = new BaseManager(parts.storage, parts.table, parts.metadata, parts.writer, this.blocks);
@@ -97,9 +102,17 @@ export class LogCore {
     });
   }
 
-  /** Throws ERR_CLFS_CLOSED once close() has begun. */
-  checkOpen(): void {
+  /** Whether the log was opened read-only. */
+  get readOnly(): boolean {
+    return this.follower !== undefined;
+  }
+
+  /** Throws ERR_CLFS_CLOSED once close() has begun; with `writing`, ERR_CLFS_READ_ONLY on a read-only log. */
+  checkOpen(writing = false): void {
     if (this.#closed || this.#closing) throw this.#closedError();
+    if (writing && this.follower !== undefined) {
+      throw new ClfsError('ERR_CLFS_READ_ONLY', `the log '${this.path}' was opened read-only`);
+    }
   }
 
   /** Throws ERR_CLFS_CLOSED once close() has finished (work queued before it still runs). */
@@ -121,6 +134,8 @@ export class LogCore {
     this.#closing = true;
     // Appends waiting for room are refused now: close() does not wait for their timeout.
     this.spaceManager.waiters.reject(this.#closedError());
+    // Readers following the log stop waiting for records.
+    this.writer.stopWatchers(this.#closedError());
   }
 
   /** close() has finished: calls queued before it are refused too. */

@@ -6,13 +6,14 @@
  */
 import { MAX_CONTAINERS, SLOT_SIZE } from '../format/metadata.ts';
 import { checkLsn, jsonFriendly, type Lsn } from '../lsn.ts';
-import type { Durability } from '../native/direct-file.ts';
 import { NativeStorage } from '../storage/native-storage.ts';
-import type { LogStorage, StorageStats } from '../storage/storage.ts';
+import type { LogStorage } from '../storage/storage.ts';
 import { invalidArgType } from '../errors.ts';
 import { checkInteger, checkOneOf, checkPath } from '../validate.ts';
 import { prepareArchive, setArchiveTail, type ArchiveImage, type ArchiveSnapshot } from './archive.ts';
 import type { LogCore } from './core.ts';
+import { Follower } from './follower.ts';
+import type { LogInformation, LogIoStatistics } from './log-information.ts';
 import { MarshallingArea, type MarshallingAreaOptions } from './marshalling-area.ts';
 import { MetadataStore } from './metadata-store.ts';
 import { initializeStorage, openCore } from './open.ts';
@@ -23,58 +24,10 @@ import type { RecoveryReport } from './recovery.ts';
 import { restoreArchive, type ExtentReader } from './restore.ts';
 import { freeContainerCount } from './space.ts';
 
-/** `log.information()`: CLFS_INFORMATION, in bytes and bigint LSNs. */
-export interface LogInformation {
-  /** Bytes in all containers. */
-  totalAvailable: number;
-  /** Bytes available for new records now, after reservations. */
-  currentAvailable: number;
-  /** Bytes reserved by all marshalling areas. */
-  totalReservation: number;
-  /** Bytes of the base file (the metadata's two slots). */
-  baseFileSize: number;
-  /** Bytes per container. */
-  containerSize: number;
-  /** Containers the log has. */
-  totalContainers: number;
-  /** Containers holding nothing at or above the base (and, on an archive log, the archive tail). */
-  freeContainers: number;
-  /** The unit blocks are laid out in: the device's physical sector size. */
-  sectorSize: number;
-  /** The oldest record the log keeps (CLFS's base LSN): records below it may be recycled. */
-  baseLsn: Lsn;
-  /** The youngest durable record, or Lsn.INVALID. */
-  lastFlushedLsn: Lsn;
-  /** The youngest record appended, or Lsn.INVALID. */
-  lastLsn: Lsn;
-  /** The newest restart record, or Lsn.INVALID. */
-  restartLsn: Lsn;
-  /** The log's UUID. */
-  identity: string;
-  /** Whether the log is an archive (non-ephemeral) log (`Log.create(path, { archive: true })`). */
-  archive: boolean;
-  /**
-   * The archive tail (CLFS's MinArchiveTailLsn): the oldest record not yet
-   * archived, as last set by `setArchiveTail`; Lsn.INVALID for an
-   * ephemeral log.
-   */
-  archiveTailLsn: Lsn;
-  /** Whether I/O bypasses the page cache. */
-  direct: boolean;
-  /** The durability mode the log was opened with. */
-  durability: Durability;
-}
-
-/** `log.ioStatistics()`: CLFS_IO_STATISTICS and more. */
-export interface LogIoStatistics extends StorageStats {
-  /** Records appended since the log was opened. */
-  recordsAppended: number;
-  /** Blocks sealed for writing since the log was opened. */
-  blocksWritten: number;
-}
+export type { LogInformation, LogIoStatistics } from './log-information.ts';
 
 /**
- * A CLFS log opened for reading and writing.
+ * A CLFS log opened for reading and writing, or for reading only.
  *
  * @example
  * ```ts
@@ -135,6 +88,19 @@ export class Log {
    * torn tail, and reports damage in acknowledged data as ERR_CLFS_CORRUPT
    * (or skips it with `recovery: 'salvage'`). ERR_CLFS_LOCKED if it is open
    * elsewhere; ERR_CLFS_NOT_FOUND if there is no log.
+   *
+   * With `readOnly: true`, it takes no lock and writes nothing: recovery
+   * runs in memory, the log may be open for writing elsewhere (or in this
+   * process), and {@link Log.refresh} (or `records(..., { follow: true })`)
+   * sees what the writer adds.
+   *
+   * @example
+   * ```ts
+   * // Beside a running writer: every record known durable, none torn.
+   * const reader = await Log.open('/var/lib/app/wal', { readOnly: true });
+   * const area = await reader.createMarshallingArea({ bufferSize: 64 * 1024 });
+   * for await (const record of area.records()) console.log(record.lsn);
+   * ```
    */
   static async open(path: string, options?: OpenLogOptions): Promise<Log> {
     checkPath('path', path);
@@ -143,9 +109,10 @@ export class Log {
       durability: o.durability,
       allowBuffered: o.allowBuffered,
       engine: o.engine,
+      readOnly: o.readOnly,
     });
     try {
-      return await Log.openStorage(path, storage, o.recovery);
+      return await Log.openStorage(path, storage, o.recovery, o.readOnly);
     } catch (error) {
       await storage.close();
       throw error;
@@ -153,8 +120,33 @@ export class Log {
   }
 
   /** @internal Opens a log over any LogStorage (the crash tests use an in-memory one). */
-  static async openStorage(path: string, storage: LogStorage, recovery: 'strict' | 'salvage'): Promise<Log> {
-    return new Log(await openCore(path, storage, recovery));
+  static async openStorage(
+    path: string,
+    storage: LogStorage,
+    recovery: 'strict' | 'salvage',
+    readOnly = false,
+  ): Promise<Log> {
+    return new Log(await (readOnly ? Follower.open(path, storage, recovery) : openCore(path, storage, recovery)));
+  }
+
+  /** Whether the log was opened with `readOnly: true`. */
+  get readOnly(): boolean {
+    return this.core.readOnly;
+  }
+
+  /**
+   * A read-only log: reads the writer's metadata again and finds the
+   * records made durable since (the base, restart area, containers and
+   * truncations it recorded included); resolves with whether anything
+   * changed. A record is seen once known durable: the writer's metadata
+   * names it, or a later block the writer wrote vouches for it, so the
+   * records of a writer's last flush are seen at its next write or
+   * metadata update (restart area, base move, close). On a log open for
+   * writing it does nothing (its readers see every record appended).
+   */
+  async refresh(): Promise<boolean> {
+    this.core.checkOpen();
+    return this.core.follower === undefined ? false : this.core.track(this.core.follower.refresh());
   }
 
   /**
@@ -232,7 +224,7 @@ export class Log {
    * stay until it is released.
    */
   async setArchiveTail(lsn: Lsn): Promise<void> {
-    this.core.checkOpen();
+    this.core.checkOpen(true);
     checkLsn('lsn', lsn);
     await this.core.track(setArchiveTail(this.core, lsn));
   }
@@ -253,7 +245,7 @@ export class Log {
    * `archive: true`.
    */
   async prepareArchive(): Promise<ArchiveSnapshot> {
-    this.core.checkOpen();
+    this.core.checkOpen(true);
     return this.core.track(prepareArchive(this.core));
   }
 
@@ -262,7 +254,7 @@ export class Log {
    * AddLogContainer), preallocated and written.
    */
   async addContainers(count: number): Promise<void> {
-    this.core.checkOpen();
+    this.core.checkOpen(true);
     checkInteger('count', count, 1, MAX_CONTAINERS);
     await this.core.track(this.core.bases.addContainers(count));
   }
@@ -277,7 +269,7 @@ export class Log {
    * containers or not, with every record kept.
    */
   async removeContainers(count: number): Promise<void> {
-    this.core.checkOpen();
+    this.core.checkOpen(true);
     checkInteger('count', count, 1, MAX_CONTAINERS);
     await this.core.track(this.core.spaceManager.removeContainers(count));
   }
@@ -303,7 +295,7 @@ export class Log {
    * ```
    */
   async setPolicy(policy: Partial<LogPolicy>): Promise<void> {
-    this.core.checkOpen();
+    this.core.checkOpen(true);
     await this.core.track(this.core.spaceManager.setPolicy(policy));
   }
 
@@ -322,7 +314,7 @@ export class Log {
    * ```
    */
   on<E extends keyof LogEvents>(event: E, listener: LogEvents[E]): this {
-    this.core.checkOpen();
+    this.core.checkOpen(true);
     checkEvent(event, listener);
     this.core.spaceManager.on(listener);
     return this;
@@ -405,7 +397,7 @@ export class Log {
       }
       await writer.exclusive(() => undefined).catch(() => undefined);
       await writer.drain().catch((error: unknown) => (failure ??= error));
-      if (writer.failure === undefined && failure === undefined) {
+      if (writer.failure === undefined && failure === undefined && !this.core.readOnly) {
         await bases.serializeMetadata(() => bases.persistMetadata({ clean: true }));
       }
     } finally {

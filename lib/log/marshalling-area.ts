@@ -19,6 +19,7 @@ import {
   MODES,
   READ_OPTIONS,
   checkFlag,
+  resolveRecordsOptions,
   checkReservationSizes,
   normalizeEntries,
   resolveAreaOptions,
@@ -31,7 +32,9 @@ import {
 import { BufferPool } from './buffer-pool.ts';
 import type { LogCore } from './core.ts';
 import { AreaReader } from './read/area-reader.ts';
+import { Follow } from './read/follow.ts';
 import type { LogRecord, ReadContext, ReadMode, ReadOptions } from './read/read-context.ts';
+import type { RecordsOptions } from './read/read-types.ts';
 import { recordsFrom } from './read/records.ts';
 import { reservedSize } from './reservations.ts';
 import { writeRestart, type AreaBuffers, type RestartArea, type RestartWritten } from './restart-area.ts';
@@ -131,11 +134,11 @@ export class MarshallingArea {
     return { write: this.#appender.buffersAllocated, read: this.#reader.allocated };
   }
 
-  /** At a call's start: refused once close() has begun. */
-  #checkUsable(): void {
+  /** At a call's start: refused once close() has begun; a `writing` one on a read-only log too. */
+  #checkUsable(writing = false): void {
     if (this.#closed || this.#closing !== undefined)
       throw new ClfsError('ERR_CLFS_CLOSED', 'the marshalling area is closed');
-    this.#core.checkOpen();
+    this.#core.checkOpen(writing);
   }
 
   /** Inside a call's turn: calls made before close() still run (close waits for them). */
@@ -169,7 +172,7 @@ export class MarshallingArea {
     // Not an async function: an append that finds the log free and does not
     // flush resolves with no promise but the one returned.
     try {
-      this.#checkUsable();
+      this.#checkUsable(true);
       const o = options === undefined ? NO_OPTIONS : checkOptions('options', options, APPEND_OPTIONS);
       const list = normalizeEntries('entries', entries);
       const sizes = checkReservationSizes(o.reservations, this.maxRecordSize);
@@ -213,7 +216,7 @@ export class MarshallingArea {
    * and `forceFlush` flushes after the last. Resolves with their LSNs.
    */
   async appendBatch(records: readonly Entries[], options?: Omit<AppendOptions, 'reservations'>): Promise<Lsn[]> {
-    this.#checkUsable();
+    this.#checkUsable(true);
     if (!Array.isArray(records)) throw invalidArgType('records', 'an array', records);
     const o = checkOptions('options', options, BATCH_OPTIONS);
     const useReservation = checkFlag('useReservation', o.useReservation);
@@ -252,7 +255,7 @@ export class MarshallingArea {
    * ERR_CLFS_RESERVATION_INVALID.
    */
   async allocReservedLog(count: number, bytes: number): Promise<void> {
-    this.#checkUsable();
+    this.#checkUsable(true);
     checkInteger('count', count, 1);
     checkInteger('bytes', bytes, 1);
     await this.#appender.allocate(count, bytes);
@@ -260,7 +263,7 @@ export class MarshallingArea {
 
   /** Frees `count` reserved records totalling `bytes` (CLFS's FreeReservedLog, positive numbers). */
   async freeReservedLog(count: number, bytes: number): Promise<void> {
-    this.#checkUsable();
+    this.#checkUsable(true);
     checkInteger('count', count, 1);
     checkInteger('bytes', bytes, 1);
     await this.#appender.free(count, bytes);
@@ -272,7 +275,7 @@ export class MarshallingArea {
    * not flushed (the next record's LSN when all are).
    */
   async flushToLsn(lsn?: Lsn): Promise<Lsn> {
-    this.#checkUsable();
+    this.#checkUsable(true);
     if (lsn !== undefined) {
       checkLsn('lsn', lsn);
       if (lsn >= Lsn.INVALID)
@@ -313,7 +316,8 @@ export class MarshallingArea {
 
   /**
    * Iterates records from `fromLsn` (default: the base) by `mode` (default
-   * 'forward'), holding one read context while it runs.
+   * 'forward'), holding one read context while it runs; with `follow`, waits
+   * at the end for more (see {@link RecordsOptions.follow}).
    *
    * @example
    * ```ts
@@ -323,17 +327,20 @@ export class MarshallingArea {
   async *records(
     fromLsn?: Lsn,
     mode: ReadMode = 'forward',
-    options?: ReadOptions,
+    options?: RecordsOptions,
   ): AsyncGenerator<LogRecord, void, undefined> {
     this.#checkUsable();
-    const start = fromLsn === undefined ? this.#core.bases.baseLsn : checkLsn('fromLsn', fromLsn);
+    const start = fromLsn === undefined ? undefined : checkLsn('fromLsn', fromLsn);
     checkOneOf('mode', mode, MODES);
-    const o = checkOptions('options', options, READ_OPTIONS);
-    const filter = o.type === undefined ? 'data' : checkOneOf('options.type', o.type, FILTERS);
-    if (o.view !== undefined) checkBoolean('options.view', o.view);
-    const last = this.#core.writer.lastLsn;
-    if (last === Lsn.INVALID || (fromLsn === undefined && start > last)) return;
-    yield* recordsFrom(await this.readLogRecord(start, mode, { ...o, type: 'client' }), filter);
+    const { read, filter, following } = resolveRecordsOptions(options, mode);
+    const follow = following === undefined ? undefined : new Follow(this.#core, following);
+    const { writer, bases } = this.#core;
+    // Nothing to read (yet): no record, or none at or after the base.
+    const empty = (): boolean =>
+      writer.lastLsn === Lsn.INVALID || (start === undefined && bases.baseLsn > writer.lastLsn);
+    if (empty() && follow === undefined) return;
+    while (empty()) await follow!.more(writer.lastLsn);
+    yield* recordsFrom(await this.readLogRecord(start ?? bases.baseLsn, mode, read), filter, follow);
   }
 
   /**
@@ -346,7 +353,7 @@ export class MarshallingArea {
     data: Uint8Array,
     options?: { newBaseLsn?: Lsn; useReservation?: boolean },
   ): Promise<RestartWritten> {
-    this.#checkUsable();
+    this.#checkUsable(true);
     checkUint8Array('data', data);
     const o = checkOptions('options', options, ['newBaseLsn', 'useReservation']);
     const useReservation = checkFlag('useReservation', o.useReservation);
@@ -379,7 +386,7 @@ export class MarshallingArea {
    * a durable record; containers wholly below it become free.
    */
   async advanceLogBase(lsn: Lsn): Promise<void> {
-    this.#checkUsable();
+    this.#checkUsable(true);
     checkLsn('lsn', lsn);
     const { writer, bases } = this.#core;
     writer.checkHealthy();
@@ -394,7 +401,7 @@ export class MarshallingArea {
   /** Drops every record after `lsn` (CLFS's TruncateLog), a record in [base, last] at or after the newest
    * restart area (else ERR_CLFS_TAIL_INVALID); durable when it resolves. README: "Truncation". */
   async truncateLog(lsn: Lsn): Promise<void> {
-    this.#checkUsable();
+    this.#checkUsable(true);
     return this.#track(() => truncateLog(this.#core, checkLsn('lsn', lsn), this.#inTurn));
   }
 

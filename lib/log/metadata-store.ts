@@ -33,6 +33,11 @@ export class MetadataStore {
     return this.#current;
   }
 
+  /** A read-only log's: the metadata the writer wrote last, read again (follower.ts). */
+  follow(metadata: Metadata): void {
+    this.#current = metadata;
+  }
+
   /**
    * Reads both slots and returns the newest valid one; the problems found
    * in the others are listed. ERR_CLFS_CORRUPT when neither is valid.

@@ -68,13 +68,12 @@ export async function initializeStorage(
 }
 
 /**
- * Opens the log on `storage` and recovers it: reads the metadata, finds the
- * end of the log, makes what recovery found durable, and starts a new
- * generation. Returns the log's core (any LogStorage: the crash tests use
- * an in-memory one).
+ * Checks that the log's layout fits `storage` (its sector unit) and tells
+ * the storage how many containers there are; checks them before anything
+ * reads one (a container replaced or cut is damage found now, not wherever
+ * a read happens to look).
  */
-export async function openCore(path: string, storage: LogStorage, recovery: 'strict' | 'salvage'): Promise<LogCore> {
-  const { metadata, problems } = await MetadataStore.read(storage);
+export async function checkLayout(metadata: Metadata, storage: LogStorage): Promise<void> {
   if (metadata.sectorUnit % storage.geometry.unit !== 0 && storage.geometry.unit % metadata.sectorUnit !== 0) {
     throw new ClfsError(
       'ERR_CLFS_MISALIGNED',
@@ -88,9 +87,18 @@ export async function openCore(path: string, storage: LogStorage, recovery: 'str
     );
   }
   storage.setContainerCount(metadata.containers.length);
-  // Before recovery reads any: a container replaced or cut is damage found
-  // now, not wherever a read happens to look.
   await storage.checkContainers(metadata.containerSize);
+}
+
+/**
+ * Opens the log on `storage` and recovers it: reads the metadata, finds the
+ * end of the log, makes what recovery found durable, and starts a new
+ * generation. Returns the log's core (any LogStorage: the crash tests use
+ * an in-memory one).
+ */
+export async function openCore(path: string, storage: LogStorage, recovery: 'strict' | 'salvage'): Promise<LogCore> {
+  const { metadata, problems } = await MetadataStore.read(storage);
+  await checkLayout(metadata, storage);
   const table = new ContainerTable([...metadata.containers], metadata.containerSize);
   const logId = logIdOf(metadata.identity);
   const tail = await recover(storage, metadata, table, {

@@ -79,6 +79,15 @@ export interface OpenLogOptions {
   recovery?: 'strict' | 'salvage';
   /** Native I/O engine (default `$CLFS_IO_ENGINE` or 'auto'). */
   engine?: IoEngine;
+  /**
+   * Open for reading only (default false): no lock is taken and nothing is
+   * written, not even the base file, so the log can be read while another
+   * process (or this one) has it open for writing, and inspected without
+   * changing it. Recovery runs in memory: the reader sees every record known
+   * durable (see {@link Log.refresh} for how it learns of new ones), never a
+   * torn one. Every writing call is ERR_CLFS_READ_ONLY.
+   */
+  readOnly?: boolean;
 }
 
 const DURABILITIES: readonly Durability[] = ['dsync', 'fdatasync', 'none'];
@@ -99,6 +108,7 @@ export interface ResolvedOpenOptions {
   allowBuffered: boolean;
   recovery: 'strict' | 'salvage';
   engine: IoEngine | undefined;
+  readOnly: boolean;
 }
 
 const CREATE_OPTIONS: readonly (keyof CreateLogOptions)[] = [
@@ -111,7 +121,13 @@ const CREATE_OPTIONS: readonly (keyof CreateLogOptions)[] = [
   'engine',
   'archive',
 ];
-const OPEN_OPTIONS: readonly (keyof OpenLogOptions)[] = ['durability', 'allowBuffered', 'recovery', 'engine'];
+const OPEN_OPTIONS: readonly (keyof OpenLogOptions)[] = [
+  'durability',
+  'allowBuffered',
+  'recovery',
+  'engine',
+  'readOnly',
+];
 
 export function resolveCreateOptions(options: CreateLogOptions | undefined): ResolvedCreateOptions {
   const o = checkOptions('options', options, CREATE_OPTIONS);
@@ -147,5 +163,6 @@ export function resolveOpenOptions(options: OpenLogOptions | undefined): Resolve
     recovery:
       o.recovery === undefined ? 'strict' : checkOneOf('options.recovery', o.recovery, ['strict', 'salvage'] as const),
     engine: o.engine === undefined ? undefined : checkOneOf('options.engine', o.engine, ENGINES),
+    readOnly: o.readOnly === undefined ? false : checkBoolean('options.readOnly', o.readOnly),
   };
 }

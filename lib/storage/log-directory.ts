@@ -4,10 +4,11 @@
  * NativeStorage.create.) File names are made here, never read from disk.
  * @module
  */
-import { lstat, open as fsOpen, readdir, rename, rmdir, unlink } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { lstat, mkdir, open as fsOpen, readdir, rename, rm, rmdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 
-import { ClfsError, fromSystemError } from '../errors.ts';
+import { ClfsError, fromSystemError, relocated } from '../errors.ts';
 import { regularFileSize } from '../native/direct-file.ts';
 
 export const BASE_FILE = 'base.blf';
@@ -178,4 +179,44 @@ async function removeMarker(marker: string): Promise<boolean> {
   await unless(['ENOENT'], undefined, () => unlink(marker));
   await syncDirectory(path.dirname(marker));
   return true;
+}
+
+/**
+ * Builds a log directory at `dir` (which must not exist: ERR_CLFS_EXISTS)
+ * with `build`, which fills a temporary sibling of a name no other build
+ * uses; then renames it into place. A crash never leaves a half-made log
+ * under the real name, and of concurrent builds exactly one wins. Errors
+ * name `dir`, never the temporary path.
+ */
+export async function buildLogDirectory(dir: string, build: (temporary: string) => Promise<void>): Promise<void> {
+  const unique = `${process.pid}-${randomBytes(8).toString('hex')}`;
+  const temporary = path.join(path.dirname(dir), `.${path.basename(dir)}.creating-${unique}`);
+  try {
+    await mkdir(temporary);
+  } catch (error) {
+    throw fromSystemError(error);
+  }
+  try {
+    await build(temporary);
+    await syncDirectory(temporary);
+    const exists = (): ClfsError =>
+      new ClfsError('ERR_CLFS_EXISTS', `a log (or file) already exists at '${dir}'`, { path: dir });
+    // lstat: a symbolic link (even a dangling one) at the path is something there.
+    if (await unless(['ENOENT'], false, async () => Boolean(await lstat(dir)))) throw exists();
+    // One atomic step: a crash leaves either no log or the whole log under
+    // its name. (rename() refuses a non-empty directory, a file or a
+    // symbolic link there; an empty directory made since the check above
+    // is replaced.)
+    try {
+      await rename(temporary, dir);
+    } catch (error) {
+      const code = codeOf(error);
+      if (code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'ENOTDIR' || code === 'EISDIR') throw exists();
+      throw error;
+    }
+    await syncDirectory(path.dirname(dir));
+  } catch (error) {
+    await rm(temporary, { recursive: true, force: true });
+    throw relocated(fromSystemError(error), temporary, dir);
+  }
 }

@@ -10,15 +10,23 @@
  * made here, never read from disk.
  * @module
  */
-import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, readdir, rename, rm, unlink } from 'node:fs/promises';
+import { readdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 
-import { ClfsError, fromSystemError, invariant, relocated } from '../errors.ts';
+import { ClfsError, fromSystemError, invariant } from '../errors.ts';
 import { SLOT_SIZE } from '../format/metadata.ts';
 import { DirectFile, regularFileSize, type Durability, type IoEngine } from '../native/direct-file.ts';
 import { alignedBuffer } from '../native/memory.ts';
-import { BASE_FILE, codeOf, containerFileName, deleteLog, notFound, syncDirectory, unless } from './log-directory.ts';
+import {
+  BASE_FILE,
+  buildLogDirectory,
+  codeOf,
+  containerFileName,
+  deleteLog,
+  notFound,
+  syncDirectory,
+  unless,
+} from './log-directory.ts';
 import {
   emptyStorageStats,
   type ChecksumRange,
@@ -40,6 +48,8 @@ export interface NativeStorageOptions {
   durability: Durability;
   allowBuffered: boolean;
   engine?: IoEngine;
+  /** Open every file read-only, and take no lock (a reader beside the writer). */
+  readOnly?: boolean;
 }
 
 /** Containers kept open at once; others are opened when touched. */
@@ -87,7 +97,7 @@ export class NativeStorage implements LogStorage {
 
   /**
    * Opens the log directory `dir` and locks its base file (a second opener
-   * gets ERR_CLFS_LOCKED). The log then says how many containers it has
+   * gets ERR_CLFS_LOCKED; with `readOnly`, opens it for reading, unlocked). The log then says how many containers it has
    * (setContainerCount), from its metadata, and checks them
    * (checkContainers).
    */
@@ -108,11 +118,13 @@ export class NativeStorage implements LogStorage {
   static async #lock(dir: string, name: string, options: NativeStorageOptions): Promise<NativeStorage> {
     try {
       const base = await DirectFile.open(path.join(dir, name), {
-        durability: options.durability === 'none' ? 'none' : 'dsync',
+        durability: options.durability === 'none' || options.readOnly === true ? 'none' : 'dsync',
         allowBuffered: options.allowBuffered,
         engine: options.engine,
         depth: 4,
         regularOnly: true,
+        readOnly: options.readOnly === true,
+        lock: options.readOnly !== true,
       });
       return new NativeStorage(dir, base, 0, options);
     } catch (error) {
@@ -138,14 +150,7 @@ export class NativeStorage implements LogStorage {
     options: NativeStorageOptions,
     initialize: (storage: NativeStorage) => Promise<void>,
   ): Promise<void> {
-    const unique = `${process.pid}-${randomBytes(8).toString('hex')}`;
-    const temporary = path.join(path.dirname(dir), `.${path.basename(dir)}.creating-${unique}`);
-    try {
-      await mkdir(temporary);
-    } catch (error) {
-      throw fromSystemError(error);
-    }
-    try {
+    await buildLogDirectory(dir, async (temporary) => {
       const base = await DirectFile.open(path.join(temporary, BASE_FILE), {
         create: true,
         exclusive: true,
@@ -164,27 +169,7 @@ export class NativeStorage implements LogStorage {
       } finally {
         await storage.close();
       }
-      await syncDirectory(temporary);
-      const exists = (): ClfsError =>
-        new ClfsError('ERR_CLFS_EXISTS', `a log (or file) already exists at '${dir}'`, { path: dir });
-      // lstat: a symbolic link (even a dangling one) at the path is something there.
-      if (await unless(['ENOENT'], false, async () => Boolean(await lstat(dir)))) throw exists();
-      // One atomic step: a crash leaves either no log or the whole log under
-      // its name. (rename() refuses a non-empty directory, a file or a
-      // symbolic link there; an empty directory made since the check above
-      // is replaced.)
-      try {
-        await rename(temporary, dir);
-      } catch (error) {
-        const code = codeOf(error);
-        if (code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'ENOTDIR' || code === 'EISDIR') throw exists();
-        throw error;
-      }
-      await syncDirectory(path.dirname(dir));
-    } catch (error) {
-      await rm(temporary, { recursive: true, force: true });
-      throw relocated(fromSystemError(error), temporary, dir);
-    }
+    });
   }
 
   /**
@@ -206,6 +191,14 @@ export class NativeStorage implements LogStorage {
 
   setContainerCount(count: number): void {
     this.#containerCount = count;
+    // A reader beside a writer is told the count again whenever the
+    // writer's table changed: a file it has open may have been removed and
+    // made again since. Files in use close when their last use ends.
+    for (const entry of this.#containers.values()) {
+      entry.removed = true;
+      if (entry.users === 0) void entry.file.then((f) => f.close()).catch(() => undefined);
+    }
+    this.#containers.clear();
   }
 
   allocate(size: number): Uint8Array {
@@ -256,11 +249,12 @@ export class NativeStorage implements LogStorage {
   async #openContainer(index: number): Promise<DirectFile> {
     const name = path.join(this.#dir, containerFileName(index));
     const file = await DirectFile.open(name, {
-      durability: this.#options.durability,
+      durability: this.#options.readOnly === true ? 'none' : this.#options.durability,
       allowBuffered: this.#options.allowBuffered,
       engine: this.#options.engine,
       lock: false, // the base file's lock covers the whole log
       regularOnly: true,
+      readOnly: this.#options.readOnly === true,
     });
     const expected = this.#containerSize;
     if (expected !== undefined && file.sizeAtOpen !== expected) {

@@ -234,7 +234,10 @@ export function next(env: Env, handle: ContextHandle, userPick: number): Outcome
         got = { ...got, previousLsn: known?.previousLsn ?? UNKNOWN };
       }
       const raced = call.raced === true || handle.raced === true;
-      if (endedBefore && got !== null && !raced)
+      // A backward context that ended stays at its end; a forward one reads
+      // on once more is appended (a truncation that dropped its record
+      // ends it for good: the raced case below).
+      if (endedBefore && got !== null && !raced && handle.mode !== 'forward')
         report.add('read-chain', `${call.label} returned ${fmt(got.lsn)} after the context had ended`);
       // An ended context stays at its end (checked above). With another
       // next() pending when this one was made, the context may have moved
@@ -247,7 +250,7 @@ export function next(env: Env, handle: ContextHandle, userPick: number): Outcome
       }
       if (handle.mode === 'forward') checkForward(env, cur.lsn, got, handle.filter, newestAtCall, call.label);
       else if (expect !== undefined) checkBackward(env, expect, got, call.label);
-      if (got === null) handle.ended = true;
+      if (got === null) handle.ended = handle.mode !== 'forward';
       else {
         handle.ended = false;
         handle.current = checkRead(env, got, call.label);

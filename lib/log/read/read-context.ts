@@ -213,11 +213,9 @@ export class ReadContext {
     if (this.#dropped()) this.#ended = true;
     if (this.#ended) return null;
     const next = this.#mode === 'forward' ? await this.#forward() : await this.#backward();
-    if (next === null) {
-      this.#ended = true;
-      return null;
-    }
-    return this.#moveTo(next);
+    // A forward context at the end of the log reads on once more is appended.
+    if (next === null) this.#ended = this.#mode !== 'forward';
+    return next === null ? null : this.#moveTo(next);
   }
 
   /**

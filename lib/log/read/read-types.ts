@@ -47,3 +47,21 @@ export interface ReadOptions {
   /** Zero-copy: `data` views the read buffer, valid until the next call on this context. */
   view?: boolean;
 }
+
+/** Options of `area.records()`: a read's, and following the log. */
+export interface RecordsOptions extends ReadOptions {
+  /**
+   * At the end of the log, wait for more records instead of finishing
+   * (mode 'forward' only; default false). A record is given once durable:
+   * on a log open for writing, once a flush made it so (the iteration
+   * forces none); on a read-only log, once a refresh finds it (see
+   * `Log.refresh`). It ends with ERR_CLFS_CLOSED when the log or area
+   * closes, and with ERR_CLFS_TRUNCATED if a truncation drops a record it
+   * gave.
+   */
+  follow?: boolean;
+  /** A read-only log's milliseconds between refreshes while following (default 100, 1 to 3600000). */
+  pollInterval?: number;
+  /** Stops a following iteration: it throws the signal's reason (an `AbortError` by default). */
+  signal?: AbortSignal;
+}

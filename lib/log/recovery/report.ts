@@ -3,6 +3,7 @@
  * @module
  */
 import type { Lsn } from '../../lsn.ts';
+import type { CheckedBlock } from '../read/block-check.ts';
 
 /** A stretch skipped by salvage recovery. */
 export interface SkippedRange {
@@ -65,4 +66,6 @@ export interface RecoveryOptions {
   logId: bigint;
   /** True when the metadata was written by a clean close (nothing after the tail). */
   clean: boolean;
+  /** Told of each block the scan accepts, in log order (a read-only open's follower: lib/log/follower.ts). */
+  accepted?: (block: CheckedBlock, logicalId: number, offset: number) => void;
 }

@@ -231,6 +231,7 @@ export class RecoveryScanner {
   }
 
   #accept(block: CheckedBlock, at: number): void {
+    this.#options.accepted?.(block, this.#logicalId, at);
     const lsn = block.header.lsn;
     for (let i = 0; i < block.records.length; i++) {
       const record = block.records[i]!;

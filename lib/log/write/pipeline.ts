@@ -61,6 +61,8 @@ export class WritePipeline {
   #sealQueued = false;
   readonly #sealForFlushesTask = (): void => this.#sealForFlushes();
   readonly #waiters = new FlushWaiters();
+  /** Waits for a record to become durable that force no flush (whenDurable). */
+  readonly #watchers = new FlushWaiters();
   /** drain() waiting for the writes and syncs in flight to end. */
   readonly #idleWaiters: (() => void)[] = [];
   #failure: ClfsError | undefined;
@@ -278,6 +280,24 @@ export class WritePipeline {
 
   #settle(): void {
     this.#waiters.settle(this.#durableLsn, () => this.#firstNotDurable());
+    this.#watchers.settle(this.#durableLsn, () => this.#firstNotDurable());
+  }
+
+  /**
+   * Resolves once the record `lsn` (or one after it) is durable, forcing no
+   * flush: a reader following the log waits so. Rejects at a fail-stop, or
+   * with `dropped`'s error if a truncation drops it.
+   */
+  whenDurable(lsn: Lsn): Promise<void> {
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    const durable = this.#durableLsn;
+    if (durable !== Lsn.INVALID && lsn <= durable) return Promise.resolve();
+    return this.#watchers.wait(lsn, true).then(() => undefined);
+  }
+
+  /** The log is closing: whenDurable's waits reject with `error`. */
+  stopWatchers(error: Error): void {
+    this.#watchers.rejectAll(error);
   }
 
   /**
@@ -339,6 +359,7 @@ export class WritePipeline {
    */
   dropAbove(lsn: Lsn, error: ClfsError): void {
     this.#waiters.rejectAbove(lsn, error);
+    this.#watchers.rejectAbove(lsn, error);
     while (this.#pending.length > 0) {
       const block = this.#pending[this.#pending.length - 1]!;
       if (block.lsn <= lsn || block.state !== 'sealed') break;
@@ -383,6 +404,7 @@ export class WritePipeline {
     }
     const failure = this.#failure;
     this.#waiters.rejectAll(failure);
+    this.#watchers.rejectAll(failure);
     // Blocks never submitted will never be: their buffers go back now (they
     // stay unwritten: readers must not look for them on disk).
     for (const block of this.#pending) {

@@ -252,6 +252,16 @@ export class LogWriter {
     return this.#builder.lengthAfterCut(lsn) ?? this.#pipeline.queuedLength(blockLsnOf(lsn));
   }
 
+  /** Resolves once the record `lsn` (or one after it) is durable, forcing no flush (pipeline.ts). */
+  whenDurable(lsn: Lsn): Promise<void> {
+    return this.#pipeline.whenDurable(lsn);
+  }
+
+  /** The log is closing: whenDurable's waits reject with `error`. */
+  stopWatchers(error: Error): void {
+    this.#pipeline.stopWatchers(error);
+  }
+
   /** Resolves once no write or sync is in flight. */
   idle(): Promise<void> {
     return this.#pipeline.idle();

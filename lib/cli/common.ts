@@ -165,13 +165,29 @@ export function write(text: string): Promise<void> | undefined {
   return new Promise((resolve) => process.stdout.once('drain', resolve));
 }
 
+/** How often a read-only open that found damage is tried again (see openForReading). */
+const OPEN_ATTEMPTS = 3;
+
 /**
  * Opens the log at `path` for reading: read-only (no lock taken, nothing
  * written; it works while a writer runs), buffered where the filesystem
  * refuses direct I/O.
+ *
+ * ERR_CLFS_CORRUPT is confirmed by opening again: a read-only open's scan
+ * runs over a log a writer may be extending, and can read a position
+ * before the writer fills it and a block after it once written, which
+ * looks like damage vouched for (seen about once in six opens beside a
+ * writer appending a block every 20 ms). Real damage is there every time.
  */
-export function openForReading(path: string): Promise<Log> {
-  return Log.open(path, { allowBuffered: true });
+export async function openForReading(path: string): Promise<Log> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await Log.open(path, { readOnly: true, allowBuffered: true });
+    } catch (error) {
+      if (!(error instanceof ClfsError && error.code === 'ERR_CLFS_CORRUPT') || attempt === OPEN_ATTEMPTS) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
 }
 
 /** Runs `body` with the log at `path` open for reading, and closes it. */

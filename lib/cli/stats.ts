@@ -6,7 +6,8 @@
  */
 import { ClfsError } from '../errors.ts';
 import type { Log } from '../log/log.ts';
-import { scanLog } from '../log/verify.ts';
+import type { LoadedBlock } from '../log/read/loaded-block.ts';
+import { scanLog, type BlockVisitor, type ScanResult } from '../log/verify.ts';
 import { containerOf, type Lsn } from '../lsn.ts';
 import { EXIT, EXIT_HELP, bytesText, json, lsnText, parse, table, withLog, type Command } from './common.ts';
 import { ProgressBar } from './progress.ts';
@@ -62,26 +63,35 @@ interface Stats {
   lsns: { base: Lsn; last: Lsn; restart: Lsn; archiveTail: Lsn };
 }
 
+/** What the scan counts (made again when it starts again). */
+class Tally {
+  readonly sizes = new Sizes();
+  readonly records = { data: { count: 0, bytes: 0 }, restart: { count: 0, bytes: 0 } };
+  /** Block bytes by logical container. */
+  readonly used = new Map<number, number>();
+
+  visit(block: LoadedBlock, count: number): void {
+    const id = containerOf(block.lsn);
+    this.used.set(id, (this.used.get(id) ?? 0) + block.length);
+    for (const record of block.records.slice(0, count)) {
+      this.records[record.type].count++;
+      this.records[record.type].bytes += record.dataLength;
+      if (record.type === 'data') this.sizes.add(record.dataLength);
+    }
+  }
+}
+
 /** The statistics of the open log. */
 async function statistics(log: Log): Promise<Stats> {
-  const sizes = new Sizes();
-  const records = { data: { count: 0, bytes: 0 }, restart: { count: 0, bytes: 0 } };
-  const used = new Map<number, number>();
+  let tally = new Tally();
   const bar = new ProgressBar('reading');
-  let scan;
+  let scan: ScanResult;
   try {
-    scan = await scanLog(
-      log.core,
-      (block, count) => {
-        used.set(containerOf(block.lsn), (used.get(containerOf(block.lsn)) ?? 0) + block.length);
-        for (const record of block.records.slice(0, count)) {
-          records[record.type].count++;
-          records[record.type].bytes += record.dataLength;
-          if (record.type === 'data') sizes.add(record.dataLength);
-        }
-      },
-      (done, total) => bar.update(done, total),
-    );
+    const visitor = (): BlockVisitor => {
+      tally = new Tally();
+      return (block, count) => tally.visit(block, count);
+    };
+    scan = await scanLog(log.core, visitor, (done, total) => bar.update(done, total));
   } finally {
     bar.clear();
   }
@@ -98,12 +108,12 @@ async function statistics(log: Log): Promise<Stats> {
     physical,
     logicalId,
     state: logicalId === 0 ? 'never used' : logicalId < base ? 'free' : 'in use',
-    bytes: used.get(logicalId) ?? 0,
+    bytes: tally.used.get(logicalId) ?? 0,
   }));
   return {
     path: log.path,
-    records,
-    recordSize: sizes.summary(),
+    records: tally.records,
+    recordSize: tally.sizes.summary(),
     blocks: { count: scan.blocks, bytes: scan.bytes },
     containers,
     containerSize: i.containerSize,

@@ -53,10 +53,32 @@ export type ScanProgress = (done: number, total: number) => void;
 /**
  * Scans the log `core` holds from the base's block to the last record's
  * (as the log was opened: a writer adding records meanwhile is not
- * followed), calling `visit` with each block. Stops at the first damage and
- * reports it.
+ * followed), calling the visitor `visitor()` makes with each block. Stops
+ * at the first damage and reports it. On a read-only log whose writer moved
+ * the base past the damage meanwhile, scans again from the new base, with a
+ * new visitor.
  */
-export async function scanLog(core: LogCore, visit?: BlockVisitor, progress?: ScanProgress): Promise<ScanResult> {
+export async function scanLog(
+  core: LogCore,
+  visitor?: () => BlockVisitor,
+  progress?: ScanProgress,
+): Promise<ScanResult> {
+  for (let attempt = 1; ; attempt++) {
+    const result = await scanOnce(core, visitor?.(), progress);
+    // A writer beside a read-only reader may have moved the base and reused
+    // the container the scan was reading: not damage, if the base has passed
+    // it. Scan again from the new base (a few times: a writer that recycles
+    // faster than the scan reads is reported).
+    if (result.damage === undefined || core.follower === undefined || attempt === MAX_ATTEMPTS) return result;
+    await core.follower.refresh();
+    if (core.bases.baseLsn <= result.damage.lsn) return result;
+  }
+}
+
+/** How many times scanLog starts again when a writer's base move overtook it. */
+const MAX_ATTEMPTS = 4;
+
+async function scanOnce(core: LogCore, visit?: BlockVisitor, progress?: ScanProgress): Promise<ScanResult> {
   const base = core.bases.baseLsn;
   const last = core.writer.lastLsn;
   const result: ScanResult = {

@@ -8,6 +8,7 @@ import { expect } from 'vitest';
 import { Log, type Lsn } from '../../lib/index.ts';
 import { int, payload, prng } from '../support/fixtures.ts';
 import { ROOT } from '../support/helpers.ts';
+import { liveChild, type LiveChild } from '../support/log.ts';
 
 export const CLI = path.join(ROOT, 'dist', 'lib', 'cli', 'main.js');
 
@@ -42,19 +43,8 @@ export function expectFailure(run: CliResult, status: number, code: string): str
 }
 
 /** Starts `clfs ...args` in the background, collecting its output. */
-export function clfsLive(...args: string[]): {
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<number | null>;
-  kill: (signal: NodeJS.Signals) => void;
-} {
-  const child = spawn(process.execPath, [CLI, ...args]);
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  return { stdout: () => out, stderr: () => err, exited, kill: (signal) => child.kill(signal) };
+export function clfsLive(...args: string[]): LiveChild {
+  return liveChild(spawn(process.execPath, [CLI, ...args]));
 }
 
 /** Waits until `check` holds (polling), or fails after `ms`. */

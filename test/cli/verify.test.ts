@@ -82,6 +82,13 @@ describe(`clfs verify on damaged logs (${replay(SEED, 'CLFS_CLI_SEED')})`, () =>
     expect(run.status, run.stderr).toBe(1);
     expect(run.stderr).toBe('');
     expect(run.stdout).toMatch(new RegExp(`torn tail +at ${Lsn.format(torn)}`));
+    // verify opens read-only: it cuts nothing, and says so again.
+    expect(clfs('verify', logPath, '--json')).toMatchObject({ status: 1 });
+    expect(JSON.parse(clfs('verify', logPath, '--json').stdout)).toMatchObject({
+      status: 'torn-tail',
+      tornTail: { lsn: Lsn.format(torn) },
+      damage: null,
+    });
   });
 
   it('a clean log whose records span containers is clean', async () => {

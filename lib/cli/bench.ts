@@ -26,7 +26,7 @@ clfs-bench-results in the system's temporary directory unless --out.
 Every option is the benchmark's: \`clfs bench --help\` lists them
 (--quick for a short run).
 
-Exit codes: 0 done, 1 the benchmark failed, 3 it is not installed.`;
+Exit codes: 0 done, 1 the benchmark failed, 3 it is not installed, 64 bad arguments.`;
 
 export const bench: Command = {
   name: 'bench',

@@ -11,9 +11,13 @@ import { RECORD_OPTIONS, RECORD_OPTIONS_HELP, dataFormat, printRecords, readingA
 
 const HELP = `Usage: clfs tail PATH [options]
 
-Follows the log at PATH: prints each record once it is durable, as another
-process appends them, until Ctrl-C (SIGINT) or SIGTERM. Read-only: takes no
-lock, so the writer goes on. Lines as \`clfs dump\` prints them.
+Follows the log at PATH: prints each record once it is known durable, as
+another process appends them, until Ctrl-C (SIGINT) or SIGTERM (exit 0).
+Read-only: takes no lock, so the writer goes on. Lines as \`clfs dump\`
+prints them. A record is known durable once a later block of the writer's
+vouches for it or the writer's metadata records it (a restart area, a base
+move, close): the last records a writer flushed before going idle show when
+it writes again or closes.
 
 Options:
   --from LSN      start at this record (0x... hex as clfs prints LSNs, or

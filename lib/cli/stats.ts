@@ -5,6 +5,7 @@
  * @module
  */
 import { ClfsError } from '../errors.ts';
+import { reclaimLsnOf } from '../format/metadata.ts';
 import type { Log } from '../log/log.ts';
 import type { LoadedBlock } from '../log/read/loaded-block.ts';
 import { scanLog, type BlockVisitor, type ScanResult } from '../log/verify.ts';
@@ -103,11 +104,12 @@ async function statistics(log: Log): Promise<Stats> {
     );
   }
   const i = log.information();
-  const base = containerOf(i.baseLsn);
+  // Containers below the base (and on an archive log, the archive tail) are free.
+  const kept = containerOf(reclaimLsnOf(i.baseLsn, i.archiveTailLsn, i.archive));
   const containers = log.core.table.logicalIds.map((logicalId, physical) => ({
     physical,
     logicalId,
-    state: logicalId === 0 ? 'never used' : logicalId < base ? 'free' : 'in use',
+    state: logicalId === 0 ? 'never used' : logicalId < kept ? 'free' : 'in use',
     bytes: tally.used.get(logicalId) ?? 0,
   }));
   return {

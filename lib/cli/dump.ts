@@ -5,8 +5,8 @@
  */
 import type { ReadMode } from '../log/read/read-types.ts';
 import { Lsn } from '../lsn.ts';
-import { EXIT, EXIT_HELP, parse, parseChoice, parseCount, parseLsn, withLog, type Command } from './common.ts';
-import { RECORD_OPTIONS, RECORD_OPTIONS_HELP, dataFormat, printRecords, readingArea } from './records.ts';
+import { EXIT, EXIT_HELP, parse, parseChoice, parseCount, parseLsn, type Command } from './common.ts';
+import { RECORD_OPTIONS, RECORD_OPTIONS_HELP, dataFormat, printLog } from './records.ts';
 
 const MODES: readonly ReadMode[] = ['forward', 'previous', 'undoNext'];
 
@@ -39,14 +39,17 @@ export const dump: Command = {
     const { values, positionals } = parsed;
     const mode = values.mode === undefined ? 'forward' : parseChoice('--mode', values.mode, MODES);
     const limit = values.limit === undefined ? Infinity : parseCount('--limit', values.limit);
-    const format = dataFormat(values.format);
     const given = values.from === undefined ? undefined : parseLsn('--from', values.from);
-    await withLog(positionals[0]!, async (log) => {
-      const last = log.information().lastLsn;
-      const from = given ?? (mode === 'forward' || last === Lsn.INVALID ? undefined : last);
-      if (mode !== 'forward' && from === undefined) return;
-      const area = await readingArea(log);
-      await printRecords(area.records(from, mode, { type: 'client', view: true }), format, values.json === true, limit);
+    await printLog(positionals[0]!, {
+      start(log) {
+        const last = log.information().lastLsn;
+        const from = given ?? (mode === 'forward' || last === Lsn.INVALID ? undefined : last);
+        return mode !== 'forward' && from === undefined ? undefined : { from, skip: 0 };
+      },
+      records: (area, from) => area.records(from, mode, { type: 'client', view: true }),
+      format: dataFormat(values.format),
+      json: values.json === true,
+      limit,
     });
     return EXIT.ok;
   },

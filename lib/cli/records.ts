@@ -3,12 +3,13 @@
  * UTF-8 text or JSON.
  * @module
  */
+import { ClfsError } from '../errors.ts';
 import { MAX_BLOCK_SIZE } from '../format/block.ts';
 import type { Log } from '../log/log.ts';
 import type { MarshallingArea } from '../log/marshalling-area.ts';
 import type { LogRecord } from '../log/read/read-types.ts';
 import { Lsn } from '../lsn.ts';
-import { json, parseChoice, write } from './common.ts';
+import { DAMAGE_ATTEMPTS, json, parseChoice, withLog, write } from './common.ts';
 
 export const FORMATS = ['hex', 'utf8', 'json'] as const;
 export type DataFormat = (typeof FORMATS)[number];
@@ -73,18 +74,58 @@ export function recordLine(record: LogRecord, format: DataFormat, asJson: boolea
   return `${Lsn.format(record.lsn)} ${record.type.padEnd(7)} ${record.data.byteLength} B${links}  ${shown}`;
 }
 
-/** Prints records from `records` (at most `limit`); resolves with how many. */
-export async function printRecords(
-  records: AsyncIterable<LogRecord>,
-  format: DataFormat,
-  asJson: boolean,
-  limit = Infinity,
-): Promise<number> {
-  let count = 0;
-  if (limit <= 0) return 0;
-  for await (const record of records) {
-    await write(`${recordLine(record, format, asJson)}\n`);
-    if (++count >= limit) break;
+/** Where a read starts: a record, and how many records to leave out there (0 or 1). */
+export interface Start {
+  from: Lsn | undefined;
+  skip: number;
+}
+
+/** What `printLog` reads and prints. */
+export interface Reading {
+  /** Where to start, decided once the log is open; undefined: nothing to print. */
+  start(log: Log): Start | undefined;
+  /** The records from `from` on. */
+  records(area: MarshallingArea, from: Lsn | undefined): AsyncIterable<LogRecord>;
+  format: DataFormat;
+  json: boolean;
+  /** Print at most this many. */
+  limit: number;
+}
+
+/**
+ * Opens the log at `path` read-only and prints the records `reading` says.
+ * Damage met beside a writer may be the writer's doing (a block read as it
+ * is written, a container it reused since the open: see confirmDamage), so
+ * ERR_CLFS_CORRUPT opens the log again and goes on after the last record
+ * printed; damage met again with nothing printed between is reported.
+ */
+export async function printLog(path: string, reading: Reading): Promise<void> {
+  let start: Start | undefined;
+  let printed = 0;
+  let failures = 0;
+  for (;;) {
+    try {
+      await withLog(path, async (log) => {
+        start ??= reading.start(log);
+        if (start === undefined) return;
+        const area = await readingArea(log);
+        let skip = start.skip;
+        for await (const record of reading.records(area, start.from)) {
+          if (skip > 0) {
+            skip--;
+            continue;
+          }
+          if (printed >= reading.limit) return;
+          await write(`${recordLine(record, reading.format, reading.json)}\n`);
+          start = { from: record.lsn, skip: 1 };
+          printed++;
+          failures = 0;
+        }
+      });
+      return;
+    } catch (error) {
+      const corrupt = error instanceof ClfsError && error.code === 'ERR_CLFS_CORRUPT';
+      if (!corrupt || ++failures >= DAMAGE_ATTEMPTS) throw error;
+    }
   }
-  return count;
 }

@@ -3,11 +3,9 @@
  * until SIGINT (Ctrl-C) or SIGTERM.
  * @module
  */
-import { ClfsError } from '../errors.ts';
-import type { LogRecord } from '../log/read/read-types.ts';
 import { Lsn } from '../lsn.ts';
-import { EXIT, EXIT_HELP, parse, parseCount, parseLsn, withLog, type Command } from './common.ts';
-import { RECORD_OPTIONS, RECORD_OPTIONS_HELP, dataFormat, printRecords, readingArea } from './records.ts';
+import { EXIT, EXIT_HELP, parse, parseCount, parseLsn, type Command } from './common.ts';
+import { RECORD_OPTIONS, RECORD_OPTIONS_HELP, dataFormat, printLog } from './records.ts';
 
 const HELP = `Usage: clfs tail PATH [options]
 
@@ -38,47 +36,32 @@ export const tail: Command = {
     const parsed = parse(args, OPTIONS, ['PATH'], HELP);
     if (parsed === undefined) return EXIT.ok;
     const { values, positionals } = parsed;
-    const format = dataFormat(values.format);
     const given = values.from === undefined ? undefined : parseLsn('--from', values.from);
     const pollInterval = values.interval === undefined ? 100 : Math.max(1, parseCount('--interval', values.interval));
     const stop = new AbortController();
     const abort = (): void => stop.abort();
     process.once('SIGINT', abort);
     process.once('SIGTERM', abort);
-    const asJson = values.json === true;
-    // Where to start: by default only what comes next (the last record now, left out).
-    let start: { from: Lsn | undefined; skip: number } | undefined =
-      given === undefined ? undefined : { from: given, skip: 0 };
-    let failures = 0;
     try {
-      for (;;) {
-        try {
-          await withLog(positionals[0]!, async (log) => {
-            const last = log.information().lastLsn;
-            start ??= last === Lsn.INVALID ? { from: undefined, skip: 0 } : { from: last, skip: 1 };
-            const area = await readingArea(log);
-            const records = area.records(start.from, 'forward', {
-              type: 'client',
-              view: true,
-              follow: true,
-              signal: stop.signal,
-              pollInterval,
-            });
-            const printed = (record: LogRecord): void => {
-              start = { from: record.lsn, skip: 1 };
-              failures = 0;
-            };
-            await printRecords(tap(skipFirst(records, start.skip), printed), format, asJson);
-          });
-          return EXIT.ok;
-        } catch (error) {
-          // A refresh beside a writer can take a block being written for
-          // damage (see openForReading): open again and go on from the last
-          // record printed; damage that stays is reported.
-          const corrupt = error instanceof ClfsError && error.code === 'ERR_CLFS_CORRUPT';
-          if (stop.signal.aborted || !corrupt || ++failures >= 3) throw error;
-        }
-      }
+      await printLog(positionals[0]!, {
+        // By default only what comes next: the last record now, left out.
+        start(log) {
+          const last = log.information().lastLsn;
+          if (given !== undefined) return { from: given, skip: 0 };
+          return last === Lsn.INVALID ? { from: undefined, skip: 0 } : { from: last, skip: 1 };
+        },
+        records: (area, from) =>
+          area.records(from, 'forward', {
+            type: 'client',
+            view: true,
+            follow: true,
+            signal: stop.signal,
+            pollInterval,
+          }),
+        format: dataFormat(values.format),
+        json: values.json === true,
+        limit: Infinity,
+      });
     } catch (error) {
       if (!stop.signal.aborted) throw error;
     } finally {
@@ -88,19 +71,3 @@ export const tail: Command = {
     return EXIT.ok;
   },
 };
-
-/** `items`, calling `seen` with each once it has been handed on. */
-async function* tap<T>(items: AsyncIterable<T>, seen: (item: T) => void): AsyncGenerator<T> {
-  for await (const item of items) {
-    yield item;
-    seen(item);
-  }
-}
-
-async function* skipFirst<T>(items: AsyncIterable<T>, count: number): AsyncGenerator<T> {
-  let skipped = 0;
-  for await (const item of items) {
-    if (skipped < count) skipped++;
-    else yield item;
-  }
-}

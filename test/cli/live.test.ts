@@ -132,4 +132,27 @@ describe(`the read commands beside a writer (${replay(SEED, 'CLFS_CLI_SEED')})`,
         .map((r) => text(r.data)),
     ).toEqual(acked.map((_, i) => `w${i}`));
   });
+
+  it('verify and stats stay clean beside a writer that moves the base and reuses containers', async () => {
+    const logPath = scratch.fresh();
+    expect(clfs('create', logPath, '--container-size', '1M', '--containers', '3').status).toBe(0);
+    const child = spawnLogChild(
+      `import { Log } from 'CLFS';
+       const log = await Log.open(ARGS.path);
+       const area = await log.createMarshallingArea({ bufferSize: 262144 });
+       for (let i = 0; ; i++) {
+         const { lsn } = await area.reserveAndAppend(new Uint8Array(200000).fill(i % 250), { forceFlush: true });
+         await area.advanceLogBase(lsn);
+         if (i === 20) console.log('lapped');
+       }`,
+      { path: logPath },
+    );
+    children.push(child);
+    await child.waitForLine('lapped');
+    for (const command of ['verify', 'stats']) {
+      const run = clfs(command, logPath);
+      expect(run.stderr, command).toBe('');
+      expect(run.status, command).toBe(0);
+    }
+  });
 });

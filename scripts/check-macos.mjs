@@ -4,7 +4,9 @@
 // first use), with -Werror, links clfs.node for each (-undefined
 // dynamic_lookup: the napi_* symbols come from node at load), and checks that
 // every other symbol the binary imports is one libSystem exports, so that it
-// would load. Nothing is run: there is no macOS here.
+// would load; then compiles and links the platform layer's test program
+// (test/native/platform_program.cc, scripts/platform-program.mjs) for each,
+// its imports checked the same way. Nothing is run: there is no macOS here.
 //
 //   node scripts/check-macos.mjs [--out DIR]    objects and binaries in DIR (default build/macos)
 import { readFileSync, readdirSync } from 'node:fs';
@@ -12,6 +14,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { bindingTarget, compileAll, fail, napiIncludes, npmTool, root, run } from './cross-build.mjs';
+import { buildPlatformProgram } from './platform-program.mjs';
 
 const label = 'check:macos';
 const { values } = parseArgs({ options: { out: { type: 'string', default: path.join(root, 'build', 'macos') } } });
@@ -62,10 +65,24 @@ for (const [arch, target] of [
   const imports = undefinedSymbols(readFileSync(binary));
   const unknown = imports.filter((s) => !/^_(napi|node_api)_/.test(s) && !system.has(s));
   if (unknown.length > 0) fail(label, `${target}: clfs.node imports symbols libSystem lacks: ${unknown.join(', ')}`);
+  const program = await buildPlatformProgram(
+    label,
+    zig,
+    ['c++', '-target', target],
+    [],
+    path.join(out, 'platform'),
+    'platform_program',
+  );
+  const programImports = undefinedSymbols(readFileSync(program));
+  const programUnknown = programImports.filter((s) => !system.has(s));
+  if (programUnknown.length > 0) {
+    fail(label, `${target}: the platform program imports symbols libSystem lacks: ${programUnknown.join(', ')}`);
+  }
   const seconds = ((Date.now() - started) / 1000).toFixed(0);
   console.log(
     `${label}: darwin-${arch} (${target}): ${sources.length} sources compiled, clfs.node linked, ` +
-      `${imports.length} imported symbols all from node or libSystem (${seconds} s)`,
+      `${imports.length} imported symbols all from node or libSystem; the platform program linked, ` +
+      `its ${programImports.length} imports all from libSystem (${seconds} s)`,
   );
 }
 

@@ -17,8 +17,9 @@ function sources(dir) {
   });
 }
 
-// native/, and the C the sanitizer tier preloads (scripts/asan-preload.c).
-const files = ['native', 'scripts'].flatMap((dir) => {
+// native/, the C the sanitizer tier preloads (scripts/asan-preload.c) and the
+// platform layer's test program (test/native/platform_program.cc).
+const files = ['native', 'scripts', 'test/native'].flatMap((dir) => {
   try {
     return sources(path.join(root, dir));
   } catch {

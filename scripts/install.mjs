@@ -1,5 +1,9 @@
 // The package's install step: load a prebuilt addon when one matches this
 // platform, else build from source with node-gyp. `--force` always builds.
+// The prebuilt binary is node-gyp-build's choice (prebuilds/<platform>-<arch>,
+// e.g. win32-x64/clfs.napi.node on Windows, where no compiler is needed); it
+// takes the platform and architecture from npm_config_platform and
+// npm_config_arch when they are set, as test/build/install.test.ts does.
 //
 // node-gyp comes from this package's devDependencies when present (a clone of
 // the repository), else from the one npm bundles (npm_config_node_gyp, set by
@@ -13,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 const force = process.argv.includes('--force');
+const target = `${process.env.npm_config_platform || process.platform}-${process.env.npm_config_arch || process.arch}`;
 
 if (!force && process.env.CLFS_BUILD_FROM_SOURCE !== '1') {
   try {
@@ -49,9 +54,9 @@ if (result.error !== undefined || result.status !== 0) {
     result.error !== undefined ? result.error.message : `node-gyp exited with ${result.status ?? result.signal}`;
   console.error(
     [
-      `clfs: no prebuilt addon matches ${process.platform}-${process.arch}, and building it from source failed (${why}).`,
-      'clfs ships a prebuilt binary for linux-x64 with glibc 2.33 or later. Elsewhere, building needs python3, make and a',
-      'C++17 compiler (Debian/Ubuntu: apt-get install python3 make g++); then run `npm rebuild clfs`.',
+      `clfs: no prebuilt addon matches ${target}, and building it from source failed (${why}).`,
+      'clfs ships prebuilt binaries for linux-x64 (glibc 2.33 or later) and win32-x64. Elsewhere, building needs python3,',
+      'make and a C++17 compiler (Debian/Ubuntu: apt-get install python3 make g++); then run `npm rebuild clfs`.',
     ].join('\n'),
   );
   process.exit(result.status || 1);

@@ -4,11 +4,14 @@
 // package installs without a compiler here. N-API version 8: one binary
 // serves every Node version from 20 on.
 //
-//   node scripts/prebuild.mjs [--no-build] [--out DIR]
+//   node scripts/prebuild.mjs [--no-build] [--out DIR] [--all]
 //
 // --no-build packages the addon already in build/Release (built by `npm ci`
 // or `npm run build:native`); --out writes the prebuilds directory under DIR
-// instead of the package root.
+// instead of the package root; --all (the release flow, `npm run
+// prebuild:all`) also cross-builds prebuilds/win32-x64 with MinGW
+// (scripts/build-win32.mjs, which installs it with apt-get when missing:
+// only this flow needs it, never `npm ci`).
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -17,7 +20,11 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({
-  options: { 'no-build': { type: 'boolean', default: false }, out: { type: 'string', default: root } },
+  options: {
+    'no-build': { type: 'boolean', default: false },
+    out: { type: 'string', default: root },
+    all: { type: 'boolean', default: false },
+  },
 });
 
 if (!values['no-build']) {
@@ -49,6 +56,15 @@ if (process.platform !== 'win32') {
     console.warn(`clfs prebuild: strip not run (${stripped.error.message}); the binary keeps its symbols`);
 }
 console.log(`clfs prebuild: ${path.relative(process.cwd(), target)} (${readdirSync(dir).join(', ')})`);
+
+if (values.all) {
+  const win32 = spawnSync(
+    process.execPath,
+    [path.join(root, 'scripts', 'build-win32.mjs'), '--out', path.resolve(values.out)],
+    { cwd: root, stdio: 'inherit' },
+  );
+  if (win32.status !== 0) process.exit(win32.status ?? 1);
+}
 
 function isMusl() {
   const report = process.report?.getReport();

@@ -46,6 +46,7 @@ if (!existsSync(path.join(env.WINEPREFIX, 'system.reg'))) {
   console.log(`${label}: creating the wine prefix ${env.WINEPREFIX} (Windows 10)`);
   spawnSync(wine, ['winecfg', '-v', 'win10'], { env, stdio: 'ignore' });
 }
+await (await import('./windows-platform.mjs')).runWindowsPlatformProgram(wine, env);
 
 // node.exe under wine writes nothing to a pipe: its output goes to a file.
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'clfs-win-'));

@@ -12,10 +12,9 @@ const HELP = `Usage: clfs tail PATH [options]
 Follows the log at PATH: prints each record once it is known durable, as
 another process appends them, until Ctrl-C (SIGINT) or SIGTERM (exit 0).
 Read-only: takes no lock, so the writer goes on. Lines as \`clfs dump\`
-prints them. A record is known durable once a later block of the writer's
-vouches for it or the writer's metadata records it (a restart area, a base
-move, close): the last records a writer flushed before going idle show when
-it writes again or closes.
+prints them. A record shows once it is known durable: a later block of the
+writer's vouches for it, or the writer records its durable tail (an idle
+writer does so idlePublishMs after its last flush: 200 ms by default).
 
 Options:
   --from LSN      start at this record (0x... hex as clfs prints LSNs, or

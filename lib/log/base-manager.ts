@@ -75,10 +75,13 @@ export class BaseManager {
   follow(metadata: Metadata, baseLsn: Lsn, restartLsn: Lsn): void {
     const known = new Set(this.#rules.map((rule) => rule.epoch));
     for (const rule of metadata.truncations) if (!known.has(rule.epoch)) this.#truncations.push(rule.lsn);
+    // The metadata drops a truncation's rule once its base has passed it: the base comes with it.
     this.#rules = [...metadata.truncations];
-    if (baseLsn > this.#baseLsn) this.#baseLsn = baseLsn;
-    if (restartLsn !== Lsn.INVALID && (this.#restartLsn === Lsn.INVALID || restartLsn > this.#restartLsn)) {
-      this.#restartLsn = this.#restartAppended = restartLsn;
+    for (const base of [metadata.baseLsn, baseLsn]) if (base > this.#baseLsn) this.#baseLsn = base;
+    for (const restart of [metadata.restartLsn, restartLsn]) {
+      if (restart !== Lsn.INVALID && (this.#restartLsn === Lsn.INVALID || restart > this.#restartLsn)) {
+        this.#restartLsn = this.#restartAppended = restart;
+      }
     }
     if (metadata.archiveTailLsn !== Lsn.INVALID && metadata.archiveTailLsn > this.#archiveTail) {
       this.#archiveTail = metadata.archiveTailLsn;

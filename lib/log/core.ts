@@ -25,6 +25,7 @@ import { BlockSource } from './read/block-source.ts';
 import type { RecoveryReport } from './recovery.ts';
 import { SpaceLedger } from './space.ts';
 import { SpaceManager } from './space-manager.ts';
+import { TailPublisher } from './tail-publisher.ts';
 import type { LogWriter } from './write/writer.ts';
 
 /** What opening a log produced, to build its core from. */
@@ -38,6 +39,8 @@ export interface OpenedParts {
   report: RecoveryReport;
   /** A read-only log's (follower.ts): what brings its view up to date. */
   follower?: { refresh(): Promise<boolean> };
+  /** A writer's: milliseconds idle before it records its durable tail for readers (tail-publisher.ts; 0: never). */
+  idlePublishMs?: number;
 }
 
 export class LogCore {
@@ -59,6 +62,8 @@ export class LogCore {
   readonly recoveryReport: RecoveryReport;
   /** A read-only log's follower (lib/log/follower.ts); undefined for a writer. */
   readonly follower: { refresh(): Promise<boolean> } | undefined;
+  /** Records the durable tail once the writer is idle, for read-only readers. */
+  readonly tailPublisher: TailPublisher;
   /** Calls still running that close() waits for (see track()). */
   readonly #operations = new Tracker();
   #closing = false;
@@ -73,6 +78,7 @@ export class LogCore {
     this.logId = parts.logId;
     this.recoveryReport = jsonFriendly(parts.report);
     this.follower = parts.follower;
+    this.tailPublisher = new TailPublisher(parts.idlePublishMs ?? 0, () => this.#publishTail());
     this.unit = parts.metadata.current.sectorUnit;
     this.blocks = new BlockSource(parts.storage, parts.table, parts.writer, parts.logId, this.unit);
     this.bases = new BaseManager(parts.storage, parts.table, parts.metadata, parts.writer, this.blocks);
@@ -100,6 +106,15 @@ export class LogCore {
       track: (promise) => this.track(promise),
       open: () => !this.#closing && !this.#closed,
     });
+  }
+
+  /** The writer's durable tail, in the metadata if it is not there yet (TailPublisher). */
+  #publishTail(): void {
+    if (this.#closing || this.#closed || this.writer.failure !== undefined) return;
+    if (this.writer.durableTail().tailLsn <= this.metadata.current.tailLsn) return;
+    const bases = this.bases;
+    // A failed write fail-stops the log, as any metadata write's: the next call reports it.
+    void this.track(bases.serializeMetadata(() => bases.persistMetadata())).catch(() => undefined);
   }
 
   /** Whether the log was opened read-only. */
@@ -134,8 +149,9 @@ export class LogCore {
     this.#closing = true;
     // Appends waiting for room are refused now: close() does not wait for their timeout.
     this.spaceManager.waiters.reject(this.#closedError());
-    // Readers following the log stop waiting for records.
+    // Readers following the log stop waiting for records; close records the tail itself.
     this.writer.stopWatchers(this.#closedError());
+    this.tailPublisher.stop();
   }
 
   /** close() has finished: calls queued before it are refused too. */

@@ -64,6 +64,8 @@ interface Accepted {
 
 /** How often the metadata is read again when a write tore both copies as they were read. */
 const METADATA_ATTEMPTS = 4;
+/** Scans made at most when damage found moves on with each (a writer racing ahead of each scan). */
+const MAX_RESCANS = 16;
 /** How often a refresh starts its scan again when the log's generation changed under it. */
 const SCAN_ATTEMPTS = 4;
 
@@ -92,12 +94,37 @@ async function readMetadata(storage: LogStorage): Promise<{ metadata: Metadata; 
   }
 }
 
+/** Scans beside a writer that may run: damage is believed when a second scan finds it at the same place. */
+async function scanFrom(
+  storage: LogStorage,
+  metadata: Metadata,
+  table: ContainerTable,
+  from: ServedEnd,
+  salvage: boolean,
+): Promise<{ end: ServedEnd; report: RecoveryReport }> {
+  // The scan reads each place once, at a different time: a place it read
+  // before the writer wrote it (empty, or the write in flight) can be
+  // vouched for by a block written after that read, and look damaged. The
+  // writer never rewrites a durable block, so a new scan reads it whole;
+  // damage is where the same place fails twice in a row.
+  let damaged: Lsn | undefined;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await scanOnce(storage, metadata, table, from, salvage);
+    } catch (error) {
+      const at = error instanceof ClfsError && error.code === 'ERR_CLFS_CORRUPT' ? error.lsn : undefined;
+      if (at === undefined || at === damaged || attempt >= MAX_RESCANS) throw error;
+      damaged = at;
+    }
+  }
+}
+
 /**
  * Scans from `from` along the chain, as recovery does, and returns the end
  * the reader may serve: the last accepted block that the metadata's tail
  * or a later block vouches durable.
  */
-async function scanFrom(
+async function scanOnce(
   storage: LogStorage,
   metadata: Metadata,
   table: ContainerTable,
@@ -178,11 +205,26 @@ export class Follower {
       // A truncation since the last look that dropped records served: the
       // log goes on from the metadata's tail (the truncation's or later).
       const dropped = metadata.truncations.some((rule) => rule.epoch > known.epoch && rule.lsn < from.lastLsn);
-      if (dropped) from = endOfMetadata(metadata);
+      // Past the metadata's tail, which is durable: go on from there (the
+      // containers the reader's end was in may have been reused since).
+      const behind = positionLsn(from.logicalId, from.offset, metadata.containerSize) < metadata.tailLsn;
+      if (dropped || behind) from = endOfMetadata(metadata);
       const table = new ContainerTable([...metadata.containers], metadata.containerSize);
       // Files open since may have been removed (and made again): opened anew.
       if (metadata.containers.length !== this.#storage.containerCount) this.#storage.setContainerCount(table.count);
-      const { end } = await scanFrom(this.#storage, metadata, table, from, this.#salvage);
+      let end: ServedEnd;
+      try {
+        end = (await scanFrom(this.#storage, metadata, table, from, this.#salvage)).end;
+      } catch (error) {
+        // A container removed (or a generation begun) under the scan: look again.
+        if (
+          attempt === SCAN_ATTEMPTS ||
+          (await readMetadata(this.#storage)).metadata.dumpCount === metadata.dumpCount
+        ) {
+          throw error;
+        }
+        continue;
+      }
       const after = (await readMetadata(this.#storage)).metadata;
       core.checkAlive();
       // A new generation began while the scan ran: what it read may mix them.
@@ -190,7 +232,7 @@ export class Follower {
       const before = this.#end;
       const moved =
         end.logicalId !== before.logicalId || end.offset !== before.offset || end.lastLsn !== before.lastLsn;
-      const changed = moved || after.dumpCount !== known.dumpCount;
+      const changed = moved || dropped || after.dumpCount !== known.dumpCount;
       this.#apply(core, after, table, end);
       return changed;
     }

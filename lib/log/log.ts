@@ -69,7 +69,8 @@ export class Log {
       storageOptions,
       (storage) => initializeStorage(storage, o.containerSize, o.containers, o.policy, o.archive),
     );
-    return Log.open(path, { durability: o.durability, allowBuffered: o.allowBuffered, engine: o.engine });
+    const { durability, allowBuffered, engine, idlePublishMs } = o;
+    return Log.open(path, { durability, allowBuffered, engine, idlePublishMs });
   }
 
   /** @internal Writes the first metadata of a new log onto `storage` (see open.ts). */
@@ -112,7 +113,7 @@ export class Log {
       readOnly: o.readOnly,
     });
     try {
-      return await Log.openStorage(path, storage, o.recovery, o.readOnly);
+      return await Log.openStorage(path, storage, o.recovery, o);
     } catch (error) {
       await storage.close();
       throw error;
@@ -124,9 +125,13 @@ export class Log {
     path: string,
     storage: LogStorage,
     recovery: 'strict' | 'salvage',
-    readOnly = false,
+    options: { readOnly?: boolean; idlePublishMs?: number } = {},
   ): Promise<Log> {
-    return new Log(await (readOnly ? Follower.open(path, storage, recovery) : openCore(path, storage, recovery)));
+    return new Log(
+      await (options.readOnly === true
+        ? Follower.open(path, storage, recovery)
+        : openCore(path, storage, recovery, options.idlePublishMs)),
+    );
   }
 
   /** Whether the log was opened with `readOnly: true`. */

@@ -96,7 +96,12 @@ export async function checkLayout(metadata: Metadata, storage: LogStorage): Prom
  * generation. Returns the log's core (any LogStorage: the crash tests use
  * an in-memory one).
  */
-export async function openCore(path: string, storage: LogStorage, recovery: 'strict' | 'salvage'): Promise<LogCore> {
+export async function openCore(
+  path: string,
+  storage: LogStorage,
+  recovery: 'strict' | 'salvage',
+  idlePublishMs = 0,
+): Promise<LogCore> {
   const { metadata, problems } = await MetadataStore.read(storage);
   await checkLayout(metadata, storage);
   const table = new ContainerTable([...metadata.containers], metadata.containerSize);
@@ -160,6 +165,7 @@ export async function openCore(path: string, storage: LogStorage, recovery: 'str
       epoch,
       physicalOf: (id) => table.physicalOf(id),
       provideContainer: (id) => self.core!.bases.provideContainer(id),
+      onDurable: () => self.core?.tailPublisher.advanced(),
     },
     {
       logicalId: tail.endLogicalId,
@@ -168,6 +174,6 @@ export async function openCore(path: string, storage: LogStorage, recovery: 'str
       lastLsn: tail.lastLsn,
     },
   );
-  self.core = new LogCore({ path, storage, metadata: store, table, writer, logId, report: tail.report });
+  self.core = new LogCore({ path, storage, metadata: store, table, writer, logId, report: tail.report, idlePublishMs });
   return self.core;
 }

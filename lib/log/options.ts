@@ -48,6 +48,17 @@ export interface CreateLogOptions {
   /** Native I/O engine (default `$CLFS_IO_ENGINE` or 'auto'). */
   engine?: IoEngine;
   /**
+   * Milliseconds the writer waits, once it has made records durable and
+   * made no more durable since, before it records its durable tail in the
+   * base file (one small write), so that read-only readers
+   * (`Log.open(path, { readOnly: true })`) see the records of its last
+   * flush: they see a record once the base file or a later block vouches
+   * for it. A busy writer never needs to. Default 200; 0: never (readers
+   * then see the last flush at the writer's next write, metadata update or
+   * close).
+   */
+  idlePublishMs?: number;
+  /**
    * An archive (non-ephemeral) log (CLFS's `FILE_ATTRIBUTE_ARCHIVE`): it
    * keeps an archive tail, and a container is reused only once both the
    * base and the archive tail have passed it (see `log.setArchiveTail`,
@@ -80,6 +91,17 @@ export interface OpenLogOptions {
   /** Native I/O engine (default `$CLFS_IO_ENGINE` or 'auto'). */
   engine?: IoEngine;
   /**
+   * Milliseconds the writer waits, once it has made records durable and
+   * made no more durable since, before it records its durable tail in the
+   * base file (one small write), so that read-only readers
+   * (`Log.open(path, { readOnly: true })`) see the records of its last
+   * flush: they see a record once the base file or a later block vouches
+   * for it. A busy writer never needs to. Default 200; 0: never (readers
+   * then see the last flush at the writer's next write, metadata update or
+   * close).
+   */
+  idlePublishMs?: number;
+  /**
    * Open for reading only (default false): no lock is taken and nothing is
    * written, not even the base file, so the log can be read while another
    * process (or this one) has it open for writing, and inspected without
@@ -101,6 +123,7 @@ export interface ResolvedCreateOptions {
   policy: LogPolicy;
   engine: IoEngine | undefined;
   archive: boolean;
+  idlePublishMs: number;
 }
 
 export interface ResolvedOpenOptions {
@@ -109,6 +132,7 @@ export interface ResolvedOpenOptions {
   recovery: 'strict' | 'salvage';
   engine: IoEngine | undefined;
   readOnly: boolean;
+  idlePublishMs: number;
 }
 
 const CREATE_OPTIONS: readonly (keyof CreateLogOptions)[] = [
@@ -120,6 +144,7 @@ const CREATE_OPTIONS: readonly (keyof CreateLogOptions)[] = [
   'autoGrow',
   'engine',
   'archive',
+  'idlePublishMs',
 ];
 const OPEN_OPTIONS: readonly (keyof OpenLogOptions)[] = [
   'durability',
@@ -127,7 +152,13 @@ const OPEN_OPTIONS: readonly (keyof OpenLogOptions)[] = [
   'recovery',
   'engine',
   'readOnly',
+  'idlePublishMs',
 ];
+
+/** Milliseconds idle before the writer records its tail for readers (default 200; 0 never; at most an hour). */
+function idlePublishMs(value: unknown): number {
+  return value === undefined ? 200 : checkInteger('options.idlePublishMs', value, 0, 3_600_000);
+}
 
 export function resolveCreateOptions(options: CreateLogOptions | undefined): ResolvedCreateOptions {
   const o = checkOptions('options', options, CREATE_OPTIONS);
@@ -152,6 +183,7 @@ export function resolveCreateOptions(options: CreateLogOptions | undefined): Res
     policy,
     engine: o.engine === undefined ? undefined : checkOneOf('options.engine', o.engine, ENGINES),
     archive: o.archive === undefined ? false : checkBoolean('options.archive', o.archive),
+    idlePublishMs: idlePublishMs(o.idlePublishMs),
   };
 }
 
@@ -164,5 +196,6 @@ export function resolveOpenOptions(options: OpenLogOptions | undefined): Resolve
       o.recovery === undefined ? 'strict' : checkOneOf('options.recovery', o.recovery, ['strict', 'salvage'] as const),
     engine: o.engine === undefined ? undefined : checkOneOf('options.engine', o.engine, ENGINES),
     readOnly: o.readOnly === undefined ? false : checkBoolean('options.readOnly', o.readOnly),
+    idlePublishMs: idlePublishMs(o.idlePublishMs),
   };
 }

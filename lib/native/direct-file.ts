@@ -171,7 +171,10 @@ export class DirectFile {
   get sizeAtOpen(): number {
     return this.#info.size;
   }
-  /** Where the alignment came from: `'statx'`, `'BLKSSZGET'`, `'sysfs'`, `'page-size'` or `'buffered'`. */
+  /**
+   * Where the alignment came from: `'statx'`, `'BLKSSZGET'`, `'sysfs'`, `'page-size'` or `'buffered'`;
+   * on Windows `'FILE_STORAGE_INFO'`, `'IOCTL_STORAGE_QUERY_PROPERTY'` or `'GetDiskFreeSpace'`.
+   */
   get alignmentSource(): string {
     return this.#info.alignmentSource;
   }

@@ -9,7 +9,9 @@ import { binding } from './binding.ts';
 /**
  * Where a buffer lives, in CLFS's words: `'paged'` memory may be swapped out;
  * `'nonPaged'` memory is pinned in RAM (`mlock`, and kept out of forked
- * children) and counts against the process's `RLIMIT_MEMLOCK`.
+ * children) and counts against the process's `RLIMIT_MEMLOCK`. On Windows it
+ * is `VirtualLock`ed, and clfs raises the process's minimum working set by the
+ * buffer's size when the lock needs it (never lowering it again).
  */
 export type Pool = 'paged' | 'nonPaged';
 
@@ -93,7 +95,7 @@ export interface MemoryInfo {
   pinnedBuffers: number;
   /** Bytes the OS counts as locked for the whole process (Linux `VmLck`); `null` where unknown. */
   processLockedBytes: number | null;
-  /** `RLIMIT_MEMLOCK` in bytes, `Infinity` when unlimited. */
+  /** `RLIMIT_MEMLOCK` in bytes, `Infinity` when unlimited (and on Windows, which has no fixed limit). */
   pinLimit: number;
   /** The page size pins are rounded to. */
   pageSize: number;

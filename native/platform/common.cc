@@ -105,6 +105,10 @@ SysError WriteZeros(NativeHandle handle, uint64_t from, uint64_t to, const Geome
     IoSlice head{zeros.get(), static_cast<size_t>(align)};
     SysError error = ReadAt(handle, head, position, &got);
     if (error.failed()) return error;
+    // Past the end of the file the read left zeros; inside it, [from, the
+    // sector's end) is zeroed here.
+    const size_t keep = static_cast<size_t>(from - position);
+    memset(zeros.get() + keep, 0, static_cast<size_t>(align) - keep);
     uint64_t written = 0;
     error = WriteAt(handle, &head, 1, position, &written);
     if (error.failed()) return error;

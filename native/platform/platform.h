@@ -76,7 +76,10 @@ struct Geometry {
   uint32_t offset_alignment = 0;
   uint32_t logical_sector_size = 0;
   uint32_t physical_sector_size = 0;
-  const char* source = "";  // where offset_alignment came from: statx, BLKSSZGET, sysfs, page-size
+  // Where offset_alignment came from: statx, BLKSSZGET, sysfs, page-size or
+  // buffered; on Windows FILE_STORAGE_INFO, IOCTL_STORAGE_QUERY_PROPERTY or
+  // GetDiskFreeSpace.
+  const char* source = "";
 };
 
 struct OpenedFile {
@@ -129,7 +132,8 @@ SysError UnlockMemory(void* address, size_t length);
 SysError ExcludeFromFork(void* address, size_t length);
 // Undoes ExcludeFromFork before the memory goes back to the allocator.
 SysError IncludeInFork(void* address, size_t length);
-// The process's limit on locked memory in bytes; UINT64_MAX when unlimited.
+// The process's limit on locked memory in bytes; UINT64_MAX when unlimited
+// (Windows, where LockMemory raises the working-set quota it locks within).
 uint64_t MemoryLockLimit();
 // The bytes this process has locked now, as the OS counts them; false where the
 // OS does not say.

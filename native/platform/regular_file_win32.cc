@@ -65,10 +65,10 @@ SysError OpenFailure(const std::wstring& path, unsigned long error) {
                         "a reparse point (a symbolic link or junction)");
     }
     if ((attributes & FILE_ATTRIBUTE_DIRECTORY) != 0) {
-      return UnsafeFile(ErrnoFromWin32(error), "CreateFileW", "a directory");
+      return UnsafeFile(win32::CreateFileError(path, error).code, "CreateFileW", "a directory");
     }
   }
-  return Win32Error(error, "CreateFileW");
+  return win32::CreateFileError(path, error);
 }
 
 // Refuses anything but a regular disk file with one link, on its directory's

@@ -7,11 +7,16 @@
 // those are (https://learn.microsoft.com/en-us/windows/win32/fileio/file-buffering).
 // There is no pwritev: the slices go out one WriteFile each, positioned by the
 // OVERLAPPED offset. Windows error codes are translated to errno values in one
-// place, ErrnoFromWin32, so the binding sees the same codes on every platform.
+// place, ErrnoFromWin32, so the binding sees the same codes on every platform;
+// where one Windows code means what POSIX says with another errno value
+// depending on the call (ERROR_ACCESS_DENIED for a directory, or for a write
+// through a read-only handle), the call site says which, as libuv does for
+// Node's fs. test/native/platform_program.cc checks the codes on both.
 #if defined(_WIN32)
 
 #include <errno.h>
 #include <malloc.h>  // _aligned_malloc
+#include <stddef.h>  // offsetof
 #include <string.h>
 
 #include <algorithm>
@@ -23,6 +28,14 @@
 #include "platform.h"
 #include "regular_file.h"
 #include "win32.h"
+
+// After <windows.h> (win32.h), which it needs.
+#include <winioctl.h>  // IOCTL_STORAGE_QUERY_PROPERTY
+
+// Newer than some SDKs' winerror.h (MinGW-w64's lacks it).
+#if !defined(ERROR_OFFSET_ALIGNMENT_VIOLATION)
+#define ERROR_OFFSET_ALIGNMENT_VIOLATION 327L
+#endif
 
 namespace clfs {
 namespace platform {
@@ -48,12 +61,37 @@ int ErrnoFromWin32(DWORD error) {
     case ERROR_FILE_NOT_FOUND:
     case ERROR_PATH_NOT_FOUND:
     case ERROR_INVALID_NAME:  // what Node's fs reports for it too (libuv maps it so)
+    case ERROR_BAD_PATHNAME:
     case ERROR_INVALID_DRIVE:
     case ERROR_BAD_NETPATH:
     case ERROR_BAD_NET_NAME:
+    case ERROR_DELETE_PENDING:  // being deleted: gone, as an unlinked file is on POSIX
       return ENOENT;
-    case ERROR_ACCESS_DENIED:
+    case ERROR_ACCESS_DENIED:  // a directory is EISDIR, a read-only handle EBADF: see the callers
+    case ERROR_CANT_ACCESS_FILE:
       return EACCES;
+    case ERROR_PRIVILEGE_NOT_HELD:
+      return EPERM;
+    case ERROR_DIRECTORY:  // a file name where a directory was needed
+      return ENOTDIR;
+    case ERROR_DIR_NOT_EMPTY:
+      return ENOTEMPTY;
+    case ERROR_NOT_SAME_DEVICE:
+      return EXDEV;
+    case ERROR_TOO_MANY_LINKS:
+      return EMLINK;
+    case ERROR_CANT_RESOLVE_FILENAME:  // too many reparse points, as too many symbolic links
+      return ELOOP;
+    case ERROR_FILE_TOO_LARGE:
+      return EFBIG;
+    case ERROR_NOACCESS:  // a buffer the kernel cannot read or write
+    case ERROR_INVALID_USER_BUFFER:
+    case ERROR_INVALID_ADDRESS:
+      return EFAULT;
+    case ERROR_BROKEN_PIPE:
+      return EPIPE;
+    case ERROR_SEM_TIMEOUT:
+      return ETIMEDOUT;
     case ERROR_SHARING_VIOLATION:  // another handle's share mode excludes this open
       return EBUSY;
     case ERROR_LOCK_VIOLATION:  // a range another handle has locked, as EAGAIN for
@@ -64,13 +102,17 @@ int ErrnoFromWin32(DWORD error) {
     case ERROR_DISK_FULL:
     case ERROR_HANDLE_DISK_FULL:
       return ENOSPC;
-    case ERROR_INVALID_PARAMETER:
+    case ERROR_INVALID_PARAMETER:           // also a misaligned FILE_FLAG_NO_BUFFERING transfer, as
+    case ERROR_OFFSET_ALIGNMENT_VIOLATION:  // O_DIRECT's EINVAL; so is this, from some stacks
+    case ERROR_NEGATIVE_SEEK:
     case ERROR_NO_UNICODE_TRANSLATION:
       return EINVAL;
     case ERROR_NOT_ENOUGH_MEMORY:
     case ERROR_OUTOFMEMORY:
     case ERROR_WORKING_SET_QUOTA:
+    case ERROR_NOT_ENOUGH_QUOTA:
     case ERROR_NO_SYSTEM_RESOURCES:
+    case ERROR_COMMITMENT_LIMIT:
       return ENOMEM;
     case ERROR_INVALID_HANDLE:
       return EBADF;
@@ -85,6 +127,10 @@ int ErrnoFromWin32(DWORD error) {
       return ENAMETOOLONG;
     case ERROR_WRITE_PROTECT:
       return EROFS;
+    case ERROR_NOT_READY:  // removable media gone, a volume dismounted
+    case ERROR_DEVICE_NOT_CONNECTED:
+    case ERROR_DEV_NOT_EXIST:
+      return ENODEV;
     case ERROR_OPERATION_ABORTED:
       return ECANCELED;
     case ERROR_CRC:
@@ -106,6 +152,19 @@ SysError Win32Error(DWORD error, const char* syscall) {
 
 SysError LastError(const char* syscall) { return Win32Error(GetLastError(), syscall); }
 
+SysError CreateFileError(const std::wstring& path, DWORD error) {
+  SysError result = Win32Error(error, "CreateFileW");
+  // CreateFileW refuses a directory (opened without FILE_FLAG_BACKUP_SEMANTICS)
+  // with ERROR_ACCESS_DENIED; open() says EISDIR, and libuv reports it so.
+  if (error == ERROR_ACCESS_DENIED) {
+    const DWORD attributes = GetFileAttributesW(path.c_str());
+    if (attributes != INVALID_FILE_ATTRIBUTES && (attributes & FILE_ATTRIBUTE_DIRECTORY) != 0) {
+      result.code = EISDIR;
+    }
+  }
+  return result;
+}
+
 SysError Utf8ToWide(const std::string& path, std::wstring* wide) {
   // Length -1: the path ends at its first NUL, as open() sees it on POSIX.
   int count = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, path.c_str(), -1, nullptr, 0);
@@ -121,6 +180,7 @@ SysError Utf8ToWide(const std::string& path, std::wstring* wide) {
 
 }  // namespace win32
 
+using win32::CreateFileError;
 using win32::ErrnoFromWin32;
 using win32::HandleGuard;
 using win32::LastError;
@@ -216,8 +276,45 @@ SysError TakeLock(HANDLE handle) {
   return Win32Error(error, "LockFileEx");
 }
 
-// The volume's sector sizes; returns where they came from, or nullptr when
-// nothing said.
+// The sector sizes of the device under a volume, from the storage stack:
+// IOCTL_STORAGE_QUERY_PROPERTY(StorageAccessAlignmentProperty) on a handle to
+// the volume itself ("\\?\Volume{GUID}" without the trailing separator,
+// which would name its root directory), opened with no access rights, which
+// the query needs none of
+// (https://learn.microsoft.com/en-us/windows/win32/api/winioctl/ns-winioctl-storage_access_alignment_descriptor).
+bool VolumeAlignment(const wchar_t* root, uint32_t* logical, uint32_t* physical) {
+  wchar_t name[MAX_PATH];
+  if (!GetVolumeNameForVolumeMountPointW(root, name, MAX_PATH)) return false;
+  std::wstring device(name);
+  if (!device.empty() && device.back() == L'\\') device.pop_back();
+  HandleGuard volume(CreateFileW(device.c_str(), 0, FILE_SHARE_READ | FILE_SHARE_WRITE, nullptr,
+                                 OPEN_EXISTING, 0, nullptr));
+  if (!volume.valid()) return false;
+  STORAGE_PROPERTY_QUERY query;
+  memset(&query, 0, sizeof query);
+  query.PropertyId = StorageAccessAlignmentProperty;
+  query.QueryType = PropertyStandardQuery;
+  STORAGE_ACCESS_ALIGNMENT_DESCRIPTOR alignment;
+  memset(&alignment, 0, sizeof alignment);
+  DWORD returned = 0;
+  if (!DeviceIoControl(volume.get(), IOCTL_STORAGE_QUERY_PROPERTY, &query, sizeof query, &alignment,
+                       sizeof alignment, &returned, nullptr) ||
+      returned < offsetof(STORAGE_ACCESS_ALIGNMENT_DESCRIPTOR, BytesOffsetForSectorAlignment) ||
+      !IsPowerOfTwo(alignment.BytesPerLogicalSector)) {
+    return false;
+  }
+  *logical = alignment.BytesPerLogicalSector;
+  *physical = IsPowerOfTwo(alignment.BytesPerPhysicalSector)
+                  ? std::max<uint32_t>(alignment.BytesPerPhysicalSector, *logical)
+                  : *logical;
+  return true;
+}
+
+// The volume's sector sizes, from the first of these that answers:
+// FILE_STORAGE_INFO (the filesystem's view, Windows 8 on), the storage
+// stack's alignment descriptor, GetDiskFreeSpace (the logical size only, as
+// the File Buffering page says). Returns where they came from, or nullptr
+// when nothing said.
 const char* SectorSizes(HANDLE handle, const std::wstring& path, uint32_t* logical,
                         uint32_t* physical) {
   FILE_STORAGE_INFO storage;
@@ -232,15 +329,16 @@ const char* SectorSizes(HANDLE handle, const std::wstring& path, uint32_t* logic
     *physical = IsPowerOfTwo(atomic) ? std::max(atomic, *logical) : *logical;
     return "FILE_STORAGE_INFO";
   }
-  // Before Windows 8, or where the filesystem does not answer: the volume's
-  // sector size, which is the logical one (the File Buffering page says so).
   std::vector<wchar_t> root(32768);  // the longest path Windows accepts, in UTF-16 units
+  if (!GetVolumePathNameW(path.c_str(), root.data(), static_cast<DWORD>(root.size()))) {
+    return nullptr;
+  }
+  if (VolumeAlignment(root.data(), logical, physical)) return "IOCTL_STORAGE_QUERY_PROPERTY";
   DWORD sectors_per_cluster = 0;
   DWORD bytes_per_sector = 0;
   DWORD free_clusters = 0;
   DWORD total_clusters = 0;
-  if (GetVolumePathNameW(path.c_str(), root.data(), static_cast<DWORD>(root.size())) &&
-      GetDiskFreeSpaceW(root.data(), &sectors_per_cluster, &bytes_per_sector, &free_clusters,
+  if (GetDiskFreeSpaceW(root.data(), &sectors_per_cluster, &bytes_per_sector, &free_clusters,
                         &total_clusters) &&
       IsPowerOfTwo(bytes_per_sector)) {
     *logical = bytes_per_sector;
@@ -306,7 +404,7 @@ SysError OpenFile(const std::string& path, const OpenOptions& options, OpenedFil
       SysError failure = regular::OpenFailure(wide, err);
       if (failure.kind == ErrorKind::kUnsafeFile) return failure;
     }
-    if (!RefusesNoBuffering(err)) return Win32Error(err, "CreateFileW");
+    if (!RefusesNoBuffering(err)) return CreateFileError(wide, err);
     char text[120];
     snprintf(text, sizeof text,
              "CreateFileW(FILE_FLAG_NO_BUFFERING) was refused with Windows error %lu",
@@ -323,7 +421,7 @@ SysError OpenFile(const std::string& path, const OpenOptions& options, OpenedFil
     if (!file.valid()) {
       const DWORD retry = GetLastError();
       return options.regular_only ? regular::OpenFailure(wide, retry)
-                                  : Win32Error(retry, "CreateFileW");
+                                  : CreateFileError(wide, retry);
     }
     direct = false;
     out->reason = std::string("buffered: ") + text;
@@ -394,7 +492,11 @@ SysError WriteAt(NativeHandle handle, const IoSlice* slices, size_t count, uint6
       OVERLAPPED position = AtOffset(offset + *written);
       DWORD n = 0;
       if (!WriteFile(handle, slices[i].base + done, length, &n, &position)) {
-        return LastError("WriteFile");
+        const DWORD error = GetLastError();
+        SysError failure = Win32Error(error, "WriteFile");
+        // A handle without write access: pwritev says EBADF (libuv maps it so).
+        if (error == ERROR_ACCESS_DENIED) failure.code = EBADF;
+        return failure;
       }
       if (n == 0) return MakeError(EIO, "WriteFile");  // no progress: never spin
       CLFS_ASSERT(n <= length);
@@ -495,18 +597,50 @@ size_t PageSize() {
   return static_cast<size_t>(info.dwPageSize);
 }
 
+// VirtualLock locks no more than the process's minimum working set holds,
+// less a few pages of overhead, and that minimum is 50 pages (200 KiB) unless
+// raised
+// (https://learn.microsoft.com/en-us/windows/win32/api/memoryapi/nf-memoryapi-virtuallock).
+// Decision: when VirtualLock fails with ERROR_WORKING_SET_QUOTA, the minimum
+// (and, where needed, the maximum) working set is raised by the region's size
+// with SetProcessWorkingSetSize and the lock is tried once more. Without it
+// pinning would be useless on Windows, where the quota is a per-process
+// setting that any process may raise for itself (SE_INC_WORKING_SET_NAME,
+// which every user holds), not a limit an administrator set as RLIMIT_MEMLOCK
+// is. The minimum is not lowered again on unlock: the next lock fits in what
+// the unlocked pages left, so the minimum grows to the most this process has
+// held locked at once, never past it. Where Windows refuses to raise it
+// (memory is short: minimums are granted first come, first served), the
+// VirtualLock error stands.
 SysError LockMemory(void* address, size_t length) {
   if (VirtualLock(address, length)) return SysError();
   const DWORD err = GetLastError();
-  SysError error = Win32Error(err, "VirtualLock");
   if (err == ERROR_WORKING_SET_QUOTA) {
-    // A process can lock about as many pages as its minimum working set
-    // holds, less a small overhead; SetProcessWorkingSetSize raises it
-    // (https://learn.microsoft.com/en-us/windows/win32/api/memoryapi/nf-memoryapi-virtuallock).
-    error.detail =
-        "the process's minimum working set is too small; raise it with SetProcessWorkingSetSize";
+    const HANDLE self = GetCurrentProcess();
+    SIZE_T minimum = 0;
+    SIZE_T maximum = 0;
+    DWORD raise_error = 0;
+    if (GetProcessWorkingSetSize(self, &minimum, &maximum) &&
+        length <= SIZE_MAX - minimum - PageSize()) {
+      const SIZE_T wanted = minimum + length;
+      if (SetProcessWorkingSetSize(self, wanted, std::max(maximum, wanted + PageSize()))) {
+        if (VirtualLock(address, length)) return SysError();
+        raise_error = GetLastError();
+      } else {
+        raise_error = GetLastError();
+      }
+    }
+    SysError error = Win32Error(raise_error != 0 ? raise_error : err, "VirtualLock");
+    char text[200];
+    snprintf(text, sizeof text,
+             "the process's minimum working set (%llu bytes) could not be raised to hold "
+             "%llu more locked bytes (Windows error %lu)",
+             static_cast<unsigned long long>(minimum), static_cast<unsigned long long>(length),
+             static_cast<unsigned long>(raise_error != 0 ? raise_error : err));
+    error.detail = text;
+    return error;
   }
-  return error;
+  return Win32Error(err, "VirtualLock");
 }
 
 SysError UnlockMemory(void* address, size_t length) {
@@ -532,14 +666,9 @@ SysError IncludeInFork(void* address, size_t length) {
 }
 
 uint64_t MemoryLockLimit() {
-  // VirtualLock's quota is the minimum working set less a small overhead
-  // (about 8 pages), not a separate limit; this returns the minimum working
-  // set, so the last few pages of it may still fail with ERROR_WORKING_SET_QUOTA
-  // (https://learn.microsoft.com/en-us/windows/win32/api/memoryapi/nf-memoryapi-virtuallock).
-  SIZE_T minimum = 0;
-  SIZE_T maximum = 0;
-  if (!GetProcessWorkingSetSize(GetCurrentProcess(), &minimum, &maximum)) return UINT64_MAX;
-  return static_cast<uint64_t>(minimum);
+  // No fixed limit: LockMemory raises the minimum working set as it needs
+  // (see there), and only Windows' free memory bounds that.
+  return UINT64_MAX;
 }
 
 bool ProcessLockedBytes(uint64_t* bytes) {

@@ -36,6 +36,9 @@ int ErrnoFromWin32(DWORD error);
 // Windows codes share one errno value.
 SysError Win32Error(DWORD error, const char* syscall);
 SysError LastError(const char* syscall);
+// The error of a CreateFileW of `path` that failed with `error`, as open()
+// would say it: EISDIR for a directory.
+SysError CreateFileError(const std::wstring& path, DWORD error);
 // A UTF-8 path as CreateFileW takes it (ending at its first NUL, as open()
 // sees it on POSIX).
 SysError Utf8ToWide(const std::string& path, std::wstring* wide);

@@ -23,6 +23,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../support/helpers.ts';
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'clfs-tarball-'));
+// The Windows prebuilt, when this checkout has one (npm run build:win32 or
+// npm run prebuild:all, which the release flow runs, makes it).
+const WIN32_PREBUILT = path.join('prebuilds', 'win32-x64', 'clfs.napi.node');
+const win32Built = existsSync(path.join(ROOT, WIN32_PREBUILT));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 /** A PATH with node, npm and sh (npm runs scripts with it) only: no cc, g++, make or python3. */
@@ -48,6 +52,7 @@ function stage(): string {
   execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'prebuild.mjs'), '--no-build', '--out', dir], {
     stdio: 'pipe',
   });
+  if (win32Built) cpSync(path.join(ROOT, WIN32_PREBUILT), path.join(dir, WIN32_PREBUILT));
   return dir;
 }
 
@@ -163,6 +168,14 @@ describe('the packed package', () => {
     expect(run('create', log, '--container-size', '512K').status).toBe(0);
     expect(JSON.parse(run('info', log, '--json').stdout)).toMatchObject({ information: { containerSize: 512 * 1024 } });
   });
+
+  it.skipIf(!win32Built)(
+    `ships the win32-x64 prebuilt addon${win32Built ? '' : ' (skipped: not built in this checkout; npm run build:win32 makes it)'}`,
+    () => {
+      const listing = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).trim().split('\n');
+      expect(listing).toContain(`package/${WIN32_PREBUILT}`);
+    },
+  );
 
   it('installs with no compiler on PATH, using the prebuilt addon', () => {
     expect(spawnSync('sh', ['-c', 'command -v cc g++ make python3'], { env }).stdout.toString()).toBe('');

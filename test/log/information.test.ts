@@ -13,7 +13,7 @@ const scratch = scratchFiles('clfs-log-info-');
 
 async function newLog(options: Parameters<typeof Log.create>[1] = {}): Promise<{ log: Log; logPath: string }> {
   const logPath = scratch.fresh();
-  const log = await createLog(logPath, { containerSize: 512 * KiB, ...options });
+  const log = await createLog(logPath, { containerSize: 512 * KiB, idlePublishMs: 0, ...options });
   scratch.keep(log);
   return { log, logPath };
 }

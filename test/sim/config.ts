@@ -52,6 +52,8 @@ export interface SimConfig {
   faults: FaultPlan[];
   /** An archive log (Log.create({ archive: true })); absent: ephemeral. */
   archive?: boolean;
+  /** The writer's idlePublishMs, in virtual milliseconds; absent: 0 (never). */
+  idlePublishMs?: number;
 }
 
 export const alignUp = (n: number, unit: number): number => Math.ceil(n / unit) * unit;
@@ -197,7 +199,13 @@ export function drawConfig(random: () => number): SimConfig {
     faults: drawFaults(random),
   };
   const startOffset = drawStart(random, partial);
-  return { ...partial, startOffset, ...(chance(random, 0.35) ? { archive: true } : {}) };
+  const idlePublishMs = pick(random, [0, 0, 5, 20, 100]);
+  return {
+    ...partial,
+    startOffset,
+    ...(chance(random, 0.35) ? { archive: true } : {}),
+    ...(idlePublishMs > 0 ? { idlePublishMs } : {}),
+  };
 }
 
 /** One line for the trace and reports. */
@@ -211,6 +219,6 @@ export function describeConfig(c: SimConfig): string {
   const faults = c.faults.map((f) => `${f.kind}:${f.op}#${f.n}${f.persistent ? '+' : ''}`).join(' ');
   return (
     `unit ${c.unit}, ${c.durability}, ${c.containers} x ${c.containerSize} (start ${c.startOffset})` +
-    `${c.maxContainers > 0 ? `, autoGrow ${c.maxContainers}` : ''}${c.archive === true ? ', archive' : ''}, areas [${areas}]${faults ? `, faults [${faults}]` : ''}`
+    `${c.maxContainers > 0 ? `, autoGrow ${c.maxContainers}` : ''}${c.archive === true ? ', archive' : ''}${c.idlePublishMs !== undefined ? `, idle publish ${c.idlePublishMs} ms` : ''}, areas [${areas}]${faults ? `, faults [${faults}]` : ''}`
   );
 }

@@ -14,6 +14,7 @@
  * completions, crash images); its hash is the same for every run of a plan.
  * @module
  */
+import { follow } from './ops-follow.ts';
 import { createHash } from 'node:crypto';
 
 import { Log } from '../../lib/log/log.ts';
@@ -183,6 +184,8 @@ class Driver {
         return terminate(env, op);
       case 'records':
         return records(env, op);
+      case 'follow':
+        return follow(env, op);
       case 'addContainers':
         return addContainers(env, op);
       case 'policy':
@@ -271,7 +274,10 @@ class Driver {
         faults: this.faults,
         name: `i${n}`,
       });
-      const outcome = await settle(this.scheduler, Log.openStorage('sim', storage, 'strict'));
+      const outcome = await settle(
+        this.scheduler,
+        Log.openStorage('sim', storage, 'strict', { idlePublishMs: config.idlePublishMs ?? 0 }),
+      );
       if (outcome === undefined) return void this.abort('hang', `opening instance ${n} never settled`);
       if ('error' in outcome) {
         const code = codeOf(outcome.error);
@@ -379,6 +385,8 @@ class Driver {
 
   /** What can only be checked once an instance is gone: reads of records whose LSN was unknown then, storage misuse. */
   endInstance(inst: Instance, env: Env): void {
+    // Its follower goes with it (what it read was checked as it read).
+    inst.follower?.storage?.kill();
     this.checkObservations(inst.model, env);
     for (const v of inst.storage.violations) this.report.add(v.kind, v.detail);
     for (const area of inst.areas) {
@@ -401,6 +409,7 @@ class Driver {
     const old = this.inst;
     const oldEnv = this.env;
     old.storage.kill();
+    old.follower?.storage?.kill();
     for (const c of old.calls) if (!c.settled) c.crashed = true;
     this.crashes++;
     const image = crashImage(
@@ -427,6 +436,7 @@ class Driver {
     const disk = old.storage.disk;
     const inFlight = old.storage.inFlightWrites();
     old.storage.kill();
+    old.follower?.storage?.kill();
     for (const c of old.calls) if (!c.settled) c.crashed = true;
     const landed: string[] = [];
     for (const w of inFlight) {

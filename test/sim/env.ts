@@ -97,6 +97,11 @@ export class Env {
     return (code) => code === 'ERR_CLFS_RECORD_TOO_LARGE' && this.smallBuffers(area);
   }
 
+  /** The largest buffer of any area so far. */
+  get largestBuffer(): number {
+    return this.#run.largestBuffer;
+  }
+
   bufferCreated(size: number): void {
     this.#run.largestBuffer = Math.max(this.#run.largestBuffer, size);
   }

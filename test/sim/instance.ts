@@ -6,6 +6,7 @@
  * a result the model accepts) and written to the trace.
  * @module
  */
+import type { FollowerHandle } from './ops-follow.ts';
 import { ClfsError } from '../../lib/errors.ts';
 import type { Log } from '../../lib/log/log.ts';
 import type { MarshallingArea } from '../../lib/log/marshalling-area.ts';
@@ -72,6 +73,8 @@ export interface Instance {
   lastInfo: { base: bigint; flushes: number; metadataFlushes: number } | undefined;
   /** Opened over a disk whose page cache held writes not yet durable (after a process crash or failed close). */
   fromPageCache: boolean;
+  /** A read-only log beside it (ops-follow.ts), once a follow op opened one. */
+  follower?: FollowerHandle;
 }
 
 export interface Tracker {

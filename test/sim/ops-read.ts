@@ -33,7 +33,7 @@ function copyOf(r: LogRecord): ModelRecord {
  * truncation, and may have found a record it dropped where the model now
  * knows one appended after it (kept for later too).
  */
-function checkRead(env: Env, r: ModelRecord, label: string, raced = false): ModelRecord {
+export function checkRead(env: Env, r: ModelRecord, label: string, raced = false): ModelRecord {
   const known = env.model.records.get(r.lsn);
   const racing = raced || env.model.truncating;
   if (known === undefined || (racing && !sameRecord(known, r))) {

@@ -102,6 +102,8 @@ export type OpBody =
   | { k: 'next'; ctx: number; count: number; user: Pick }
   | { k: 'terminate'; ctx: number }
   | { k: 'records'; area: number; from: Pick; mode: Mode; type: Filter; limit: number }
+  /** A read-only log beside the writer, refreshed and read on (ops-follow.ts). */
+  | { k: 'follow'; limit: number }
   | { k: 'addContainers'; count: number }
   /** setPolicy with these fields (`bad`: one is out of range on purpose). */
   | { k: 'policy'; fields: Record<string, number | boolean>; bad: boolean }
@@ -148,6 +150,7 @@ const WEIGHTS: Record<OpKind, number> = {
   next: 4,
   terminate: 3,
   records: 2,
+  follow: 3,
   addContainers: 1,
   policy: 1.5,
   removeContainers: 1.5,
@@ -306,6 +309,8 @@ function drawBody(random: () => number, kind: OpKind, config: SimConfig): OpBody
         type: pick(random, ['data', 'restart', 'client'] as const),
         limit: int(random, 1, 200),
       };
+    case 'follow':
+      return { k: 'follow', limit: int(random, 1, 300) };
     case 'addContainers':
       return { k: 'addContainers', count: pick(random, [1, 1, 2, int(random, 1, 8)]) };
     case 'policy':

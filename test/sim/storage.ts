@@ -79,6 +79,8 @@ export interface SimStorageOptions {
   durability: Durability;
   faults?: Faults;
   name: string;
+  /** A read-only log's, beside the writer's: its metadata may name a container the writer removed since. */
+  follower?: boolean;
 }
 
 export class SimStorage implements LogStorage {
@@ -128,6 +130,9 @@ export class SimStorage implements LogStorage {
 
   setContainerCount(count: number): void {
     if (count > this.disk.containerCount) {
+      if (this.#options.follower === true) {
+        throw new ClfsError('ENOENT', `ENOENT: container ${this.disk.containerCount} does not exist`, { errno: -2 });
+      }
       this.#violation(
         'missing-container',
         `the metadata lists ${count} containers; the disk has ${this.disk.containerCount}`,
@@ -149,6 +154,16 @@ export class SimStorage implements LogStorage {
   /** Containers being added (or with `remove`, removed) now. */
   addsInFlight(): { index: number; size: number; remove?: boolean }[] {
     return [...this.#adding.values()];
+  }
+
+  /** Another storage on the same disk and scheduler, with no faults (a read-only log beside the writer). */
+  sibling(name: string): SimStorage {
+    return new SimStorage(this.disk, this.#scheduler, {
+      unit: this.#options.unit,
+      durability: this.#options.durability,
+      name,
+      follower: true,
+    });
   }
 
   /** A crash: nothing of this instance completes any more. */
@@ -255,6 +270,8 @@ export class SimStorage implements LogStorage {
     ) {
       return Promise.resolve(0);
     }
+    // A follower's metadata may name a container the writer has removed since: nothing there.
+    if (this.#options.follower === true && container >= this.disk.containerCount) return Promise.resolve(0);
     const refused = this.#refuse(what, offset, into.byteLength) ?? this.#container(container, what);
     if (refused !== undefined) return Promise.reject(refused);
     const fault = this.#options.faults?.decide('read');

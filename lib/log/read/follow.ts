@@ -66,7 +66,7 @@ export class Follow {
     };
     for (;;) {
       this.#checkSignal();
-      core.checkAlive();
+      core.checkOpen();
       this.#checkGiven(given);
       if (there()) return;
       if (core.follower === undefined) {

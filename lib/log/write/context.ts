@@ -63,6 +63,8 @@ export interface WriterContext {
   physicalOf(logicalId: number): number;
   /** Makes logical container `logicalId` exist (recycling or growing); ERR_CLFS_LOG_FULL if it cannot. Persists before resolving. */
   provideContainer(logicalId: number): Promise<number>;
+  /** Told whenever flushes settle (the durable watermark may have moved). */
+  onDurable?: () => void;
 }
 
 /** Where recovery left the log's end: the writer starts there. */

@@ -63,6 +63,8 @@ export class WritePipeline {
   readonly #waiters = new FlushWaiters();
   /** Waits for a record to become durable that force no flush (whenDurable). */
   readonly #watchers = new FlushWaiters();
+  /** Set once the log closes: whenDurable refuses with it. */
+  #watchersStopped: Error | undefined;
   /** drain() waiting for the writes and syncs in flight to end. */
   readonly #idleWaiters: (() => void)[] = [];
   #failure: ClfsError | undefined;
@@ -279,6 +281,7 @@ export class WritePipeline {
   }
 
   #settle(): void {
+    this.#ctx.onDurable?.();
     this.#waiters.settle(this.#durableLsn, () => this.#firstNotDurable());
     this.#watchers.settle(this.#durableLsn, () => this.#firstNotDurable());
   }
@@ -290,6 +293,7 @@ export class WritePipeline {
    */
   whenDurable(lsn: Lsn): Promise<void> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    if (this.#watchersStopped !== undefined) return Promise.reject(this.#watchersStopped);
     const durable = this.#durableLsn;
     if (durable !== Lsn.INVALID && lsn <= durable) return Promise.resolve();
     return this.#watchers.wait(lsn, true).then(() => undefined);
@@ -297,6 +301,7 @@ export class WritePipeline {
 
   /** The log is closing: whenDurable's waits reject with `error`. */
   stopWatchers(error: Error): void {
+    this.#watchersStopped = error;
     this.#watchers.rejectAll(error);
   }
 

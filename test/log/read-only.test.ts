@@ -1,0 +1,302 @@
+// Log.open(path, { readOnly: true }) (CreateLogFile with GENERIC_READ only):
+// no lock, no write, a durable prefix beside a running writer, refresh(),
+// and records(..., { follow: true }) on read-only and writable logs.
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+
+import { describe, expect, it } from 'vitest';
+
+import { Log, Lsn, type LogRecord, type MarshallingArea } from '../../lib/index.ts';
+import { KiB, scratchFiles } from '../support/fixtures.ts';
+import { createLog, openLog, rejectionOf, spawnLogChild, text, textOf, thrownBy } from '../support/log.ts';
+
+const scratch = scratchFiles('clfs-read-only-');
+
+/** A fingerprint of every file of the log: bytes and modification time. */
+function fingerprint(logPath: string): string {
+  const hash = createHash('sha256');
+  for (const name of readdirSync(logPath).sort()) {
+    const file = path.join(logPath, name);
+    hash.update(`${name} ${statSync(file).mtimeMs}\n`).update(readFileSync(file));
+  }
+  return hash.digest('hex');
+}
+
+async function texts(area: MarshallingArea): Promise<string[]> {
+  const out: string[] = [];
+  for await (const r of area.records()) out.push(textOf(r.data));
+  return out;
+}
+
+/** A log at a fresh path with `count` records 'r0'..', each flushed; left open. */
+async function writerWith(count: number, options = {}): Promise<{ logPath: string; log: Log; area: MarshallingArea }> {
+  const logPath = scratch.fresh();
+  const log = await createLog(logPath, { containerSize: 512 * KiB, ...options });
+  const area = await log.createMarshallingArea({ bufferSize: 4 * KiB });
+  for (let i = 0; i < count; i++) await area.reserveAndAppend(text(`r${i}`), { forceFlush: true });
+  return { logPath, log, area };
+}
+
+async function reader(logPath: string): Promise<{ log: Log; area: MarshallingArea }> {
+  const log = await Log.open(logPath, { readOnly: true });
+  return { log, area: await log.createMarshallingArea({ bufferSize: 4 * KiB }) };
+}
+
+describe('Log.open readOnly', () => {
+  it('readOnly: takes no lock: it opens beside a writer, and a writer opens beside it', async () => {
+    const { logPath, log } = await writerWith(3);
+    const first = await reader(logPath);
+    expect(first.log.readOnly).toBe(true);
+    expect(log.readOnly).toBe(false);
+    expect((await rejectionOf(Log.open(logPath))).code).toBe('ERR_CLFS_LOCKED');
+    await log.close();
+    const second = await reader(logPath);
+    const writer = await openLog(logPath);
+    expect(await texts(second.area)).toEqual(['r0', 'r1', 'r2']);
+    await Promise.all([writer.close(), first.log.close(), second.log.close()]);
+  });
+
+  it('readOnly: writes nothing: every file keeps its bytes and modification time, after a clean close or a crash', async () => {
+    const { logPath, log } = await writerWith(5);
+    await log.close();
+    const before = fingerprint(logPath);
+    const r = await reader(logPath);
+    expect(await texts(r.area)).toEqual(['r0', 'r1', 'r2', 'r3', 'r4']);
+    await r.log.refresh();
+    await r.log.close();
+    expect(fingerprint(logPath)).toBe(before);
+
+    // A writer killed with records past the metadata's tail (nothing synced since).
+    const crashed = scratch.fresh();
+    const child = spawnLogChild(
+      `import { Log } from 'CLFS';
+       const log = await Log.create(ARGS.path, { containerSize: 512 * 1024 });
+       const area = await log.createMarshallingArea({ bufferSize: 4096 });
+       for (let i = 0; i < 20; i++) await area.reserveAndAppend(new TextEncoder().encode('k' + i), { forceFlush: true });
+       console.log('written');
+       setInterval(() => {}, 1000);`,
+      { path: crashed },
+    );
+    await child.waitForLine('written');
+    child.process.kill('SIGKILL');
+    await child.exited;
+    const image = fingerprint(crashed);
+    const after = await reader(crashed);
+    const seen = await texts(after.area);
+    // The last flush is vouched for by no later block: it waits for a writer's open.
+    expect(seen).toEqual(Array.from({ length: seen.length }, (_, i) => `k${i}`));
+    expect(seen.length).toBeGreaterThanOrEqual(19);
+    await after.log.close();
+    expect(fingerprint(crashed)).toBe(image);
+    const recovered = await openLog(crashed);
+    expect((await texts(await recovered.createMarshallingArea({ bufferSize: 4 * KiB }))).length).toBe(20);
+    await recovered.close();
+  });
+
+  it('readOnly: every writing call is ERR_CLFS_READ_ONLY, and reads work', async () => {
+    const { logPath, log, area: writerArea } = await writerWith(2);
+    await writerArea.writeRestartArea(text('checkpoint'));
+    await writerArea.reserveAndAppend(text('after'), { forceFlush: true });
+    await log.close();
+    const { log: ro, area } = await reader(logPath);
+    const lsn = ro.information().lastLsn;
+    const calls: [string, () => unknown][] = [
+      ['reserveAndAppend', () => area.reserveAndAppend(text('x'))],
+      ['appendBatch', () => area.appendBatch([text('x')])],
+      ['allocReservedLog', () => area.allocReservedLog(1, 10)],
+      ['freeReservedLog', () => area.freeReservedLog(1, 10)],
+      ['flushToLsn', () => area.flushToLsn()],
+      ['flushBuffers', () => area.flushBuffers()],
+      ['writeRestartArea', () => area.writeRestartArea(text('x'))],
+      ['advanceLogBase', () => area.advanceLogBase(lsn)],
+      ['truncateLog', () => area.truncateLog(lsn)],
+      ['addContainers', () => ro.addContainers(1)],
+      ['removeContainers', () => ro.removeContainers(1)],
+      ['setPolicy', () => ro.setPolicy({ autoGrow: true })],
+      ['setArchiveTail', () => ro.setArchiveTail(lsn)],
+      ['prepareArchive', () => ro.prepareArchive()],
+      ['on', () => ro.on('advance-tail', () => undefined)],
+    ];
+    for (const [name, call] of calls) {
+      let error: unknown;
+      try {
+        await call();
+      } catch (e) {
+        error = e;
+      }
+      expect((error as { code?: string } | undefined)?.code, name).toBe('ERR_CLFS_READ_ONLY');
+    }
+    expect(textOf((await area.readRestartArea()).data)).toBe('checkpoint');
+    expect(await texts(area)).toEqual(['r0', 'r1', 'after']);
+    const info = ro.information();
+    expect(info.restartLsn).not.toBe(Lsn.INVALID);
+    expect(JSON.parse(JSON.stringify(info)).lastLsn).toMatch(/^0x/);
+    expect(ro.policy().autoGrow).toBe(false);
+    await ro.close();
+    await ro.close();
+    expect(thrownBy(() => ro.information()).code).toBe('ERR_CLFS_CLOSED');
+  });
+
+  it('readOnly: bad options and paths are typed errors', async () => {
+    expect((await rejectionOf(Log.open(scratch.fresh(), { readOnly: true }))).code).toBe('ERR_CLFS_NOT_FOUND');
+    // @ts-expect-error: a string is not a boolean
+    expect((await rejectionOf(Log.open(scratch.fresh(), { readOnly: 'yes' }))).code).toBe('ERR_INVALID_ARG_TYPE');
+    const { logPath, log } = await writerWith(1);
+    const { area } = await reader(logPath);
+    // @ts-expect-error: follow is a boolean
+    await expect(area.records(undefined, 'forward', { follow: 1 }).next()).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARG_TYPE',
+    });
+    await expect(area.records(undefined, 'previous', { follow: true }).next()).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARG_VALUE',
+    });
+    await expect(area.records(undefined, 'forward', { pollInterval: 0 }).next()).rejects.toMatchObject({
+      code: 'ERR_OUT_OF_RANGE',
+    });
+    await log.close();
+  });
+});
+
+describe('refresh and follow', () => {
+  it('refresh: sees what the writer made durable since, a flush behind until a later write or the close vouches for it', async () => {
+    const { logPath, log, area } = await writerWith(3);
+    const r = await reader(logPath);
+    const initially = await texts(r.area);
+    expect(['r0', 'r1', 'r2'].slice(0, initially.length)).toEqual(initially);
+    expect(initially.length).toBeGreaterThanOrEqual(2);
+    for (let i = 3; i < 10; i++) await area.reserveAndAppend(text(`r${i}`), { forceFlush: true });
+    expect(await r.log.refresh()).toBe(true);
+    const later = await texts(r.area);
+    expect(later.length).toBeGreaterThanOrEqual(9);
+    // Appended, not flushed: never seen.
+    await area.reserveAndAppend(text('unflushed'));
+    await r.log.refresh();
+    expect(await texts(r.area)).not.toContain('unflushed');
+    await log.close();
+    await r.log.refresh();
+    expect((await texts(r.area)).slice(-2)).toEqual(['r9', 'unflushed']);
+    expect(await r.log.refresh()).toBe(false);
+    await r.log.close();
+  });
+
+  it('follow: a read-only log yields each record a writer in another process makes durable, in order, and stops on abort', async () => {
+    const logPath = scratch.fresh();
+    await (await createLog(logPath, { containerSize: 512 * KiB, containers: 4 })).close();
+    const r = await reader(logPath);
+    const child = spawnLogChild(
+      `import { Log } from 'CLFS';
+       const log = await Log.open(ARGS.path);
+       const area = await log.createMarshallingArea({ bufferSize: 4096 });
+       for (let i = 0; i < 300; i++) {
+         await area.reserveAndAppend(new TextEncoder().encode('f' + i), { forceFlush: i % 3 === 0 });
+         if (i % 50 === 0) await area.writeRestartArea(new TextEncoder().encode('cp' + i), { newBaseLsn: undefined });
+       }
+       await log.close();
+       console.log('closed');`,
+      { path: logPath },
+    );
+    const controller = new AbortController();
+    const seen: string[] = [];
+    const following = (async () => {
+      for await (const record of r.area.records(undefined, 'forward', {
+        follow: true,
+        pollInterval: 2,
+        signal: controller.signal,
+      })) {
+        seen.push(textOf(record.data));
+        if (seen.length === 300) controller.abort();
+      }
+    })();
+    await expect(following).rejects.toMatchObject({ name: 'AbortError' });
+    expect(seen).toEqual(Array.from({ length: 300 }, (_, i) => `f${i}`));
+    await child.waitForLine('closed');
+    await r.log.close();
+  });
+
+  it('follow: on a log open for writing, a record is yielded once a flush made it durable, never forcing one', async () => {
+    const { log, area } = await writerWith(1);
+    const reading = await log.createMarshallingArea({ bufferSize: 4 * KiB });
+    const seen: LogRecord[] = [];
+    const iterator = reading.records(undefined, 'forward', { follow: true })[Symbol.asyncIterator]();
+    seen.push((await iterator.next()).value as LogRecord);
+    const next = iterator.next();
+    await area.reserveAndAppend(text('pending'));
+    const raced = await Promise.race([next.then(() => 'yielded'), new Promise((r) => setTimeout(r, 50, 'waiting'))]);
+    expect(raced).toBe('waiting');
+    expect(log.information().lastFlushedLsn).toBe(seen[0]!.lsn);
+    await area.flushBuffers();
+    expect(textOf(((await next).value as LogRecord).data)).toBe('pending');
+    const pending = iterator.next();
+    await log.close();
+    await expect(pending).rejects.toMatchObject({ code: 'ERR_CLFS_CLOSED' });
+  });
+
+  it('follow: a truncation that drops a record the iteration gave ends it with ERR_CLFS_TRUNCATED', async () => {
+    const { logPath, log, area } = await writerWith(6);
+    const keep = log.information().lastLsn;
+    for (let i = 6; i < 12; i++) await area.reserveAndAppend(text(`r${i}`), { forceFlush: true });
+    await area.reserveAndAppend(text('vouch'), { forceFlush: true });
+    const r = await reader(logPath);
+    const seen: string[] = [];
+    const following = (async () => {
+      for await (const record of r.area.records(undefined, 'forward', { follow: true, pollInterval: 2 })) {
+        seen.push(textOf(record.data));
+      }
+    })();
+    while (seen.length < 12) await new Promise((resolve) => setTimeout(resolve, 5));
+    await area.truncateLog(keep);
+    await area.reserveAndAppend(text('new'), { forceFlush: true });
+    await expect(following).rejects.toMatchObject({ code: 'ERR_CLFS_TRUNCATED' });
+    await r.log.refresh();
+    expect(r.log.information().lastLsn).toBe(keep);
+    expect(await texts(r.area)).toEqual(['r0', 'r1', 'r2', 'r3', 'r4', 'r5']);
+    await log.close();
+    await r.log.refresh();
+    expect((await texts(r.area)).at(-1)).toBe('new');
+    await r.log.close();
+  });
+
+  it('follow: a reader keeps up while the writer laps small containers, moving the base; one that lags is told ERR_CLFS_START_OF_LOG', async () => {
+    const { logPath, log, area } = await writerWith(2, { containers: 3 });
+    const r = await reader(logPath);
+    const lagging = await reader(logPath);
+    const firstOfLagging = await lagging.area.records(undefined, 'forward', { follow: true, pollInterval: 1 }).next();
+    expect(textOf(firstOfLagging.value!.data)).toBe('r0');
+    const seen: string[] = [];
+    const controller = new AbortController();
+    const following = (async () => {
+      for await (const record of r.area.records(undefined, 'forward', {
+        follow: true,
+        pollInterval: 1,
+        signal: controller.signal,
+      })) {
+        seen.push(textOf(record.data));
+      }
+    })().catch((error: unknown) => error);
+    const big = new Uint8Array(3000);
+    let total = 2;
+    for (let round = 0; round < 12; round++) {
+      let last = Lsn.INVALID;
+      for (let i = 0; i < 40; i++) {
+        big.set(text(`w${total++}`));
+        last = (await area.reserveAndAppend(big, { forceFlush: true })).lsn;
+      }
+      // Keep the reader within reach: wait for it before the base passes it.
+      while (seen.length < total - 1) await new Promise((resolve) => setTimeout(resolve, 2));
+      await area.advanceLogBase(last);
+    }
+    await area.reserveAndAppend(text('end'), { forceFlush: true });
+    await area.reserveAndAppend(text('vouch'), { forceFlush: true });
+    while (seen.length < total + 1) await new Promise((resolve) => setTimeout(resolve, 2));
+    controller.abort();
+    expect(await following).toMatchObject({ name: 'AbortError' });
+    const expected = ['r0', 'r1', ...Array.from({ length: total - 2 }, (_, i) => `w${i + 2}`)];
+    expect(seen.map((s) => (s.includes('\0') ? s.slice(0, s.indexOf('\0')) : s))).toEqual([...expected, 'end']);
+    await lagging.log.refresh();
+    await expect(lagging.area.readLogRecord(firstOfLagging.value!.lsn, 'forward')).rejects.toMatchObject({
+      code: 'ERR_CLFS_START_OF_LOG',
+    });
+    await Promise.all([log.close(), r.log.close(), lagging.log.close()]);
+  });
+});

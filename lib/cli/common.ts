@@ -165,42 +165,13 @@ export function write(text: string): Promise<void> | undefined {
   return new Promise((resolve) => process.stdout.once('drain', resolve));
 }
 
-/** How often damage met beside a writer is looked at again (see confirmDamage). */
-export const DAMAGE_ATTEMPTS = 3;
-
-/**
- * Runs `attempt` again (up to DAMAGE_ATTEMPTS times in all) while it throws
- * ERR_CLFS_CORRUPT or its result is `damaged`: damage met beside a writer
- * may be the writer's doing, and real damage is there every time. A
- * read-only open's scan runs over a log the writer is extending: it can read
- * a position before the writer fills it and the block after it once written,
- * which looks like damage vouched for (about one open in six beside a writer
- * appending a block every 20 ms); and a reader whose writer reused a
- * container since it opened reads the new blocks there.
- */
-export async function confirmDamage<T>(attempt: () => Promise<T>, damaged: (result: T) => boolean): Promise<T> {
-  for (let n = 1; ; n++) {
-    try {
-      const result = await attempt();
-      if (!damaged(result) || n === DAMAGE_ATTEMPTS) return result;
-    } catch (error) {
-      if (!(error instanceof ClfsError && error.code === 'ERR_CLFS_CORRUPT') || n === DAMAGE_ATTEMPTS) throw error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 /**
  * Opens the log at `path` for reading: read-only (no lock taken, nothing
  * written; it works while a writer runs), buffered where the filesystem
- * refuses direct I/O. Damage the open reports is confirmed by opening again
- * (confirmDamage).
+ * refuses direct I/O.
  */
 export function openForReading(path: string): Promise<Log> {
-  return confirmDamage(
-    () => Log.open(path, { readOnly: true, allowBuffered: true }),
-    () => false,
-  );
+  return Log.open(path, { readOnly: true, allowBuffered: true });
 }
 
 /** Runs `body` with the log at `path` open for reading, and closes it. */

@@ -9,7 +9,7 @@ import type { Log } from '../log/log.ts';
 import type { MarshallingArea } from '../log/marshalling-area.ts';
 import type { LogRecord } from '../log/read/read-types.ts';
 import { Lsn } from '../lsn.ts';
-import { DAMAGE_ATTEMPTS, json, parseChoice, withLog, write } from './common.ts';
+import { json, parseChoice, withLog, write } from './common.ts';
 
 export const FORMATS = ['hex', 'utf8', 'json'] as const;
 export type DataFormat = (typeof FORMATS)[number];
@@ -92,12 +92,17 @@ export interface Reading {
   limit: number;
 }
 
+/** How often printLog opens the log again after damage with no record printed between. */
+const ATTEMPTS = 3;
+
 /**
  * Opens the log at `path` read-only and prints the records `reading` says.
- * Damage met beside a writer may be the writer's doing (a block read as it
- * is written, a container it reused since the open: see confirmDamage), so
- * ERR_CLFS_CORRUPT opens the log again and goes on after the last record
- * printed; damage met again with nothing printed between is reported.
+ * A read-only reader whose writer moved the base and reused a container
+ * since it last looked reads the new blocks there as damage
+ * (ERR_CLFS_CORRUPT, not ERR_CLFS_START_OF_LOG): the log is opened again
+ * and the read goes on after the last record printed (below the new base:
+ * ERR_CLFS_START_OF_LOG). Damage met again with nothing printed between is
+ * reported.
  */
 export async function printLog(path: string, reading: Reading): Promise<void> {
   let start: Start | undefined;
@@ -125,7 +130,7 @@ export async function printLog(path: string, reading: Reading): Promise<void> {
       return;
     } catch (error) {
       const corrupt = error instanceof ClfsError && error.code === 'ERR_CLFS_CORRUPT';
-      if (!corrupt || ++failures >= DAMAGE_ATTEMPTS) throw error;
+      if (!corrupt || ++failures >= ATTEMPTS) throw error;
     }
   }
 }

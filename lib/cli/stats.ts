@@ -10,18 +10,7 @@ import type { Log } from '../log/log.ts';
 import type { LoadedBlock } from '../log/read/loaded-block.ts';
 import { scanLog, type BlockVisitor, type ScanResult } from '../log/verify.ts';
 import { containerOf, type Lsn } from '../lsn.ts';
-import {
-  EXIT,
-  EXIT_HELP,
-  bytesText,
-  confirmDamage,
-  json,
-  lsnText,
-  parse,
-  table,
-  withLog,
-  type Command,
-} from './common.ts';
+import { EXIT, EXIT_HELP, bytesText, json, lsnText, parse, table, withLog, type Command } from './common.ts';
 import { ProgressBar } from './progress.ts';
 
 const HELP = `Usage: clfs stats PATH [--json]
@@ -166,11 +155,7 @@ export const stats: Command = {
   async run(args) {
     const parsed = parse(args, OPTIONS, ['PATH'], HELP);
     if (parsed === undefined) return EXIT.ok;
-    const path = parsed.positionals[0]!;
-    const s = await confirmDamage(
-      () => withLog(path, statistics),
-      () => false,
-    );
+    const s = await withLog(parsed.positionals[0]!, statistics);
     process.stdout.write(`${parsed.values.json === true ? json(s, 2) : text(s)}\n`);
     return EXIT.ok;
   },

@@ -7,7 +7,7 @@ import { ClfsError } from '../errors.ts';
 import type { Log } from '../log/log.ts';
 import { scanLog, type Damage, type ScanResult } from '../log/verify.ts';
 import { Lsn } from '../lsn.ts';
-import { EXIT, bytesText, confirmDamage, json, lsnText, openForReading, parse, table, type Command } from './common.ts';
+import { EXIT, bytesText, json, lsnText, openForReading, parse, table, type Command } from './common.ts';
 import { ProgressBar } from './progress.ts';
 
 const HELP = `Usage: clfs verify PATH [--json]
@@ -107,10 +107,7 @@ export const verify: Command = {
     const parsed = parse(args, OPTIONS, ['PATH'], HELP);
     if (parsed === undefined) return EXIT.ok;
     const path = parsed.positionals[0]!;
-    const { log, ...verdict } = await confirmDamage(
-      () => check(path),
-      (v) => v.status === 'damaged',
-    );
+    const { log, ...verdict } = await check(path);
     const extra = log === undefined ? {} : { recoveryReport: log.recoveryReport };
     process.stdout.write(
       `${parsed.values.json === true ? json({ path, ...verdict, ...extra }, 2) : text(path, verdict)}\n`,

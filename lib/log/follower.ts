@@ -205,9 +205,13 @@ export class Follower {
       // A truncation since the last look that dropped records served: the
       // log goes on from the metadata's tail (the truncation's or later).
       const dropped = metadata.truncations.some((rule) => rule.epoch > known.epoch && rule.lsn < from.lastLsn);
-      // Past the metadata's tail, which is durable: go on from there (the
-      // containers the reader's end was in may have been reused since).
-      const behind = positionLsn(from.logicalId, from.offset, metadata.containerSize) < metadata.tailLsn;
+      // Go on from the metadata's tail, which is durable, when it is past the
+      // reader's end (the containers that end was in may have been reused
+      // since), and when a generation began since (a writer's open, a
+      // truncation at or past the end): only from its tail are the blocks of
+      // earlier generations after it told from the log (recovery's rule).
+      const position = positionLsn(from.logicalId, from.offset, metadata.containerSize);
+      const behind = position < metadata.tailLsn || (metadata.epoch !== known.epoch && position <= metadata.tailLsn);
       if (dropped || behind) from = endOfMetadata(metadata);
       const table = new ContainerTable([...metadata.containers], metadata.containerSize);
       // Files open since may have been removed (and made again): opened anew.

@@ -8,7 +8,7 @@ import { MAX_CONTAINERS, SLOT_SIZE } from '../format/metadata.ts';
 import { checkLsn, jsonFriendly, type Lsn } from '../lsn.ts';
 import { NativeStorage } from '../storage/native-storage.ts';
 import type { LogStorage } from '../storage/storage.ts';
-import { invalidArgType } from '../errors.ts';
+import { invalidArgType, invalidArgValue } from '../errors.ts';
 import { checkInteger, checkOneOf, checkPath } from '../validate.ts';
 import { prepareArchive, setArchiveTail, type ArchiveImage, type ArchiveSnapshot } from './archive.ts';
 import type { LogCore } from './core.ts';
@@ -207,6 +207,7 @@ export class Log {
   ): Promise<void> {
     checkPath('path', path);
     const o = resolveOpenOptions(options);
+    if (o.readOnly) throw invalidArgValue('options.readOnly', true, 'does not apply: restoring writes a log');
     const list: readonly ArchiveImage[] = Array.isArray(images) ? images : [images as ArchiveImage];
     if (typeof read !== 'function') throw invalidArgType('read', 'of type function', read);
     await restoreArchive(path, list, read, {

@@ -43,7 +43,7 @@ async function reader(logPath: string): Promise<{ log: Log; area: MarshallingAre
   return { log, area: await log.createMarshallingArea({ bufferSize: 4 * KiB }) };
 }
 
-describe('Log.open readOnly', () => {
+describe('CreateLogFile with GENERIC_READ only: Log.open(path, { readOnly: true })', () => {
   it('readOnly: takes no lock: it opens beside a writer, and a writer opens beside it', async () => {
     const { logPath, log } = await writerWith(3);
     const first = await reader(logPath);
@@ -142,6 +142,8 @@ describe('Log.open readOnly', () => {
     expect((await rejectionOf(Log.open(scratch.fresh(), { readOnly: true }))).code).toBe('ERR_CLFS_NOT_FOUND');
     // @ts-expect-error: a string is not a boolean
     expect((await rejectionOf(Log.open(scratch.fresh(), { readOnly: 'yes' }))).code).toBe('ERR_INVALID_ARG_TYPE');
+    const restoring = Log.restoreArchive(scratch.fresh(), [], () => new Uint8Array(), { readOnly: true });
+    expect((await rejectionOf(restoring)).code).toBe('ERR_INVALID_ARG_VALUE');
     const { logPath, log } = await writerWith(1);
     const { area } = await reader(logPath);
     // @ts-expect-error: follow is a boolean

@@ -91,9 +91,11 @@ export function truncate(env: Env, op: Extract<OpBody, { k: 'truncate' }>): Prom
       ok: (_, call) => {
         const refused = why ?? archived;
         if (refused !== undefined) model.report.add('accepted', `${call.label} succeeded, but ${refused}`);
-        if (failStopped || env.failStopped()) {
-          model.report.add('I6', `${call.label} resolved (a durable truncation) on a fail-stopped log`);
-        }
+        // Made after the log fail-stopped, it must fail. One pending when a later
+        // call's write failed may still resolve, its own I/O done first (as
+        // ops-write.ts's checkFailStop says): the reopen's I1 checks it held.
+        if (failStopped)
+          model.report.add('I6', `${call.label} resolved (a durable truncation), made after the log fail-stopped`);
         if (why !== undefined) model.beginTruncate(target, call.id);
         settle('done', call.id);
         const alone = call.raced !== true && !raced;

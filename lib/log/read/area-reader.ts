@@ -11,7 +11,8 @@ import { Tracker } from '../../util/tracker.ts';
 import type { BufferPool } from '../buffer-pool.ts';
 import type { LogCore } from '../core.ts';
 import { ReadBuffer } from './read-buffer.ts';
-import { ReadContext, type ReadMode, type ReadSource, type RecordTypeFilter } from './read-context.ts';
+import { ReadContext, type ReadMode, type RecordTypeFilter } from './read-context.ts';
+import type { ReadSource } from './read-source.ts';
 
 export class AreaReader {
   readonly #core: LogCore;
@@ -128,6 +129,7 @@ export class AreaReader {
       truncations: () => core.bases.truncations,
       recordLimit: (blockLsn, epoch) => core.bases.recordLimit(blockLsn, epoch),
       problems: () => core.blocks.problems,
+      refresh: () => (core.follower === undefined ? Promise.resolve(false) : read(() => core.follower!.refresh())),
     };
   }
 }

@@ -25,33 +25,17 @@
  * @module
  */
 import { ClfsError, invalidArgValue } from '../../errors.ts';
-import type { BlockProblem } from '../../format/block.ts';
 import { follows } from '../../format/chain.ts';
 import { Lsn, blockLsnOf, checkLsn, lsnInBlock } from '../../lsn.ts';
 import { checkOptions } from '../../validate.ts';
-import type { ProbedBlock } from './block-check.ts';
 import { followerCandidates, followsAsWritten, type LoadedBlock } from './loaded-block.ts';
 import type { ReadProblem } from './problems.ts';
-import type { BlockLoader, ReadBuffer } from './read-buffer.ts';
+import type { ReadBuffer } from './read-buffer.ts';
+import type { ReadSource } from './read-source.ts';
 import { matches, type LogRecord, type ReadMode, type RecordTypeFilter, type RestartRecord } from './read-types.ts';
-import { belowBase, unreadable, type ChainView } from './unreadable.ts';
+import { belowBase, unreadable } from './unreadable.ts';
 
 export type { LogRecord, ReadMode, ReadOptions, RecordTypeFilter, RestartRecord } from './read-types.ts';
-
-/** What a read context needs of its marshalling area and log. */
-export interface ReadSource extends ChainView, BlockLoader {
-  readonly bufferSize: number;
-  /**
-   * The block at `blockLsn` without a read buffer: from the writer's memory,
-   * or its container (`whole`: the whole block checked, else its header).
-   */
-  probeBlock(blockLsn: Lsn, whole: boolean): Promise<ProbedBlock | BlockProblem | 'absent'>;
-  /** Stretches salvage recovery skipped: never served. */
-  skippedRanges(): readonly { fromLsn: Lsn; toLsn: Lsn }[];
-  /** The context is done with its buffer (terminated): it goes back to the area. */
-  releaseReadBuffer(buffer: ReadBuffer): void;
-  checkOpen(): void;
-}
 
 /** A cursor over records; holds one read buffer until terminated (or, if dropped without it, collected: late). */
 export class ReadContext {
@@ -96,7 +80,10 @@ export class ReadContext {
     // buffer back only once the read is done with it.
     this.#enter();
     try {
-      await this.#start(lsn);
+      await this.#start(lsn).catch(async (error: unknown) => {
+        if (!(await this.#refreshed(error))) throw error;
+        await this.#start(lsn);
+      });
     } finally {
       this.#busy = false;
       if (this.#terminated) this.#release();
@@ -152,7 +139,11 @@ export class ReadContext {
     const cut = (): boolean => this.#source.lastLsn() < last || this.#source.truncations().length !== cuts;
     let result: LogRecord | null;
     try {
-      result = await this.#step(o.userLsn);
+      result = await this.#step(o.userLsn).catch(async (error: unknown) => {
+        if (!(await this.#refreshed(error))) throw error;
+        [this.#record, this.#index, this.#ended, this.#recordBlock] = [record, index, ended, recordBlock];
+        return this.#step(o.userLsn);
+      });
       if (forward && result !== null && result.lsn > this.#source.lastLsn()) throw this;
     } catch (error) {
       [this.#record, this.#index, this.#ended, this.#recordBlock] = [record, index, ended, recordBlock];
@@ -262,6 +253,15 @@ export class ReadContext {
       throw new ClfsError('ERR_CLFS_CONTEXT_BUSY', 'a read is already in progress on this context; await it first');
     }
     this.#busy = true;
+  }
+
+  /** A read-only log's view can be behind the writer's: damage is read again, once, if a refresh changed it. */
+  async #refreshed(error: unknown): Promise<boolean> {
+    if (!(error instanceof ClfsError && error.code === 'ERR_CLFS_CORRUPT') || !(await this.#source.refresh())) {
+      return false;
+    }
+    this.#buffer.clear();
+    return true;
   }
 
   #moveTo(record: LogRecord): LogRecord {

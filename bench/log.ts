@@ -13,7 +13,7 @@ import path from 'node:path';
 import { chooseBenchBase, makeBenchDir, removeBenchDir } from './support/files.ts';
 import { fioCommandLine, fioInstallHint } from './support/fio.ts';
 import { describeMachine, machineSummary } from './support/machine.ts';
-import { COMMON_HELP, parseOptions } from './support/options.ts';
+import { COMMON_HELP, argumentError, isArgumentError, parseOptions } from './support/options.ts';
 import { Progress } from './support/progress.ts';
 import { fileTimestamp, resultJson, resultsDir } from './support/results.ts';
 import { waitForQuietDevice } from './support/direct.ts';
@@ -27,7 +27,7 @@ import { renderChart } from './report/svg.ts';
 import { fioJob, FIO_4K } from './workloads/limits.ts';
 import { WORKLOADS } from './workloads/index.ts';
 
-const HELP = `npm run bench -- [options]
+const HELP = `npm run bench -- [options]     (installed: clfs bench [options])
 
 Issue 9's workloads W1 … W8 and WA: clfs against the device (DirectFile, fio)
 and the peers (fs.promises, better-sqlite3, classic-level, lmdb,
@@ -49,7 +49,7 @@ ${COMMON_HELP}
 function integer(values: Record<string, unknown>, name: string, fallback: number, min: number): number {
   const text = values[name];
   const n = text === undefined ? fallback : Number(text);
-  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}`);
+  if (!Number.isInteger(n) || n < min) throw argumentError(`--${name} must be an integer >= ${min}`);
   return n;
 }
 
@@ -95,7 +95,7 @@ async function main(): Promise<void> {
     maxWriteBuffers: integer(values, 'max-write-buffers', 8, 1),
   };
   const settleMax = values.settle === undefined ? (quick ? 5 : 20) : Number(values.settle);
-  if (!Number.isFinite(settleMax) || settleMax < 0) throw new Error('--settle must be a number >= 0');
+  if (!Number.isFinite(settleMax) || settleMax < 0) throw argumentError('--settle must be a number >= 0');
   const outDir = typeof values.out === 'string' ? path.resolve(values.out) : resultsDir();
   const started = new Date();
   const t0 = performance.now();
@@ -264,6 +264,12 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
+  if (isArgumentError(error)) {
+    // A bad argument: one line (as the clfs command reports it), no stack.
+    console.error(`clfs: ${error.message.split('\n')[0]} (${error.code})`);
+    process.exitCode = 64;
+    return;
+  }
   console.error(error);
   process.exitCode = 1;
 });

@@ -43,11 +43,22 @@ export const COMMON_HELP = `  --dir <path>      where the benchmark files go (de
   --keep            keep the benchmark files
   -h, --help        this text`;
 
+/** A bad command-line argument (reported in one line, exit code 64). */
+export function argumentError(message: string): Error {
+  return Object.assign(new Error(message), { code: 'ERR_INVALID_ARG_VALUE' });
+}
+
+/** Whether `error` is a bad argument (util.parseArgs's, or argumentError's). */
+export function isArgumentError(error: unknown): error is Error & { code: string } {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code === 'ERR_INVALID_ARG_VALUE' || code.startsWith('ERR_PARSE_ARGS_'));
+}
+
 function positive(name: string, text: string | undefined, fallback: number, integer: boolean): number {
   if (text === undefined) return fallback;
   const n = Number(text);
   if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) {
-    throw new Error(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got '${text}'`);
+    throw argumentError(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got '${text}'`);
   }
   return n;
 }

@@ -4,7 +4,17 @@
 // CommonJS), a log must work over real direct I/O, and the tarball must hold
 // only what users need.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -37,7 +47,7 @@ function stage(): string {
   for (const file of ['package.json', 'README.md', 'LICENSE', 'binding.gyp', 'CMakeLists.txt']) {
     cpSync(path.join(ROOT, file), path.join(dir, file));
   }
-  for (const sub of ['dist/lib', 'native', 'scripts'])
+  for (const sub of ['dist/lib', 'dist/bench', 'native', 'scripts'])
     cpSync(path.join(ROOT, sub), path.join(dir, sub), { recursive: true });
   execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'prebuild.mjs'), '--no-build', '--out', dir], {
     stdio: 'pipe',
@@ -136,7 +146,27 @@ describe('the packed package', () => {
     );
     expect(listing).toContain(`package/prebuilds/${process.platform}-${process.arch}/clfs.napi.glibc.node`);
     expect(listing.filter((f) => f.startsWith('package/scripts/'))).toEqual(['package/scripts/install.mjs']);
-    expect(listing.some((f) => f.startsWith('package/dist/bench') || f.startsWith('package/test'))).toBe(false);
+    expect(listing).toContain('package/dist/lib/cli/main.js');
+    // The benchmark ships compiled (`clfs bench`), without its maps and declarations.
+    expect(listing).toContain('package/dist/bench/log.js');
+    expect(listing.filter((f) => f.startsWith('package/dist/bench') && !f.endsWith('.js'))).toEqual([]);
+    expect(listing.some((f) => f.startsWith('package/test') || f.startsWith('package/bench'))).toBe(false);
+  });
+
+  it('installs the clfs command: executable, it runs on the bare PATH, and finds the benchmark', () => {
+    const bin = path.join(project, 'node_modules', '.bin', 'clfs');
+    const run = (...args: string[]) => spawnSync(bin, args, { cwd: project, env, encoding: 'utf8' });
+    const version = run('--version');
+    expect(version.stderr).toBe('');
+    expect(version.stdout.trim()).toBe(
+      (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version,
+    );
+    const bench = run('bench', '--help');
+    expect(bench.status).toBe(0);
+    expect(bench.stdout).toContain('--quick');
+    const log = path.join(work, 'cli-log');
+    expect(run('create', log, '--container-size', '512K').status).toBe(0);
+    expect(JSON.parse(run('info', log, '--json').stdout)).toMatchObject({ information: { containerSize: 512 * 1024 } });
   });
 
   it.skipIf(!win32Built)(

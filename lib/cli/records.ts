@@ -3,7 +3,6 @@
  * UTF-8 text or JSON.
  * @module
  */
-import { ClfsError } from '../errors.ts';
 import { MAX_BLOCK_SIZE } from '../format/block.ts';
 import type { Log } from '../log/log.ts';
 import type { MarshallingArea } from '../log/marshalling-area.ts';
@@ -92,45 +91,22 @@ export interface Reading {
   limit: number;
 }
 
-/** How often printLog opens the log again after damage with no record printed between. */
-const ATTEMPTS = 3;
-
-/**
- * Opens the log at `path` read-only and prints the records `reading` says.
- * A read-only reader whose writer moved the base and reused a container
- * since it last looked reads the new blocks there as damage
- * (ERR_CLFS_CORRUPT, not ERR_CLFS_START_OF_LOG): the log is opened again
- * and the read goes on after the last record printed (below the new base:
- * ERR_CLFS_START_OF_LOG). Damage met again with nothing printed between is
- * reported.
- */
+/** Opens the log at `path` read-only and prints the records `reading` says. */
 export async function printLog(path: string, reading: Reading): Promise<void> {
-  let start: Start | undefined;
-  let printed = 0;
-  let failures = 0;
-  for (;;) {
-    try {
-      await withLog(path, async (log) => {
-        start ??= reading.start(log);
-        if (start === undefined) return;
-        const area = await readingArea(log);
-        let skip = start.skip;
-        for await (const record of reading.records(area, start.from)) {
-          if (skip > 0) {
-            skip--;
-            continue;
-          }
-          if (printed >= reading.limit) return;
-          await write(`${recordLine(record, reading.format, reading.json)}\n`);
-          start = { from: record.lsn, skip: 1 };
-          printed++;
-          failures = 0;
-        }
-      });
-      return;
-    } catch (error) {
-      const corrupt = error instanceof ClfsError && error.code === 'ERR_CLFS_CORRUPT';
-      if (!corrupt || ++failures >= ATTEMPTS) throw error;
+  await withLog(path, async (log) => {
+    const start = reading.start(log);
+    if (start === undefined) return;
+    const area = await readingArea(log);
+    let skip = start.skip;
+    let printed = 0;
+    for await (const record of reading.records(area, start.from)) {
+      if (skip > 0) {
+        skip--;
+        continue;
+      }
+      if (printed >= reading.limit) return;
+      await write(`${recordLine(record, reading.format, reading.json)}\n`);
+      printed++;
     }
-  }
+  });
 }

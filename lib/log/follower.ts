@@ -64,8 +64,6 @@ interface Accepted {
 
 /** How often the metadata is read again when a write tore both copies as they were read. */
 const METADATA_ATTEMPTS = 4;
-/** Scans made at most when damage found moves on with each (a writer racing ahead of each scan). */
-const MAX_RESCANS = 16;
 /** How often a refresh starts its scan again when the log's generation changed under it. */
 const SCAN_ATTEMPTS = 4;
 
@@ -103,20 +101,27 @@ async function scanFrom(
   salvage: boolean,
 ): Promise<{ end: ServedEnd; report: RecoveryReport }> {
   // The scan reads each place once, at a different time: a place it read
-  // before the writer wrote it (empty, or the write in flight) can be
-  // vouched for by a block written after that read, and look damaged. The
-  // writer never rewrites a durable block, so a new scan reads it whole;
-  // damage is where the same place fails twice in a row.
-  let damaged: Lsn | undefined;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await scanOnce(storage, metadata, table, from, salvage);
-    } catch (error) {
-      const at = error instanceof ClfsError && error.code === 'ERR_CLFS_CORRUPT' ? error.lsn : undefined;
-      if (at === undefined || at === damaged || attempt >= MAX_RESCANS) throw error;
-      damaged = at;
-    }
+  // before the writer wrote it (empty, a block of an earlier lap, a write
+  // in flight) can be vouched for by a block written after that read, and
+  // look damaged. The writer never rewrites a durable block, so a second
+  // scan reads it whole. Damage is believed where the second scan fails at
+  // the same place; where it fails further on instead, the writer raced it
+  // again, and what it found before that place is served (the next refresh
+  // goes on from there).
+  try {
+    return await scanOnce(storage, metadata, table, from, salvage);
+  } catch (error) {
+    const at = damageAt(error);
+    if (at === undefined) throw error;
+    const again = await scanOnce(storage, metadata, table, from, salvage, true);
+    if (again.damage !== undefined && damageAt(again.damage) === at) throw again.damage;
+    return again;
   }
+}
+
+/** Where a scan's ERR_CLFS_CORRUPT says the log is damaged, if it is one. */
+function damageAt(error: unknown): Lsn | undefined {
+  return error instanceof ClfsError && error.code === 'ERR_CLFS_CORRUPT' ? error.lsn : undefined;
 }
 
 /**
@@ -130,7 +135,8 @@ async function scanOnce(
   table: ContainerTable,
   from: ServedEnd,
   salvage: boolean,
-): Promise<{ end: ServedEnd; report: RecoveryReport }> {
+  stopAtDamage = false,
+): Promise<{ end: ServedEnd; report: RecoveryReport; damage?: ClfsError }> {
   const accepted: Accepted[] = [];
   const start: Metadata = {
     ...metadata,
@@ -147,7 +153,15 @@ async function scanOnce(
     clean: false,
     accepted: (block, logicalId, offset) => accepted.push({ block, logicalId, offset }),
   });
-  const { report } = await scanner.scan();
+  let report: RecoveryReport | undefined;
+  let damage: ClfsError | undefined;
+  try {
+    report = (await scanner.scan()).report;
+  } catch (error) {
+    // The blocks accepted before the damage are the log up to it.
+    if (!stopAtDamage || damageAt(error) === undefined) throw error;
+    damage = error as ClfsError;
+  }
   let vouched = metadata.tailLsn;
   for (const { block } of accepted) if (block.header.vouchedLsn > vouched) vouched = block.header.vouchedLsn;
   const end = { ...from };
@@ -163,7 +177,17 @@ async function scanOnce(
     Object.assign(end, { logicalId, offset: offset + blockLength, previousBlockLsn: lsn, epoch });
     end.lastLsn = lsn + BigInt(block.records.length - 1);
   }
-  return { end, report };
+  report ??= {
+    mode: salvage ? 'salvage' : 'strict',
+    blocksScanned: accepted.length,
+    bytesScanned: accepted.reduce((n, a) => n + a.block.header.blockLength, 0),
+    tailCutAt: damage!.lsn,
+    tailReason: 'a block the writer was writing as it was read',
+    skipped: [],
+    metadataProblems: [],
+    problems: {},
+  };
+  return { end, report, ...(damage === undefined ? {} : { damage }) };
 }
 
 /** The part of a read-only log that follows the writer (see the module comment). */

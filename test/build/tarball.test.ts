@@ -8,9 +8,10 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symli
 import os from 'node:os';
 import path from 'node:path';
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 
 import { ROOT } from '../support/helpers.ts';
+import { describeWhere, MISSING } from '../support/platform.ts';
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'clfs-tarball-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -112,7 +113,7 @@ const LOADERS = {
   'CommonJS (require)': ['cjs.cjs', "const { Log, Lsn, ClfsError } = require('clfs');"],
 } as const;
 
-describe('the packed package', () => {
+describeWhere(MISSING.posixShell, 'the packed package', () => {
   it('holds the built library, the native sources, the prebuilt addon, README and LICENSE, and nothing of the repository besides', () => {
     const listing = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).trim().split('\n');
     const top = new Set(listing.map((f) => f.replace(/^package\//, '').split('/')[0]));

@@ -95,6 +95,16 @@ export function wineTimeout(ms: number, underWine: number): number {
   return UNDER_WINE ? underWine : ms;
 }
 
+/**
+ * Why a test whose arithmetic is in 4096-byte sectors (records per block,
+ * blocks per container, offsets inside a block) cannot run here, where the
+ * sector unit is another (512 under wine); undefined where it is 4096.
+ */
+export async function not4096Sectors(): Promise<string | undefined> {
+  const here = await sectorUnitHere();
+  return here === 4096 ? undefined : `4096-byte sectors: the test counts in them (here ${here})`;
+}
+
 let unit: Promise<number> | undefined;
 
 /**

@@ -18,7 +18,7 @@ import {
 import { DIST_ENTRY, runChild } from '../support/helpers.ts';
 import { scratchFiles } from '../support/fixtures.ts';
 import { describeEngines, expectRejection, fillSeeded } from '../support/native.ts';
-import { DIRECT_IO, describeWhere, MISSING } from '../support/platform.ts';
+import { DIRECT_IO, describeWhere, MISSING, SYSTEM_ERRORS } from '../support/platform.ts';
 
 const DURABILITIES: Durability[] = ['dsync', 'fdatasync', 'none'];
 const SHM = '/dev/shm';
@@ -131,7 +131,7 @@ describeEngines("engine '$engine'", ({ engine, reported }) => {
       writeFileSync(filePath, '');
       await expectRejection(() => DirectFile.open(filePath, { create: true, exclusive: true, engine }), {
         code: 'EEXIST',
-        syscall: 'open',
+        syscall: SYSTEM_ERRORS.openCall,
         path: filePath,
       });
     });
@@ -220,7 +220,7 @@ describeEngines("engine '$engine'", ({ engine, reported }) => {
       writeFileSync(filePath, new Uint8Array(4096));
       const file = await open(filePath, { readOnly: true, engine });
       expect(file.direct).toBe(true);
-      const error = await expectRejection(() => file.write(0, block(4096, 18)), { code: 'EBADF', errno: -9 });
+      const error = await expectRejection(() => file.write(0, block(4096, 18)), SYSTEM_ERRORS.writeReadOnly);
       expect(error).toBeInstanceOf(ClfsError);
       expect(error.path).toBe(filePath);
       expect(String(error.syscall)).toMatch(/write/);
@@ -754,7 +754,7 @@ describe('error objects', () => {
     const error = await expectRejection(() => DirectFile.open('/nonexistent-dir/x', { create: true }), {
       code: 'ENOENT',
       errno: -2,
-      syscall: 'open',
+      syscall: SYSTEM_ERRORS.openCall,
       path: '/nonexistent-dir/x',
     });
     expect(error).toBeInstanceOf(ClfsError);
@@ -766,7 +766,11 @@ describe('error objects', () => {
   it('a system error has no clfsError property (not one set to undefined), and JSON.stringify shows its fields', async () => {
     const error = await expectRejection(() => DirectFile.open('/nonexistent-dir/x', {}), { code: 'ENOENT' });
     expect('clfsError' in error).toBe(false);
-    expect(JSON.parse(JSON.stringify(error))).toMatchObject({ name: 'ClfsError', code: 'ENOENT', syscall: 'open' });
+    expect(JSON.parse(JSON.stringify(error))).toMatchObject({
+      name: 'ClfsError',
+      code: 'ENOENT',
+      syscall: SYSTEM_ERRORS.openCall,
+    });
   });
 
   it('an error raised natively carries a stack through the awaiting callers', async () => {

@@ -14,10 +14,9 @@ import { describe, it } from 'vitest';
 
 import { DirectFile } from '../../lib/index.ts';
 
-export const LINUX = process.platform === 'linux';
-export const WINDOWS = process.platform === 'win32';
-/** Set by `npm run test:windows` (scripts/test-windows.mjs) for the suite it runs under wine. */
-export const UNDER_WINE = process.env.CLFS_UNDER_WINE === '1';
+import { LINUX, UNDER_WINE, WINDOWS } from './system.ts';
+
+export { LINUX, SYSTEM_ERRORS, UNDER_WINE, WINDOWS } from './system.ts';
 
 /** Why each capability is missing here (undefined: it is not). */
 export const MISSING = {

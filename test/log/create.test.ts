@@ -20,7 +20,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Log, type CreateLogOptions } from '../../lib/index.ts';
 import { DIST_ENTRY } from '../support/helpers.ts';
 import { scratchFiles, KiB, MiB } from '../support/fixtures.ts';
-import { describeWhere, MISSING } from '../support/platform.ts';
+import { describeWhere, itWhere, MISSING } from '../support/platform.ts';
 import { BASE_FILE, containerFiles, createLog, readAll, rejectionOf, text, textOf, toolWorks } from '../support/log.ts';
 
 const scratch = scratchFiles('clfs-log-create-');
@@ -140,7 +140,8 @@ describe('Log.create', () => {
   });
 
   const filefrag = toolWorks('filefrag', ['-V']);
-  it.skipIf(!filefrag)(
+  itWhere(
+    filefrag ? undefined : 'filefrag (e2fsprogs) is not usable here',
     'Log.create: containers are written at creation, not just allocated (filefrag -v shows no unwritten extents; skipped without e2fsprogs)',
     async () => {
       const { logPath } = fresh();
@@ -211,7 +212,8 @@ describe('Log.create', () => {
   });
 
   const strace = toolWorks('strace', ['-f', '-qq', '-o', '/dev/null', 'true']);
-  it.skipIf(!strace)(
+  itWhere(
+    strace ? undefined : 'strace is not usable here',
     'Log.create: a failure while building the log leaves nothing behind (fallocate fails with ENOSPC, injected by strace; skipped without strace)',
     async () => {
       const { parent, logPath } = fresh();

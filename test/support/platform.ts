@@ -28,8 +28,8 @@ export const MISSING = {
   posixFileKinds: WINDOWS ? 'FIFOs, sockets and device nodes: POSIX only' : undefined,
   /** Symbolic links a Windows program sees as links (wine shows the host's as their targets). */
   symlinks: UNDER_WINE ? 'symbolic links: wine shows them to Windows programs as their targets' : undefined,
-  /** memoryInfo().processLockedBytes (VmLck in /proc/self/status). */
-  processLocked: LINUX ? undefined : "the process's locked bytes (VmLck): Linux only",
+  /** RLIMIT_MEMLOCK and memoryInfo().processLockedBytes (VmLck in /proc/self/status). */
+  processLocked: LINUX ? undefined : 'RLIMIT_MEMLOCK and VmLck (locked bytes): Linux only',
   /** sh, npm and a C++ toolchain for the package's own install. */
   posixShell: WINDOWS ? 'packaging tests: they use sh, npm pack and a compiler (Linux only)' : undefined,
 } as const;

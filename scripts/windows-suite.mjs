@@ -124,7 +124,10 @@ export function runSuite(label, stage, windowsPath, run, filters) {
     reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
   }
   console.log(`\n${label}: the vitest suite under wine (${minutes} min)`);
-  console.log(`  passed ${count('passed')}, failed ${failed.length}, skipped ${count('skipped')}`);
+  const others = tests.filter((t) => !['passed', 'failed', 'skipped'].includes(t.state));
+  const other =
+    others.length > 0 ? `, other ${others.length} (${[...new Set(others.map((t) => t.state))].join(', ')})` : '';
+  console.log(`  passed ${count('passed')}, failed ${failed.length}, skipped ${count('skipped')}${other}`);
   for (const [reason, n] of [...reasons].sort((a, b) => b[1] - a[1])) console.log(`    skipped ${n}: ${reason}`);
   for (const test of failed) console.log(`  FAILED ${test.file} > ${test.name}\n    ${test.error ?? ''}`);
   for (const error of unhandled) console.log(`  UNHANDLED ${error}`);

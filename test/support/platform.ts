@@ -21,8 +21,6 @@ export { LINUX, SYSTEM_ERRORS, UNDER_WINE, WINDOWS } from './system.ts';
 /** Why each capability is missing here (undefined: it is not). */
 export const MISSING = {
   ioUring: LINUX ? undefined : 'io_uring: Linux only',
-  /** A process killed by a signal, its parent told which (Windows ends a process with TerminateProcess and exit code 1). */
-  signals: WINDOWS ? 'signals: Windows has no SIGKILL' : undefined,
   tmpfs: LINUX ? undefined : 'tmpfs: Linux only',
   /** FIFOs, sockets and device nodes in the file system (mkfifo, mknod). */
   posixFileKinds: WINDOWS ? 'FIFOs, sockets and device nodes: POSIX only' : undefined,

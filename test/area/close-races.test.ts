@@ -1,13 +1,12 @@
 // Calls that race a close without being awaited (issue 7, defect 1): a call
 // made before close() runs to its end, close waits for it, and nothing it
 // acknowledged is lost or given an LSN another record has.
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 
 import { Lsn, type Log, type MarshallingArea } from '../../lib/index.ts';
 import type { IoEngine } from '../../lib/native/direct-file.ts';
 import { makeArea, readAll, rejectsWith, reopenLog, tag, untag } from '../support/area.ts';
-
-const ENGINES: IoEngine[] = ['uring', 'threads'];
+import { describeEngines } from '../support/native.ts';
 
 /** Two areas of one write buffer each; the first has appended record 1, the second record 2. */
 async function twoAreas(engine: IoEngine): Promise<{ log: Log; a: MarshallingArea; b: MarshallingArea; path: string }> {
@@ -28,7 +27,7 @@ async function restartAreaAfterReopen(path: string): Promise<{ data: number; lsn
   return { data: untag(data), lsn, base };
 }
 
-describe.each(ENGINES)('a restart area racing a close (%s engine)', (engine) => {
+describeEngines('a restart area racing a close ($engine engine)', ({ engine }) => {
   it('ClfsWriteRestartArea: with a new base, then its own area closed at once while another area appends: the restart area is written and names a restart record', async () => {
     const { log, a, b, path } = await twoAreas(engine);
     const base = log.information().lastLsn;

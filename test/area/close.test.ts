@@ -16,6 +16,7 @@ import {
   untag,
 } from '../support/area.ts';
 import { runChild } from '../support/helpers.ts';
+import { diedOfOwnKill } from '../support/platform.ts';
 import { scratchDir } from '../support/fixtures.ts';
 
 describe('ClfsDeleteMarshallingArea: area.close()', () => {
@@ -48,7 +49,7 @@ describe('ClfsDeleteMarshallingArea: area.close()', () => {
         { args: [logPath] },
       );
       expect(child.stdout).toBe('closed\n');
-      expect(child.signal).toBe('SIGKILL');
+      expect(diedOfOwnKill(child), child.stderr).toBe(true);
       const log = await reopenLog(logPath);
       const area = await log.createMarshallingArea({ bufferSize: 65536 });
       expect((await readAll(area)).map((r) => untag(r.data))).toEqual([...Array(10).keys()]);

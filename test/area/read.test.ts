@@ -5,6 +5,9 @@ import { describe, expect, it } from 'vitest';
 
 import { Lsn, type MarshallingArea, type ReadMode } from '../../lib/index.ts';
 import { makeArea, readAll, rejectsWith, reopenLog, tag, untag } from '../support/area.ts';
+import { itWhere, not4096Sectors } from '../support/platform.ts';
+
+const NOT_4K = await not4096Sectors();
 
 /**
  * Ten records: two interleaved transactions (even and odd tags) chained by
@@ -54,7 +57,7 @@ describe('ClfsReadLogRecord: modes', () => {
     expect(await walk(area, lsns[0]!, 'forward')).toEqual([...Array(15).keys()]);
   });
 
-  it("ClfsReadLogRecord 'forward': reads on across a container boundary", async () => {
+  itWhere(NOT_4K, "ClfsReadLogRecord 'forward': reads on across a container boundary", async () => {
     const { area } = await makeArea({ bufferSize: 4096 }, { containerSize: 512 * 1024 });
     const lsns: Lsn[] = [];
     for (let i = 0; i < 160; i++) {
@@ -480,24 +483,28 @@ describe('ClfsReadLogRecord: LSNs that name no readable record', () => {
     context.terminate();
   });
 
-  it("reading: 'forward' next() from a context whose container was recycled -> ERR_CLFS_START_OF_LOG, not ERR_CLFS_CORRUPT", async () => {
-    // Two 512 KiB containers; each 3000-byte record fills a 4 KiB block.
-    const { log, area } = await makeArea({ bufferSize: 4096 }, { containerSize: 512 * 1024, containers: 2 });
-    const record = (i: number) => new Uint8Array(3000).fill(i & 0xff);
-    const lsns: Lsn[] = [];
-    for (let i = 0; i < 10; i++) lsns.push((await area.reserveAndAppend(record(i))).lsn!);
-    await area.flushBuffers();
-    const context = await area.readLogRecord(lsns[5]!, 'forward');
-    for (let i = 10; i < 200; i++) lsns.push((await area.reserveAndAppend(record(i))).lsn!);
-    await area.advanceLogBase(lsns[150]!);
-    // Into a third logical container: the first physical one is reused.
-    for (let i = 200; i < 320; i++) lsns.push((await area.reserveAndAppend(record(i))).lsn!);
-    await area.flushBuffers();
-    expect(Lsn.containerId(lsns.at(-1)!)).toBe(3);
-    expect(log.information().baseLsn).toBe(lsns[150]);
-    await rejectsWith(context.next(), 'ERR_CLFS_START_OF_LOG');
-    context.terminate();
-  });
+  itWhere(
+    NOT_4K,
+    "reading: 'forward' next() from a context whose container was recycled -> ERR_CLFS_START_OF_LOG, not ERR_CLFS_CORRUPT",
+    async () => {
+      // Two 512 KiB containers; each 3000-byte record fills a 4 KiB block.
+      const { log, area } = await makeArea({ bufferSize: 4096 }, { containerSize: 512 * 1024, containers: 2 });
+      const record = (i: number) => new Uint8Array(3000).fill(i & 0xff);
+      const lsns: Lsn[] = [];
+      for (let i = 0; i < 10; i++) lsns.push((await area.reserveAndAppend(record(i))).lsn!);
+      await area.flushBuffers();
+      const context = await area.readLogRecord(lsns[5]!, 'forward');
+      for (let i = 10; i < 200; i++) lsns.push((await area.reserveAndAppend(record(i))).lsn!);
+      await area.advanceLogBase(lsns[150]!);
+      // Into a third logical container: the first physical one is reused.
+      for (let i = 200; i < 320; i++) lsns.push((await area.reserveAndAppend(record(i))).lsn!);
+      await area.flushBuffers();
+      expect(Lsn.containerId(lsns.at(-1)!)).toBe(3);
+      expect(log.information().baseLsn).toBe(lsns[150]);
+      await rejectsWith(context.next(), 'ERR_CLFS_START_OF_LOG');
+      context.terminate();
+    },
+  );
 
   it('reading: a record sequence beyond the records of a block on disk -> ERR_CLFS_INVALID_LSN', async () => {
     const { area, lsns } = await setup();
@@ -513,7 +520,7 @@ describe('ClfsReadLogRecord: LSNs that name no readable record', () => {
     await rejectsWith(area.readLogRecord(lsns[6]! + 5n, 'forward'), 'ERR_CLFS_INVALID_LSN');
   });
 
-  it('reading: a block offset where no block starts -> ERR_CLFS_INVALID_LSN', async () => {
+  itWhere(NOT_4K, 'reading: a block offset where no block starts -> ERR_CLFS_INVALID_LSN', async () => {
     const { area, lsns } = await setup();
     const first = lsns[0]!;
     for (const offset of [512, 1024, 2048]) {

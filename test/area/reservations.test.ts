@@ -5,6 +5,9 @@ import { describe, expect, it } from 'vitest';
 
 import { Lsn } from '../../lib/index.ts';
 import { makeArea, readAll, rejectsWith, tag, throwsWith, untag } from '../support/area.ts';
+import { itWhere, not4096Sectors } from '../support/platform.ts';
+
+const NOT_4K = await not4096Sectors();
 
 describe('ClfsAlignReservedLog', () => {
   it('ClfsAlignReservedLog: returns the bytes a set of records needs, more than their data, synchronously', async () => {
@@ -241,14 +244,18 @@ describe('reservations are charged against log space', () => {
     return data;
   }
 
-  it('reservations: with a large reservation, unreserved appends fail with ERR_CLFS_LOG_FULL before the log is physically full', async () => {
-    const { log, unreserved, error } = await fullLogWithReservation(150);
-    expect(error).toMatchObject({ code: 'ERR_CLFS_LOG_FULL' });
-    // 256 blocks in all: the reservation kept about 150 of them free.
-    expect(unreserved).toBeGreaterThan(50);
-    expect(unreserved).toBeLessThanOrEqual(256 - 150);
-    expect(log.information().totalReservation).toBe(150 * 4096);
-  });
+  itWhere(
+    NOT_4K,
+    'reservations: with a large reservation, unreserved appends fail with ERR_CLFS_LOG_FULL before the log is physically full',
+    async () => {
+      const { log, unreserved, error } = await fullLogWithReservation(150);
+      expect(error).toMatchObject({ code: 'ERR_CLFS_LOG_FULL' });
+      // 256 blocks in all: the reservation kept about 150 of them free.
+      expect(unreserved).toBeGreaterThan(50);
+      expect(unreserved).toBeLessThanOrEqual(256 - 150);
+      expect(log.information().totalReservation).toBe(150 * 4096);
+    },
+  );
 
   it('reservations: when unreserved appends fail with ERR_CLFS_LOG_FULL, every reserved record can still be appended', async () => {
     const { log, area, unreserved } = await fullLogWithReservation(150);
@@ -262,7 +269,7 @@ describe('reservations are charged against log space', () => {
     expect(log.information().lastFlushedLsn).toBe(log.information().lastLsn);
   });
 
-  it('reservations: an unreserved append still fails while reserved appends succeed', async () => {
+  itWhere(NOT_4K, 'reservations: an unreserved append still fails while reserved appends succeed', async () => {
     const { area, unreserved } = await fullLogWithReservation(150);
     await area.reserveAndAppend(withTag(unreserved), { useReservation: true });
     await rejectsWith(area.reserveAndAppend(withTag(0)), 'ERR_CLFS_LOG_FULL');

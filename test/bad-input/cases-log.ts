@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { BufferAllocator, MarshallingArea } from '../../lib/index.ts';
 import { BUFFER_SIZE, caseLog, dirWith, listing, pattern, sameBytes, type Clfs, type Fixture } from './fixture.ts';
 import type { Case } from './runner.ts';
+import { SYSTEM_ERRORS } from '../support/system.ts';
 
 const TYPE = 'ERR_INVALID_ARG_TYPE';
 const VALUE = 'ERR_INVALID_ARG_VALUE';
@@ -65,7 +66,7 @@ export function logCreateCases(): Case[] {
     create('path = {}', TYPE, () => [{}]),
     create("path = ''", VALUE, () => ['']),
     create('path with a NUL byte', VALUE, (_f, d) => [path.join(d, 'a\0b')]),
-    create('path with a 300-byte name', 'ENAMETOOLONG', (_f, d) => [path.join(d, LONG_NAME)]),
+    create('path with a 300-byte name', SYSTEM_ERRORS.nameTooLong, (_f, d) => [path.join(d, LONG_NAME)]),
     create('path of 5000 bytes', ['ENAMETOOLONG', 'ENOENT', 'ERR_CLFS_NOT_FOUND'], (f) => [longPath(f)]),
     create('path = an existing regular file', 'ERR_CLFS_EXISTS', (_f, d) => {
       writeFileSync(path.join(d, 'log'), 'not a log');
@@ -73,7 +74,7 @@ export function logCreateCases(): Case[] {
     }),
     create('path = an existing empty directory', 'ERR_CLFS_EXISTS', (f) => [f.tmpDir()]),
     create('path = log A (open)', 'ERR_CLFS_EXISTS', (f) => [f.A.path]),
-    create('path under a regular file (file/log)', ['ENOTDIR', 'ERR_CLFS_NOT_FOUND'], (_f, d) => {
+    create('path under a regular file (file/log)', [SYSTEM_ERRORS.underAFile, 'ERR_CLFS_NOT_FOUND'], (_f, d) => {
       writeFileSync(path.join(d, 'file'), 'x');
       return [path.join(d, 'file', 'log')];
     }),

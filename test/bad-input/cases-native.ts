@@ -7,6 +7,7 @@ import { type Clfs, type Fixture } from './fixture.ts';
 import { X } from './cases-log.ts';
 import type { Case } from './runner.ts';
 import { KiB } from '../support/sizes.ts';
+import { SYSTEM_ERRORS, UNDER_WINE } from '../support/system.ts';
 
 const TYPE = 'ERR_INVALID_ARG_TYPE';
 const VALUE = 'ERR_INVALID_ARG_VALUE';
@@ -229,13 +230,13 @@ export function directFileCases(clfs: Clfs): Case[] {
     open('path = undefined', TYPE, () => [undefined]),
     open("path = ''", VALUE, () => ['']),
     open('path with a NUL byte', VALUE, (f) => [`${f.tmp()}\0x`, { create: true }]),
-    open('path with a 300-byte name', 'ENAMETOOLONG', (f) => [
+    open('path with a 300-byte name', SYSTEM_ERRORS.nameTooLong, (f) => [
       path.join(f.tmpDir(), 'n'.repeat(300)),
       { create: true },
     ]),
     open('a missing file without create', 'ENOENT', (f) => [f.tmp()]),
     open('a missing directory with create', 'ENOENT', (f) => [path.join(f.tmp(), 'file'), { create: true }]),
-    open('a directory', 'EISDIR', (f) => [f.tmpDir()]),
+    open('a directory', SYSTEM_ERRORS.aDirectory, (f) => [f.tmpDir()]),
     open('an existing file with create + exclusive', 'EEXIST', (f) => [f.filePath, { create: true, exclusive: true }]),
     open('a file another handle has locked', 'ERR_CLFS_LOCKED', (f) => [f.filePath]),
     open('options = 42', TYPE, (f) => [f.filePath, 42]),
@@ -272,7 +273,10 @@ export function directFileCases(clfs: Clfs): Case[] {
     w('checksums: a field past its range', RANGE, 0, block, { checksums: [{ start: 0, length: 4096, field: 4094 }] }),
     w('checksums: a range past the write', RANGE, 0, block, { checksums: [{ start: 0, length: 8192, field: 0 }] }),
     w("sync = 'x'", TYPE, 0, block, { sync: 'x' }),
-    write('offset = 2**50 (beyond the largest file)', 'EFBIG', () => [2 ** 50, block()], true),
+    {
+      ...write('offset = 2**50 (beyond the largest file)', 'EFBIG', () => [2 ** 50, block()], true),
+      skip: UNDER_WINE ? 'wine: a write at 2**50 fails with ERROR_GEN_FAILURE (EIO)' : undefined,
+    },
     read('offset = -1', RANGE, -1, block),
     read("offset = 'x'", TYPE, 'x', block),
     read('offset = 100 (misaligned)', MISALIGNED, 100, block),
@@ -294,7 +298,11 @@ export function directFileCases(clfs: Clfs): Case[] {
     prealloc('size = 1.5', RANGE, 1.5),
     prealloc("size = 'x'", TYPE, 'x'),
     prealloc('size = 100 (misaligned)', MISALIGNED, 100),
-    prealloc('size = 2**50 (beyond the largest file)', ['EFBIG', 'ENOSPC'], 2 ** 50),
+    {
+      ...prealloc('size = 2**50 (beyond the largest file)', ['EFBIG', 'ENOSPC'], 2 ** 50),
+      // It went on for seconds and left a 28 GB file.
+      skip: UNDER_WINE ? 'wine: preallocating 2**50 bytes writes zeros for real' : undefined,
+    },
     {
       fn: 'file.preallocate',
       input: 'size = 0, smaller than the file (must not shrink it)',

@@ -19,6 +19,8 @@ export interface Case {
   foreign?: boolean;
   /** The call may change logs A and B (the snapshot check is skipped). */
   effects?: boolean;
+  /** Why the case cannot run on this platform (it is not called; its test is skipped, saying so). */
+  skip?: string | undefined;
   /** Might kill the process: runs alone, in a child process of its own. */
   isolated?: boolean;
   /** How long the call may take before it counts as hung (HANG_MS unless said: a long loop of calls says more). */
@@ -170,7 +172,7 @@ export async function runTable(
   const f = await makeFixture(clfs, dir);
   const outcomes: (Outcome | undefined)[] = cases.map(() => undefined);
   for (const [index, c] of cases.entries()) {
-    if (options.only !== undefined ? index !== options.only : c.isolated) continue;
+    if (options.only !== undefined ? index !== options.only : c.isolated || c.skip !== undefined) continue;
     const outcome = await execute(f, c);
     outcomes[index] = outcome;
     options.onOutcome?.(index, outcome);

@@ -11,9 +11,10 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 
 import { ROOT } from '../support/helpers.ts';
+import { MISSING, describeWhere } from '../support/platform.ts';
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'clfs-install-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -52,7 +53,7 @@ function install(platform: string, arch: string): { status: number | null; outpu
   return { status: run.status, output: `${run.stdout}\n${run.stderr}` };
 }
 
-describe('the install step picks the prebuilt addon for the platform', () => {
+describeWhere(MISSING.posixShell, 'the install step picks the prebuilt addon for the platform', () => {
   it('on win32-x64: prebuilds/win32-x64/clfs.napi.node, with no compiler', () => {
     const { status, output } = install('win32', 'x64');
     expect(output).toContain(`clfs: using prebuilt ${path.join('prebuilds', 'win32-x64', 'clfs.napi.node')}`);

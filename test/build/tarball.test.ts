@@ -18,9 +18,10 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 
 import { ROOT } from '../support/helpers.ts';
+import { describeWhere, MISSING } from '../support/platform.ts';
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'clfs-tarball-'));
 // The Windows prebuilt, when this checkout has one (npm run build:win32 or
@@ -127,7 +128,7 @@ const LOADERS = {
   'CommonJS (require)': ['cjs.cjs', "const { Log, Lsn, ClfsError } = require('clfs');"],
 } as const;
 
-describe('the packed package', () => {
+describeWhere(MISSING.posixShell, 'the packed package', () => {
   it('holds the built library, the native sources, the prebuilt addon, README and LICENSE, and nothing of the repository besides', () => {
     const listing = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).trim().split('\n');
     const top = new Set(listing.map((f) => f.replace(/^package\//, '').split('/')[0]));

@@ -12,6 +12,7 @@ import { Log } from '../../lib/index.ts';
 import { scratchFiles, KiB } from '../support/fixtures.ts';
 import { runLogChild } from '../support/log.ts';
 import { entryOf } from './plant.ts';
+import { itWhere, MISSING } from '../support/platform.ts';
 
 const scratch = scratchFiles('clfs-files-create-');
 
@@ -53,27 +54,35 @@ describe('concurrent creates of one path', () => {
 });
 
 describe('something planted at the path', () => {
-  it('Log.create: a symbolic link at the path (to an empty directory) is ERR_CLFS_EXISTS, and nothing is made in that directory', async () => {
-    const parent = freshParent();
-    const target = path.join(parent, 'elsewhere');
-    mkdirSync(target);
-    const logPath = path.join(parent, 'log');
-    symlinkSync(target, logPath);
-    expect(codeOf(await Log.create(logPath, small).catch((e: unknown) => e))).toBe('ERR_CLFS_EXISTS');
-    expect(readdirSync(target)).toEqual([]);
-    expect(entryOf(logPath).type).toBe('symbolic link');
-    expect(readdirSync(parent).sort()).toEqual(['elsewhere', 'log']);
-  });
+  itWhere(
+    MISSING.symlinks,
+    'Log.create: a symbolic link at the path (to an empty directory) is ERR_CLFS_EXISTS, and nothing is made in that directory',
+    async () => {
+      const parent = freshParent();
+      const target = path.join(parent, 'elsewhere');
+      mkdirSync(target);
+      const logPath = path.join(parent, 'log');
+      symlinkSync(target, logPath);
+      expect(codeOf(await Log.create(logPath, small).catch((e: unknown) => e))).toBe('ERR_CLFS_EXISTS');
+      expect(readdirSync(target)).toEqual([]);
+      expect(entryOf(logPath).type).toBe('symbolic link');
+      expect(readdirSync(parent).sort()).toEqual(['elsewhere', 'log']);
+    },
+  );
 
-  it('Log.create: a dangling symbolic link at the path is ERR_CLFS_EXISTS, and nothing is made where it points', async () => {
-    const parent = freshParent();
-    const target = path.join(parent, 'not-yet');
-    const logPath = path.join(parent, 'log');
-    symlinkSync(target, logPath);
-    expect(codeOf(await Log.create(logPath, small).catch((e: unknown) => e))).toBe('ERR_CLFS_EXISTS');
-    expect(existsSync(target)).toBe(false);
-    expect(readdirSync(parent)).toEqual(['log']);
-  });
+  itWhere(
+    MISSING.symlinks,
+    'Log.create: a dangling symbolic link at the path is ERR_CLFS_EXISTS, and nothing is made where it points',
+    async () => {
+      const parent = freshParent();
+      const target = path.join(parent, 'not-yet');
+      const logPath = path.join(parent, 'log');
+      symlinkSync(target, logPath);
+      expect(codeOf(await Log.create(logPath, small).catch((e: unknown) => e))).toBe('ERR_CLFS_EXISTS');
+      expect(existsSync(target)).toBe(false);
+      expect(readdirSync(parent)).toEqual(['log']);
+    },
+  );
 
   it('Log.create: a regular file at the path is ERR_CLFS_EXISTS, and the file keeps its bytes', async () => {
     const parent = freshParent();

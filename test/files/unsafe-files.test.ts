@@ -15,6 +15,7 @@ import { scratchFiles, KiB } from '../support/fixtures.ts';
 import { BASE_FILE, containerFileName, createLog, runLogChild, text } from '../support/log.ts';
 import { ENGINES, seededBytes } from '../support/native.ts';
 import { KINDS, entryOf, fileSnapshot, plant, plantSkipReason, settleWithin, type Kind } from './plant.ts';
+import { describeWhere, MISSING } from '../support/platform.ts';
 
 const scratch = scratchFiles('clfs-files-unsafe-');
 
@@ -107,7 +108,7 @@ describe('Log.delete refuses what is planted in place of a log file, and removes
   );
 });
 
-describe('a FIFO never blocks', () => {
+describeWhere(MISSING.posixFileKinds, 'a FIFO never blocks', () => {
   it.each(ENGINES)(
     'Log.open ($engine engine, allowBuffered): a FIFO in place of a free container is ERR_CLFS_UNSAFE_FILE at once (before: io_uring waited on it forever; the thread engine opened the log over it)',
     async ({ engine }) => {

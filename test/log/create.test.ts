@@ -13,12 +13,14 @@ import {
   writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { Log, type CreateLogOptions } from '../../lib/index.ts';
 import { DIST_ENTRY } from '../support/helpers.ts';
 import { scratchFiles, KiB, MiB } from '../support/fixtures.ts';
+import { describeWhere, itWhere, MISSING } from '../support/platform.ts';
 import { BASE_FILE, containerFiles, createLog, readAll, rejectionOf, text, textOf, toolWorks } from '../support/log.ts';
 
 const scratch = scratchFiles('clfs-log-create-');
@@ -138,7 +140,8 @@ describe('Log.create', () => {
   });
 
   const filefrag = toolWorks('filefrag', ['-V']);
-  it.skipIf(!filefrag)(
+  itWhere(
+    filefrag ? undefined : 'filefrag (e2fsprogs) is not usable here',
     'Log.create: containers are written at creation, not just allocated (filefrag -v shows no unwritten extents; skipped without e2fsprogs)',
     async () => {
       const { logPath } = fresh();
@@ -209,11 +212,12 @@ describe('Log.create', () => {
   });
 
   const strace = toolWorks('strace', ['-f', '-qq', '-o', '/dev/null', 'true']);
-  it.skipIf(!strace)(
+  itWhere(
+    strace ? undefined : 'strace is not usable here',
     'Log.create: a failure while building the log leaves nothing behind (fallocate fails with ENOSPC, injected by strace; skipped without strace)',
     async () => {
       const { parent, logPath } = fresh();
-      const source = `import { Log } from ${JSON.stringify(`file://${DIST_ENTRY}`)};
+      const source = `import { Log } from ${JSON.stringify(pathToFileURL(DIST_ENTRY).href)};
         try {
           await Log.create(${JSON.stringify(logPath)}, { containerSize: 512 * 1024 });
           console.log('created');
@@ -254,7 +258,7 @@ function shmIgnoresDirectIo(): boolean {
       [
         '--input-type=module',
         '-e',
-        `import { DirectFile } from ${JSON.stringify(`file://${DIST_ENTRY}`)};
+        `import { DirectFile } from ${JSON.stringify(pathToFileURL(DIST_ENTRY).href)};
          const f = await DirectFile.open(process.argv[1], { create: true, allowBuffered: true });
          console.log(f.direct);
          await f.close();`,
@@ -270,34 +274,38 @@ function shmIgnoresDirectIo(): boolean {
   }
 }
 
-describe.skipIf(!shmIgnoresDirectIo())('Log.create where the filesystem ignores O_DIRECT (/dev/shm)', () => {
-  const dir = existsSync(shm) ? mkdtempSync(path.join(shm, 'clfs-log-create-')) : '';
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+describeWhere(
+  MISSING.tmpfs ?? (shmIgnoresDirectIo() ? undefined : '/dev/shm does not ignore O_DIRECT here'),
+  'Log.create where the filesystem ignores O_DIRECT (/dev/shm)',
+  () => {
+    const dir = existsSync(shm) ? mkdtempSync(path.join(shm, 'clfs-log-create-')) : '';
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('Log.create: without allowBuffered it fails with ERR_CLFS_DIRECT_IO_UNSUPPORTED and leaves nothing behind', async () => {
-    const parent = mkdtempSync(path.join(dir, 'case-'));
-    const error = await rejectionOf(Log.create(path.join(parent, 'log'), { containerSize: 512 * KiB }));
-    expect(error.code).toBe('ERR_CLFS_DIRECT_IO_UNSUPPORTED');
-    expect(readdirSync(parent)).toEqual([]);
-  });
+    it('Log.create: without allowBuffered it fails with ERR_CLFS_DIRECT_IO_UNSUPPORTED and leaves nothing behind', async () => {
+      const parent = mkdtempSync(path.join(dir, 'case-'));
+      const error = await rejectionOf(Log.create(path.join(parent, 'log'), { containerSize: 512 * KiB }));
+      expect(error.code).toBe('ERR_CLFS_DIRECT_IO_UNSUPPORTED');
+      expect(readdirSync(parent)).toEqual([]);
+    });
 
-  it('Log.create: allowBuffered: true creates a buffered log, and information().direct says so', async () => {
-    const parent = mkdtempSync(path.join(dir, 'case-'));
-    const logPath = path.join(parent, 'log');
-    const error = await Log.create(logPath, { containerSize: 512 * KiB, allowBuffered: true }).then(
-      async (log) => {
-        try {
-          expect(log.information().direct).toBe(false);
-          const area = await log.createMarshallingArea({ bufferSize: 4 * KiB });
-          await area.reserveAndAppend(text('buffered'), { forceFlush: true });
-          expect((await readAll(log)).map((r) => textOf(r.data))).toEqual(['buffered']);
-        } finally {
-          await log.close();
-        }
-        return undefined;
-      },
-      (e: unknown) => e as Error & { code?: string },
-    );
-    expect(error, `Log.create rejected: ${String(error?.message)}`).toBeUndefined();
-  });
-});
+    it('Log.create: allowBuffered: true creates a buffered log, and information().direct says so', async () => {
+      const parent = mkdtempSync(path.join(dir, 'case-'));
+      const logPath = path.join(parent, 'log');
+      const error = await Log.create(logPath, { containerSize: 512 * KiB, allowBuffered: true }).then(
+        async (log) => {
+          try {
+            expect(log.information().direct).toBe(false);
+            const area = await log.createMarshallingArea({ bufferSize: 4 * KiB });
+            await area.reserveAndAppend(text('buffered'), { forceFlush: true });
+            expect((await readAll(log)).map((r) => textOf(r.data))).toEqual(['buffered']);
+          } finally {
+            await log.close();
+          }
+          return undefined;
+        },
+        (e: unknown) => e as Error & { code?: string },
+      );
+      expect(error, `Log.create rejected: ${String(error?.message)}`).toBeUndefined();
+    });
+  },
+);

@@ -12,6 +12,7 @@ import { crc32c, Lsn, type Log } from '../../lib/index.ts';
 import { scratchFiles, KiB, MiB, seededUint32, seedFrom, replay } from '../support/fixtures.ts';
 import { fillSeeded } from '../support/native.ts';
 import { createLog, openLog, payloadFor, payloadSource, spawnLogChild } from '../support/log.ts';
+import { wineTimeout } from '../support/platform.ts';
 
 const scratch = scratchFiles('clfs-log-done-');
 
@@ -58,13 +59,22 @@ describe('done means', () => {
     }
   });
 
-  it('Done means (b): a writer SIGKILLed at random times 50 times loses no acknowledged record and gains no phantom', async () => {
-    await killLoop('dsync', 50);
-  }, 120_000);
+  it(
+    'Done means (b): a writer SIGKILLed at random times 50 times loses no acknowledged record and gains no phantom',
+    async () => {
+      await killLoop('dsync', 50);
+      // Under wine each child takes seconds to start.
+    },
+    wineTimeout(120_000, 600_000),
+  );
 
-  it("Done means (b), durability 'fdatasync': a writer SIGKILLed at random times 15 times loses no acknowledged record and gains no phantom", async () => {
-    await killLoop('fdatasync', 15);
-  }, 60_000);
+  it(
+    "Done means (b), durability 'fdatasync': a writer SIGKILLed at random times 15 times loses no acknowledged record and gains no phantom",
+    async () => {
+      await killLoop('fdatasync', 15);
+    },
+    wineTimeout(60_000, 300_000),
+  );
 });
 
 /**

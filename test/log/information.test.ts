@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { Log, Lsn, type MarshallingArea } from '../../lib/index.ts';
 import { KiB, MiB, scratchFiles } from '../support/fixtures.ts';
 import { BASE_FILE, createLog, openLog, text } from '../support/log.ts';
+import { sectorUnitHere } from '../support/platform.ts';
 
 const scratch = scratchFiles('clfs-log-info-');
 
@@ -81,7 +82,7 @@ describe('GetLogFileInformation (log.information)', () => {
     expect(info.identity).toMatch(UUID);
     expect(info.direct).toBe(true);
     expect(info.durability).toBe('dsync');
-    expect(info.sectorSize).toBe(4096);
+    expect(info.sectorSize).toBe(await sectorUnitHere());
     expect(info.archive).toBe(false);
   });
 

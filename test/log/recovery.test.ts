@@ -31,6 +31,7 @@ import {
   textOf,
   writeAt,
 } from '../support/log.ts';
+import { sectorUnitHere } from '../support/platform.ts';
 
 const scratch = scratchFiles('clfs-log-recovery-');
 
@@ -246,7 +247,9 @@ describe('corruption before the durable watermark (invariant 6)', () => {
   });
 
   it('Recovery (strict): a zeroed acknowledged block in the middle is ERR_CLFS_CORRUPT, not mistaken for the end', async () => {
-    const { logPath, acks } = await damagedLog((file, offset) => writeAt(file, offset, new Uint8Array(4096)));
+    // One sector: the block's header (a larger stretch would zero the blocks after it on 512-byte sectors).
+    const unit = await sectorUnitHere();
+    const { logPath, acks } = await damagedLog((file, offset) => writeAt(file, offset, new Uint8Array(unit)));
     const error = await rejectionOf(Log.open(logPath));
     expect(error.code).toBe('ERR_CLFS_CORRUPT');
     expect(error.lsn).toBe(acks[5]![0]);

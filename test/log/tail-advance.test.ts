@@ -7,6 +7,9 @@ import { Log, Lsn, type AdvanceTailEvent, type MarshallingArea } from '../../lib
 import { scratchFiles, KiB } from '../support/fixtures.ts';
 import { fillSeeded } from '../support/native.ts';
 import { createLog, readAll, rejectionOf } from '../support/log.ts';
+import { itWhere, not4096Sectors } from '../support/platform.ts';
+
+const NOT_4K = await not4096Sectors();
 
 const scratch = scratchFiles('clfs-log-tail-');
 
@@ -223,19 +226,23 @@ describe('HandleLogFull (logFullTimeoutMs)', () => {
     expect(lsn! > lsnsOfBatch[lsnsOfBatch.length - 1]!).toBe(true);
   });
 
-  it('HandleLogFull: appends into reservations never wait and never fail while others wait for room', async () => {
-    const log = await newLog();
-    const reserved = await log.createMarshallingArea({ bufferSize: 64 * KiB });
-    await reserved.reserveAndAppend(null, { reservations: [RECORD] });
-    const { writer, lsns, a: waiting } = await fullLog(log);
-    const append = waiting.reserveAndAppend(record(1));
-    expect(await settled(append)).toBe(false);
-    const { lsn } = await reserved.reserveAndAppend(record(2), { useReservation: true, forceFlush: true });
-    expect(lsn! > lsns[lsns.length - 1]!).toBe(true);
-    expect(await settled(append)).toBe(false);
-    await writer.advanceLogBase(lsns.find((l) => Lsn.containerId(l) === 2)!);
-    expect((await append).lsn! > lsn!).toBe(true);
-  });
+  itWhere(
+    NOT_4K,
+    'HandleLogFull: appends into reservations never wait and never fail while others wait for room',
+    async () => {
+      const log = await newLog();
+      const reserved = await log.createMarshallingArea({ bufferSize: 64 * KiB });
+      await reserved.reserveAndAppend(null, { reservations: [RECORD] });
+      const { writer, lsns, a: waiting } = await fullLog(log);
+      const append = waiting.reserveAndAppend(record(1));
+      expect(await settled(append)).toBe(false);
+      const { lsn } = await reserved.reserveAndAppend(record(2), { useReservation: true, forceFlush: true });
+      expect(lsn! > lsns[lsns.length - 1]!).toBe(true);
+      expect(await settled(append)).toBe(false);
+      await writer.advanceLogBase(lsns.find((l) => Lsn.containerId(l) === 2)!);
+      expect((await append).lsn! > lsn!).toBe(true);
+    },
+  );
 
   it('HandleLogFull: freeing a reservation frees a waiting append', async () => {
     const log = await newLog();

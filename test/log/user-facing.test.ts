@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { Log, Lsn } from '../../lib/index.ts';
 import { scratchFiles, KiB } from '../support/fixtures.ts';
 import { createLog, rejectionOf } from '../support/log.ts';
+import { describeWhere, MISSING } from '../support/platform.ts';
 
 const scratch = scratchFiles('clfs-user-facing-');
 const SHM = '/dev/shm';
@@ -70,14 +71,18 @@ describe('JSON of what the log reports', () => {
   });
 });
 
-describe.runIf(existsSync(SHM))('Log.create failing on a filesystem without direct I/O', () => {
-  it("names the caller's path in the message and the error's path, not the temporary directory, and leaves nothing", async () => {
-    const dir = path.join(SHM, `clfs-user-facing-${process.pid}`);
-    const error = await rejectionOf(Log.create(dir, { containerSize: 512 * KiB }));
-    expect(error.code).toBe('ERR_CLFS_DIRECT_IO_UNSUPPORTED');
-    expect(error.message).not.toContain('.creating-');
-    expect(error.message).toContain(dir);
-    if (typeof error.path === 'string') expect(error.path.startsWith(dir)).toBe(true);
-    expect(readdirSync(SHM).filter((name) => name.includes(`clfs-user-facing-${process.pid}`))).toEqual([]);
-  });
-});
+describeWhere(
+  MISSING.tmpfs ?? (existsSync(SHM) ? undefined : 'no /dev/shm here'),
+  'Log.create failing on a filesystem without direct I/O',
+  () => {
+    it("names the caller's path in the message and the error's path, not the temporary directory, and leaves nothing", async () => {
+      const dir = path.join(SHM, `clfs-user-facing-${process.pid}`);
+      const error = await rejectionOf(Log.create(dir, { containerSize: 512 * KiB }));
+      expect(error.code).toBe('ERR_CLFS_DIRECT_IO_UNSUPPORTED');
+      expect(error.message).not.toContain('.creating-');
+      expect(error.message).toContain(dir);
+      if (typeof error.path === 'string') expect(error.path.startsWith(dir)).toBe(true);
+      expect(readdirSync(SHM).filter((name) => name.includes(`clfs-user-facing-${process.pid}`))).toEqual([]);
+    });
+  },
+);

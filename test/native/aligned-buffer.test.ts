@@ -16,6 +16,7 @@ import {
 } from '../../lib/index.ts';
 import { runChild, type ChildResult } from '../support/helpers.ts';
 import { thrownBy } from '../support/native.ts';
+import { describeWhere, itWhere, MISSING } from '../support/platform.ts';
 
 const PAGE = memoryInfo().pageSize;
 const SIZES = [1, 511, 512, 513, 4095, 4096, 4097, 65536, (1 << 20) + 1];
@@ -78,7 +79,7 @@ describe('default options', () => {
 });
 
 describe('pin accounting', () => {
-  it.runIf(process.platform === 'linux')('memoryInfo reports the page size and the RLIMIT_MEMLOCK soft limit', () => {
+  itWhere(MISSING.processLocked, 'memoryInfo reports the page size and the RLIMIT_MEMLOCK soft limit', () => {
     const shell = execFileSync('bash', ['-c', 'getconf PAGESIZE; ulimit -S -l'], { encoding: 'utf8' })
       .trim()
       .split('\n');
@@ -87,7 +88,7 @@ describe('pin accounting', () => {
     expect(info.pinLimit).toBe(shell[1] === 'unlimited' ? Infinity : Number(shell[1]) * 1024);
   });
 
-  it.runIf(process.platform === 'linux')('memoryInfo reports the process-wide locked bytes from VmLck', () => {
+  itWhere(MISSING.processLocked, 'memoryInfo reports the process-wide locked bytes from VmLck', () => {
     const vmLck = /VmLck:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
     expect(vmLck).not.toBeNull();
     expect(memoryInfo().processLockedBytes).toBe(Number(vmLck![1]) * 1024);
@@ -101,7 +102,7 @@ describe('pin accounting', () => {
     expect(after.pinnedBuffers - before.pinnedBuffers).toBe(1);
   });
 
-  it.runIf(process.platform === 'linux')('the process-wide locked bytes (VmLck) rise by the pinned pages', () => {
+  itWhere(MISSING.processLocked, 'the process-wide locked bytes (VmLck) rise by the pinned pages', () => {
     const before = memoryInfo();
     make(5000, { pool: 'nonPaged' });
     const after = memoryInfo();
@@ -124,17 +125,14 @@ describe('pin accounting', () => {
     }
   });
 
-  it.runIf(process.platform === 'linux')(
-    'releasing one of two adjacent small nonPaged buffers leaves the other locked',
-    () => {
-      const before = memoryInfo();
-      const first = make(1, { alignment: 1, pool: 'nonPaged' });
-      make(1, { alignment: 1, pool: 'nonPaged' });
-      expect(memoryInfo().processLockedBytes! - before.processLockedBytes!).toBe(2 * PAGE);
-      releaseBuffer(first);
-      expect(memoryInfo().processLockedBytes! - before.processLockedBytes!).toBe(PAGE);
-    },
-  );
+  itWhere(MISSING.processLocked, 'releasing one of two adjacent small nonPaged buffers leaves the other locked', () => {
+    const before = memoryInfo();
+    const first = make(1, { alignment: 1, pool: 'nonPaged' });
+    make(1, { alignment: 1, pool: 'nonPaged' });
+    expect(memoryInfo().processLockedBytes! - before.processLockedBytes!).toBe(2 * PAGE);
+    releaseBuffer(first);
+    expect(memoryInfo().processLockedBytes! - before.processLockedBytes!).toBe(PAGE);
+  });
 });
 
 describe('releaseBuffer', () => {
@@ -154,7 +152,7 @@ describe('releaseBuffer', () => {
     expect(after.pinnedBuffers).toBe(before.pinnedBuffers);
   });
 
-  it.runIf(process.platform === 'linux')('unlocks the pages (VmLck drops back)', () => {
+  itWhere(MISSING.processLocked, 'unlocks the pages (VmLck drops back)', () => {
     const before = memoryInfo();
     const buffer = make(8 * PAGE, { pool: 'nonPaged' });
     expect(memoryInfo().processLockedBytes).toBe(before.processLockedBytes! + 8 * PAGE);
@@ -308,7 +306,7 @@ describe('the garbage-collection safety net (child process with --expose-gc)', (
     expect(report.buffersAtEnd).toBe(1);
   });
 
-  it.runIf(process.platform === 'linux')('their pages are unlocked (VmLck falls back to the one kept buffer)', () => {
+  itWhere(MISSING.processLocked, 'their pages are unlocked (VmLck falls back to the one kept buffer)', () => {
     expect(report.lockedAfterAllocation).toBe(4096 + 16 * 8192);
     expect(report.lockedAtEnd).toBe(4096);
   });
@@ -319,7 +317,7 @@ describe('the garbage-collection safety net (child process with --expose-gc)', (
   });
 });
 
-describe.runIf(process.platform === 'linux')('the pin quota under `ulimit -l 64` (child process)', () => {
+describeWhere(MISSING.processLocked, 'the pin quota under `ulimit -l 64` (child process)', () => {
   let child: ChildResult;
   let report: {
     pinLimit: number;

@@ -1,11 +1,11 @@
 // The buffers of requests in flight stay alive through garbage collection,
 // even when JavaScript holds no reference to them: the kernel is writing from
 // them. Run in a child process with --expose-gc, for each engine.
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 
 import { runChild, type ChildResult } from '../support/helpers.ts';
 import { scratchFiles } from '../support/fixtures.ts';
-import { ENGINES } from '../support/native.ts';
+import { describeEngines } from '../support/native.ts';
 
 const COUNT = 200;
 const SIZE = 64 * 1024;
@@ -137,45 +137,42 @@ interface Report {
   finalized: number;
 }
 
-describe.each(ENGINES)(
-  "buffers of writes in flight survive garbage collection (engine '$engine')",
-  ({ engine, reported }) => {
-    let child: ChildResult;
-    let report: Report;
+describeEngines("buffers of writes in flight survive garbage collection (engine '$engine')", ({ engine, reported }) => {
+  let child: ChildResult;
+  let report: Report;
 
-    beforeAll(async () => {
-      child = await runChild(CHILD, { nodeArgs: ['--expose-gc'], args: [`${scratch.dir}/${engine}`, engine] });
-      expect(child.stderr).toBe('');
-      expect(child.code).toBe(0);
-      report = JSON.parse(child.stdout) as Report;
-    });
+  beforeAll(async () => {
+    child = await runChild(CHILD, { nodeArgs: ['--expose-gc'], args: [`${scratch.dir}/${engine}`, engine] });
+    expect(child.stderr).toBe('');
+    expect(child.code).toBe(0);
+    report = JSON.parse(child.stdout) as Report;
+  });
 
-    it(`the child wrote with real direct I/O, durability 'dsync', on '${reported}'`, () => {
-      expect(report.direct).toBe(true);
-      expect(report.durability).toBe('dsync');
-      expect(report.engine).toBe(reported);
-    });
+  it(`the child wrote with real direct I/O, durability 'dsync', on '${reported}'`, () => {
+    expect(report.direct).toBe(true);
+    expect(report.durability).toBe('dsync');
+    expect(report.engine).toBe(reported);
+  });
 
-    it(`all ${COUNT} writes resolved with ${SIZE} bytes`, () => {
-      expect(report.resolvedWith).toEqual([SIZE]);
-    });
+  it(`all ${COUNT} writes resolved with ${SIZE} bytes`, () => {
+    expect(report.resolvedWith).toEqual([SIZE]);
+  });
 
-    it('the collector ran while writes were in flight', () => {
-      expect(report.collectionsInFlight).toBeGreaterThan(0);
-    });
+  it('the collector ran while writes were in flight', () => {
+    expect(report.collectionsInFlight).toBeGreaterThan(0);
+  });
 
-    it('no buffer was collected before its write completed', () => {
-      expect(report.collectedBeforeCompletion).toEqual([]);
-    });
+  it('no buffer was collected before its write completed', () => {
+    expect(report.collectedBeforeCompletion).toEqual([]);
+  });
 
-    it('every write reads back byte-exact', () => {
-      expect(report.read).toBe(COUNT * SIZE);
-      expect(report.corrupt).toEqual([]);
-    });
+  it('every write reads back byte-exact', () => {
+    expect(report.read).toBe(COUNT * SIZE);
+    expect(report.corrupt).toEqual([]);
+  });
 
-    it('once their writes completed, the buffers were collected (the test really let go of them)', () => {
-      expect(report.stillAlive).toBe(0);
-      expect(report.finalized).toBeGreaterThan(0);
-    });
-  },
-);
+  it('once their writes completed, the buffers were collected (the test really let go of them)', () => {
+    expect(report.stillAlive).toBe(0);
+    expect(report.finalized).toBeGreaterThan(0);
+  });
+});

@@ -9,9 +9,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 
 import { ROOT } from '../support/helpers.ts';
+import { MISSING, describeWhere } from '../support/platform.ts';
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'clfs-platform-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -46,7 +47,7 @@ function buildAndRun(): Report {
   return { status: run.status, output, plan, lines };
 }
 
-describe('the platform program (C++, no N-API)', () => {
+describeWhere(MISSING.compiler, 'the platform program (C++, no N-API)', () => {
   let report: Report;
 
   it('builds with the system c++ and passes every check it plans', () => {

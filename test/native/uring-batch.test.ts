@@ -7,10 +7,11 @@
  * served on promise reactions, waited for the whole block to be served and
  * the device idled meanwhile (W6 ran at half the device's read rate).
  */
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 
 import { DirectFile, alignedBuffer } from '../../lib/index.ts';
 import { scratchFiles } from '../support/fixtures.ts';
+import { describeWhere, MISSING } from '../support/platform.ts';
 
 const scratch = scratchFiles('clfs-uring-batch-');
 
@@ -42,34 +43,38 @@ async function inCompletionReaction<T>(file: DirectFile, inReaction: () => T): P
   return file.read(0, alignedBuffer(SMALL)).then(inReaction);
 }
 
-describe.runIf(uring)('io_uring submission batching', () => {
-  const ops = {
-    read: (file: DirectFile, offset: number, size: number) => file.read(offset, alignedBuffer(size)),
-    write: (file: DirectFile, offset: number, size: number) => file.write(offset, [alignedBuffer(size)]),
-  };
+describeWhere(
+  uring ? undefined : (MISSING.ioUring ?? 'io_uring: refused here (kernel or policy)'),
+  'io_uring submission batching',
+  () => {
+    const ops = {
+      read: (file: DirectFile, offset: number, size: number) => file.read(offset, alignedBuffer(size)),
+      write: (file: DirectFile, offset: number, size: number) => file.write(offset, [alignedBuffer(size)]),
+    };
 
-  it.each(['read', 'write'] as const)(
-    'a small %s made on a completion waits for the batch end; one of 64 KiB or more goes to the kernel at once with it',
-    async (op) => {
+    it.each(['read', 'write'] as const)(
+      'a small %s made on a completion waits for the batch end; one of 64 KiB or more goes to the kernel at once with it',
+      async (op) => {
+        const file = await openUring();
+        const pending: Promise<number>[] = [];
+        const seen = await inCompletionReaction(file, () => {
+          pending.push(ops[op](file, 0, SMALL));
+          const afterSmall = file.stats().unsubmitted;
+          pending.push(ops[op](file, SMALL, LARGE));
+          return { afterSmall, afterLarge: file.stats().unsubmitted };
+        });
+        expect(seen).toEqual({ afterSmall: 1, afterLarge: 0 });
+        expect(await Promise.all(pending)).toEqual([SMALL, LARGE]);
+      },
+    );
+
+    it('outside a completion batch every request goes to the kernel at once', async () => {
       const file = await openUring();
-      const pending: Promise<number>[] = [];
-      const seen = await inCompletionReaction(file, () => {
-        pending.push(ops[op](file, 0, SMALL));
-        const afterSmall = file.stats().unsubmitted;
-        pending.push(ops[op](file, SMALL, LARGE));
-        return { afterSmall, afterLarge: file.stats().unsubmitted };
-      });
-      expect(seen).toEqual({ afterSmall: 1, afterLarge: 0 });
-      expect(await Promise.all(pending)).toEqual([SMALL, LARGE]);
-    },
-  );
-
-  it('outside a completion batch every request goes to the kernel at once', async () => {
-    const file = await openUring();
-    // Code after `await` of a completion still runs inside its batch: leave it first.
-    await new Promise((resolve) => setImmediate(resolve));
-    const read = file.read(0, alignedBuffer(SMALL));
-    expect(file.stats().unsubmitted).toBe(0);
-    expect(await read).toBe(SMALL);
-  });
-});
+      // Code after `await` of a completion still runs inside its batch: leave it first.
+      await new Promise((resolve) => setImmediate(resolve));
+      const read = file.read(0, alignedBuffer(SMALL));
+      expect(file.stats().unsubmitted).toBe(0);
+      expect(await read).toBe(SMALL);
+    });
+  },
+);

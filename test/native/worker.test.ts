@@ -8,7 +8,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { alignedBuffer, DirectFile, memoryInfo, releaseBuffer } from '../../lib/index.ts';
 import { DIST_ENTRY, runChild } from '../support/helpers.ts';
 import { scratchFiles } from '../support/fixtures.ts';
-import { ENGINES } from '../support/native.ts';
+import { describeEngines } from '../support/native.ts';
+import { itWhere, MISSING } from '../support/platform.ts';
 
 const DIST_URL = pathToFileURL(DIST_ENTRY).href;
 
@@ -73,7 +74,7 @@ interface RoundTrip {
   mismatches: number;
 }
 
-describe.each(ENGINES)("engine '$engine' in worker threads", ({ engine, reported }) => {
+describeEngines("engine '$engine' in worker threads", ({ engine, reported }) => {
   it('a worker loads the addon and does an aligned write/read round trip with direct I/O', async () => {
     const result = await inWorker<RoundTrip>(ROUND_TRIP, { path: newPath(), engine, blocks: 8, seed: 1 });
     expect(result).toEqual({
@@ -167,13 +168,13 @@ describe('pinned memory in worker threads', () => {
     expect(worker.buffers).toBe(1);
     expect(memoryInfo().pinnedBytes).toBe(mainBefore.pinnedBytes);
     expect(memoryInfo().pinnedBuffers).toBe(mainBefore.pinnedBuffers);
-    if (process.platform === 'linux') {
+    if (MISSING.processLocked === undefined) {
       // VmLck is the whole process's: the main thread's pins and the worker's.
       expect(worker.processLocked).toBeGreaterThanOrEqual(mainBefore.pinnedBytes + 2 * page);
     }
   });
 
-  it.runIf(process.platform === 'linux')("a worker's pinned pages are unlocked when the worker exits", async () => {
+  itWhere(MISSING.processLocked, "a worker's pinned pages are unlocked when the worker exits", async () => {
     const before = memoryInfo().processLockedBytes!;
     const page = memoryInfo().pageSize;
     const lockedInWorker = await inWorker<number>(
@@ -188,7 +189,7 @@ describe('pinned memory in worker threads', () => {
   });
 });
 
-describe.each(ENGINES)("terminating a worker with I/O in flight (engine '$engine', child process)", ({ engine }) => {
+describeEngines("terminating a worker with I/O in flight (engine '$engine', child process)", ({ engine }) => {
   it('does not crash the process, and releases the lock on the worker’s file (5 workers in turn)', async () => {
     // Each worker keeps 64 small writes in flight without end (durability
     // 'none', so completions stream back as fast as they can) and is

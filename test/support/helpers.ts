@@ -2,7 +2,7 @@
 // (scratch directories are in fixtures.ts).
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The compiled entry point, for child processes (test/global-setup.ts builds it). */
@@ -30,7 +30,7 @@ export function runChild(
     timeoutMs?: number;
   } = {},
 ): Promise<ChildResult> {
-  const code = source.replaceAll("'CLFS'", JSON.stringify(`file://${DIST_ENTRY}`));
+  const code = source.replaceAll("'CLFS'", JSON.stringify(pathToFileURL(DIST_ENTRY).href));
   const nodeArgs = [...(options.nodeArgs ?? []), '--input-type=module', '-e', code, '--', ...(options.args ?? [])];
   const env = { ...process.env, ...options.env };
   const child = options.shellPrefix

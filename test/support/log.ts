@@ -4,6 +4,7 @@
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { closeSync, openSync, readFileSync, readSync, readdirSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 import { expect } from 'vitest';
 
@@ -12,6 +13,7 @@ import { parseBlockHeader, type BlockHeader } from '../../lib/format/block.ts';
 import { decodeMetadata, SLOT_SIZE, type Metadata } from '../../lib/format/metadata.ts';
 import { BASE_FILE, containerFileName } from '../../lib/storage/log-directory.ts';
 import { DIST_ENTRY, runChild, type ChildResult } from './helpers.ts';
+import { diedOfOwnKill } from './platform.ts';
 import { KiB } from './sizes.ts';
 import { prng } from './random.ts';
 
@@ -168,9 +170,9 @@ export function taggedLines(stdout: string, tag: string): string[][] {
     .map((line) => line.split(' ').slice(1));
 }
 
-/** Asserts a child died of the SIGKILL it sent itself (not of an error first). */
+/** Asserts a child died of the SIGKILL it sent itself (not of an error first; on Windows, TerminateProcess). */
 export function expectKilled(result: ChildResult): void {
-  expect(result.signal, `child stderr: ${result.stderr}`).toBe('SIGKILL');
+  expect(diedOfOwnKill(result), `child exit ${result.code} ${result.signal}, stderr: ${result.stderr}`).toBe(true);
 }
 
 /** A child process running `source`, whose stdout is collected as it comes. */
@@ -184,9 +186,13 @@ export interface LiveChild {
 }
 
 export function spawnLogChild(source: string, args: unknown): LiveChild {
-  const child = spawn(process.execPath, ['--input-type=module', '-e', childScript(source, `file://${DIST_ENTRY}`)], {
-    env: { ...process.env, CLFS_TEST_ARGS: JSON.stringify(args) },
-  });
+  const child = spawn(
+    process.execPath,
+    ['--input-type=module', '-e', childScript(source, pathToFileURL(DIST_ENTRY).href)],
+    {
+      env: { ...process.env, CLFS_TEST_ARGS: JSON.stringify(args) },
+    },
+  );
   return liveChild(child);
 }
 

@@ -1,15 +1,37 @@
 // Helpers for the native-layer tests: the engines to parametrize over,
 // seeded random data, and assertions on how errors are delivered.
-import { expect } from 'vitest';
+import { describe, expect } from 'vitest';
 
 import type { IoEngine } from '../../lib/index.ts';
 import { seededUint32 } from './fixtures.ts';
+import { MISSING, skipName } from './platform.ts';
 
-/** The engines every I/O test runs on: what is asked for, and what the file reports. */
-export const ENGINES: readonly { engine: Exclude<IoEngine, 'auto'>; reported: 'io_uring' | 'threads' }[] = [
-  { engine: 'uring', reported: 'io_uring' },
-  { engine: 'threads', reported: 'threads' },
+/** An engine an I/O test runs on: what is asked for, what the file reports, and why it cannot run here. */
+export interface EngineCase {
+  engine: Exclude<IoEngine, 'auto'>;
+  reported: 'io_uring' | 'threads';
+  missing: string | undefined;
+}
+
+/** The engines every I/O test runs on (io_uring's tests skip, saying why, off Linux). */
+export const ENGINES: readonly EngineCase[] = [
+  { engine: 'uring', reported: 'io_uring', missing: MISSING.ioUring },
+  { engine: 'threads', reported: 'threads', missing: undefined },
 ];
+
+/**
+ * `describe.each(ENGINES)(title, fn)` ('$engine' in `title` names the
+ * engine), each engine's suite skipped with its reason in its name where the
+ * engine is missing.
+ */
+export function describeEngines(title: string, fn: (engine: EngineCase) => void): void {
+  for (const engine of ENGINES) {
+    describe.skipIf(engine.missing !== undefined)(
+      skipName(title.replaceAll('$engine', engine.engine), engine.missing),
+      () => fn(engine),
+    );
+  }
+}
 
 /** Fills `buffer` with bytes from `seed`; returns it. */
 export function fillSeeded(buffer: Uint8Array, seed: number): Uint8Array {

@@ -15,10 +15,10 @@ export const SYSTEM_ERRORS = WINDOWS
       nameTooLong: ['ENAMETOOLONG', 'ENOENT'],
       /** A path under a regular file (ERROR_PATH_NOT_FOUND). */
       underAFile: 'ENOENT',
-      /** Opening a directory as a file (ERROR_ACCESS_DENIED). */
-      aDirectory: 'EACCES',
-      /** A write to a file opened read-only (ERROR_ACCESS_DENIED). */
-      writeReadOnly: { code: 'EACCES', errno: -13 },
+      /** Opening a directory as a file (ERROR_ACCESS_DENIED, which win32.cc names EISDIR for a directory, as POSIX does). */
+      aDirectory: 'EISDIR',
+      /** A write to a file opened read-only (ERROR_ACCESS_DENIED, which win32.cc names EBADF, as POSIX does). */
+      writeReadOnly: { code: 'EBADF', errno: -9 },
     }
   : {
       openCall: 'open',

@@ -31,6 +31,8 @@ export const MISSING = {
   /** sh, npm and a C++ toolchain for the package's own install. */
   posixShell: WINDOWS ? 'packaging tests: they use sh, npm pack and a compiler (Linux only)' : undefined,
   compiler: WINDOWS ? 'the platform program is built with the system c++ (none in the Windows test run)' : undefined,
+  /** A signal sent to another process that it can catch (SIGINT, SIGTERM). */
+  signals: WINDOWS ? 'signals: Windows cannot send a child a SIGINT it can catch' : undefined,
 } as const;
 
 /**

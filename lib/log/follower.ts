@@ -226,17 +226,14 @@ export class Follower {
       core.checkAlive();
       const known = this.#metadata;
       let from = this.#end;
-      // A truncation since the last look that dropped records served: the
-      // log goes on from the metadata's tail (the truncation's or later).
-      const dropped = metadata.truncations.some((rule) => rule.epoch > known.epoch && rule.lsn < from.lastLsn);
       // Go on from the metadata's tail, which is durable, when it is past the
       // reader's end (the containers that end was in may have been reused
-      // since), and when a generation began since (a writer's open, a
-      // truncation at or past the end): only from its tail are the blocks of
+      // since), and whenever a generation began since: a writer's open (its
+      // tail is at or past the end), or a truncation, which drops what the
+      // reader served past its tail. Only from the tail are blocks of
       // earlier generations after it told from the log (recovery's rule).
       const position = positionLsn(from.logicalId, from.offset, metadata.containerSize);
-      const behind = position < metadata.tailLsn || (metadata.epoch !== known.epoch && position <= metadata.tailLsn);
-      if (dropped || behind) from = endOfMetadata(metadata);
+      if (metadata.epoch !== known.epoch || position < metadata.tailLsn) from = endOfMetadata(metadata);
       const table = new ContainerTable([...metadata.containers], metadata.containerSize);
       // Files open since may have been removed (and made again): opened anew.
       if (metadata.containers.length !== this.#storage.containerCount) this.#storage.setContainerCount(table.count);
@@ -260,7 +257,7 @@ export class Follower {
       const before = this.#end;
       const moved =
         end.logicalId !== before.logicalId || end.offset !== before.offset || end.lastLsn !== before.lastLsn;
-      const changed = moved || dropped || after.dumpCount !== known.dumpCount;
+      const changed = moved || after.dumpCount !== known.dumpCount;
       this.#apply(core, after, table, end);
       return changed;
     }

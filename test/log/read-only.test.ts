@@ -248,6 +248,24 @@ describe('refresh and follow', () => {
     await pending;
   });
 
+  it('follow and refresh racing close: a following read-only iteration ends with ERR_CLFS_CLOSED, refreshes made with close settle, later ones are refused', async () => {
+    const { logPath, log } = await writerWith(2);
+    const r = await reader(logPath);
+    const iterator = r.area.records(undefined, 'forward', { follow: true, pollInterval: 1 })[Symbol.asyncIterator]();
+    expect(textOf(((await iterator.next()).value as LogRecord).data)).toBe('r0');
+    // Waiting at the end (r1 is the unvouched last flush), polling every millisecond.
+    const pending = expect(iterator.next()).rejects.toMatchObject({ code: 'ERR_CLFS_CLOSED' });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const refreshes = [r.log.refresh(), r.log.refresh()];
+    const closing = r.log.close();
+    await pending;
+    for (const refresh of refreshes)
+      await refresh.catch((error: { code?: string }) => expect(error.code).toBe('ERR_CLFS_CLOSED'));
+    await closing;
+    await expect(r.log.refresh()).rejects.toMatchObject({ code: 'ERR_CLFS_CLOSED' });
+    await log.close();
+  });
+
   it('follow: a truncation that drops a record the iteration gave ends it with ERR_CLFS_TRUNCATED', async () => {
     const { logPath, log, area } = await writerWith(6);
     const keep = log.information().lastLsn;

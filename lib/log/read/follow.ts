@@ -47,11 +47,14 @@ export class Follow {
     }
   }
 
-  /** Resolves once the record `lsn`, which the log holds, is durable. */
-  async durable(lsn: Lsn): Promise<void> {
+  /**
+   * Undefined when the record `lsn`, which the log holds, is durable (no
+   * promise per record); else what resolves once it is.
+   */
+  durable(lsn: Lsn): Promise<void> | undefined {
     const { writer } = this.#core;
-    if (writer.durableLsn !== Lsn.INVALID && lsn <= writer.durableLsn) return;
-    await this.#race(writer.whenDurable(lsn));
+    if (writer.durableLsn !== Lsn.INVALID && lsn <= writer.durableLsn) return undefined;
+    return this.#race(writer.whenDurable(lsn));
   }
 
   /**

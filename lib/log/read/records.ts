@@ -22,7 +22,8 @@ export async function* recordsFrom(
     let given = Lsn.INVALID;
     for (;;) {
       while (record !== null) {
-        if (follow !== undefined) await follow.durable(record.lsn);
+        const waiting = follow?.durable(record.lsn);
+        if (waiting !== undefined) await waiting;
         if (filter === 'client' || record.type === filter) yield record;
         given = record.lsn;
         // Records in the block already read come without a promise each.

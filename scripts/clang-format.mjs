@@ -18,7 +18,7 @@ function sources(dir) {
 }
 
 // native/, the C the sanitizer tier preloads (scripts/asan-preload.c) and the
-// platform layer's test program (test/native/platform_program.cc).
+// platform layer's test program (test/native/platform_*.cc, .h).
 const files = ['native', 'scripts', 'test/native'].flatMap((dir) => {
   try {
     return sources(path.join(root, dir));

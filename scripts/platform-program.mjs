@@ -12,11 +12,15 @@ import { parseArgs } from 'node:util';
 
 import { bindingTarget, compileAll, fail, root, run } from './cross-build.mjs';
 
-export const programSource = 'test/native/platform_program.cc';
+export const programSources = [
+  'test/native/platform_program.cc',
+  'test/native/platform_io_checks.cc',
+  'test/native/platform_file_checks.cc',
+];
 
 /** The platform layer's sources (binding.gyp's, under native/platform/) and the program's. */
 export function platformProgramSources() {
-  return [...bindingTarget().sources.filter((source) => source.startsWith('native/platform/')), programSource];
+  return [...bindingTarget().sources.filter((source) => source.startsWith('native/platform/')), ...programSources];
 }
 
 /**

@@ -91,16 +91,22 @@ Napi::Value PinView(const Napi::CallbackInfo& info) {
 
   platform::SysError error = platform::LockMemory(address, static_cast<size_t>(length));
   if (error.failed()) {
+    // POSIX names mlock and RLIMIT_MEMLOCK; Windows VirtualLock, with no fixed
+    // limit (MemoryLockLimit() is UINT64_MAX: the working set was raised).
+    const uint64_t limit = platform::MemoryLockLimit();
+    const std::string syscall = error.syscall != nullptr ? error.syscall : "mlock";
     Napi::Object details = Napi::Object::New(env);
     details.Set("errno", Napi::Number::New(env, -error.code));
-    details.Set("syscall", Napi::String::New(env, "mlock"));
-    details.Set("limit", Napi::Number::New(env, static_cast<double>(platform::MemoryLockLimit())));
+    details.Set("syscall", Napi::String::New(env, syscall));
+    std::string advice = "the system refused it: free memory or use pool 'paged'";
+    if (limit != UINT64_MAX) {
+      details.Set("limit", Napi::Number::New(env, static_cast<double>(limit)));
+      advice = "RLIMIT_MEMLOCK is " + Bytes(limit) + ". Raise it (ulimit -l) or use pool 'paged'";
+    }
     throw MakeClfsError(env, "ERR_CLFS_PIN_LIMIT",
-                        std::string("cannot pin ") + Bytes(length) + ": mlock failed with " +
-                            platform::ErrnoName(error.code) + " (" +
-                            platform::ErrnoMessage(error.code) + "); RLIMIT_MEMLOCK is " +
-                            Bytes(platform::MemoryLockLimit()) +
-                            ". Raise it (ulimit -l) or use pool 'paged'",
+                        std::string("cannot pin ") + Bytes(length) + ": " + syscall +
+                            " failed with " + platform::ErrnoName(error.code) + " (" +
+                            platform::ErrnoMessage(error.code) + "); " + advice,
                         details);
   }
   error = platform::ExcludeFromFork(address, static_cast<size_t>(length));

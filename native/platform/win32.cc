@@ -547,6 +547,24 @@ SysError FileSize(NativeHandle handle, uint64_t* size) {
   return SysError();
 }
 
+// The bytes the caller may still allocate on the volume that holds `handle`'s
+// file (GetDiskFreeSpaceEx of the file's directory, which counts quotas).
+// False when it cannot tell.
+bool FreeBytesAvailable(HANDLE handle, uint64_t* bytes) {
+  std::vector<wchar_t> name(32768);  // the longest path Windows accepts, in UTF-16 units
+  const DWORD length = GetFinalPathNameByHandleW(
+      handle, name.data(), static_cast<DWORD>(name.size()), FILE_NAME_NORMALIZED | VOLUME_NAME_DOS);
+  if (length == 0 || length >= name.size()) return false;
+  std::wstring directory(name.data(), length);
+  const size_t slash = directory.find_last_of(L"\\/");
+  if (slash == std::wstring::npos) return false;
+  directory.resize(slash + 1);
+  ULARGE_INTEGER available;
+  if (!GetDiskFreeSpaceExW(directory.c_str(), &available, nullptr, nullptr)) return false;
+  *bytes = available.QuadPart;
+  return true;
+}
+
 SysError Preallocate(NativeHandle handle, uint64_t size, const Geometry& geometry) {
   const uint64_t align = geometry.offset_alignment;
   CLFS_ASSERT(IsPowerOfTwo(align));
@@ -556,6 +574,14 @@ SysError Preallocate(NativeHandle handle, uint64_t size, const Geometry& geometr
   SysError error = FileSize(handle, &current);
   if (error.failed()) return error;
   if (current >= size) return SysError();
+  // More than the volume has free is ERROR_DISK_FULL before anything is
+  // written: where the reservation below is not implemented (Wine), the zero
+  // writes would otherwise fill the volume before failing (as posix_fallocate
+  // answers ENOSPC at once).
+  uint64_t available = 0;
+  if (FreeBytesAvailable(handle, &available) && size - current > available) {
+    return Win32Error(ERROR_DISK_FULL, "GetDiskFreeSpaceEx");
+  }
 
   // Reserve the clusters in one go (contiguous where the filesystem can); the
   // allocation size moves, the end of file does not

@@ -106,7 +106,8 @@ describe(`clfs verify on damaged logs (${replay(SEED, 'CLFS_CLI_SEED')})`, () =>
     const append = async (n: number, fill: number): Promise<Lsn[]> => {
       const lsns: Lsn[] = [];
       for (let i = 0; i < n; i++) {
-        lsns.push((await area.reserveAndAppend(new Uint8Array(900).fill(fill), { forceFlush: true })).lsn);
+        // 3500 bytes: a block of 4 KiB whether the sector is 512 bytes (wine) or 4096 (here).
+        lsns.push((await area.reserveAndAppend(new Uint8Array(3500).fill(fill), { forceFlush: true })).lsn);
       }
       return lsns;
     };

@@ -158,7 +158,7 @@ describe('CreateLogFile with GENERIC_READ only: Log.open(path, { readOnly: true 
     const restoring = Log.restoreArchive(scratch.fresh(), [], () => new Uint8Array(), { readOnly: true });
     expect((await rejectionOf(restoring)).code).toBe('ERR_INVALID_ARG_VALUE');
     const { logPath, log } = await writerWith(1);
-    const { area } = await reader(logPath);
+    const { log: ro, area } = await reader(logPath);
     // @ts-expect-error: follow is a boolean
     await expect(area.records(undefined, 'forward', { follow: 1 }).next()).rejects.toMatchObject({
       code: 'ERR_INVALID_ARG_TYPE',
@@ -169,7 +169,7 @@ describe('CreateLogFile with GENERIC_READ only: Log.open(path, { readOnly: true 
     await expect(area.records(undefined, 'forward', { pollInterval: 0 }).next()).rejects.toMatchObject({
       code: 'ERR_OUT_OF_RANGE',
     });
-    await log.close();
+    await Promise.all([log.close(), ro.close()]);
   });
 });
 

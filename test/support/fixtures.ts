@@ -15,7 +15,7 @@
 //   replay(seed, variable) is how a failure names it, so it replays.
 // - payload(random, tag, size): a record's bytes: `tag`, then a seeded
 //   sequence with no zero byte and no two sectors alike.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -29,10 +29,38 @@ export { KiB, MiB, SECTOR } from './sizes.ts';
 
 // --- scratch directories ---------------------------------------------------------
 
-/** A fresh directory under os.tmpdir() (ext4 here: real O_DIRECT). */
+/**
+ * A fresh directory under os.tmpdir() (ext4 here: real O_DIRECT). Its
+ * cleanup fails when this process still holds a file in it open (read from
+ * /proc/self/fd on Linux): Windows cannot delete such a file, so a test that
+ * forgets to close a log fails here as it would there.
+ */
 export function scratchDir(prefix = 'clfs-test-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  return {
+    dir,
+    cleanup: () => {
+      const open = filesOpenUnder(dir);
+      rmSync(dir, { recursive: true, force: true });
+      if (open.length > 0) throw new Error(`files left open in the scratch directory: ${open.join(', ')}`);
+    },
+  };
+}
+
+/** The files under `dir` this process holds open (Linux only; [] elsewhere). */
+function filesOpenUnder(dir: string): string[] {
+  if (process.platform !== 'linux') return [];
+  const open: string[] = [];
+  for (const fd of readdirSync('/proc/self/fd')) {
+    let target: string;
+    try {
+      target = readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      continue; // closed since the listing (the listing's own descriptor among them)
+    }
+    if (target.startsWith(dir + path.sep)) open.push(path.relative(dir, target));
+  }
+  return open;
 }
 
 /** A test file's scratch directory (see {@link scratchFiles}). */

@@ -91,6 +91,17 @@ SysError CheckOpened(NativeHandle handle, const std::wstring& path) {
   if ((info.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) != 0) {
     return UnsafeFile(0, "GetFileInformationByHandle", "a directory");
   }
+  // Its last name went between the open and now, as POSIX's check says ENOENT:
+  // a delete with POSIX semantics (Windows 10 1709 on, and Wine, which unlinks)
+  // leaves no link; the older kind leaves the file delete-pending.
+  FILE_STANDARD_INFO standard;
+  if (info.nNumberOfLinks == 0 ||
+      (GetFileInformationByHandleEx(handle, FileStandardInfo, &standard, sizeof standard) &&
+       standard.DeletePending)) {
+    SysError gone = MakeError(ENOENT, "GetFileInformationByHandle");
+    gone.detail = "the file was deleted while it was being opened";
+    return gone;
+  }
   if (info.nNumberOfLinks != 1) {
     return UnsafeFile(0, "GetFileInformationByHandle",
                       "a regular file with " + std::to_string(info.nNumberOfLinks) +
@@ -103,6 +114,10 @@ SysError CheckOpened(NativeHandle handle, const std::wstring& path) {
     return LastError("GetFileInformationByHandle");
   }
   if (dir_info.dwVolumeSerialNumber != info.dwVolumeSerialNumber) {
+    // Wine reports no volume for a file deleted since the open: a file whose
+    // name is gone is ENOENT, as above, not a file of another volume.
+    const SysError named = CheckStillNamed(handle, path);
+    if (named.failed()) return named;
     return UnsafeFile(0, "GetFileInformationByHandle",
                       "a file on another volume than its directory");
   }

@@ -14,13 +14,7 @@ import { DELETING_FILE, deletedMarkerOf } from '../../lib/storage/log-directory.
 import { scratchFiles, KiB } from '../support/fixtures.ts';
 import { BASE_FILE, containerFileName, createLog, readAll, text, textOf } from '../support/log.ts';
 import { prng } from '../support/random.ts';
-import { itWhere, MISSING, UNDER_WINE } from '../support/platform.ts';
-
-// A finding (issue 12), not explained yet: under wine one of the races (race 28)
-// has the open fail with ERR_CLFS_UNSAFE_FILE.
-const RACE_UNDER_WINE = UNDER_WINE
-  ? 'wine: an open racing a delete got ERR_CLFS_UNSAFE_FILE (a finding, open)'
-  : undefined;
+import { itWhere, MISSING } from '../support/platform.ts';
 
 const scratch = scratchFiles('clfs-files-delete-');
 
@@ -68,38 +62,34 @@ async function expectCreatable(logPath: string): Promise<void> {
 }
 
 describe('Log.delete and Log.open racing', () => {
-  itWhere(
-    RACE_UNDER_WINE,
-    'Log.delete: no Log.open succeeds during or after a delete (40 in-process races at seeded offsets): either the open wins and the delete is ERR_CLFS_LOCKED, or the delete wins and the open is ERR_CLFS_LOCKED or ERR_CLFS_NOT_FOUND',
-    async () => {
-      const random = prng(0x5eed);
-      const seen = new Map<string, number>();
-      for (let race = 0; race < 40; race++) {
-        const parent = freshParent();
-        const logPath = await closedLog(parent);
-        const offset = Math.floor(random() * 60);
-        const deleting = outcomeOf(Log.delete(logPath), 'deleted');
-        for (let t = 0; t < offset; t++) await turn();
-        const opening = outcomeOf(
-          Log.open(logPath).then((log) => log.close()),
-          'opened',
-        );
-        const [deleted, opened] = await Promise.all([deleting, opening]);
-        const context = `race ${race} (open after ${offset} turns): delete ${deleted}, open ${opened}`;
-        seen.set(`${deleted}/${opened}`, (seen.get(`${deleted}/${opened}`) ?? 0) + 1);
-        if (deleted === 'deleted') {
-          expect(['ERR_CLFS_LOCKED', 'ERR_CLFS_NOT_FOUND'], context).toContain(opened);
-          expect(readdirSync(parent), context).toEqual([]);
-        } else {
-          expect([deleted, opened], context).toEqual(['ERR_CLFS_LOCKED', 'opened']);
-          await expectIntact(logPath, ['hello']);
-        }
+  it('Log.delete: no Log.open succeeds during or after a delete (40 in-process races at seeded offsets): either the open wins and the delete is ERR_CLFS_LOCKED, or the delete wins and the open is ERR_CLFS_LOCKED or ERR_CLFS_NOT_FOUND', async () => {
+    const random = prng(0x5eed);
+    const seen = new Map<string, number>();
+    for (let race = 0; race < 40; race++) {
+      const parent = freshParent();
+      const logPath = await closedLog(parent);
+      const offset = Math.floor(random() * 60);
+      const deleting = outcomeOf(Log.delete(logPath), 'deleted');
+      for (let t = 0; t < offset; t++) await turn();
+      const opening = outcomeOf(
+        Log.open(logPath).then((log) => log.close()),
+        'opened',
+      );
+      const [deleted, opened] = await Promise.all([deleting, opening]);
+      const context = `race ${race} (open after ${offset} turns): delete ${deleted}, open ${opened}`;
+      seen.set(`${deleted}/${opened}`, (seen.get(`${deleted}/${opened}`) ?? 0) + 1);
+      if (deleted === 'deleted') {
+        expect(['ERR_CLFS_LOCKED', 'ERR_CLFS_NOT_FOUND'], context).toContain(opened);
+        expect(readdirSync(parent), context).toEqual([]);
+      } else {
+        expect([deleted, opened], context).toEqual(['ERR_CLFS_LOCKED', 'opened']);
+        await expectIntact(logPath, ['hello']);
       }
-      // The offsets reach into the delete: some opens came while it held the lock or after.
-      const during = (seen.get('deleted/ERR_CLFS_LOCKED') ?? 0) + (seen.get('deleted/ERR_CLFS_NOT_FOUND') ?? 0);
-      expect(during, JSON.stringify(Object.fromEntries(seen))).toBeGreaterThan(0);
-    },
-  );
+    }
+    // The offsets reach into the delete: some opens came while it held the lock or after.
+    const during = (seen.get('deleted/ERR_CLFS_LOCKED') ?? 0) + (seen.get('deleted/ERR_CLFS_NOT_FOUND') ?? 0);
+    expect(during, JSON.stringify(Object.fromEntries(seen))).toBeGreaterThan(0);
+  });
 
   it('Log.delete: of two concurrent deletes of one log, one deletes it, the other gets ERR_CLFS_LOCKED or ERR_CLFS_NOT_FOUND or finishes it; nothing is left', async () => {
     const parent = freshParent();

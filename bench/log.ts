@@ -21,11 +21,15 @@ import { fmt } from './support/table.ts';
 import { MiB, makeContext, type BenchOptions } from './core/context.ts';
 import { planCases, runCases } from './core/runner.ts';
 import { conditionsJson, peersJson, prepareDeviceFile, prepareFio, preparePeers } from './core/setup.ts';
+import { PEER_IDS, type PeerId } from './support/peers.ts';
 import type { Series, Verdict, WorkloadReport } from './core/types.ts';
 import { formatVerdicts, formatWorkload } from './report/print.ts';
 import { renderChart } from './report/svg.ts';
 import { fioJob, FIO_4K } from './workloads/limits.ts';
 import { WORKLOADS } from './workloads/index.ts';
+
+/** What --skip-peer takes. */
+const SKIPPABLE: readonly string[] = [...PEER_IDS.filter((id) => id !== 'fs'), 'lmdb'];
 
 const HELP = `npm run bench -- [options]     (installed: clfs bench [options])
 
@@ -44,13 +48,31 @@ ${COMMON_HELP}
   --max-write-buffers <n>  maxWriteBuffers of the W4/W5 areas, and W4's DirectFile depth (default 8)
   --settle <s>             longest wait for the device to go quiet (default 20, quick 5)
   --no-fio                 skip fio
-  --no-peers               skip the peer libraries (fs.promises still runs)`;
+  --no-peers               skip the peer libraries (fs.promises still runs)
+  --skip-peer <id>         skip one peer (repeatable; lmdb is both lmdb ones):
+                           ${SKIPPABLE.join(', ')}`;
 
 function integer(values: Record<string, unknown>, name: string, fallback: number, min: number): number {
   const text = values[name];
   const n = text === undefined ? fallback : Number(text);
   if (!Number.isInteger(n) || n < min) throw argumentError(`--${name} must be an integer >= ${min}`);
   return n;
+}
+
+/** The peers --no-peers and --skip-peer leave out, with why (fs.promises always runs: it is the baseline). */
+function peersToSkip(values: Record<string, unknown>): Map<PeerId, string> {
+  const skip = new Map<PeerId, string>();
+  if (values['no-peers'] === true) {
+    for (const id of PEER_IDS) if (id !== 'fs') skip.set(id, 'skipped (--no-peers)');
+  }
+  for (const name of (values['skip-peer'] as string[] | undefined) ?? []) {
+    if (!SKIPPABLE.includes(name)) {
+      throw argumentError(`--skip-peer ${name}: not a peer that can be skipped (${SKIPPABLE.join(', ')})`);
+    }
+    const ids = name === 'lmdb' ? PEER_IDS.filter((id) => id.startsWith('lmdb-')) : [name as PeerId];
+    for (const id of ids) skip.set(id, `skipped (--skip-peer ${name})`);
+  }
+  return skip;
 }
 
 async function main(): Promise<void> {
@@ -67,6 +89,7 @@ async function main(): Promise<void> {
       settle: { type: 'string' },
       'no-fio': { type: 'boolean' },
       'no-peers': { type: 'boolean' },
+      'skip-peer': { type: 'string', multiple: true },
     },
     { reps: 3, seconds: 1.5, warmup: 0.25 },
     { reps: 1, seconds: 0.4, warmup: 0.1 },
@@ -96,6 +119,7 @@ async function main(): Promise<void> {
   };
   const settleMax = values.settle === undefined ? (quick ? 5 : 20) : Number(values.settle);
   if (!Number.isFinite(settleMax) || settleMax < 0) throw argumentError('--settle must be a number >= 0');
+  const skipPeers = peersToSkip(values);
   const outDir = typeof values.out === 'string' ? path.resolve(values.out) : resultsDir();
   const started = new Date();
   const t0 = performance.now();
@@ -115,7 +139,7 @@ async function main(): Promise<void> {
   }
   const device = await prepareDeviceFile(dir, opts.fileBytes);
   const fio = await prepareFio(dir, opts.fileBytes, values['no-fio'] !== true, say);
-  const peers = await preparePeers(dir, values['no-peers'] === true, say);
+  const peers = await preparePeers(dir, skipPeers, say);
   const ctx = makeContext({
     opts,
     dir,

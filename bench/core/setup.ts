@@ -67,20 +67,17 @@ export async function prepareFio(
   return { info, file, size };
 }
 
-/** Opens every peer (or none but fs.promises with --no-peers), saying which loaded. */
+/** Opens every peer but those in `skip` (id -> why), saying which loaded. */
 export async function preparePeers(
   dir: string,
-  noPeers: boolean,
+  skip: ReadonlyMap<PeerId, string>,
   say: (line: string) => void,
 ): Promise<Map<PeerId, PeerAvailability>> {
   const peers = new Map<PeerId, PeerAvailability>();
   const wanted = new Set<PeerId>(PEER_IDS);
-  if (noPeers) {
-    for (const id of PEER_IDS) {
-      if (id === 'fs') continue;
-      wanted.delete(id);
-      peers.set(id, { id, available: false, reason: 'skipped (--no-peers)' });
-    }
+  for (const [id, reason] of skip) {
+    wanted.delete(id);
+    peers.set(id, { id, available: false, reason });
   }
   for (const [id, p] of await openPeers(dir, wanted)) peers.set(id, p);
   for (const id of PEER_IDS) {

@@ -56,9 +56,11 @@ export async function ensureScanLog(ctx: Context): Promise<void> {
       [CHILD, JSON.stringify({ path: logPath, containerSize, payloadBytes: ctx.opts.scanBytes })],
       { maxBuffer: 1 << 20, timeout: 600_000 },
       (error, stdout, stderr) => {
-        // The child ends itself with SIGKILL: that is the success path.
-        if (error !== null && error.signal !== 'SIGKILL')
-          reject(new Error(`scan-writer failed: ${error.message}\n${stderr}`));
+        // The child ends itself with SIGKILL: that is the success path. On
+        // Windows that kill is TerminateProcess: exit code 1, nothing on stderr.
+        const killedItself =
+          error?.signal === 'SIGKILL' || (process.platform === 'win32' && error?.code === 1 && stderr === '');
+        if (error !== null && !killedItself) reject(new Error(`scan-writer failed: ${error.message}\n${stderr}`));
         else resolve(stdout);
       },
     );

@@ -1,7 +1,7 @@
 /**
  * `L`: the device's limits, measured in the same run as the workloads that
- * compare with them: DirectFile (clfs's own native layer, io_uring engine)
- * writes and reads, fio's psync O_DSYNC write (the bare syscall), and a
+ * compare with them: DirectFile (clfs's own native layer: the io_uring
+ * engine on Linux, the thread engine elsewhere) writes and reads, fio's psync O_DSYNC write (the bare syscall), and a
  * buffered write + fdatasync pair (what SQLite does).
  * @module
  */
@@ -17,6 +17,9 @@ import { loopRun } from '../core/runs.ts';
 import type { CaseDef, CaseRun, Medians, Workload } from '../core/types.ts';
 
 const size = (bytes: number): string => fmtSize(bytes).toLowerCase();
+
+/** io_uring exists only on Linux; elsewhere the thread engine is DirectFile's own. */
+const ENGINE = process.platform === 'linux' ? 'uring' : 'threads';
 
 /** Id of DirectFile O_DSYNC writes of `bs` bytes at `depth`. */
 export function directWriteId(bs: number, depth: number): string {
@@ -43,7 +46,7 @@ export function directWriteCase(bs: number, depth: number, quick: boolean): Case
         bs,
         depth,
         durability: 'dsync',
-        engine: 'uring',
+        engine: ENGINE,
         seconds: ctx.opts.seconds,
         warmup: ctx.opts.warmup,
       });
@@ -68,7 +71,7 @@ export function directReadCase(bs: number, quick: boolean, prepare: (ctx: Contex
         size: Math.min(scan.containerSize, scan.payloadBytes),
         bs,
         depth: 1,
-        engine: 'uring',
+        engine: ENGINE,
         seconds: ctx.opts.seconds,
         warmup: ctx.opts.warmup,
       });

@@ -235,8 +235,9 @@ export class Follower {
       const position = positionLsn(from.logicalId, from.offset, metadata.containerSize);
       if (metadata.epoch !== known.epoch || position < metadata.tailLsn) from = endOfMetadata(metadata);
       const table = new ContainerTable([...metadata.containers], metadata.containerSize);
-      // Files open since may have been removed (and made again): opened anew.
-      if (metadata.containers.length !== this.#storage.containerCount) this.#storage.setContainerCount(table.count);
+      // Files open since may have been removed, and made again under their
+      // names (the count then unchanged): after any metadata write, opened anew.
+      if (metadata.dumpCount !== known.dumpCount) this.#storage.setContainerCount(table.count);
       let end: ServedEnd;
       try {
         end = (await scanFrom(this.#storage, metadata, table, from, this.#salvage)).end;

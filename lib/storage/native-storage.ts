@@ -192,8 +192,8 @@ export class NativeStorage implements LogStorage {
   setContainerCount(count: number): void {
     this.#containerCount = count;
     // A reader beside a writer is told the count again whenever the
-    // writer's table changed: a file it has open may have been removed and
-    // made again since. Files in use close when their last use ends.
+    // writer's metadata changed: a file it has open may have been removed
+    // and made again since. Files in use close when their last use ends.
     for (const entry of this.#containers.values()) {
       entry.removed = true;
       if (entry.users === 0) void entry.file.then((f) => f.close()).catch(() => undefined);

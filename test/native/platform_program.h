@@ -6,6 +6,7 @@
 #ifndef CLFS_TEST_NATIVE_PLATFORM_PROGRAM_H_
 #define CLFS_TEST_NATIVE_PLATFORM_PROGRAM_H_
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -126,10 +127,16 @@ inline p::OpenOptions Existing(bool lock) {
   return options;
 }
 
+// Writes `length` bytes of `buffer` at `offset`; a short write is EIO.
 inline p::SysError Write(const File& file, const Buffer& buffer, size_t length, uint64_t offset) {
   p::IoSlice slice{buffer.data(), length};
   uint64_t written = 0;
-  return p::WriteAt(file.handle(), &slice, 1, offset, &written);
+  p::SysError error = p::WriteAt(file.handle(), &slice, 1, offset, &written);
+  if (!error.failed() && written != length) {
+    error = p::MakeError(EIO, "WriteAt");
+    error.detail = "a short write: " + std::to_string(written) + " of " + std::to_string(length);
+  }
+  return error;
 }
 
 inline bool AllZero(const uint8_t* data, size_t length) {

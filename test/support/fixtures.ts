@@ -15,7 +15,7 @@
 //   replay(seed, variable) is how a failure names it, so it replays.
 // - payload(random, tag, size): a record's bytes: `tag`, then a seeded
 //   sequence with no zero byte and no two sectors alike.
-import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -40,14 +40,14 @@ export function scratchDir(prefix = 'clfs-test-'): { dir: string; cleanup: () =>
   return {
     dir,
     cleanup: () => {
-      const open = filesOpenUnder(dir);
+      const open = filesOpenUnder(realpathSync(dir));
       rmSync(dir, { recursive: true, force: true });
       if (open.length > 0) throw new Error(`files left open in the scratch directory: ${open.join(', ')}`);
     },
   };
 }
 
-/** The files under `dir` this process holds open (Linux only; [] elsewhere). */
+/** The files under `dir` (a resolved path: /proc shows those) this process holds open (Linux only; [] elsewhere). */
 function filesOpenUnder(dir: string): string[] {
   if (process.platform !== 'linux') return [];
   const open: string[] = [];

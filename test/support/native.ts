@@ -1,10 +1,10 @@
 // Helpers for the native-layer tests: the engines to parametrize over,
 // seeded random data, and assertions on how errors are delivered.
-import { describe, expect } from 'vitest';
+import { expect } from 'vitest';
 
 import type { IoEngine } from '../../lib/index.ts';
 import { seededUint32 } from './fixtures.ts';
-import { MISSING, skipName } from './platform.ts';
+import { MISSING, describeWhere } from './platform.ts';
 
 /** An engine an I/O test runs on: what is asked for, what the file reports, and why it cannot run here. */
 export interface EngineCase {
@@ -26,10 +26,7 @@ export const ENGINES: readonly EngineCase[] = [
  */
 export function describeEngines(title: string, fn: (engine: EngineCase) => void): void {
   for (const engine of ENGINES) {
-    describe.skipIf(engine.missing !== undefined)(
-      skipName(title.replaceAll('$engine', engine.engine), engine.missing),
-      () => fn(engine),
-    );
+    describeWhere(engine.missing, title.replaceAll('$engine', engine.engine), () => fn(engine));
   }
 }
 

@@ -23,7 +23,8 @@ const OPTIONS = { json: { type: 'boolean' } } as const;
 export function recoveryText(log: Log): string {
   const r = log.recoveryReport;
   const parts = [`${r.blocksScanned} block(s) scanned past the metadata's tail, ${r.tailReason}`];
-  if (r.tailCutAt !== undefined) parts.push(`torn tail cut at ${lsnText(r.tailCutAt)}`);
+  // Beside a running writer the cut is often a block still being written: `clfs verify` tells.
+  if (r.tailCutAt !== undefined) parts.push(`cut at ${lsnText(r.tailCutAt)}`);
   if (r.skipped.length > 0) parts.push(`${r.skipped.length} damaged range(s) skipped`);
   if (r.metadataProblems.length > 0) parts.push(`metadata: ${r.metadataProblems.join('; ')}`);
   return parts.join('; ');

@@ -95,7 +95,7 @@ export interface Reading {
 export async function printLog(path: string, reading: Reading): Promise<void> {
   await withLog(path, async (log) => {
     const start = reading.start(log);
-    if (start === undefined) return;
+    if (start === undefined || reading.limit === 0) return;
     const area = await readingArea(log);
     let skip = start.skip;
     let printed = 0;
@@ -104,9 +104,9 @@ export async function printLog(path: string, reading: Reading): Promise<void> {
         skip--;
         continue;
       }
-      if (printed >= reading.limit) return;
       await write(`${recordLine(record, reading.format, reading.json)}\n`);
-      printed++;
+      // Stop here: reading one more could meet damage past what was asked for.
+      if (++printed >= reading.limit) return;
     }
   });
 }

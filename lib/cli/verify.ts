@@ -3,8 +3,11 @@
  * block's checksum and chain from the base to the end.
  * @module
  */
+import { setTimeout as sleep } from 'node:timers/promises';
+
 import { ClfsError } from '../errors.ts';
 import type { Log } from '../log/log.ts';
+import type { RecoveryReport } from '../log/recovery.ts';
 import { scanLog, type Damage, type ScanResult } from '../log/verify.ts';
 import { Lsn } from '../lsn.ts';
 import { EXIT, bytesText, json, lsnText, openForReading, parse, table, type Command } from './common.ts';
@@ -15,7 +18,9 @@ const HELP = `Usage: clfs verify PATH [--json]
 Reads the whole log at PATH, from the base's block to the last record's,
 checking every block (header, log id, LSN, CRC32C checksum, records) and
 that each follows the one before it, as readers and recovery do. Read-only:
-works while a writer runs (it checks the records durable when it opened).
+works while a writer runs (it checks the records durable when it opened;
+a cut at the end that the writer's next block or tail record makes
+durable within a second is not reported as a torn tail).
 A progress bar is drawn on stderr when it is a terminal.
 
 Options:
@@ -40,6 +45,31 @@ interface Verdict {
   damage: Damage | null;
   tornTail: Damage | null;
   scan: ScanResult | null;
+  /** What the open's recovery scan found (absent when the open refused the log). */
+  recoveryReport?: RecoveryReport;
+}
+
+/** How long verify watches a cut tail for a writer that is still writing there (ms), and how often. */
+const SETTLE_MS = 1000;
+const SETTLE_STEP_MS = 100;
+
+/**
+ * The cut the open's scan made at the end of the log, if it stays: beside
+ * a running writer the cut is usually a block still being written, or one
+ * no later block vouches for yet, which the writer's next block (or, when
+ * it idles, its tail record: idlePublishMs) makes durable. A cut the
+ * reader's view passes within SETTLE_MS was not a torn tail.
+ */
+async function tornTail(log: Log): Promise<Damage | null> {
+  const { tailCutAt, tailReason } = log.recoveryReport;
+  if (tailCutAt === undefined) return null;
+  for (let waited = 0; waited < SETTLE_MS; waited += SETTLE_STEP_MS) {
+    await log.refresh();
+    const last = log.information().lastLsn;
+    if (last !== Lsn.INVALID && last >= tailCutAt) return null;
+    await sleep(SETTLE_STEP_MS);
+  }
+  return { lsn: tailCutAt, reason: tailReason };
 }
 
 /** A scan of the open log, with a progress bar. */
@@ -51,21 +81,19 @@ async function scan(log: Log): Promise<Verdict> {
   } finally {
     bar.clear();
   }
-  const report = log.recoveryReport;
-  const skipped = report.skipped[0];
-  const damage =
-    result.damage ?? (skipped === undefined ? undefined : { lsn: skipped.fromLsn, reason: skipped.reason });
-  const torn = report.tailCutAt === undefined ? null : { lsn: report.tailCutAt, reason: report.tailReason };
+  const damage = result.damage ?? null;
+  const torn = damage === null ? await tornTail(log) : null;
   return {
-    status: damage !== undefined ? 'damaged' : torn !== null ? 'torn-tail' : 'clean',
-    damage: damage ?? null,
+    status: damage !== null ? 'damaged' : torn !== null ? 'torn-tail' : 'clean',
+    damage,
     tornTail: torn,
     scan: result,
+    recoveryReport: log.recoveryReport,
   };
 }
 
 /** Opens and scans; damage the open's recovery refuses is damage too. */
-async function check(path: string): Promise<Verdict & { log?: Log }> {
+async function check(path: string): Promise<Verdict> {
   let log: Log;
   try {
     log = await openForReading(path);
@@ -75,7 +103,7 @@ async function check(path: string): Promise<Verdict & { log?: Log }> {
     return { status: 'damaged', damage: { lsn, reason: error.message }, tornTail: null, scan: null };
   }
   try {
-    return { ...(await scan(log)), log };
+    return await scan(log);
   } finally {
     await log.close();
   }
@@ -94,7 +122,11 @@ function text(path: string, v: Verdict): string {
   }
   if (v.tornTail !== null)
     rows.push(['torn tail', `at ${lsnText(v.tornTail.lsn)}: ${v.tornTail.reason} (dropped by recovery; not damage)`]);
-  if (v.damage !== null) rows.push(['damage', `at ${lsnText(v.damage.lsn)}: ${v.damage.reason}`]);
+  if (v.damage !== null) {
+    // Damage with no LSN: both metadata copies, say.
+    const at = v.damage.lsn === Lsn.INVALID ? '' : `at ${lsnText(v.damage.lsn)}: `;
+    rows.push(['damage', `${at}${v.damage.reason}`]);
+  }
   rows.push(['result', v.status]);
   return table(rows);
 }
@@ -107,13 +139,11 @@ export const verify: Command = {
     const parsed = parse(args, OPTIONS, ['PATH'], HELP);
     if (parsed === undefined) return EXIT.ok;
     const path = parsed.positionals[0]!;
-    const { log, ...verdict } = await check(path);
-    const extra = log === undefined ? {} : { recoveryReport: log.recoveryReport };
-    process.stdout.write(
-      `${parsed.values.json === true ? json({ path, ...verdict, ...extra }, 2) : text(path, verdict)}\n`,
-    );
+    const verdict = await check(path);
+    process.stdout.write(`${parsed.values.json === true ? json({ path, ...verdict }, 2) : text(path, verdict)}\n`);
     if (verdict.damage !== null) {
-      process.stderr.write(`clfs: the log is damaged at LSN ${lsnText(verdict.damage.lsn)} (ERR_CLFS_CORRUPT)\n`);
+      const at = verdict.damage.lsn === Lsn.INVALID ? '' : ` at LSN ${lsnText(verdict.damage.lsn)}`;
+      process.stderr.write(`clfs: the log is damaged${at} (ERR_CLFS_CORRUPT)\n`);
       return EXIT.damaged;
     }
     return verdict.tornTail !== null ? EXIT.tornTail : EXIT.ok;

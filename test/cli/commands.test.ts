@@ -155,6 +155,8 @@ describe(`clfs (${replay(SEED, 'CLFS_CLI_SEED')})`, () => {
       expectFailure(clfs('dump', '/x', '--format', 'base64'), 64, 'ERR_INVALID_ARG_VALUE');
       expectFailure(clfs('dump', '/x', '--limit', '-1'), 64, 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE');
       expectFailure(clfs('dump', '/x', '--limit'), 64, 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE');
+      expectFailure(clfs('tail', '/x', '--interval', '0'), 64, 'ERR_INVALID_ARG_VALUE');
+      expectFailure(clfs('tail', '/x', '--interval', '3600001'), 64, 'ERR_INVALID_ARG_VALUE');
       expectFailure(clfs('create', scratch.fresh(), '--container-size', '64Q'), 64, 'ERR_INVALID_ARG_VALUE');
       expectFailure(clfs('create', scratch.fresh(), '--containers', '1'), 64, 'ERR_OUT_OF_RANGE');
       expectFailure(clfs('bench', '--frob'), 64, 'ERR_PARSE_ARGS_UNKNOWN_OPTION');

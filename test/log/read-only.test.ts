@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { Log, Lsn, type LogRecord, type MarshallingArea } from '../../lib/index.ts';
 import { KiB, scratchFiles } from '../support/fixtures.ts';
 import { createLog, openLog, rejectionOf, spawnLogChild, text, textOf, thrownBy } from '../support/log.ts';
+import { UNDER_WINE, itWhere } from '../support/platform.ts';
 
 const scratch = scratchFiles('clfs-read-only-');
 
@@ -334,46 +335,56 @@ describe('refresh and follow', () => {
     await Promise.all([log.close(), r.log.close(), lagging.log.close()]);
   }, 180_000);
 
-  it('refresh: a container removed and added again between two refreshes (same count, a new file under the old name) is read anew, not through the old file', async () => {
-    const { logPath, log, area } = await writerWith(0, { containers: 3 });
-    const r = await reader(logPath);
-    const big = new Uint8Array(3000);
-    let n = 0;
-    const write = async (count: number): Promise<Lsn> => {
-      let last = Lsn.INVALID;
-      for (let i = 0; i < count; i++) {
-        big.set(text(`b${n++}`));
-        last = (await area.reserveAndAppend(big, { forceFlush: true })).lsn;
+  // Under wine a file deleted while another handle has it open keeps its
+  // name until that handle closes (Windows' delete-pending), so the writer's
+  // re-add meets it: EEXIST. Windows 10 1809 on deletes with POSIX semantics
+  // on NTFS; not tried there (issue 12: no Windows machine).
+  itWhere(
+    UNDER_WINE
+      ? "wine: a deleted file a reader holds open keeps its name, so the writer's re-add is EEXIST"
+      : undefined,
+    'refresh: a container removed and added again between two refreshes (same count, a new file under the old name) is read anew, not through the old file',
+    async () => {
+      const { logPath, log, area } = await writerWith(0, { containers: 3 });
+      const r = await reader(logPath);
+      const big = new Uint8Array(3000);
+      let n = 0;
+      const write = async (count: number): Promise<Lsn> => {
+        let last = Lsn.INVALID;
+        for (let i = 0; i < count; i++) {
+          big.set(text(`b${n++}`));
+          last = (await area.reserveAndAppend(big, { forceFlush: true })).lsn;
+        }
+        return last;
+      };
+      // Fill all three files (128 blocks of 4 KiB each), the reader reading
+      // them all: it holds every file open.
+      await write(300);
+      await r.log.refresh();
+      expect((await texts(r.area)).length).toBeGreaterThanOrEqual(299);
+      // Move the base on and write until the last file is free: then remove
+      // it, and add it again (the same count, a new file under its name).
+      const before = log.information().totalContainers;
+      for (let removed = false; !removed;) {
+        await area.advanceLogBase(await write(40));
+        removed = await log.removeContainers(1).then(
+          () => true,
+          (error: { code?: string }) => (error.code === 'ERR_CLFS_CONTAINER_ACTIVE' ? false : Promise.reject(error)),
+        );
       }
-      return last;
-    };
-    // Fill all three files (128 blocks of 4 KiB each), the reader reading
-    // them all: it holds every file open.
-    await write(300);
-    await r.log.refresh();
-    expect((await texts(r.area)).length).toBeGreaterThanOrEqual(299);
-    // Move the base on and write until the last file is free: then remove
-    // it, and add it again (the same count, a new file under its name).
-    const before = log.information().totalContainers;
-    for (let removed = false; !removed;) {
-      await area.advanceLogBase(await write(40));
-      removed = await log.removeContainers(1).then(
-        () => true,
-        (error: { code?: string }) => (error.code === 'ERR_CLFS_CONTAINER_ACTIVE' ? false : Promise.reject(error)),
-      );
-    }
-    await log.addContainers(1);
-    expect(log.information().totalContainers).toBe(before);
-    const from = n;
-    // From a new base, 300 blocks: they reach into all three files, the new one too.
-    await area.advanceLogBase(await write(1));
-    await write(300);
-    await area.reserveAndAppend(text('vouch'), { forceFlush: true });
-    expect(await r.log.refresh()).toBe(true);
-    const seen = (await texts(r.area)).map((s) => (s.includes('\0') ? s.slice(0, s.indexOf('\0')) : s));
-    // From the new base on, every record, the ones in the new file included
-    // ('vouch', the last flush, waits for a later block to vouch for it).
-    expect(seen).toEqual(Array.from({ length: n - from }, (_, i) => `b${from + i}`));
-    await Promise.all([log.close(), r.log.close()]);
-  });
+      await log.addContainers(1);
+      expect(log.information().totalContainers).toBe(before);
+      const from = n;
+      // From a new base, 300 blocks: they reach into all three files, the new one too.
+      await area.advanceLogBase(await write(1));
+      await write(300);
+      await area.reserveAndAppend(text('vouch'), { forceFlush: true });
+      expect(await r.log.refresh()).toBe(true);
+      const seen = (await texts(r.area)).map((s) => (s.includes('\0') ? s.slice(0, s.indexOf('\0')) : s));
+      // From the new base on, every record, the ones in the new file included
+      // ('vouch', the last flush, waits for a later block to vouch for it).
+      expect(seen).toEqual(Array.from({ length: n - from }, (_, i) => `b${from + i}`));
+      await Promise.all([log.close(), r.log.close()]);
+    },
+  );
 });

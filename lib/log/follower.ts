@@ -29,7 +29,7 @@
  * a writer's readers do).
  * @module
  */
-import { ClfsError } from '../errors.ts';
+import { ClfsError, invariant } from '../errors.ts';
 import { logIdOf } from '../format/block.ts';
 import type { Metadata } from '../format/metadata.ts';
 import { Lsn, containerOf, offsetOf, positionLsn } from '../lsn.ts';
@@ -258,14 +258,24 @@ export class Follower {
       const before = this.#end;
       const moved =
         end.logicalId !== before.logicalId || end.offset !== before.offset || end.lastLsn !== before.lastLsn;
-      const changed = moved || after.dumpCount !== known.dumpCount;
-      this.#apply(core, after, table, end);
+      const changed = moved || metadata.dumpCount !== known.dumpCount;
+      // The view is the metadata the scan went on from, not `after`: a base
+      // moved while the scan ran names a record past the end it found (the
+      // next refresh goes on from that metadata's tail).
+      this.#apply(core, metadata, table, end);
       return changed;
     }
     return false;
   }
 
   #apply(core: LogCore, metadata: Metadata, table: ContainerTable, end: ServedEnd): void {
+    // The writer moves the base only to a durable record, and records its
+    // durable tail with it: the base names a record the view serves.
+    invariant(
+      end.lastLsn === Lsn.INVALID || (metadata.baseLsn <= end.lastLsn && end.baseLsn <= end.lastLsn),
+      () =>
+        `a read-only view's base ${Lsn.format(metadata.baseLsn > end.baseLsn ? metadata.baseLsn : end.baseLsn)} is past its last record ${Lsn.format(end.lastLsn)}`,
+    );
     core.table.logicalIds.splice(0, core.table.logicalIds.length, ...table.logicalIds);
     core.metadata.follow(metadata);
     core.bases.follow(metadata, end.baseLsn, end.restartLsn);

@@ -47,11 +47,11 @@ export function clfsLive(...args: string[]): LiveChild {
   return liveChild(spawn(process.execPath, [CLI, ...args]));
 }
 
-/** Waits until `check` holds (polling), or fails after `ms`. */
-export async function until(check: () => boolean, what: string, ms = 20_000): Promise<void> {
+/** Waits until `check` holds (polling), or fails after `ms` saying `what` (a function: read then). */
+export async function until(check: () => boolean, what: string | (() => string), ms = 20_000): Promise<void> {
   const end = Date.now() + ms;
   while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > end) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }

@@ -198,9 +198,11 @@ describe(`the read commands beside a writer (${replay(SEED, 'CLFS_CLI_SEED')})`,
            const { lsn } = await area.reserveAndAppend(new Uint8Array(200000).fill(i % 250), { forceFlush: true });
            await area.advanceLogBase(lsn);
          }
-         // Then slowly, the base left where it is: tail catches up.
-         for (;;) {
-           await area.reserveAndAppend(new TextEncoder().encode('slow'), { forceFlush: true });
+         // Then slowly, the base kept 64 records back (the log never fills): tail catches up.
+         const slow = [];
+         for (let i = 0; ; i++) {
+           slow.push((await area.reserveAndAppend(new TextEncoder().encode('slow'), { forceFlush: true })).lsn);
+           if (i >= 64) await area.advanceLogBase(slow[i - 64]);
            await new Promise((resolve) => setTimeout(resolve, 20));
          }`,
         { path: logPath },
@@ -213,7 +215,10 @@ describe(`the read commands beside a writer (${replay(SEED, 'CLFS_CLI_SEED')})`,
           .split('\n')
           .filter((l) => l !== '').length;
       const before = printed();
-      await until(() => printed() > before, 'tail to go on printing');
+      await until(
+        () => printed() > before,
+        () => `tail to go on printing (tail's stderr: ${tail.stderr()}; the writer's: ${child.stderr()})`,
+      );
       tail.process.kill('SIGINT');
       expect((await tail.exited).code).toBe(0);
       for (const line of tail.stderr().trimEnd().split('\n')) {

@@ -10,6 +10,7 @@
  */
 import { Log } from '../../lib/log/log.ts';
 import type { MarshallingArea } from '../../lib/log/marshalling-area.ts';
+import { Lsn } from '../../lib/lsn.ts';
 import type { Env } from './env.ts';
 import { codeOf, track, type Allowed } from './instance.ts';
 import { fmt, type ModelRecord } from './model.ts';
@@ -57,8 +58,18 @@ export function follow(env: Env, op: { k: 'follow'; limit: number }): Promise<st
     async () => {
       const { log, area } = (follower.opened ??= await openFollower(env, follower));
       await log.refresh();
+      // The view is a prefix of the log: its base names a record it serves.
+      const { baseLsn, lastLsn } = log.information();
+      if (lastLsn !== Lsn.INVALID && baseLsn > lastLsn) {
+        model.report.add(
+          'follower-view',
+          `${label}: the view's base ${fmt(baseLsn)} is past its last record ${fmt(lastLsn)}`,
+        );
+      }
+      // From the base as a reader that asks the log for it would (tail's restart does).
+      const start = from >= 0n ? from : lastLsn === Lsn.INVALID ? undefined : baseLsn;
       const out: ModelRecord[] = [];
-      for await (const r of area.records(from >= 0n ? from : undefined, 'forward', { type: 'client' })) {
+      for await (const r of area.records(start, 'forward', { type: 'client' })) {
         if (r.lsn <= from) continue;
         out.push({
           lsn: r.lsn,

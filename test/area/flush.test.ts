@@ -3,7 +3,8 @@
 // rewrites a sector that holds an acknowledged record).
 import { describe, expect, it } from 'vitest';
 
-import { Lsn } from '../../lib/index.ts';
+import { Log, Lsn } from '../../lib/index.ts';
+import { MemoryStorage, emptyImage } from '../../lib/storage/memory-storage.ts';
 import { blockAfter, makeArea, rejectsWith, tag } from '../support/area.ts';
 import { itWhere, not4096Sectors } from '../support/platform.ts';
 
@@ -66,6 +67,39 @@ describe('ClfsFlushToLsn', () => {
     for (let i = 0; i < 10; i++) await area.reserveAndAppend(tag(i));
     await area.flushToLsn();
     expect(log.information().lastFlushedLsn).toBe(log.information().lastLsn);
+  });
+
+  it('ClfsFlushToLsn: every record with LSN <= the target: a target between two blocks, given while the first is being written, resolves once it is durable, not waiting for the open block after it', async () => {
+    // Writes wait at a gate the test opens: the first block is in flight when the flush is made.
+    const image = emptyImage();
+    for (let i = 0; i < 2; i++) image.containers.push(new Uint8Array(512 * 1024));
+    await Log.initializeStorage(new MemoryStorage(image), 512 * 1024, 2, 0);
+    const storage = new MemoryStorage(image);
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const write = storage.write.bind(storage);
+    storage.write = async (...args) => {
+      await gate;
+      return write(...args);
+    };
+    const log = await Log.openStorage('memory', storage, 'strict');
+    const area = await log.createMarshallingArea({ bufferSize: 8192, flushIntervalMs: 0 });
+    const first = (await area.reserveAndAppend(tag(0))).lsn!;
+    const firstFlushed = area.flushToLsn(first);
+    // Its block sealed (a microtask later) and submitted: the next record starts a block of its own.
+    await new Promise((resolve) => setImmediate(resolve));
+    const second = (await area.reserveAndAppend(tag(1))).lsn!;
+    // No record lies between them: the LSN after the first is in neither block.
+    const between = first + 1n;
+    expect(blockAfter(second, first) && between < second).toBe(true);
+    const flushed = area.flushToLsn(between);
+    open();
+    expect(await firstFlushed).toBe(second);
+    const timeout = new Promise((resolve) => setTimeout(() => resolve('still waiting after 2 s'), 2000));
+    expect(await Promise.race([flushed, timeout])).toBe(second);
+    // Nothing flushed the open block meanwhile.
+    expect(log.information().lastFlushedLsn).toBe(first);
+    await log.close();
   });
 
   it('ClfsFlushToLsn: Lsn.INVALID -> ERR_CLFS_INVALID_LSN', async () => {

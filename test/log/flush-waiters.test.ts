@@ -2,7 +2,6 @@
 // each resolves once its target is durable, in whatever order they came.
 import { describe, expect, it } from 'vitest';
 
-import { Lsn } from '../../lib/lsn.ts';
 import { FlushWaiters } from '../../lib/log/write/flush-waiters.ts';
 
 /** Waits for `targets` in order; returns the order they settled in. */
@@ -18,20 +17,20 @@ function waitAll(waiters: FlushWaiters, targets: bigint[]): { settled: string[];
 }
 
 describe('FlushWaiters', () => {
-  it('resolves exactly the flushes at or below the durable LSN, targets in any order, ties in arrival order', async () => {
+  it('resolves exactly the flushes below the first LSN not durable, targets in any order, ties in arrival order', async () => {
     const waiters = new FlushWaiters();
     const { settled } = waitAll(waiters, [50n, 10n, 30n, 10n, 70n, 30n, 5n]);
     expect(waiters.length).toBe(7);
-    waiters.settle(Lsn.INVALID, () => 0n);
-    waiters.settle(4n, () => 5n);
+    waiters.settle(0n);
+    waiters.settle(5n);
     await Promise.resolve();
     expect(settled).toEqual([]);
-    waiters.settle(30n, () => 31n);
+    waiters.settle(31n);
     await new Promise((resolve) => setImmediate(resolve));
     expect(settled).toEqual(['6:31', '1:31', '3:31', '2:31', '5:31']);
     expect(waiters.length).toBe(2);
     const late = waitAll(waiters, [40n, 60n]);
-    waiters.settle(60n, () => 61n);
+    waiters.settle(61n);
     await new Promise((resolve) => setImmediate(resolve));
     expect(settled).toEqual(['6:31', '1:31', '3:31', '2:31', '5:31', '0:61']);
     expect(late.settled).toEqual(['0:61', '1:61']);
@@ -48,7 +47,7 @@ describe('FlushWaiters', () => {
     const withValue = waiters.wait(7n, result);
     const plain = waiters.wait(7n);
     const later = waiters.wait(9n, result);
-    waiters.settle(8n, () => 9n);
+    waiters.settle(9n);
     expect(await withValue).toBe(result);
     expect(await plain).toBe(9n);
     expect(waiters.length).toBe(1);
@@ -61,8 +60,8 @@ describe('FlushWaiters', () => {
     const targets = Array.from({ length: 5000 }, (_, i) => BigInt((i * 7919) % 5000));
     const order: bigint[] = [];
     const all = targets.map((t) => waiters.wait(t).then(() => order.push(t)));
-    for (let durable = 0n; durable < 5000n; durable += 37n) waiters.settle(durable, () => durable + 1n);
-    waiters.settle(5000n, () => 5001n);
+    for (let durable = 0n; durable < 5000n; durable += 37n) waiters.settle(durable + 1n);
+    waiters.settle(5001n);
     await Promise.all(all);
     expect(order).toEqual([...targets].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
     expect(waiters.length).toBe(0);

@@ -336,7 +336,7 @@ class Driver {
     };
     this.env = new Env(this.inst, this.tracker, this.argRandom, config, this.state);
     const env = this.env;
-    env.checkObservations = () => this.checkObservations(model, env);
+    env.checkObservations = (above) => this.checkObservations(model, env, above);
     listenForTail(this.inst);
     for (const area of config.areas) {
       let settled = false;
@@ -349,12 +349,16 @@ class Driver {
 
   /**
    * Checks the reads of records whose LSN was unknown then against what the
-   * model knows now, and forgets them: at the instance's end, and before a
-   * truncation (it drops records from the model, and their LSNs are given
-   * again: a record read before it would look like no call's).
+   * model knows now, and forgets them: at the instance's end, and around a
+   * truncation: when it is called, those above its target (appends made
+   * after it get their LSNs again, even before it settles: a record read
+   * before would look like no call's), and when it settles, those read
+   * meanwhile. `above`: only those above it.
    */
-  checkObservations(model: Model, env: Env): void {
-    for (const { record, label, raced } of env.observations) {
+  checkObservations(model: Model, env: Env, above = -1n): void {
+    const now = env.observations.filter((o) => o.record.lsn > above);
+    const later = env.observations.filter((o) => o.record.lsn <= above);
+    for (const { record, label, raced } of now) {
       const known = model.records.get(record.lsn);
       const same = (a: typeof record): boolean =>
         a.type === record.type &&
@@ -380,7 +384,7 @@ class Driver {
         );
       }
     }
-    env.observations.length = 0;
+    env.observations.splice(0, env.observations.length, ...later);
   }
 
   /** What can only be checked once an instance is gone: reads of records whose LSN was unknown then, storage misuse. */

@@ -33,8 +33,8 @@ export class Env {
   readonly random: () => number;
   readonly config: SimConfig;
   readonly observations: Observation[] = [];
-  /** Checks `observations` now and forgets them (the driver's checkObservations). */
-  checkObservations: () => void = () => undefined;
+  /** Checks `observations` (those above `above`, if given) now and forgets them (the driver's checkObservations). */
+  checkObservations: (above?: bigint) => void = () => undefined;
   readonly #run: RunState;
 
   constructor(inst: Instance, tracker: Tracker, random: () => number, config: SimConfig, run: RunState) {

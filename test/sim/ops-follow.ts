@@ -58,13 +58,18 @@ export function follow(env: Env, op: { k: 'follow'; limit: number }): Promise<st
     async () => {
       const { log, area } = (follower.opened ??= await openFollower(env, follower));
       await log.refresh();
-      // The view is a prefix of the log: its base names a record it serves.
-      const { baseLsn, lastLsn } = log.information();
-      if (lastLsn !== Lsn.INVALID && baseLsn > lastLsn) {
-        model.report.add(
-          'follower-view',
-          `${label}: the view's base ${fmt(baseLsn)} is past its last record ${fmt(lastLsn)}`,
-        );
+      // The view is a prefix of the log: its base and restart area name records it serves.
+      const { baseLsn, lastLsn, restartLsn } = log.information();
+      for (const [name, lsn] of [
+        ['base', baseLsn],
+        ['restart area', restartLsn],
+      ] as const) {
+        if (lastLsn !== Lsn.INVALID && lsn !== Lsn.INVALID && lsn > lastLsn) {
+          model.report.add(
+            'follower-view',
+            `${label}: the view's ${name} ${fmt(lsn)} is past its last record ${fmt(lastLsn)}`,
+          );
+        }
       }
       // From the base as a reader that asks the log for it would (tail's restart does).
       const start = from >= 0n ? from : lastLsn === Lsn.INVALID ? undefined : baseLsn;

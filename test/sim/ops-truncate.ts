@@ -67,6 +67,8 @@ export function truncate(env: Env, op: Extract<OpBody, { k: 'truncate' }>): Prom
     // What an area closes with is its records still there.
     for (const a of env.inst.areas) if (a.lastResolved > target) a.lastResolved = target;
   };
+  // Reads made before it of records whose LSN it may give again.
+  env.checkObservations(target);
   const { call, done } = track(
     env.inst,
     env.tracker,

@@ -58,16 +58,21 @@ export class FlushWaiters {
     });
   }
 
-  /** Resolves the flushes whose target is at or below `durable`, with their value or `firstNotDurable()`. */
-  settle(durable: Lsn, firstNotDurable: () => Lsn): void {
+  /**
+   * Resolves the flushes whose target is below `firstNotDurable` (every
+   * record below it is durable), with their value or that LSN. A target
+   * need not name a record (FlushLogToLsn flushes every record at or below
+   * it): one between blocks, or a record a truncation dropped and whose
+   * place a later block took, is durable once the block after it is
+   * reached, not only once a record at or past it is.
+   */
+  settle(firstNotDurable: Lsn): void {
     const waiters = this.#waiters;
-    if (durable === Lsn.INVALID || this.#head >= waiters.length || waiters[this.#head]!.target > durable) return;
     // Settling resolves promises only: the pipeline's state, and so this, does not change meanwhile.
-    const first = firstNotDurable();
-    while (this.#head < waiters.length && waiters[this.#head]!.target <= durable) {
+    while (this.#head < waiters.length && waiters[this.#head]!.target < firstNotDurable) {
       const waiter = waiters[this.#head]!;
       waiters[this.#head++] = undefined;
-      waiter.resolve(waiter.value === undefined ? first : waiter.value);
+      waiter.resolve(waiter.value === undefined ? firstNotDurable : waiter.value);
     }
     this.#compact();
   }

@@ -282,8 +282,9 @@ export class WritePipeline {
 
   #settle(): void {
     this.#ctx.onDurable?.();
-    this.#waiters.settle(this.#durableLsn, () => this.#firstNotDurable());
-    this.#watchers.settle(this.#durableLsn, () => this.#firstNotDurable());
+    const first = this.#firstNotDurable();
+    this.#waiters.settle(first);
+    this.#watchers.settle(first);
   }
 
   /**

@@ -110,13 +110,17 @@ export function archive(env: Env, op: Body): Promise<string | undefined> {
   const target = resolvePick(op.target, model, env.random) ?? -1n;
   if (target < 0n) return Promise.resolve('no record');
   const before = ephemeral ? -1n : tailNow(env);
+  // A record when called, or when it resolves: a truncation called meanwhile
+  // sets aside the records past its target until it settles (and fails when
+  // the archive tail passes its target).
+  const named = (): boolean => model.records.has(target) || model.belowBase.includes(target);
+  const namedAtCall = named();
   const { done } = track(inst, tracker, `setArchiveTail ${fmt(target)}`, () => inst.log.setArchiveTail(target), {
     allowed: { codes: ephemeral ? ['ERR_CLFS_EPHEMERAL'] : ['ERR_CLFS_TAIL_INVALID'] },
     ok: (_, call) => {
       const report = model.report;
       if (ephemeral) report.add('accepted', `${call.label} succeeded on an ephemeral log`);
-      if (!model.records.has(target) && !model.belowBase.includes(target))
-        report.add('accepted', `${call.label} succeeded, but it names no record`);
+      if (!namedAtCall && !named()) report.add('accepted', `${call.label} succeeded, but it names no record`);
       if (target < before) report.add('accepted', `${call.label} succeeded below the tail ${fmt(before)}`);
       const state = ackedOf(tracker);
       if (target > state.tail) state.tail = target;

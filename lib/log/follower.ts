@@ -235,14 +235,15 @@ export class Follower {
       const position = positionLsn(from.logicalId, from.offset, metadata.containerSize);
       if (metadata.epoch !== known.epoch || position < metadata.tailLsn) from = endOfMetadata(metadata);
       const table = new ContainerTable([...metadata.containers], metadata.containerSize);
-      // Files open since may have been removed, and made again under their
-      // names (the count then unchanged): after any metadata write, opened anew.
-      if (metadata.dumpCount !== known.dumpCount) this.#storage.setContainerCount(table.count);
       let end: ServedEnd;
       try {
+        // Files open since may have been removed, and made again under their
+        // names (the count then unchanged): after any metadata write, opened
+        // anew (a storage may find one of them gone already).
+        if (metadata.dumpCount !== known.dumpCount) this.#storage.setContainerCount(table.count);
         end = (await scanFrom(this.#storage, metadata, table, from, this.#salvage)).end;
       } catch (error) {
-        // A container removed (or a generation begun) under the scan: look again.
+        // A container removed (or a generation begun) since the metadata was read: look again.
         if (
           attempt === SCAN_ATTEMPTS ||
           (await readMetadata(this.#storage)).metadata.dumpCount === metadata.dumpCount

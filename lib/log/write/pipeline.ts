@@ -282,9 +282,10 @@ export class WritePipeline {
 
   #settle(): void {
     this.#ctx.onDurable?.();
-    const first = this.#firstNotDurable();
-    this.#waiters.settle(first);
-    this.#watchers.settle(first);
+    this.#waiters.settle(this.#firstNotDurable());
+    // whenDurable() waits for a record at or after its LSN to be durable,
+    // not only for every record below it (a follower's "one after the last").
+    if (this.#durableLsn !== Lsn.INVALID) this.#watchers.settle(this.#durableLsn + 1n);
   }
 
   /**

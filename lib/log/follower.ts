@@ -290,15 +290,37 @@ export class Follower {
 
   /**
    * Opens the log on `storage` for reading (see the module comment):
-   * recovery's scan, in memory; nothing is written.
+   * recovery's scan, in memory; nothing is written. A writer that changes
+   * the log meanwhile (removes a container the metadata read lists) makes
+   * it read the metadata again.
    */
   static async open(path: string, storage: LogStorage, recovery: 'strict' | 'salvage'): Promise<LogCore> {
-    const { metadata, problems } = await readMetadata(storage);
-    await checkLayout(metadata, storage);
-    const table = new ContainerTable([...metadata.containers], metadata.containerSize);
     const salvage = recovery === 'salvage';
-    const { end, report } = await scanFrom(storage, metadata, table, endOfMetadata(metadata), salvage);
-    report.metadataProblems.push(...problems);
+    for (let attempt = 1; ; attempt++) {
+      const { metadata, problems } = await readMetadata(storage);
+      try {
+        await checkLayout(metadata, storage);
+        const table = new ContainerTable([...metadata.containers], metadata.containerSize);
+        const { end, report } = await scanFrom(storage, metadata, table, endOfMetadata(metadata), salvage);
+        report.metadataProblems.push(...problems);
+        return Follower.#build(path, storage, { metadata, table, end, report, salvage });
+      } catch (error) {
+        // A writer changed the log since its metadata was read (a container
+        // removed, a generation begun): look again, as refresh() does.
+        if (attempt >= SCAN_ATTEMPTS || (await readMetadata(storage)).metadata.dumpCount === metadata.dumpCount) {
+          throw error;
+        }
+      }
+    }
+  }
+
+  /** The read-only core over what the open found. */
+  static #build(
+    path: string,
+    storage: LogStorage,
+    opened: { metadata: Metadata; table: ContainerTable; end: ServedEnd; report: RecoveryReport; salvage: boolean },
+  ): LogCore {
+    const { metadata, table, end, report, salvage } = opened;
     const follower = new Follower(storage, metadata, end, salvage);
     const writer = new LogWriter(
       {

@@ -13,7 +13,9 @@ import { Log } from '../../lib/log/log.ts';
 import type { MarshallingArea } from '../../lib/log/marshalling-area.ts';
 import { Lsn } from '../../lib/lsn.ts';
 import { MemoryStorage, emptyImage } from '../../lib/storage/memory-storage.ts';
-import { payload, prng } from '../support/fixtures.ts';
+import { NativeStorage } from '../../lib/storage/native-storage.ts';
+import { payload, prng, scratchFiles } from '../support/fixtures.ts';
+import { createLog, text } from '../support/log.ts';
 import { KiB } from '../support/sizes.ts';
 
 const CONTAINER = 512 * KiB;
@@ -75,4 +77,42 @@ describe('a read-only view beside a writer that moves the base while a refresh s
       await writer.close();
     });
   }
+});
+
+describe('a read-only open beside a writer that removes containers while the reader reads its metadata', () => {
+  const scratch = scratchFiles('clfs-follower-open-');
+
+  it('the open reads the metadata again and opens with the containers left, rather than failing on a removed one', async () => {
+    const logPath = scratch.fresh();
+    const writer = await createLog(logPath, { containerSize: 512 * KiB, containers: 4 });
+    const area = await writer.createMarshallingArea({ bufferSize: 4 * KiB });
+    await area.reserveAndAppend(text('r0'), { forceFlush: true });
+    await area.reserveAndAppend(text('r1'), { forceFlush: true });
+    const storage = await NativeStorage.open(logPath, { readOnly: true });
+    // The reader has read both metadata copies (4 containers); then the writer removes two.
+    const readMetadata = storage.readMetadata.bind(storage);
+    let removed = false;
+    storage.readMetadata = async (slot, into) => {
+      const n = await readMetadata(slot, into);
+      if (slot === 1 && !removed) {
+        removed = true;
+        await writer.removeContainers(2);
+      }
+      return n;
+    };
+    const reader = await Log.openStorage(logPath, storage, 'strict', { readOnly: true }).catch(
+      async (error: unknown) => {
+        await storage.close();
+        await writer.close();
+        throw error;
+      },
+    );
+    expect(removed).toBe(true);
+    expect(reader.information().totalContainers).toBe(2);
+    const readerArea = await reader.createMarshallingArea({ bufferSize: 4 * KiB });
+    // The metadata the writer wrote to remove them records its durable tail: both records.
+    expect(await lsns(readerArea)).toHaveLength(2);
+    await reader.close();
+    await writer.close();
+  });
 });

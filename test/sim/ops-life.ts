@@ -242,6 +242,18 @@ export function info(env: Env): Outcome {
       `information().restartLsn ${fmt(i.restartLsn)} is older than the acknowledged ${fmt(model.ackedRestart)}`,
     );
   }
+  // The LSNs name records of the log: none past the last.
+  if (i.lastLsn !== Lsn.INVALID) {
+    for (const [name, lsn] of [
+      ['baseLsn', i.baseLsn],
+      ['restartLsn', i.restartLsn],
+      ['lastFlushedLsn', i.lastFlushedLsn],
+    ] as const) {
+      if (lsn !== Lsn.INVALID && lsn > i.lastLsn) {
+        report.add('info', `information().${name} ${fmt(lsn)} is past the last record ${fmt(i.lastLsn)}`);
+      }
+    }
+  }
   // An area keeps its reservation until its close completes (then it reports 0).
   const reserved = inst.areas.reduce((n, a) => n + a.area.reservedBytes, 0);
   if (inst.closedAt === undefined && i.totalReservation !== reserved) {

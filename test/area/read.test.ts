@@ -219,6 +219,22 @@ describe('ClfsReadNextLogRecord: userLsn', () => {
     context.terminate();
   });
 
+  it('userLsn: a chain that ends past records of another type leaves the context on the record it gave last, so a userLsn older than that is accepted (found by the simulator)', async () => {
+    const { area } = await makeArea({ bufferSize: 4096 });
+    const a = (await area.reserveAndAppend(tag(1))).lsn!;
+    const { lsn: restart } = await area.writeRestartArea(tag(2));
+    // b's previous record is the restart record: a 'data' context passes it, and the chain ends there.
+    const b = (await area.reserveAndAppend(tag(3), { previousLsn: restart })).lsn!;
+    const context = await area.readLogRecord(b, 'previous');
+    expect(await context.next()).toBeNull();
+    expect(context.record.lsn).toBe(b);
+    // a is older than b, the context's record: read it (it was refused as not older than the restart record).
+    const jumped = await context.next({ userLsn: a });
+    expect(jumped?.lsn).toBe(a);
+    expect(untag(jumped!.data)).toBe(1);
+    context.terminate();
+  });
+
   it("userLsn: in 'forward' mode -> ERR_INVALID_ARG_VALUE", async () => {
     const { area } = await makeArea({ bufferSize: 4096 });
     const lsns = await chained(area);

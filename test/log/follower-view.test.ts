@@ -88,7 +88,7 @@ describe('a read-only open beside a writer that removes containers while the rea
     const area = await writer.createMarshallingArea({ bufferSize: 4 * KiB });
     await area.reserveAndAppend(text('r0'), { forceFlush: true });
     await area.reserveAndAppend(text('r1'), { forceFlush: true });
-    const storage = await NativeStorage.open(logPath, { readOnly: true });
+    const storage = await NativeStorage.open(logPath, { durability: 'dsync', allowBuffered: false, readOnly: true });
     // The reader has read both metadata copies (4 containers); then the writer removes two.
     const readMetadata = storage.readMetadata.bind(storage);
     let removed = false;

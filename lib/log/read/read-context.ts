@@ -145,8 +145,7 @@ export class ReadContext {
         return this.#step(o.userLsn);
       });
       if (forward && result !== null && result.lsn > this.#source.lastLsn()) throw this;
-      // The end of a chain: the context stays on the record it gave last (the
-      // records of other types passed on the way are not its current one).
+      // The end of a chain: the context stays on the record it gave last, not one of another type passed.
       if (result === null && !forward) [this.#record, this.#index, this.#recordBlock] = [record, index, recordBlock];
     } catch (error) {
       [this.#record, this.#index, this.#ended, this.#recordBlock] = [record, index, ended, recordBlock];

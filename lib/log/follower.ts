@@ -92,6 +92,11 @@ async function readMetadata(storage: LogStorage): Promise<{ metadata: Metadata; 
   }
 }
 
+/** Whether a writer has written the metadata since `metadata` was read. */
+async function changedSince(storage: LogStorage, metadata: Metadata): Promise<boolean> {
+  return (await readMetadata(storage)).metadata.dumpCount !== metadata.dumpCount;
+}
+
 /** Scans beside a writer that may run: damage is believed when a second scan finds it at the same place. */
 async function scanFrom(
   storage: LogStorage,
@@ -244,12 +249,7 @@ export class Follower {
         end = (await scanFrom(this.#storage, metadata, table, from, this.#salvage)).end;
       } catch (error) {
         // A container removed (or a generation begun) since the metadata was read: look again.
-        if (
-          attempt === SCAN_ATTEMPTS ||
-          (await readMetadata(this.#storage)).metadata.dumpCount === metadata.dumpCount
-        ) {
-          throw error;
-        }
+        if (attempt === SCAN_ATTEMPTS || !(await changedSince(this.#storage, metadata))) throw error;
         continue;
       }
       const after = (await readMetadata(this.#storage)).metadata;
@@ -307,9 +307,7 @@ export class Follower {
       } catch (error) {
         // A writer changed the log since its metadata was read (a container
         // removed, a generation begun): look again, as refresh() does.
-        if (attempt >= SCAN_ATTEMPTS || (await readMetadata(storage)).metadata.dumpCount === metadata.dumpCount) {
-          throw error;
-        }
+        if (attempt >= SCAN_ATTEMPTS || !(await changedSince(storage, metadata))) throw error;
       }
     }
   }

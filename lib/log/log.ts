@@ -5,7 +5,7 @@
  * @module
  */
 import { MAX_CONTAINERS, SLOT_SIZE } from '../format/metadata.ts';
-import { Lsn, checkLsn, jsonFriendly } from '../lsn.ts';
+import { checkLsn, jsonFriendly, type Lsn } from '../lsn.ts';
 import { NativeStorage } from '../storage/native-storage.ts';
 import type { LogStorage } from '../storage/storage.ts';
 import { invalidArgType, invalidArgValue } from '../errors.ts';
@@ -355,7 +355,7 @@ export class Log {
       freeContainers: freeContainerCount(table.logicalIds, writer.position.logicalId, bases.reclaimLsn(true)),
       sectorSize: this.core.unit,
       baseLsn: bases.baseLsn,
-      lastFlushedLsn: lastFlushed(writer.durableLsn, writer.lastLsn),
+      lastFlushedLsn: writer.durableLsn,
       lastLsn: writer.lastLsn,
       restartLsn: bases.restartLsn,
       identity: this.core.metadata.current.identity,
@@ -421,14 +421,4 @@ export class Log {
 function checkEvent(event: unknown, listener: unknown): void {
   checkOneOf('event', event, ['advance-tail'] as const);
   if (typeof listener !== 'function') throw invalidArgType('listener', 'of type function', listener);
-}
-
-/**
- * The last flushed record, as information() reports it: never past the last
- * record. A truncation in progress has cut the records past its target while
- * blocks that held them may still complete (and count as durable until the
- * truncation restarts the writer at its target).
- */
-function lastFlushed(durable: Lsn, last: Lsn): Lsn {
-  return durable !== Lsn.INVALID && last !== Lsn.INVALID && durable > last ? last : durable;
 }

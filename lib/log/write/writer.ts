@@ -13,7 +13,7 @@
  * @module
  */
 import type { ClfsError } from '../../errors.ts';
-import { type Lsn, blockLsnOf } from '../../lsn.ts';
+import { Lsn, blockLsnOf } from '../../lsn.ts';
 import { AppendLock } from './append-lock.ts';
 import { BlockBuilder } from './block-builder.ts';
 import type { BufferOwner, MemoryBlock, NoBuffer, SpareBuffer, WriterContext, WriterStart } from './context.ts';
@@ -55,7 +55,13 @@ export class LogWriter {
 
   /** The youngest durable record, or INVALID. */
   get durableLsn(): Lsn {
-    return this.#pipeline.durableLsn;
+    // Never past the last record: a truncation in progress has cut the
+    // records past its target while blocks that held them may still complete
+    // (and count as durable until restartAt). The durable tail the metadata
+    // records (durableTail) is the pipeline's own.
+    const durable = this.#pipeline.durableLsn;
+    const last = this.lastLsn;
+    return durable !== Lsn.INVALID && last !== Lsn.INVALID && durable > last ? last : durable;
   }
 
   /** The fail-stop error, once the writer has failed. */
